@@ -1,0 +1,160 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func sampleEvents() []Event {
+	at := time.Date(2026, 11, 22, 23, 0, 0, 123_000_000, time.UTC)
+	ids := NewIDSource()
+	return []Event{
+		{
+			ID: ids.New(at), Time: at, Kind: KindDocker, PackageID: "8717", Domain: "cr.acme.dev",
+			Method: "GET", Path: "/v2/acme/rocket-skates/manifests/1.0", Status: 307, Outcome: OutcomeRedirect,
+			Docker: Docker{Image: "acme/rocket-skates", Reference: "1.0", Object: "manifest", Backend: "ghcr.io", Pull: true},
+			Client: Client{Name: "docker", Version: "27.3.1", OS: "linux", Arch: "amd64"},
+			Origin: Origin{Country: "DE", ASN: 3320, Org: "Deutsche Telekom AG"},
+		},
+		{
+			ID: ids.New(at), Time: at, Kind: KindFile, PackageID: "p", Domain: "get.acme.dev", Method: "POST",
+			Path: "/caf%C3%A9", Status: 200, Outcome: OutcomeServe,
+			Variables: []Var{{"z", "last"}, {"a", "caf\u00e9 \"q\"\n\t\\"}},
+			Body:      []byte(`{"x":"Hello"}`),
+		},
+		{ID: ids.New(at), Time: at, Kind: KindTelemetry, PackageID: "t", RuleID: "r", Domain: "d", Method: "POST", Path: "/events",
+			Status: 200, Outcome: OutcomeServe, Payload: []byte(`{"n":1.5,"l":[true,null]}`)},
+		{ID: ids.New(at), Time: at, Kind: KindPixel, Domain: "static.acme.dev", Method: "GET", Path: "/a.png", Status: 200, Outcome: OutcomeServe, PixelID: "abc def"},
+		{ID: ids.New(at), Time: at, Kind: KindScarfJS, Domain: "scarf.sh", Method: "POST", Path: "/package-event/install/x", Status: 200, Outcome: OutcomeServe, Payload: []byte(`[1]`), Subject: "x"},
+		{ID: ids.New(at), Time: at, Kind: KindPython, PackageID: "py", Domain: "py.acme.dev", Method: "GET", Path: "/simple/numpy/", Status: 304, Outcome: OutcomeNotModified,
+			Python: Python{Object: "project", Project: "numpy"}},
+		{ID: ids.New(at), Time: at, Kind: KindNPM, Domain: "npm.acme.dev", Method: "GET", Path: "/x/-/x-1.0.0.tgz", Status: 307, Outcome: OutcomeRedirect,
+			NPM: NPM{Object: "tarball", Package: "x", Version: "1.0.0"}},
+	}
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	for _, e := range sampleEvents() {
+		line := e.AppendJSON(nil)
+		if !json.Valid(line) {
+			t.Fatalf("AppendJSON(%s event) is not valid JSON: %s", e.Kind, line)
+		}
+		if bytes.ContainsAny(line, "\n\r") {
+			t.Errorf("AppendJSON(%s event) spans lines: %s", e.Kind, line)
+		}
+		got, err := Parse(line)
+		if err != nil {
+			t.Fatalf("Parse(%s): %v", line, err)
+		}
+		if !reflect.DeepEqual(got, e) {
+			t.Errorf("Parse(AppendJSON(e)) differs for %s:\n got %+v\nwant %+v", e.Kind, got, e)
+		}
+	}
+}
+
+func TestJSONShape(t *testing.T) {
+	e := sampleEvents()[0]
+	var m map[string]any
+	if err := json.Unmarshal(e.AppendJSON(nil), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"v", "id", "time", "kind", "package_id", "rule_id", "domain", "method", "path", "status", "outcome", "docker", "client", "origin"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("event has no %q field: %v", k, m)
+		}
+	}
+	if m["time"] != "2026-11-22T23:00:00.123Z" {
+		t.Errorf("time = %v, want 2026-11-22T23:00:00.123Z", m["time"])
+	}
+	if m["rule_id"] != nil {
+		t.Errorf("rule_id = %v, want null", m["rule_id"])
+	}
+	if d := m["docker"].(map[string]any); d["pull"] != true || d["media_type"] != nil {
+		t.Errorf("docker = %v, want pull true and media_type null", d)
+	}
+}
+
+// TestNoClientData makes sure the address and user agent, which events
+// carry for enrichment, never reach the encoded form.
+func TestNoClientData(t *testing.T) {
+	for _, e := range sampleEvents() {
+		e.ClientAddr = netip.MustParseAddr("203.0.113.77")
+		e.UserAgent = "secret-agent/1.0"
+		line := string(e.AppendJSON(nil))
+		for _, leak := range []string{"203.0.113.77", "secret-agent"} {
+			if strings.Contains(line, leak) {
+				t.Errorf("%s event encodes %q: %s", e.Kind, leak, line)
+			}
+		}
+	}
+}
+
+func TestAppendStringEscapes(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain", `"plain"`},
+		{"q\"b\\", `"q\"b\\"`},
+		{"\x00\x1f", `"\u0000\u001f"`},
+		{"bad\xffutf8", `"bad\ufffdutf8"`},
+		{"sep\u2028\u2029", `"sep\u2028\u2029"`},
+		{"é", `"é"`},
+	}
+	for _, tt := range tests {
+		if got := string(appendString(nil, tt.in)); got != tt.want {
+			t.Errorf("appendString(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+		var back string
+		if err := json.Unmarshal(appendString(nil, tt.in), &back); err != nil {
+			t.Errorf("appendString(%q) is not a JSON string: %v", tt.in, err)
+		}
+	}
+}
+
+func TestAppendJSONNoAlloc(t *testing.T) {
+	e := sampleEvents()[0]
+	buf := make([]byte, 0, 4096)
+	if n := testing.AllocsPerRun(100, func() { buf = e.AppendJSON(buf[:0]) }); n != 0 {
+		t.Errorf("AppendJSON allocates %v times per event, want 0", n)
+	}
+}
+
+func TestIDText(t *testing.T) {
+	at := time.UnixMilli(1_700_000_000_123).UTC()
+	ids := NewIDSource()
+	a, b := ids.New(at), ids.New(at)
+	if a == b {
+		t.Fatal("two IDs for the same millisecond are equal")
+	}
+	text := a.String()
+	if len(text) != 26 || strings.Trim(text, crockford) != "" {
+		t.Fatalf("ID text %q is not 26 Crockford base32 digits", text)
+	}
+	var back ID
+	if err := back.UnmarshalText([]byte(strings.ToLower(text))); err != nil || back != a {
+		t.Fatalf("UnmarshalText(%q) = %v, %v; want %v", text, back, err, a)
+	}
+	if !a.Time().Equal(at) {
+		t.Errorf("ID time = %v, want %v", a.Time(), at)
+	}
+	later := ids.New(at.Add(time.Millisecond))
+	if later.String() <= a.String() {
+		t.Errorf("a later ID sorts first: %s <= %s", later, a)
+	}
+	for _, bad := range []string{"", "8ZZZZZZZZZZZZZZZZZZZZZZZZZ", "01ARZ3NDEKTSV4RRFFQ69G5FAU"} {
+		if err := back.UnmarshalText([]byte(bad)); err == nil {
+			t.Errorf("UnmarshalText(%q) accepted a malformed ID", bad)
+		}
+	}
+}
+
+func BenchmarkAppendJSON(b *testing.B) {
+	e := sampleEvents()[1]
+	buf := make([]byte, 0, 4096)
+	for b.Loop() {
+		buf = e.AppendJSON(buf[:0])
+	}
+}

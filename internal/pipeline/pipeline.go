@@ -1,0 +1,264 @@
+// Package pipeline carries analytics events from the request path to the
+// sinks that record them.
+//
+// Requests hand events to Emit, which never blocks: the queue is bounded
+// and, when it is full, the event is dropped and counted, because serving
+// the download matters more than recording it. One worker takes events off
+// the queue in batches, gives each an ID, enriches it and then clears the
+// client address, and writes the batch to every sink.
+package pipeline
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"portico/internal/event"
+)
+
+// A Sink records batches of events. Write is called from one goroutine at
+// a time; the batch is only valid during the call.
+type Sink interface {
+	Name() string
+	Write(ctx context.Context, batch []event.Event) error
+	// Close flushes what the sink buffers and releases it.
+	Close() error
+}
+
+// An Enricher adds derived fields (client, origin) to events. It runs on
+// the pipeline's worker, never on the request path, and sees the client
+// address, which is cleared after it returns.
+type Enricher interface {
+	Enrich(e *event.Event)
+}
+
+// Config configures a Pipeline.
+type Config struct {
+	// QueueSize bounds the events waiting for the worker.
+	QueueSize int
+	// BatchSize bounds the events written to the sinks at once.
+	BatchSize int
+	// Linger is how long the worker waits for more events before writing
+	// a batch that is not full. Batching turns one write per event into
+	// one per batch, which matters most when the gateway has a single
+	// core; events still reach the sinks within Linger.
+	Linger   time.Duration
+	Enricher Enricher
+	Sinks    []Sink
+	Logger   *slog.Logger
+}
+
+// Stats are the pipeline's counters.
+type Stats struct {
+	Queued   int    // waiting now
+	Capacity int    // queue size
+	Emitted  uint64 // accepted by Emit
+	Dropped  uint64 // refused by Emit because the queue was full or closed
+	Written  uint64 // handed to the sinks
+	Failed   uint64 // sink writes that returned an error, counted per event
+}
+
+// Pipeline is a bounded event queue in front of sinks.
+type Pipeline struct {
+	cfg     Config
+	queue   chan event.Event
+	closed  atomic.Bool
+	stop    chan struct{}
+	done    chan struct{}
+	once    sync.Once
+	emitted atomic.Uint64
+	dropped atomic.Uint64
+	written atomic.Uint64
+	failed  atomic.Uint64
+
+	// ctx is given to sinks; it ends when Close gives up waiting.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// lastLog and unlogged rate-limit sink error logs, per sink; only the
+	// worker touches them.
+	lastLog  []time.Time
+	unlogged []int
+}
+
+// New starts a pipeline. Stop it with Close.
+func New(cfg Config) *Pipeline {
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 16384
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 512
+	}
+	if cfg.Linger < 0 {
+		cfg.Linger = 0
+	} else if cfg.Linger == 0 {
+		cfg.Linger = 50 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Pipeline{
+		cfg:      cfg,
+		queue:    make(chan event.Event, cfg.QueueSize),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		lastLog:  make([]time.Time, len(cfg.Sinks)),
+		unlogged: make([]int, len(cfg.Sinks)),
+	}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	go p.run()
+	return p
+}
+
+// Emit queues e for the sinks and never blocks. When the queue is full the
+// event is dropped and counted.
+func (p *Pipeline) Emit(e event.Event) {
+	if p.closed.Load() {
+		p.dropped.Add(1)
+		return
+	}
+	select {
+	case p.queue <- e:
+		p.emitted.Add(1)
+	default:
+		p.dropped.Add(1)
+	}
+}
+
+// Stats returns the current counters.
+func (p *Pipeline) Stats() Stats {
+	return Stats{
+		Queued:   len(p.queue),
+		Capacity: cap(p.queue),
+		Emitted:  p.emitted.Load(),
+		Dropped:  p.dropped.Load(),
+		Written:  p.written.Load(),
+		Failed:   p.failed.Load(),
+	}
+}
+
+// Close stops accepting events, writes every queued event to the sinks
+// and closes them. It returns early, leaving events unwritten, if ctx ends
+// first.
+func (p *Pipeline) Close(ctx context.Context) error {
+	p.once.Do(func() {
+		p.closed.Store(true)
+		close(p.stop)
+	})
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		p.cancel()
+		return ctx.Err()
+	}
+	p.cancel()
+	var firstErr error
+	for _, s := range p.cfg.Sinks {
+		if err := s.Close(); err != nil {
+			p.cfg.Logger.Error("closing event sink", "sink", s.Name(), "err", err)
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	return firstErr
+}
+
+func (p *Pipeline) run() {
+	defer close(p.done)
+	ids := event.NewIDSource()
+	batch := make([]event.Event, 0, p.cfg.BatchSize)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	for {
+		select {
+		case e := <-p.queue:
+			batch = append(batch[:0], e)
+			batch = p.fill(batch)
+			if len(batch) < p.cfg.BatchSize && p.cfg.Linger > 0 {
+				batch = p.gather(batch, linger)
+			}
+			p.write(ids, batch)
+		case <-p.stop:
+			// Emit refuses new events now; drain what is queued.
+			for {
+				batch = p.fill(batch[:0])
+				if len(batch) == 0 {
+					return
+				}
+				p.write(ids, batch)
+			}
+		}
+	}
+}
+
+// gather adds events to batch as they arrive, until it is full, the linger
+// time has passed, or the pipeline is stopping.
+func (p *Pipeline) gather(batch []event.Event, linger *time.Timer) []event.Event {
+	linger.Reset(p.cfg.Linger)
+	defer linger.Stop()
+	for len(batch) < p.cfg.BatchSize {
+		select {
+		case e := <-p.queue:
+			batch = append(batch, e)
+			batch = p.fill(batch)
+		case <-linger.C:
+			return batch
+		case <-p.stop:
+			return batch
+		}
+	}
+	return batch
+}
+
+// fill adds queued events to batch without waiting, up to the batch size.
+func (p *Pipeline) fill(batch []event.Event) []event.Event {
+	for len(batch) < p.cfg.BatchSize {
+		select {
+		case e := <-p.queue:
+			batch = append(batch, e)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+func (p *Pipeline) write(ids *event.IDSource, batch []event.Event) {
+	for i := range batch {
+		e := &batch[i]
+		if e.ID.IsZero() {
+			e.ID = ids.New(e.Time)
+		}
+		if p.cfg.Enricher != nil {
+			p.cfg.Enricher.Enrich(e)
+		}
+		// The address has served its purpose; no sink ever sees it.
+		e.ClientAddr = netip.Addr{}
+	}
+	for i, s := range p.cfg.Sinks {
+		if err := s.Write(p.ctx, batch); err != nil {
+			p.failed.Add(uint64(len(batch)))
+			p.sinkFailed(i, s, len(batch), err)
+		}
+	}
+	p.written.Add(uint64(len(batch)))
+	clear(batch) // drop references to request data until the slots are reused
+}
+
+// sinkErrorLogInterval bounds how often one sink's failures are logged: a
+// sink that is down fails every batch, and the log must stay readable.
+const sinkErrorLogInterval = 10 * time.Second
+
+func (p *Pipeline) sinkFailed(i int, s Sink, events int, err error) {
+	p.unlogged[i] += events
+	now := time.Now()
+	if now.Sub(p.lastLog[i]) < sinkErrorLogInterval {
+		return
+	}
+	p.cfg.Logger.Error("writing events", "sink", s.Name(), "events", p.unlogged[i], "err", err)
+	p.lastLog[i] = now
+	p.unlogged[i] = 0
+}
