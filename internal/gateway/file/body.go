@@ -1,0 +1,52 @@
+package file
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+)
+
+// The limits Scarf Gateway applies to events sent in a request body.
+const (
+	maxBodyBytes  = 256
+	maxBodyEvents = 10
+)
+
+// readBodyObjects returns the JSON objects in the first maxBodyBytes of the
+// request body, at most maxBodyEvents of them, compacted. Values that are
+// not objects are skipped, and parsing stops quietly at the first error,
+// which is where a value cut off by the limit ends up.
+func readBodyObjects(r *http.Request) [][]byte {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return nil
+	}
+	var buf [maxBodyBytes]byte
+	n, _ := io.ReadFull(r.Body, buf[:])
+	return ParseObjects(buf[:n], maxBodyEvents)
+}
+
+// ParseObjects parses a stream of JSON values (concatenated or separated
+// by white space, as in NDJSON) and returns up to max objects, compacted.
+func ParseObjects(data []byte, max int) [][]byte {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var out [][]byte
+	for len(out) < max {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			break
+		}
+		if len(raw) == 0 || raw[0] != '{' {
+			continue
+		}
+		var c bytes.Buffer
+		if json.Compact(&c, raw) != nil {
+			break
+		}
+		out = append(out, c.Bytes())
+	}
+	return out
+}

@@ -1,0 +1,217 @@
+package route
+
+import (
+	"cmp"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"portico/internal/gateway"
+	"portico/internal/gateway/docker"
+	"portico/internal/gateway/file"
+	"portico/internal/gateway/python"
+	"portico/internal/gateway/telemetry"
+	"portico/internal/manifest"
+	"portico/internal/uritemplate"
+)
+
+// Options are the dependencies rules need at request time.
+type Options struct {
+	Docker docker.Options
+	Logger *slog.Logger
+}
+
+// Precedence of rule kinds within a domain, as in Scarf Gateway.
+const (
+	rankDockerV1 = iota
+	rankDockerV2
+	rankPixel
+	rankScarfJS
+	rankFileV1
+	rankFileV2
+	rankPython
+	rankTelemetry
+	rankCatchAll
+)
+
+// entry is a rule being placed in a domain's order.
+type entry struct {
+	rank  int
+	index int      // manifest position
+	spec  []string // file-v1 specificity key
+	src   string   // file-v2 expression
+	rule  gateway.Rule
+	// A rule is reached through one of: the literal prefix of its raw
+	// path (prefixed), the decoded first path segment it requires
+	// (keyed), or neither (any request).
+	prefix   string
+	prefixed bool
+	seg      string
+	keyed    bool
+}
+
+// Compile builds a routing table from a validated manifest.
+func Compile(m *manifest.Manifest, opts Options) (*Table, error) {
+	byHost := make(map[string][]manifest.Rule)
+	var hosts []string
+	for _, r := range m.Rules {
+		h := r.Common().Host
+		if _, ok := byHost[h]; !ok {
+			hosts = append(hosts, h)
+		}
+		byHost[h] = append(byHost[h], r)
+	}
+	t := &Table{domains: make(map[string]*Domain, len(byHost))}
+	for _, h := range hosts {
+		d, err := compileDomain(h, byHost[h], opts)
+		if err != nil {
+			return nil, fmt.Errorf("domain %s: %w", h, err)
+		}
+		t.domains[h] = d
+		t.rules += len(d.rules)
+	}
+	return t, nil
+}
+
+func compileDomain(host string, rules []manifest.Rule, opts Options) (*Domain, error) {
+	entries := make([]entry, 0, len(rules))
+	var pythonRules []*manifest.PythonV1
+	for _, r := range rules {
+		e := entry{index: r.Common().Index}
+		switch r := r.(type) {
+		case *manifest.DockerV1:
+			e.rank, e.seg, e.keyed = rankDockerV1, "v2", true
+			e.rule = docker.NewV1(r, opts.Docker)
+		case *manifest.DockerV2:
+			e.rank, e.seg, e.keyed = rankDockerV2, "v2", true
+			e.rule = docker.NewV2(r, opts.Docker)
+		case *manifest.Pixel:
+			e.rank, e.seg, e.keyed = rankPixel, "a.png", true
+			e.rule = telemetry.NewPixel(r)
+		case *manifest.ScarfJS:
+			e.rank, e.seg, e.keyed = rankScarfJS, "package-event", true
+			e.rule = telemetry.NewScarfJS(r)
+		case *manifest.FileV1:
+			e.rank = rankFileV1
+			e.spec = specificity(r.IncomingPath)
+			e.prefix, e.prefixed = literalPrefix(r.IncomingPath), true
+			e.rule = file.NewV1(r)
+		case *manifest.FileV2:
+			e.rank, e.src = rankFileV2, r.IncomingPath
+			e.rule = file.NewV2(r)
+		case *manifest.PythonV1:
+			// All python-v1 rules of a domain form one repository,
+			// placed where the first of them is.
+			pythonRules = append(pythonRules, r)
+			if len(pythonRules) > 1 {
+				continue
+			}
+			e.rank, e.seg, e.keyed = rankPython, "simple", true
+		case *manifest.Telemetry:
+			e.rank = rankTelemetry
+			t := telemetry.NewTelemetry(r)
+			e.seg, e.keyed = t.FirstSegment()
+			e.rule = t
+		case *manifest.CatchAll:
+			e.rank = rankCatchAll
+			e.rule = file.NewCatchAll(r)
+		default:
+			return nil, fmt.Errorf("rules[%d]: rule type %s has no handler", r.Common().Index, r.Type())
+		}
+		entries = append(entries, e)
+	}
+	if len(pythonRules) > 0 {
+		repo, err := python.New(pythonRules)
+		if err != nil {
+			return nil, err
+		}
+		for i := range entries {
+			if entries[i].rank == rankPython {
+				entries[i].rule = repo
+			}
+		}
+	}
+	slices.SortStableFunc(entries, compareEntries)
+
+	d := &Domain{Name: host, rules: make([]gateway.Rule, len(entries)), segs: make(map[string][]int32)}
+	for i, e := range entries {
+		d.rules[i] = e.rule
+		switch {
+		case e.prefixed:
+			d.prefixes.insert(e.prefix, int32(i))
+		case e.keyed:
+			d.segs[e.seg] = append(d.segs[e.seg], int32(i))
+			d.segRules = append(d.segRules, int32(i))
+		default:
+			d.wild = append(d.wild, int32(i))
+		}
+	}
+	return d, nil
+}
+
+// compareEntries orders rules by kind, then file-v1 rules from most to
+// least specific and file-v2 rules by expression, then by manifest order.
+func compareEntries(a, b entry) int {
+	if c := cmp.Compare(a.rank, b.rank); c != 0 {
+		return c
+	}
+	switch a.rank {
+	case rankFileV1:
+		if c := slices.Compare(b.spec, a.spec); c != 0 {
+			return c
+		}
+	case rankFileV2:
+		if c := strings.Compare(a.src, b.src); c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(a.index, b.index)
+}
+
+// specificity is Scarf's sort key for file-v1 templates: the template
+// expanded with every variable empty, split on '/', empty pieces dropped.
+// Longer literal paths sort first.
+func specificity(t *uritemplate.Template) []string {
+	var key []string
+	for piece := range strings.SplitSeq(t.ExpandEmpty(), "/") {
+		if piece != "" {
+			key = append(key, piece)
+		}
+	}
+	return key
+}
+
+// literalPrefix returns the text every raw path matching t starts with:
+// the template's leading literal, up to any '?', written as it appears in
+// a raw path (non-ASCII characters percent-encoded in upper case, as the
+// matcher requires them).
+func literalPrefix(t *uritemplate.Template) string {
+	var b strings.Builder
+	for _, p := range t.Parts() {
+		if p.Expr != nil {
+			break
+		}
+		lit := p.Literal
+		if i := strings.IndexByte(lit, '?'); i >= 0 {
+			lit = lit[:i]
+			writeRawLiteral(&b, lit)
+			break
+		}
+		writeRawLiteral(&b, lit)
+	}
+	return b.String()
+}
+
+func writeRawLiteral(b *strings.Builder, lit string) {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(lit); i++ {
+		if c := lit[i]; c >= 0x80 {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		} else {
+			b.WriteByte(c)
+		}
+	}
+}

@@ -1,0 +1,20 @@
+// Package route compiles manifests into immutable routing tables and
+// serves every gateway request from the current one.
+//
+// A Table maps each host to its Domain: the domain's rules sorted by
+// precedence, plus an index from the first path segment to the rules that
+// can only match requests starting with it. A request costs one map lookup
+// for the host and one for the segment, then tries only the candidate
+// rules, so lookup time does not grow with the number of domains or rules.
+//
+// The Router holds the current Table in an atomic pointer. A new manifest
+// is compiled off to the side and swapped in whole; a request sees either
+// the old table or the new one, never a mix, and no lock is taken on the
+// request path.
+//
+// Precedence within a domain follows Scarf Gateway: docker-v1, docker-v2,
+// pixel, scarf-js, file-v1 (most specific template first), file-v2 (by
+// expression), python, telemetry, catch-all; rules of the same kind and
+// specificity keep manifest order. Unlike Scarf's, the order is total, so
+// the same manifest always routes the same way.
+package route

@@ -1,0 +1,60 @@
+package route
+
+import (
+	"net/http"
+	"slices"
+
+	"portico/internal/gateway"
+)
+
+// A Table is an immutable routing snapshot. Build one with Compile and
+// never modify it.
+type Table struct {
+	domains map[string]*Domain
+	rules   int
+}
+
+// Domain returns the rules of host, a key made by HostKey, or nil.
+func (t *Table) Domain(host string) *Domain { return t.domains[host] }
+
+// Domains returns the number of hosts the table serves.
+func (t *Table) Domains() int { return len(t.domains) }
+
+// Rules returns the number of compiled rules.
+func (t *Table) Rules() int { return t.rules }
+
+// A Domain is the compiled rules of one host.
+type Domain struct {
+	Name  string
+	rules []gateway.Rule // in precedence order
+	// Candidate rules for a request, as positions into rules:
+	// prefixes holds the template rules under the literal prefix their
+	// raw path must start with; segs maps a decoded first path segment
+	// to the rules that need it, and segRules lists all of those; wild
+	// holds the rules any request may reach.
+	prefixes radix
+	segs     map[string][]int32
+	segRules []int32
+	wild     []int32
+}
+
+// Serve offers req to the candidate rules in precedence order and reports
+// the result of the first that takes it.
+func (d *Domain) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Result, bool) {
+	cands := d.prefixes.collect(req.Cands[:0], req.RawPath)
+	if seg, plain := gateway.FirstSegment(req.RawPath); plain {
+		cands = append(cands, d.segs[seg]...)
+	} else {
+		// An escape in the first segment could decode to any of them.
+		cands = append(cands, d.segRules...)
+	}
+	cands = append(cands, d.wild...)
+	slices.Sort(cands)
+	req.Cands = cands
+	for _, k := range cands {
+		if res, ok := d.rules[k].Serve(w, req); ok {
+			return res, true
+		}
+	}
+	return gateway.Result{}, false
+}
