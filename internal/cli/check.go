@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+
+	"portico/internal/manifest"
+	"portico/internal/route"
+)
+
+func runCheck(_ context.Context, env *Env, args []string) int {
+	fs := flag.NewFlagSet("portico check", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	path := fs.String("manifest", "", "manifest `file` to check")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: portico check --manifest FILE\n\nValidates a manifest without serving it. Prints one line per problem and\nexits 1 if there is any.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if *path == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	m, err := manifest.Load(*path)
+	if err != nil {
+		if problems := manifest.Errors(err); len(problems) > 0 {
+			for _, p := range problems {
+				fmt.Fprintln(env.Stderr, p)
+			}
+			fmt.Fprintf(env.Stderr, "%s: %d problem(s)\n", *path, len(problems))
+		} else {
+			fmt.Fprintf(env.Stderr, "%s: %v\n", *path, err)
+		}
+		return exitFail
+	}
+	// Compiling catches what only the routing table can see.
+	if _, err := route.Compile(m, route.Options{}); err != nil {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", *path, err)
+		return exitFail
+	}
+	fmt.Fprintf(env.Stdout, "%s: ok (%d rules, %d domains)\n", *path, len(m.Rules), m.Domains())
+	return exitOK
+}

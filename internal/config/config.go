@@ -1,0 +1,189 @@
+// Package config holds the gateway's process settings: listen addresses,
+// trusted proxies, logging and limits. They come from command-line flags
+// and PORTICO_* environment variables (flags win) and change only with a
+// restart. Routing data, the manifest, is not configuration in this sense:
+// it is reloaded live by package reload.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"portico/internal/clientip"
+)
+
+// Config is the gateway's process configuration.
+type Config struct {
+	Manifest        string
+	Listen          string
+	OpsListen       string
+	TrustedProxies  string
+	Events          string
+	LogFormat       string
+	LogLevel        string
+	ReloadInterval  time.Duration
+	ShutdownTimeout time.Duration
+	EventQueue      int
+	MaxHeaderBytes  int
+	HeaderTimeout   time.Duration
+	IdleTimeout     time.Duration
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		Listen:          ":8081",
+		OpsListen:       ":8082",
+		TrustedProxies:  clientip.DefaultTrusted,
+		Events:          "stdout",
+		LogFormat:       "text",
+		LogLevel:        "info",
+		ReloadInterval:  time.Second,
+		ShutdownTimeout: 30 * time.Second,
+		EventQueue:      16384,
+		MaxHeaderBytes:  64 << 10,
+		HeaderTimeout:   10 * time.Second,
+		IdleTimeout:     120 * time.Second,
+	}
+}
+
+// setting ties a field to its flag and environment variable.
+type setting struct {
+	flag  string
+	usage string
+	ptr   any // *string, *int or *time.Duration
+}
+
+func (c *Config) settings() []setting {
+	return []setting{
+		{"manifest", "manifest `file` to serve (Scarf Gateway format), reloaded when it changes and on SIGHUP", &c.Manifest},
+		{"listen", "gateway listen `address`", &c.Listen},
+		{"ops-listen", "`address` for /healthz, /readyz and /metrics; \"off\" disables them", &c.OpsListen},
+		{"trusted-proxies", "comma-separated `CIDRs` whose X-Forwarded-Host and X-Forwarded-For are believed; \"\" trusts none", &c.TrustedProxies},
+		{"events", "where analytics events go: stdout (JSON lines) or none", &c.Events},
+		{"log-format", "log format on stderr: text or json", &c.LogFormat},
+		{"log-level", "log level: debug, info, warn or error", &c.LogLevel},
+		{"reload-interval", "how often to check the manifest for changes; 0 reloads only on SIGHUP", &c.ReloadInterval},
+		{"shutdown-timeout", "how long in-flight requests may take to finish on SIGTERM", &c.ShutdownTimeout},
+		{"event-queue", "events that may wait for the event pipeline before new ones are dropped", &c.EventQueue},
+		{"max-header-bytes", "largest request header accepted", &c.MaxHeaderBytes},
+		{"header-timeout", "time a client has to send the request header", &c.HeaderTimeout},
+		{"idle-timeout", "how long an idle keep-alive connection is kept", &c.IdleTimeout},
+	}
+}
+
+// EnvName returns the environment variable for a flag: PORTICO_ and the
+// flag name in upper case with '_' for '-'.
+func EnvName(flagName string) string {
+	return "PORTICO_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Load fills c from the environment (through lookup) and then from args.
+// Unknown flags, bad values and stray arguments are errors.
+func (c *Config) Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool)) error {
+	var errs []error
+	for _, s := range c.settings() {
+		if v, ok := lookup(EnvName(s.flag)); ok {
+			if err := set(s.ptr, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", EnvName(s.flag), err))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	for _, s := range c.settings() {
+		usage := s.usage + " (env " + EnvName(s.flag) + ")"
+		switch p := s.ptr.(type) {
+		case *string:
+			fs.StringVar(p, s.flag, *p, usage)
+		case *int:
+			fs.IntVar(p, s.flag, *p, usage)
+		case *time.Duration:
+			fs.DurationVar(p, s.flag, *p, usage)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+func set(ptr any, v string) error {
+	switch p := ptr.(type) {
+	case *string:
+		*p = v
+	case *int:
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("not a number: %q", v)
+		}
+		*p = n
+	case *time.Duration:
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("not a duration such as 1s or 500ms: %q", v)
+		}
+		*p = d
+	}
+	return nil
+}
+
+// Validate reports every problem with c. It has no side effects.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Manifest == "" {
+		add("--manifest is required")
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		add("--listen %q: %v", c.Listen, err)
+	}
+	if c.OpsListen != "off" {
+		if _, _, err := net.SplitHostPort(c.OpsListen); err != nil {
+			add("--ops-listen %q: %v", c.OpsListen, err)
+		}
+	}
+	if _, err := clientip.ParseTrusted(c.TrustedProxies); err != nil {
+		add("--trusted-proxies: %v", err)
+	}
+	switch c.Events {
+	case "stdout", "none":
+	default:
+		add("--events %q: must be stdout or none", c.Events)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		add("--log-format %q: must be text or json", c.LogFormat)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		add("--log-level %q: must be debug, info, warn or error", c.LogLevel)
+	}
+	if c.ReloadInterval < 0 {
+		add("--reload-interval must not be negative")
+	}
+	if c.ShutdownTimeout <= 0 {
+		add("--shutdown-timeout must be positive")
+	}
+	if c.EventQueue < 1 {
+		add("--event-queue must be at least 1")
+	}
+	if c.MaxHeaderBytes < 4096 {
+		add("--max-header-bytes must be at least 4096")
+	}
+	if c.HeaderTimeout <= 0 || c.IdleTimeout <= 0 {
+		add("--header-timeout and --idle-timeout must be positive")
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,67 @@
+package config
+
+import (
+	"flag"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func load(t *testing.T, env map[string]string, args ...string) (Config, error) {
+	t.Helper()
+	c := Default()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	err := c.Load(fs, args, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	return c, err
+}
+
+func TestPrecedence(t *testing.T) {
+	c, err := load(t, map[string]string{"PORTICO_LISTEN": ":9000", "PORTICO_RELOAD_INTERVAL": "5s", "PORTICO_MANIFEST": "env.json"},
+		"--listen", ":9100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != ":9100" {
+		t.Errorf("Listen = %q, want the flag's :9100 over the environment's", c.Listen)
+	}
+	if c.ReloadInterval != 5*time.Second || c.Manifest != "env.json" {
+		t.Errorf("environment not applied: %+v", c)
+	}
+	if c.OpsListen != ":8082" || c.Events != "stdout" {
+		t.Errorf("defaults not kept: %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	if _, err := load(t, map[string]string{"PORTICO_EVENT_QUEUE": "many"}); err == nil || !strings.Contains(err.Error(), "PORTICO_EVENT_QUEUE") {
+		t.Errorf("bad number in the environment: err = %v", err)
+	}
+	if _, err := load(t, nil, "--nope"); err == nil {
+		t.Error("unknown flag accepted")
+	}
+	if _, err := load(t, nil, "--manifest", "m.json", "stray"); err == nil {
+		t.Error("stray argument accepted")
+	}
+}
+
+func TestValidateReportsEverything(t *testing.T) {
+	c := Default()
+	c.Listen = "nonsense"
+	c.Events = "kafka"
+	c.TrustedProxies = "10.0.0.0/99"
+	c.LogFormat = "xml"
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("Validate accepted a bad configuration")
+	}
+	for _, want := range []string{"--manifest is required", "--listen", "--events", "--trusted-proxies", "--log-format"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate error lacks %q:\n%v", want, err)
+		}
+	}
+}
