@@ -19,7 +19,7 @@ func Encode(m *Manifest) ([]byte, error) {
 		o.add("type", r.Type())
 		c := r.Common()
 		o.add("domain", c.Domain)
-		encodeRule(o, r)
+		r.encode(o)
 		for _, k := range sortedKeys(c.Extensions) {
 			o.raw(k, c.Extensions[k])
 		}
@@ -42,76 +42,6 @@ func Encode(m *Manifest) ([]byte, error) {
 	}
 	out.WriteByte('\n')
 	return out.Bytes(), nil
-}
-
-func encodeRule(o *object, r Rule) {
-	switch r := r.(type) {
-	case *DockerV1:
-		o.add("package-id", r.PackageID)
-		o.add("repository-name", r.RepositoryName)
-		o.add("registry", r.Registry.Text)
-		o.flag("always-proxy", r.AlwaysProxy)
-		o.add("package-name", r.PackageName)
-		o.add("owner", r.Owner)
-	case *DockerV2:
-		o.add("pattern", r.PatternText)
-		o.add("rule-id", r.RuleID)
-		o.add("registry", r.Registry.Text)
-		o.flag("always-proxy", r.AlwaysProxy)
-		o.opt("owner", r.Owner)
-	case *FileV1:
-		o.add("incoming-path", r.IncomingPath.String())
-		if r.OutgoingURL != nil {
-			o.add("outgoing-url", r.OutgoingURL.String())
-		} else {
-			o.add("outgoing-url", nil)
-		}
-		o.add("package-id", r.PackageID)
-		o.opt("package-name", r.PackageName)
-		o.opt("owner", r.Owner)
-	case *FileV2:
-		o.add("incoming-path", r.IncomingPath)
-		if r.OutgoingURL != nil {
-			o.add("outgoing-url", r.OutgoingURL.String())
-		} else {
-			o.add("outgoing-url", nil)
-		}
-		o.add("package-id", r.PackageID)
-		o.opt("package-name", r.PackageName)
-		o.opt("owner", r.Owner)
-	case *PythonV1:
-		o.add("package-name", r.PackageName)
-		o.add("file-name", r.FileName)
-		o.add("version", r.Version)
-		o.add("backend-url", r.BackendURL)
-		o.add("package-id", r.PackageID)
-		if r.HashValue != nil {
-			o.add("hash-value", r.HashValue)
-		}
-		if r.GPGSig != nil {
-			o.add("gpg-sig", *r.GPGSig)
-		}
-		if r.RequiresPython != nil {
-			o.add("requires-python", *r.RequiresPython)
-		}
-		o.add("backend-simple-index-url", r.BackendSimpleIndexURL)
-		o.opt("owner", r.Owner)
-	case *CatchAll:
-		o.add("package-id", r.PackageID)
-		o.opt("redirect-target-domain", r.RedirectTargetDomain)
-		o.opt("package-name", r.PackageName)
-		o.opt("owner", r.Owner)
-	case *Telemetry:
-		o.add("incoming-path", r.IncomingPath)
-		o.add("package-id", r.PackageID)
-		if r.AccessTokens != nil {
-			o.add("access-tokens", r.AccessTokens)
-		}
-	case *Pixel:
-		o.opt("package-id", r.PackageID)
-	case *ScarfJS:
-		o.opt("package-id", r.PackageID)
-	}
 }
 
 // object writes a JSON object with its keys in insertion order.

@@ -2,10 +2,6 @@ package manifest
 
 import (
 	"encoding/json"
-	"regexp"
-
-	"portico/internal/imagepattern"
-	"portico/internal/uritemplate"
 )
 
 // The rule types, as written in "type".
@@ -35,6 +31,8 @@ type Rule interface {
 	Type() string
 	// Common returns the fields every rule has.
 	Common() *Base
+	// encode writes the rule's own fields, after type and domain.
+	encode(o *object)
 }
 
 // Base holds the fields every rule has.
@@ -68,120 +66,6 @@ type Backend struct {
 
 // URL returns the backend's base URL, e.g. "https://ghcr.io".
 func (b Backend) URL() string { return b.Scheme + "://" + b.Host }
-
-// DockerV1 serves one or more named container images from a registry.
-type DockerV1 struct {
-	Base
-	PackageID      string
-	RepositoryName string
-	Registry       Backend
-	AlwaysProxy    bool
-	PackageName    string
-	Owner          string
-}
-
-// DockerV2 serves every image whose name matches a pattern ("collection",
-// automatic package creation).
-type DockerV2 struct {
-	Base
-	Pattern     *imagepattern.Pattern
-	PatternText string
-	RuleID      string
-	Registry    Backend
-	AlwaysProxy bool
-	Owner       string
-}
-
-// FileV1 redirects paths that match an RFC 6570 template.
-type FileV1 struct {
-	Base
-	IncomingPath *uritemplate.Template
-	// OutgoingURL is nil when the manifest has null: matching requests
-	// are answered 200 without a redirect.
-	OutgoingURL *uritemplate.Template
-	PackageID   string
-	PackageName string
-	Owner       string
-}
-
-// FileV2 redirects paths that match a regular expression.
-type FileV2 struct {
-	Base
-	// IncomingPath is the expression as written; Regexp is compiled from
-	// it with surrounding white space trimmed.
-	IncomingPath string
-	Regexp       *regexp.Regexp
-	OutgoingURL  *uritemplate.Template
-	PackageID    string
-	PackageName  string
-	Owner        string
-}
-
-// PythonV1 is one distribution file of a Python project; all python-v1
-// rules of a domain form one simple repository.
-type PythonV1 struct {
-	Base
-	PackageName string
-	FileName    string
-	Version     string
-	BackendURL  string
-	PackageID   string
-	HashValue   *Hash
-	GPGSig      *bool
-	// RequiresPython is nil when absent or null.
-	RequiresPython        *string
-	BackendSimpleIndexURL string
-	Owner                 string
-}
-
-// Hash is a python-v1 file hash, rendered as "#type=hash" in links.
-type Hash struct {
-	Type string `json:"type"`
-	Hash string `json:"hash"`
-}
-
-// CatchAll takes every request of its domain that no other rule took.
-type CatchAll struct {
-	Base
-	PackageID string
-	// RedirectTargetDomain is a host, optionally with a port and a path
-	// prefix; "" answers 200 without a redirect.
-	RedirectTargetDomain string
-	PackageName          string
-	Owner                string
-}
-
-// Telemetry accepts JSON events posted to a path.
-type Telemetry struct {
-	Base
-	IncomingPath string
-	PackageID    string
-	// AccessTokens is nil when anyone may post; an empty, non-nil list
-	// lets nobody post. Entries are plain tokens or "sha256:<hex>".
-	AccessTokens []string
-}
-
-// Pixel serves a tracking pixel at /a.png?x-pxid=ID.
-type Pixel struct {
-	Base
-	PackageID string
-}
-
-// ScarfJS accepts install events at /package-event/install.
-type ScarfJS struct {
-	Base
-	PackageID string
-}
-
-func (*DockerV1) Type() string  { return TypeDockerV1 }
-func (*DockerV2) Type() string  { return TypeDockerV2 }
-func (*FileV1) Type() string    { return TypeFileV1 }
-func (*FileV2) Type() string    { return TypeFileV2 }
-func (*PythonV1) Type() string  { return TypePythonV1 }
-func (*CatchAll) Type() string  { return TypeCatchAllV1 }
-func (*Telemetry) Type() string { return TypeTelemetryV1 }
-func (*Pixel) Type() string     { return TypePixelV1 }
-func (*ScarfJS) Type() string   { return TypeScarfJSV1 }
 
 // Domains returns the number of distinct hosts the manifest serves.
 func (m *Manifest) Domains() int {

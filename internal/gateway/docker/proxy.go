@@ -9,10 +9,10 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"portico/internal/gateway"
 	"portico/internal/manifest"
+	"portico/internal/upstream"
 )
 
 // maxInternalRedirects bounds the registry-internal redirects the proxy
@@ -34,28 +34,10 @@ func defaultProxy() *Proxy {
 	return defaultProxyVal
 }
 
-// NewProxy returns a proxy using transport, or a transport with Portico's
-// defaults when nil: bounded dial, TLS and header timeouts, and a pool
-// sized for many concurrent pulls.
+// NewProxy returns a proxy using transport, or upstream's default
+// transport when nil.
 func NewProxy(transport http.RoundTripper) *Proxy {
-	if transport == nil {
-		transport = &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          512,
-			MaxIdleConnsPerHost:   128,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ResponseHeaderTimeout: 60 * time.Second,
-			ExpectContinueTimeout: time.Second,
-		}
-	}
-	return &Proxy{client: &http.Client{
-		Transport: transport,
-		// Redirects are followed by serve, which decides which ones.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
+	return &Proxy{client: upstream.NewClient(transport)}
 }
 
 // Request headers that are not forwarded: hop-by-hop headers and those

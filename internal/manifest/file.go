@@ -1,0 +1,146 @@
+package manifest
+
+import (
+	"portico/internal/uritemplate"
+	"regexp"
+	"strings"
+)
+
+// FileV1 redirects paths that match an RFC 6570 template.
+type FileV1 struct {
+	Base
+	IncomingPath *uritemplate.Template
+	// OutgoingURL is nil when the manifest has null: matching requests
+	// are answered 200 without a redirect.
+	OutgoingURL *uritemplate.Template
+	PackageID   string
+	PackageName string
+	Owner       string
+}
+
+func (*FileV1) Type() string { return TypeFileV1 }
+
+func (r *FileV1) encode(o *object) {
+	o.add("incoming-path", r.IncomingPath.String())
+	if r.OutgoingURL != nil {
+		o.add("outgoing-url", r.OutgoingURL.String())
+	} else {
+		o.add("outgoing-url", nil)
+	}
+	o.add("package-id", r.PackageID)
+	o.opt("package-name", r.PackageName)
+	o.opt("owner", r.Owner)
+}
+
+// FileV2 redirects paths that match a regular expression.
+type FileV2 struct {
+	Base
+	// IncomingPath is the expression as written; Regexp is compiled from
+	// it with surrounding white space trimmed.
+	IncomingPath string
+	Regexp       *regexp.Regexp
+	OutgoingURL  *uritemplate.Template
+	PackageID    string
+	PackageName  string
+	Owner        string
+}
+
+func (*FileV2) Type() string { return TypeFileV2 }
+
+func (r *FileV2) encode(o *object) {
+	o.add("incoming-path", r.IncomingPath)
+	if r.OutgoingURL != nil {
+		o.add("outgoing-url", r.OutgoingURL.String())
+	} else {
+		o.add("outgoing-url", nil)
+	}
+	o.add("package-id", r.PackageID)
+	o.opt("package-name", r.PackageName)
+	o.opt("owner", r.Owner)
+}
+
+// CatchAll takes every request of its domain that no other rule took.
+type CatchAll struct {
+	Base
+	PackageID string
+	// RedirectTargetDomain is a host, optionally with a port and a path
+	// prefix; "" answers 200 without a redirect.
+	RedirectTargetDomain string
+	PackageName          string
+	Owner                string
+}
+
+func (*CatchAll) Type() string { return TypeCatchAllV1 }
+
+func (r *CatchAll) encode(o *object) {
+	o.add("package-id", r.PackageID)
+	o.opt("redirect-target-domain", r.RedirectTargetDomain)
+	o.opt("package-name", r.PackageName)
+	o.opt("owner", r.Owner)
+}
+
+func (f *fields) fileV1() Rule {
+	r := &FileV1{Base: f.base()}
+	if src, ok := f.strOK("incoming-path"); ok {
+		r.IncomingPath = f.template("incoming-path", src)
+		if r.IncomingPath != nil && !strings.HasPrefix(src, "/") {
+			f.errorf("incoming-path", "must start with '/'")
+		}
+	}
+	if src, isNull := f.nullableStr("outgoing-url"); !isNull {
+		r.OutgoingURL = f.outgoing(src)
+		if r.OutgoingURL != nil && r.IncomingPath != nil {
+			bound := r.IncomingPath.Vars()
+			for _, v := range r.OutgoingURL.Vars() {
+				if !contains(bound, v) {
+					f.errorf("outgoing-url", "uses variable %q, which incoming-path does not bind", v)
+				}
+			}
+		}
+	}
+	r.PackageID = f.str("package-id")
+	r.PackageName = f.optStr("package-name")
+	r.Owner = f.optStr("owner")
+	return r
+}
+
+func (f *fields) fileV2() Rule {
+	r := &FileV2{Base: f.base()}
+	var ok bool
+	if r.IncomingPath, ok = f.strOK("incoming-path"); ok {
+		re, err := compileRegexp(r.IncomingPath)
+		if err != nil {
+			f.fail("incoming-path", err)
+		}
+		r.Regexp = re
+	}
+	if src, isNull := f.nullableStr("outgoing-url"); !isNull {
+		r.OutgoingURL = f.outgoing(src)
+		if r.OutgoingURL != nil && r.Regexp != nil {
+			groups := r.Regexp.SubexpNames()
+			for _, v := range r.OutgoingURL.Vars() {
+				if !contains(groups, v) {
+					f.errorf("outgoing-url", "uses variable %q, which is not a named group of incoming-path", v)
+				}
+			}
+		}
+	}
+	r.PackageID = f.str("package-id")
+	r.PackageName = f.optStr("package-name")
+	r.Owner = f.optStr("owner")
+	return r
+}
+
+func (f *fields) catchAll() Rule {
+	r := &CatchAll{Base: f.base()}
+	r.PackageID = f.str("package-id")
+	r.RedirectTargetDomain = f.optStr("redirect-target-domain")
+	if r.RedirectTargetDomain != "" {
+		if err := checkTargetDomain(r.RedirectTargetDomain); err != nil {
+			f.fail("redirect-target-domain", err)
+		}
+	}
+	r.PackageName = f.optStr("package-name")
+	r.Owner = f.optStr("owner")
+	return r
+}
