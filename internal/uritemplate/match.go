@@ -507,6 +507,11 @@ func (m *matcher) define(v *cvar, raw string, prefix bool) bool {
 		m.dst = append(m.dst, Var{v.name, raw})
 		return true
 	}
+	// Checking consistency costs time in proportion to the value: charge
+	// it to the budget, so that long values cannot multiply the work.
+	if m.tick(len(raw) >> 3) {
+		return false
+	}
 	s := &m.slots[v.slot]
 	m.trail = append(m.trail, undoEntry{v.slot, *s})
 	val := decodeValue(raw)

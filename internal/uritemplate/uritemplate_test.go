@@ -325,6 +325,41 @@ func TestRepeatedNamesBudget(t *testing.T) {
 	}
 }
 
+// TestRepeatedNamesLongValues bounds the work of templates that repeat a
+// name on long, attacker-chosen paths: every consistency check costs in
+// proportion to the value, and that cost is charged to the budget.
+func TestRepeatedNamesLongValues(t *testing.T) {
+	cases := []struct {
+		tmpl, in string
+		want     bool
+	}{
+		{"/{v}/{v}", "/" + strings.Repeat("a", 8000) + "/" + strings.Repeat("a", 8000), true},
+		{"/{v}/{v}", "/" + strings.Repeat("a", 8000) + "/" + strings.Repeat("b", 8000), false},
+		{"/{v}/{v}", "/" + strings.Repeat("%09", 2600) + "/" + strings.Repeat("%09", 2600), true},
+		{"/{v}/{v}", "/" + strings.Repeat("%09", 2600) + "/" + strings.Repeat("%09", 2600) + "x", false},
+		{"{0}{0}{0}{0}", strings.Repeat("%09", 4000), false},
+		{"/{a}{a}", "/" + strings.Repeat("a", 16000) + "b", false},
+		{"/{+a}/{+a}", "/" + strings.Repeat("a/", 5000), false},
+	}
+	for _, c := range cases {
+		tp := mustParse(t, c.tmpl)
+		_, ok, work := matchWith(tp, c.in, modeHybrid)
+		if ok != c.want {
+			t.Errorf("Match(%q, %d bytes) = %v, want %v", c.tmpl, len(c.in), ok, c.want)
+		}
+		// The table plus the repeat budget, whatever the value lengths.
+		if limit := plainBudget(len(c.in)) + (tp.rows+4)*(len(c.in)+2) + 2*repeatBudget; work > limit {
+			t.Errorf("Match(%q, %d bytes) did %d units of work, want at most %d", c.tmpl, len(c.in), work, limit)
+		}
+		// Each check of an encoded value decodes it into a new string, so
+		// allocations count the checks: they must not approach one per
+		// step of the budget.
+		if allocs := testing.AllocsPerRun(1, func() { tp.Match(c.in) }); allocs > 5000 {
+			t.Errorf("Match(%q, %d bytes) allocates %v times: long values are checked too often", c.tmpl, len(c.in), allocs)
+		}
+	}
+}
+
 func TestMatchAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are meaningless under the race detector")
