@@ -231,6 +231,14 @@ func (p *Proxy) upstreamFailure(w http.ResponseWriter, in *http.Request, err err
 		// request was not served.
 		return outcome{status: statusClientClosed, outcome: event.OutcomeError}
 	}
+	if errors.Is(err, errRefused) {
+		p.log.Warn("registry refused the gateway's credentials", "doing", doing, "err", err)
+		return outcome{status: writeError(w, http.StatusForbidden, codeDenied, "the registry refused access to this repository"), outcome: event.OutcomeError}
+	}
+	if errors.Is(err, errNoCredentials) {
+		p.log.Error("registry credentials missing", "err", err)
+		return outcome{status: writeError(w, http.StatusBadGateway, codeUnavailable, "the gateway has no valid credentials for this registry"), outcome: event.OutcomeError}
+	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		p.log.Warn("registry timed out", "doing", doing, "err", err)

@@ -33,6 +33,13 @@ const (
 	maxTokenResponse = 1 << 20
 )
 
+// errRefused: the registry's token service refused the gateway's
+// credentials (or anonymous access) for a repository.
+var errRefused = errors.New("access refused")
+
+// errNoCredentials: a rule's credentials could not be read.
+var errNoCredentials = errors.New("credentials unavailable")
+
 // credentials name where a rule's upstream credentials live.
 type credentials struct {
 	env, file string
@@ -59,12 +66,12 @@ func (c credentials) read() (user, pass string, err error) {
 	case c.env != "":
 		var ok bool
 		if v, ok = os.LookupEnv(c.env); !ok {
-			return "", "", fmt.Errorf("%s: not set", c)
+			return "", "", fmt.Errorf("%w: %s: not set", errNoCredentials, c)
 		}
 	case c.file != "":
 		b, err := os.ReadFile(c.file)
 		if err != nil {
-			return "", "", fmt.Errorf("%s: %w", c, err)
+			return "", "", fmt.Errorf("%w: %s: %w", errNoCredentials, c, err)
 		}
 		v = string(b)
 	default:
@@ -73,7 +80,7 @@ func (c credentials) read() (user, pass string, err error) {
 	v = strings.TrimSpace(v)
 	user, pass, ok := strings.Cut(v, ":")
 	if !ok || user == "" {
-		return "", "", fmt.Errorf("%s: expected user:password", c)
+		return "", "", fmt.Errorf("%w: %s: expected user:password", errNoCredentials, c)
 	}
 	return user, pass, nil
 }
@@ -182,8 +189,11 @@ func (a *upstreamAuth) authorization(ctx context.Context, k upstreamKey) (string
 		return "", nil
 	case "basic":
 		user, pass, err := k.creds.read()
-		if err != nil || user == "" {
-			return "", errors.Join(errors.New("the registry asks for Basic credentials"), err)
+		if err != nil {
+			return "", err
+		}
+		if user == "" {
+			return "", fmt.Errorf("%w: the registry asks for Basic credentials and the rule has none", errRefused)
 		}
 		return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass)), nil
 	}
@@ -246,7 +256,11 @@ func (a *upstreamAuth) fetchToken(ctx context.Context, ch challenge, k upstreamK
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		drain(resp.Body)
-		return "", 0, fmt.Errorf("token service %s (%s): status %d", u.Host, k.creds, resp.StatusCode)
+		err := fmt.Errorf("token service %s (%s): status %d", u.Host, k.creds, resp.StatusCode)
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+			err = fmt.Errorf("%w: %w", errRefused, err)
+		}
+		return "", 0, err
 	}
 	var body struct {
 		Token       string `json:"token"`
