@@ -135,7 +135,6 @@ func newRegistry(t testing.TB, o regOpts) *testRegistry {
 	return tr
 }
 
-
 // Requests returns what the registry has received so far.
 func (tr *testRegistry) Requests() []seen {
 	tr.mu.Lock()

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 
@@ -337,5 +336,3 @@ func getWithToken(t testing.TB, addr, path, tok string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
-
-var _ = os.Getenv
