@@ -390,3 +390,8 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// routeRouter returns a router over tab that discards events.
+func routeRouter(tab *route.Table, opts route.Options) *route.Router {
+	return route.NewRouter(tab, opts.Docker.Trusted, &recorder{}, nil)
+}
