@@ -82,7 +82,12 @@ func serve(ctx context.Context, cfg config.Config, events io.Writer, log *slog.L
 	pipe := pipeline.New(pipeline.Config{QueueSize: cfg.EventQueue, Sinks: sinks, Logger: log})
 	m.WatchPipeline(pipe)
 
-	loader := reload.New(cfg.Manifest, route.Options{Logger: log}, log, m)
+	dockerOpts, err := newDockerOptions(cfg, trusted, log)
+	if err != nil {
+		_ = pipe.Close(context.Background())
+		return err
+	}
+	loader := reload.New(cfg.Manifest, route.Options{Logger: log, Docker: dockerOpts}, log, m)
 	router, err := loader.Load(func(t *route.Table) *route.Router {
 		return route.NewRouter(t, trusted, pipe, m)
 	})

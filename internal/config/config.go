@@ -32,6 +32,7 @@ type Config struct {
 	MaxHeaderBytes  int
 	HeaderTimeout   time.Duration
 	IdleTimeout     time.Duration
+	TokenKeyFile    string
 }
 
 // Default returns the configuration used when nothing is set.
@@ -74,6 +75,7 @@ func (c *Config) settings() []setting {
 		{"max-header-bytes", "largest request header accepted", &c.MaxHeaderBytes},
 		{"header-timeout", "time a client has to send the request header", &c.HeaderTimeout},
 		{"idle-timeout", "how long an idle keep-alive connection is kept", &c.IdleTimeout},
+		{"token-key-file", "`file` with the secret (32 bytes or more) that signs registry tokens; replicas must share it; \"\" uses a random key per process", &c.TokenKeyFile},
 	}
 }
 

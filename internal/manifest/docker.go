@@ -1,16 +1,57 @@
 package manifest
 
-import "portico/internal/imagepattern"
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"portico/internal/imagepattern"
+)
+
+// Docker rule modes: how a rule answers clients (see docs/docker.md).
+const (
+	DockerModeAuto     = "auto"     // redirect clients known to follow, proxy the rest
+	DockerModeRedirect = "redirect" // always redirect
+	DockerModeProxy    = "proxy"    // always proxy
+)
+
+// DockerOptions are the Portico extensions shared by docker-v1 and
+// docker-v2 rules.
+type DockerOptions struct {
+	// Mode is DockerModeAuto, DockerModeRedirect or DockerModeProxy.
+	// "always-proxy": true reads as DockerModeProxy.
+	Mode string
+	// ModeSet records that "mode" was written, so that encoding keeps
+	// a Scarf manifest unchanged.
+	ModeSet bool
+	// Push lets clients push through the gateway: write methods are
+	// proxied with their bodies instead of refused.
+	Push bool
+	// CredentialsEnv and CredentialsFile name where the upstream
+	// credentials ("user:password") are read from; at most one is set.
+	// The credentials themselves never appear in a manifest.
+	CredentialsEnv  string
+	CredentialsFile string
+}
+
+// HasCredentials reports whether the rule authenticates upstream.
+func (o *DockerOptions) HasCredentials() bool {
+	return o.CredentialsEnv != "" || o.CredentialsFile != ""
+}
 
 // DockerV1 serves one or more named container images from a registry.
 type DockerV1 struct {
 	Base
 	PackageID      string
 	RepositoryName string
-	Registry       Backend
-	AlwaysProxy    bool
-	PackageName    string
-	Owner          string
+	// UpstreamRepository is the image's name on the registry when it
+	// differs from RepositoryName, the name clients pull; "" when equal.
+	UpstreamRepository string
+	Registry           Backend
+	AlwaysProxy        bool
+	PackageName        string
+	Owner              string
+	DockerOptions
 }
 
 func (*DockerV1) Type() string { return TypeDockerV1 }
@@ -18,8 +59,10 @@ func (*DockerV1) Type() string { return TypeDockerV1 }
 func (r *DockerV1) encode(o *object) {
 	o.add("package-id", r.PackageID)
 	o.add("repository-name", r.RepositoryName)
+	o.opt("upstream-repository", r.UpstreamRepository)
 	o.add("registry", r.Registry.Text)
 	o.flag("always-proxy", r.AlwaysProxy)
+	r.DockerOptions.encode(o)
 	o.add("package-name", r.PackageName)
 	o.add("owner", r.Owner)
 }
@@ -34,6 +77,7 @@ type DockerV2 struct {
 	Registry    Backend
 	AlwaysProxy bool
 	Owner       string
+	DockerOptions
 }
 
 func (*DockerV2) Type() string { return TypeDockerV2 }
@@ -43,7 +87,17 @@ func (r *DockerV2) encode(o *object) {
 	o.add("rule-id", r.RuleID)
 	o.add("registry", r.Registry.Text)
 	o.flag("always-proxy", r.AlwaysProxy)
+	r.DockerOptions.encode(o)
 	o.opt("owner", r.Owner)
+}
+
+func (d *DockerOptions) encode(o *object) {
+	if d.ModeSet {
+		o.add("mode", d.Mode)
+	}
+	o.flag("push", d.Push)
+	o.opt("credentials-env", d.CredentialsEnv)
+	o.opt("credentials-file", d.CredentialsFile)
 }
 
 func (f *fields) dockerV1() Rule {
@@ -55,10 +109,18 @@ func (f *fields) dockerV1() Rule {
 			f.fail("repository-name", err)
 		}
 	}
+	if up, ok := f.optStrPresent("upstream-repository"); ok {
+		if err := checkUpstreamRepository(up); err != nil {
+			f.fail("upstream-repository", err)
+		} else if up != r.RepositoryName {
+			r.UpstreamRepository = up
+		}
+	}
 	r.Registry = f.backend("registry")
 	r.AlwaysProxy = f.flag("always-proxy")
 	r.PackageName = f.optStr("package-name")
 	r.Owner = f.optStr("owner")
+	r.DockerOptions = f.dockerOptions(r.AlwaysProxy)
 	return r
 }
 
@@ -76,5 +138,112 @@ func (f *fields) dockerV2() Rule {
 	r.Registry = f.backend("registry")
 	r.AlwaysProxy = f.flag("always-proxy")
 	r.Owner = f.optStr("owner")
+	r.DockerOptions = f.dockerOptions(r.AlwaysProxy)
 	return r
+}
+
+func (f *fields) dockerOptions(alwaysProxy bool) DockerOptions {
+	o := DockerOptions{Mode: DockerModeAuto}
+	if alwaysProxy {
+		o.Mode = DockerModeProxy
+	}
+	if m, ok := f.optStrPresent("mode"); ok {
+		o.ModeSet = true
+		switch m {
+		case DockerModeAuto, DockerModeRedirect, DockerModeProxy:
+			if alwaysProxy && m != DockerModeProxy {
+				f.errorf("mode", "%q contradicts \"always-proxy\": true; drop one of them", m)
+			}
+			o.Mode = m
+		default:
+			f.errorf("mode", "unknown mode %q (known modes: auto, redirect, proxy)", m)
+		}
+	}
+	o.Push = f.flag("push")
+	if env, ok := f.optStrPresent("credentials-env"); ok {
+		if err := checkEnvName(env); err != nil {
+			f.fail("credentials-env", err)
+		}
+		o.CredentialsEnv = env
+	}
+	if file, ok := f.optStrPresent("credentials-file"); ok {
+		if file == "" {
+			f.errorf("credentials-file", "must not be empty")
+		}
+		o.CredentialsFile = file
+	}
+	if o.CredentialsEnv != "" && o.CredentialsFile != "" {
+		f.errorf("credentials-file", "give either credentials-env or credentials-file, not both")
+	}
+	return o
+}
+
+// checkUpstreamRepository accepts a registry repository name: lower-case
+// path components of letters, digits and single separators, as the OCI
+// distribution specification defines them.
+func checkUpstreamRepository(s string) error {
+	if s == "" {
+		return errors.New("must not be empty")
+	}
+	if len(s) > 255 {
+		return fmt.Errorf("invalid repository %q: longer than 255 characters", s)
+	}
+	for _, comp := range strings.Split(s, "/") {
+		if comp == "" {
+			return fmt.Errorf("invalid repository %q: empty path segment", s)
+		}
+		if !validComponent(comp) {
+			return fmt.Errorf("invalid repository %q: %q is not a repository path component (lower-case letters and digits, separated by '.', '_', '__' or dashes)", s, comp)
+		}
+	}
+	return nil
+}
+
+func validComponent(c string) bool {
+	alnum := func(b byte) bool { return 'a' <= b && b <= 'z' || '0' <= b && b <= '9' }
+	if !alnum(c[0]) || !alnum(c[len(c)-1]) {
+		return false
+	}
+	for i := 0; i < len(c); {
+		if alnum(c[i]) {
+			i++
+			continue
+		}
+		// A separator: ".", "_", "__" or one or more "-".
+		j := i
+		switch c[i] {
+		case '.':
+			j++
+		case '_':
+			j++
+			if j < len(c) && c[j] == '_' {
+				j++
+			}
+		case '-':
+			for j < len(c) && c[j] == '-' {
+				j++
+			}
+		default:
+			return false
+		}
+		if j >= len(c) || !alnum(c[j]) {
+			return false
+		}
+		i = j
+	}
+	return true
+}
+
+// checkEnvName accepts a POSIX environment variable name.
+func checkEnvName(s string) error {
+	if s == "" {
+		return errors.New("must not be empty")
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || i > 0 && '0' <= c && c <= '9') {
+			return fmt.Errorf("invalid environment variable name %q", s)
+		}
+	}
+	return nil
 }

@@ -77,15 +77,25 @@ func Compile(m *manifest.Manifest, opts Options) (*Table, error) {
 func compileDomain(host string, rules []manifest.Rule, opts Options) (*Domain, error) {
 	entries := make([]entry, 0, len(rules))
 	var pythonRules []*manifest.PythonV1
+	var dockerV1 []*manifest.DockerV1
+	var dockerV2 []*manifest.DockerV2
 	for _, r := range rules {
 		e := entry{index: r.Common().Index}
 		switch r := r.(type) {
 		case *manifest.DockerV1:
+			// All docker rules of a domain form one handler, placed
+			// where the first of them is (docker-v1 before docker-v2).
+			dockerV1 = append(dockerV1, r)
+			if len(dockerV1) > 1 {
+				continue
+			}
 			e.rank, e.seg, e.keyed = rankDockerV1, "v2", true
-			e.rule = docker.NewV1(r, opts.Docker)
 		case *manifest.DockerV2:
+			dockerV2 = append(dockerV2, r)
+			if len(dockerV2) > 1 {
+				continue
+			}
 			e.rank, e.seg, e.keyed = rankDockerV2, "v2", true
-			e.rule = docker.NewV2(r, opts.Docker)
 		case *manifest.Pixel:
 			e.rank, e.seg, e.keyed = rankPixel, "a.png", true
 			e.rule = telemetry.NewPixel(r)
@@ -129,6 +139,21 @@ func compileDomain(host string, rules []manifest.Rule, opts Options) (*Domain, e
 		for i := range entries {
 			if entries[i].rank == rankPython {
 				entries[i].rule = repo
+			}
+		}
+	}
+	if len(dockerV1)+len(dockerV2) > 0 {
+		h := docker.New(dockerV1, dockerV2, opts.Docker)
+		first := rankDockerV2
+		if len(dockerV1) > 0 {
+			first = rankDockerV1
+		}
+		entries = slices.DeleteFunc(entries, func(e entry) bool {
+			return (e.rank == rankDockerV1 || e.rank == rankDockerV2) && e.rank != first
+		})
+		for i := range entries {
+			if entries[i].rank == first {
+				entries[i].rule = h
 			}
 		}
 	}

@@ -4,136 +4,305 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
-	"portico/internal/gateway"
-	"portico/internal/manifest"
+	"portico/internal/clientip"
+	"portico/internal/event"
 	"portico/internal/upstream"
 )
 
-// maxInternalRedirects bounds the registry-internal redirects the proxy
-// follows for one request.
-const maxInternalRedirects = 10
-
-// Proxy streams registry requests to backends.
-type Proxy struct {
-	client *http.Client
-}
-
-var (
-	defaultProxyOnce sync.Once
-	defaultProxyVal  *Proxy
+const (
+	// maxInternalRedirects bounds the registry-internal redirects the
+	// proxy follows for one request.
+	maxInternalRedirects = 10
+	// DefaultIdleTimeout is how long a proxied body may make no progress,
+	// reading from the registry or writing to the client, before the
+	// transfer is abandoned.
+	DefaultIdleTimeout = 60 * time.Second
+	// copyBufferSize is the size of the pooled buffers bodies stream
+	// through: the only memory a transfer holds, whatever its size.
+	copyBufferSize = 64 << 10
+	// smallRead is the read size under which a chunk of a body without
+	// a length is flushed at once: a registry that trickles bytes is
+	// passed on as it sends them.
+	smallRead = 4 << 10
+	// deadlineStep is how often the idle deadlines move forward while
+	// bytes flow.
+	deadlineStep = time.Second
 )
 
-func defaultProxy() *Proxy {
-	defaultProxyOnce.Do(func() { defaultProxyVal = NewProxy(nil) })
-	return defaultProxyVal
+var bufPool = sync.Pool{New: func() any {
+	b := make([]byte, copyBufferSize)
+	return &b
+}}
+
+// Proxy streams registry requests to backends. One Proxy serves every
+// request of the process: it holds the connection pool and the upstream
+// token cache, which outlive manifest reloads.
+type Proxy struct {
+	client *http.Client
+	auth   *upstreamAuth
+	idle   time.Duration
+	log    *slog.Logger
 }
 
 // NewProxy returns a proxy using transport, or upstream's default
-// transport when nil.
-func NewProxy(transport http.RoundTripper) *Proxy {
-	return &Proxy{client: upstream.NewClient(transport)}
-}
-
-// Request headers that are not forwarded: hop-by-hop headers and those
-// the outbound client sets itself.
-var skipRequestHeaders = map[string]bool{
-	"Host": true, "Connection": true, "Keep-Alive": true, "Proxy-Connection": true,
-	"Proxy-Authorization": true, "Te": true, "Trailer": true, "Transfer-Encoding": true,
-	"Upgrade": true, "Accept-Encoding": true, "Content-Length": true, "Content-Encoding": true,
-	"X-Forwarded-For": true,
-}
-
-// Response headers that are not passed back.
-var skipResponseHeaders = map[string]bool{
-	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Te": true, "Trailer": true,
-	"Transfer-Encoding": true, "Upgrade": true, "Content-Encoding": true, "Accept-Encoding": true,
-}
-
-// serve proxies req to backend and streams the answer to w. It returns
-// the status sent to the client.
-func (p *Proxy) serve(w http.ResponseWriter, req *gateway.Request, backend manifest.Backend) int {
-	in := req.HTTP
-	target, err := url.Parse(backend.URL() + req.RawPath + req.RawQuery)
-	if err != nil {
-		return writeError(w, http.StatusBadGateway, "UNKNOWN", "invalid upstream URL")
+// transport when nil, logging to log (nil discards).
+func NewProxy(transport http.RoundTripper, log *slog.Logger) *Proxy {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	ctx := in.Context()
-	var resp *http.Response
-	for hop := 0; ; hop++ {
-		out, err := http.NewRequestWithContext(ctx, in.Method, target.String(), nil)
-		if err != nil {
-			return writeError(w, http.StatusBadGateway, "UNKNOWN", "invalid upstream request")
+	c := upstream.NewClient(transport)
+	return &Proxy{client: c, auth: newUpstreamAuth(c), idle: DefaultIdleTimeout, log: log}
+}
+
+// target is where and how one request is proxied.
+type target struct {
+	base string // backend URL: scheme://host[:port]
+	path string // raw path and query to request there
+	// key is set on domains where Portico owns the auth handshake: the
+	// client's Authorization is then replaced by the gateway's own
+	// upstream credentials for key.
+	key *upstreamKey
+	// body forwards the request body (pushes).
+	body bool
+	// rename maps the upstream repository path prefix in Location
+	// headers back to the public one: {"/v2/acme-corp/rs/",
+	// "/v2/acme/rocket-skates/"}.
+	rename [2]string
+}
+
+// outcome is what a proxied request came to.
+type outcome struct {
+	status    int
+	outcome   event.Outcome
+	mediaType string
+	digest    string
+}
+
+// hopByHop are the headers that describe one connection, never forwarded
+// in either direction (RFC 9110 section 7.6.1), plus Proxy-Authorization,
+// which is for the gateway, not the registry.
+var hopByHop = []string{
+	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization",
+	"Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+// serve proxies the request to t and streams the answer to w.
+func (p *Proxy) serve(w http.ResponseWriter, in *http.Request, t *target, trusted *clientip.Trusted) outcome {
+	u, err := url.Parse(t.base + t.path)
+	if err != nil {
+		return outcome{status: writeError(w, http.StatusBadGateway, codeUnavailable, "invalid upstream URL"), outcome: event.OutcomeError}
+	}
+	ctx, cancel := context.WithCancel(in.Context())
+	defer cancel()
+
+	var authz string
+	if t.key != nil {
+		if authz, err = p.auth.authorization(ctx, *t.key); err != nil {
+			return p.upstreamFailure(w, in, err, "authenticating to the registry")
 		}
-		copyRequestHeaders(out.Header, in)
+	}
+	withBody := t.body && in.Body != nil && in.Body != http.NoBody
+	var resp *http.Response
+	onBackend, retried := true, false
+	for hop := 0; ; {
+		var body io.Reader
+		if withBody {
+			body = in.Body
+		}
+		out, err := http.NewRequestWithContext(ctx, in.Method, u.String(), body)
+		if err != nil {
+			return outcome{status: writeError(w, http.StatusBadGateway, codeUnavailable, "invalid upstream request"), outcome: event.OutcomeError}
+		}
+		if withBody {
+			out.ContentLength = in.ContentLength
+		}
+		copyRequestHeaders(out.Header, in, trusted)
+		switch {
+		case !onBackend:
+			// Credentials go to the rule's registry only.
+			out.Header.Del("Authorization")
+			out.Header.Del("Cookie")
+		case t.key != nil:
+			out.Header.Del("Authorization")
+			out.Header.Del("Cookie")
+			if authz != "" {
+				out.Header.Set("Authorization", authz)
+			}
+		}
 		resp, err = p.client.Do(out)
 		if err != nil {
-			if errors.Is(err, context.Canceled) {
-				return 499
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				return writeError(w, http.StatusGatewayTimeout, "UNAVAILABLE", "the registry did not answer in time")
-			}
-			return writeError(w, http.StatusBadGateway, "UNAVAILABLE", "the registry could not be reached")
+			return p.upstreamFailure(w, in, err, "sending the request")
 		}
-		next, follow := internalRedirect(resp, target)
-		if !follow || hop >= maxInternalRedirects {
+		if t.key != nil && onBackend && resp.StatusCode == http.StatusUnauthorized && !retried && !withBody {
+			// The upstream token may have been revoked or expired
+			// early: fetch a new one once.
+			drain(resp.Body)
+			retried = true
+			p.auth.forget(*t.key)
+			if authz, err = p.auth.authorization(ctx, *t.key); err != nil {
+				return p.upstreamFailure(w, in, err, "authenticating to the registry")
+			}
+			continue
+		}
+		next, follow := internalRedirect(resp, u)
+		if !follow || hop >= maxInternalRedirects || withBody {
 			break
 		}
 		drain(resp.Body)
-		target = next
+		hop++
+		onBackend = onBackend && next.Scheme+"://"+next.Host == t.base
+		u = next
 	}
 	defer resp.Body.Close()
 
+	if t.key != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) && onBackend {
+		// The client is authorized by Portico; a refusal now is the
+		// registry refusing Portico's credentials.
+		drain(resp.Body)
+		p.log.Warn("registry refused the gateway's credentials", "registry", t.base, "repository", t.key.repo, "credentials", t.key.creds.String(), "status", resp.StatusCode)
+		return outcome{status: writeError(w, http.StatusForbidden, codeDenied, "the registry refused access to this repository"), outcome: event.OutcomeError}
+	}
+
 	h := w.Header()
-	for k, v := range resp.Header {
-		if !skipResponseHeaders[k] {
-			h[k] = v
-		}
+	copyResponseHeaders(h, resp.Header)
+	if t.key != nil {
+		h.Del("Www-Authenticate")
 	}
-	if loc := resp.Header.Get("Location"); strings.HasPrefix(loc, "/") {
-		// A relative redirect is relative to where it came from, not
-		// to the gateway.
-		h.Set("Location", target.Scheme+"://"+target.Host+loc)
+	if loc := resp.Header.Get("Location"); loc != "" {
+		h.Set("Location", p.location(loc, resp.StatusCode, u, t))
 	}
-	if resp.StatusCode == http.StatusFound || resp.StatusCode == http.StatusTemporaryRedirect {
+	res := outcome{status: resp.StatusCode, outcome: event.OutcomeProxy}
+	if resp.StatusCode >= 500 {
+		res.outcome = event.OutcomeError
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		res.mediaType = mediaType(resp.Header.Get("Content-Type"))
+		res.digest = resp.Header.Get("Docker-Content-Digest")
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		// Redirects to blob storage are passed on without their body.
 		h.Del("Content-Length")
 		w.WriteHeader(resp.StatusCode)
-		return resp.StatusCode
+		return res
 	}
 	w.WriteHeader(resp.StatusCode)
-	if in.Method != http.MethodHead {
-		copyBody(w, resp.Body)
+	if in.Method == http.MethodHead {
+		return res
 	}
-	return resp.StatusCode
+	if err := p.copyBody(w, resp.Body, resp.ContentLength >= 0, cancel); err != nil {
+		// Headers are out, so the client sees a truncated body; the
+		// transfer did not complete and is not a pull.
+		res.outcome = event.OutcomeError
+	}
+	return res
 }
 
-func copyRequestHeaders(dst http.Header, in *http.Request) {
-	for k, v := range in.Header {
-		if !skipRequestHeaders[k] {
-			dst[k] = v
+// location rewrites a Location header from the registry. A relative
+// redirect is made absolute against the host that sent it, so that the
+// client reaches the object itself. An upload URL (push, 201/202) that
+// points at the registry is made relative, so that the client keeps going
+// through the gateway, and renamed repositories get their public name.
+func (p *Proxy) location(loc string, status int, from *url.URL, t *target) string {
+	if status >= 300 && status < 400 {
+		if strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") {
+			return from.Scheme + "://" + from.Host + loc
+		}
+		return loc
+	}
+	if rest, ok := strings.CutPrefix(loc, t.base); ok && strings.HasPrefix(rest, "/") {
+		loc = rest
+	}
+	if t.rename[0] != "" {
+		if rest, ok := strings.CutPrefix(loc, t.rename[0]); ok {
+			loc = t.rename[1] + rest
 		}
 	}
-	if c := in.Header.Get("Connection"); strings.EqualFold(c, "close") {
-		dst.Set("Connection", "close")
+	return loc
+}
+
+// upstreamFailure answers a request the registry did not answer.
+func (p *Proxy) upstreamFailure(w http.ResponseWriter, in *http.Request, err error, doing string) outcome {
+	if in.Context().Err() != nil {
+		// The client went away first: nothing can be sent, and the
+		// request was not served.
+		return outcome{status: statusClientClosed, outcome: event.OutcomeError}
 	}
-	// Append the client to the chain rather than forwarding a header the
-	// client may have made up unchanged at the front.
-	var chain []string
-	for _, v := range in.Header["X-Forwarded-For"] {
-		chain = append(chain, v)
+	if errors.Is(err, errRefused) {
+		p.log.Warn("registry refused the gateway's credentials", "doing", doing, "err", err)
+		return outcome{status: writeError(w, http.StatusForbidden, codeDenied, "the registry refused access to this repository"), outcome: event.OutcomeError}
 	}
-	if host, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
-		chain = append(chain, host)
+	if errors.Is(err, errNoCredentials) {
+		p.log.Error("registry credentials missing", "err", err)
+		return outcome{status: writeError(w, http.StatusBadGateway, codeUnavailable, "the gateway has no valid credentials for this registry"), outcome: event.OutcomeError}
 	}
-	if len(chain) > 0 {
-		dst.Set("X-Forwarded-For", strings.Join(chain, ", "))
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		p.log.Warn("registry timed out", "doing", doing, "err", err)
+		return outcome{status: writeError(w, http.StatusGatewayTimeout, codeUnavailable, "the registry did not answer in time"), outcome: event.OutcomeError}
+	}
+	p.log.Warn("registry unreachable", "doing", doing, "err", err)
+	return outcome{status: writeError(w, http.StatusBadGateway, codeUnavailable, "the registry could not be reached"), outcome: event.OutcomeError}
+}
+
+// statusClientClosed records a request the client abandoned before it
+// was answered (the status nginx logs for it).
+const statusClientClosed = 499
+
+func copyRequestHeaders(dst http.Header, in *http.Request, trusted *clientip.Trusted) {
+	for k, v := range in.Header {
+		switch k {
+		case "Host", "Content-Length", "X-Forwarded-For":
+			continue
+		}
+		dst[k] = v
+	}
+	removeHopByHop(dst, in.Header)
+	if len(dst["Accept-Encoding"]) == 0 {
+		// Without this the HTTP client would ask for gzip itself and
+		// decompress, changing the body and its length.
+		dst["Accept-Encoding"] = []string{"identity"}
+	}
+	// X-Forwarded-For: the chain a trusted proxy vouches for, then the
+	// peer. A chain from anyone else is made up and dropped.
+	peer := clientip.Peer(in)
+	var chain string
+	if xff := in.Header["X-Forwarded-For"]; len(xff) > 0 && trusted != nil && trusted.Contains(peer) {
+		chain = strings.Join(xff, ", ") + ", "
+	}
+	if peer.IsValid() {
+		dst["X-Forwarded-For"] = []string{chain + peer.String()}
+	} else if chain != "" {
+		dst["X-Forwarded-For"] = []string{strings.TrimSuffix(chain, ", ")}
+	}
+}
+
+func copyResponseHeaders(dst, src http.Header) {
+	for k, v := range src {
+		dst[k] = v
+	}
+	removeHopByHop(dst, src)
+}
+
+// removeHopByHop deletes the hop-by-hop headers, and the headers that
+// src's Connection header names, from dst.
+func removeHopByHop(dst, src http.Header) {
+	for _, c := range src["Connection"] {
+		for name := range strings.SplitSeq(c, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				dst.Del(name)
+			}
+		}
+	}
+	for _, k := range hopByHop {
+		delete(dst, k)
 	}
 }
 
@@ -159,21 +328,50 @@ func internalRedirect(resp *http.Response, from *url.URL) (*url.URL, bool) {
 	return loc, true
 }
 
-// copyBody streams the body with a flush per read, so a client sees bytes
-// as soon as the registry sends them, in constant memory.
-func copyBody(w http.ResponseWriter, body io.Reader) {
+// copyBody streams body to w through a pooled buffer, in constant memory.
+// A transfer that makes no progress for the idle timeout, either way, is
+// abandoned: cancel stops the upstream read.
+func (p *Proxy) copyBody(w http.ResponseWriter, body io.Reader, sized bool, cancel context.CancelFunc) error {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
 	rc := http.NewResponseController(w)
-	buf := make([]byte, 32<<10)
-	for {
+	timer := time.AfterFunc(p.idle, cancel)
+	defer timer.Stop()
+	deadlines := rc.SetWriteDeadline(time.Now().Add(p.idle)) == nil
+	if deadlines {
+		// The connection may serve further requests: clear the
+		// deadline whatever happens here.
+		defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
+	}
+	// Deadlines are pushed back at most every deadlineStep: resetting
+	// them on every read would cost more than the copy.
+	last := time.Now()
+	for reads := 0; ; reads++ {
 		n, err := body.Read(buf)
 		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return
+			// Reading the clock on every read shows in the profile;
+			// every 16th read is often enough.
+			if reads%16 == 0 && time.Since(last) >= deadlineStep {
+				now := time.Now()
+				last = now
+				timer.Reset(p.idle)
+				if deadlines {
+					_ = rc.SetWriteDeadline(now.Add(p.idle))
+				}
 			}
-			_ = rc.Flush()
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			if n < smallRead && !sized {
+				_ = rc.Flush()
+			}
+		}
+		if err == io.EOF {
+			return nil
 		}
 		if err != nil {
-			return
+			return err
 		}
 	}
 }
@@ -183,11 +381,11 @@ func drain(body io.ReadCloser) {
 	body.Close()
 }
 
-// writeError answers with an OCI error body.
-func writeError(w http.ResponseWriter, status int, code, message string) int {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, `{"errors":[{"code":"`+code+`","message":"`+message+`","detail":{}}]}`)
-	return status
+// mediaType returns the media type of a Content-Type value, without
+// parameters.
+func mediaType(ct string) string {
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	return strings.TrimSpace(ct)
 }

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Proxied blob throughput against a direct download from the same server,
+# in the same run, and Portico's peak RSS (VmHWM) while it streams.
+#
+#   bench/docker-proxy.sh                 # 1 GiB blob, 3 rounds
+#   SIZE=$((4<<30)) ROUNDS=5 bench/docker-proxy.sh
+#
+# Listens only on free ports of 127.0.0.1; removes everything on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH"
+SIZE=${SIZE:-$((1<<30))}
+ROUNDS=${ROUNDS:-3}
+command -v curl >/dev/null || { echo "curl is needed"; exit 1; }
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+CGO_ENABLED=0 go build -o "$tmp/portico" ./cmd/portico
+go build -o "$tmp/blobserver" ./bench/blobserver
+go build -o "$tmp/revproxy" ./bench/revproxy
+
+"$tmp/blobserver" -size "$SIZE" >"$tmp/blob.addr" &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$tmp/blob.addr" ] && break; sleep 0.05; done
+blob=$(head -1 "$tmp/blob.addr")
+
+cat >"$tmp/manifest.json" <<JSON
+{"rules":[{"type":"docker-v1","domain":"bench.test","repository-name":"acme/big","registry":"http://$blob","package-id":"p","mode":"proxy"}]}
+JSON
+gwport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$tmp/portico" serve --manifest "$tmp/manifest.json" --listen "127.0.0.1:$gwport" --ops-listen off --events none 2>"$tmp/portico.log" &
+gw=$!
+pids+=($gw)
+for _ in $(seq 100); do curl -fs -o /dev/null -H 'Host: bench.test' -A bench "http://127.0.0.1:$gwport/v2/acme/big/blobs/sha256:0" -r 0-0 && break; sleep 0.05; done
+
+rpport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$tmp/revproxy" -listen "127.0.0.1:$rpport" -backend "http://$blob" &
+pids+=($!)
+for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$rpport/" -r 0-0 && break; sleep 0.05; done
+
+path=/v2/acme/big/blobs/sha256:0000000000000000000000000000000000000000000000000000000000000000
+rss() { awk '/VmRSS/ {print $2}' "/proc/$gw/status"; }
+echo "blob: $((SIZE>>20)) MiB; Portico RSS before: $(rss) KiB"
+dsum=0; psum=0; rsum=0
+for r in $(seq "$ROUNDS"); do
+	d=$(curl -fs -o /dev/null -w '%{speed_download}' "http://$blob$path")
+	# Sample the RSS while the proxied download runs.
+	( while kill -0 "$gw" 2>/dev/null; do rss >>"$tmp/rss"; sleep 0.1; done ) &
+	sampler=$!
+	p=$(curl -fs -o /dev/null -w '%{speed_download}' -H 'Host: bench.test' -A bench "http://127.0.0.1:$gwport$path")
+	kill "$sampler" 2>/dev/null || true
+	b=$(curl -fs -o /dev/null -w '%{speed_download}' "http://127.0.0.1:$rpport$path")
+	printf 'round %d: direct %.0f MB/s, Portico %.0f MB/s (%.2f), ReverseProxy %.0f MB/s (%.2f)\n' "$r" \
+		"$(echo "$d/1000000" | bc -l)" "$(echo "$p/1000000" | bc -l)" "$(echo "$p/$d" | bc -l)" "$(echo "$b/1000000" | bc -l)" "$(echo "$b/$d" | bc -l)"
+	dsum=$(echo "$dsum+$d" | bc -l); psum=$(echo "$psum+$p" | bc -l); rsum=$(echo "$rsum+$b" | bc -l)
+done
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$gw/status")
+maxrss=$(sort -n "$tmp/rss" | tail -1)
+printf 'mean ratio to direct: Portico %.2f, ReverseProxy %.2f; Portico / ReverseProxy %.2f\n' "$(echo "$psum/$dsum" | bc -l)" "$(echo "$rsum/$dsum" | bc -l)" "$(echo "$psum/$rsum" | bc -l)"
+echo "Portico peak RSS (VmHWM): $((hwm/1024)) MiB; largest sampled RSS while streaming: $((maxrss/1024)) MiB"

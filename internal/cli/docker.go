@@ -1,0 +1,32 @@
+package cli
+
+import (
+	"log/slog"
+
+	"portico/internal/clientip"
+	"portico/internal/config"
+	"portico/internal/gateway/docker"
+)
+
+// newDockerOptions builds the registry handlers' long-lived state once
+// per process: the upstream connection pool and token cache, and the key
+// that signs the tokens of Portico's auth handshake.
+func newDockerOptions(cfg config.Config, trusted *clientip.Trusted, log *slog.Logger) (docker.Options, error) {
+	var key []byte
+	if cfg.TokenKeyFile != "" {
+		var err error
+		if key, err = docker.ReadTokenKey(cfg.TokenKeyFile); err != nil {
+			return docker.Options{}, err
+		}
+	}
+	signer, err := docker.NewSigner(key)
+	if err != nil {
+		return docker.Options{}, err
+	}
+	return docker.Options{
+		Proxy:   docker.NewProxy(nil, log),
+		Signer:  signer,
+		Trusted: trusted,
+		Logger:  log,
+	}, nil
+}

@@ -1,0 +1,399 @@
+package docker
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"portico/internal/clientip"
+	"portico/internal/event"
+	"portico/internal/gateway"
+	"portico/internal/imagepattern"
+	"portico/internal/manifest"
+)
+
+// rule is one compiled docker-v1 or docker-v2 rule.
+type rule struct {
+	packageID string // docker-v1
+	ruleID    string // docker-v2
+	name      string // docker-v1: the public image name
+	upstream  string // docker-v1: the registry's name for it, when renamed
+	pattern   *imagepattern.Pattern
+	backend   manifest.Backend
+	base      string // backend.URL()
+	hub       bool   // the backend is Docker Hub: single names get library/
+	mode      string
+	push      bool
+	creds     credentials
+}
+
+// Handler serves the registry API of one domain: all of its docker-v1
+// and docker-v2 rules, merged so that finding an image's rule costs one
+// map lookup (docker-v1) plus one match per docker-v2 pattern, however
+// many images the domain serves.
+type Handler struct {
+	v1    map[string]*rule // public image name → first docker-v1 rule
+	v2    []*rule          // manifest order
+	first *rule            // answers /v2/ in pass-through mode
+	// owned: Portico runs the auth handshake for this domain, because
+	// a rule renames an image, authenticates upstream, or the domain's
+	// rules use more than one registry.
+	owned bool
+	opts  Options
+}
+
+// New compiles the docker rules of one domain, each list in manifest
+// order. As in Scarf Gateway, docker-v1 rules take precedence over
+// docker-v2 rules, and the domain's first docker rule answers /v2/.
+func New(v1 []*manifest.DockerV1, v2 []*manifest.DockerV2, opts Options) *Handler {
+	h := &Handler{v1: make(map[string]*rule, len(v1)), opts: opts.withDefaults()}
+	registries := make(map[string]bool)
+	for _, m := range v1 {
+		r := &rule{
+			packageID: m.PackageID,
+			name:      m.RepositoryName,
+			upstream:  m.UpstreamRepository,
+		}
+		r.setCommon(m.Registry, &m.DockerOptions)
+		if _, dup := h.v1[r.name]; !dup {
+			h.v1[r.name] = r
+		}
+		if h.first == nil {
+			h.first = r
+		}
+		h.owned = h.owned || r.upstream != "" || r.creds.set()
+		registries[r.base] = true
+	}
+	for _, m := range v2 {
+		r := &rule{ruleID: m.RuleID, pattern: m.Pattern}
+		r.setCommon(m.Registry, &m.DockerOptions)
+		h.v2 = append(h.v2, r)
+		if h.first == nil {
+			h.first = r
+		}
+		h.owned = h.owned || r.creds.set()
+		registries[r.base] = true
+	}
+	h.owned = h.owned || len(registries) > 1
+	return h
+}
+
+func (r *rule) setCommon(b manifest.Backend, o *manifest.DockerOptions) {
+	r.backend = b
+	r.base = b.URL()
+	r.hub = isDockerHub(b.Host)
+	r.mode = o.Mode
+	if r.mode == "" {
+		r.mode = manifest.DockerModeAuto
+	}
+	r.push = o.Push
+	r.creds = credentials{env: o.CredentialsEnv, file: o.CredentialsFile}
+}
+
+// isDockerHub reports whether host serves Docker Hub's registry API,
+// where single-name images live under library/.
+func isDockerHub(host string) bool {
+	switch strings.ToLower(host) {
+	case "docker.io", "registry-1.docker.io", "index.docker.io", "registry.hub.docker.com":
+		return true
+	}
+	return false
+}
+
+// OwnsAuth reports whether Portico runs the auth handshake for the
+// domain.
+func (h *Handler) OwnsAuth() bool { return h.owned }
+
+// match is a request's image resolved to its rule.
+type match struct {
+	r        *rule
+	public   string // the image name as recorded: library/ added on Docker Hub
+	upstream string // the repository name on the registry
+}
+
+// lookup finds the rule that serves image: docker-v1 by exact name, then
+// docker-v2 patterns in manifest order, then, for a single name, the same
+// again with library/ in front, against Docker Hub rules only.
+func (h *Handler) lookup(image []string) (match, bool) {
+	name := imageName(image)
+	if r, ok := h.v1[name]; ok {
+		return r.matched(name), true
+	}
+	for _, r := range h.v2 {
+		if r.pattern.Match(image) {
+			return r.matched(name), true
+		}
+	}
+	if len(image) != 1 || image[0] == "" {
+		return match{}, false
+	}
+	lib := "library/" + name
+	if r, ok := h.v1[lib]; ok && r.hub {
+		return r.matched(lib), true
+	}
+	libImage := []string{"library", image[0]}
+	for _, r := range h.v2 {
+		if r.hub && r.pattern.Match(libImage) {
+			return r.matched(lib), true
+		}
+	}
+	return match{}, false
+}
+
+func (r *rule) matched(name string) match {
+	m := match{r: r, public: name, upstream: name}
+	if r.hub && !strings.Contains(name, "/") {
+		m.public = "library/" + name
+		m.upstream = m.public
+	}
+	if r.upstream != "" {
+		m.upstream = r.upstream
+	}
+	return m
+}
+
+// Serve implements gateway.Rule.
+func (h *Handler) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Result, bool) {
+	p, ok := parsePath(req.RawPath, req.Segments())
+	if !ok {
+		if h.owned && req.RawPath == "/v2/token" {
+			return h.serveToken(w, req), true
+		}
+		return gateway.Result{}, false
+	}
+	ev := event.Event{Kind: event.KindDocker, Docker: event.Docker{Object: p.object}}
+	switch p.object {
+	case objCatalog:
+		// Portico never lists repositories: a rule's images are not
+		// necessarily all the registry holds.
+		ev.Docker.Backend = h.first.backend.Host
+		status := writeError(w, http.StatusNotFound, codeUnsupported, "this registry does not list its repositories")
+		return gateway.Result{Status: status, Outcome: event.OutcomeNotFound, Event: ev}, true
+	case objPing:
+		if !readMethod(req.Method()) {
+			return methodNotAllowed(w, ev, false), true
+		}
+		if h.owned {
+			return h.servePing(w, req, ev), true
+		}
+		r := h.first
+		ev.Docker.Backend = r.backend.Host
+		return h.forward(w, req, ev, r, r.base+req.RawPath+req.RawQuery, nil, false), true
+	}
+	m, ok := h.lookup(p.image)
+	if !ok {
+		return gateway.Result{}, false
+	}
+	r := m.r
+	ev.PackageID, ev.RuleID = r.packageID, r.ruleID
+	ev.Docker.Image = m.public
+	ev.Docker.Reference = p.reference
+	ev.Docker.Backend = r.backend.Host
+	write := !readMethod(req.Method())
+	if write && !r.push {
+		return methodNotAllowed(w, ev, r.push), true
+	}
+	if (p.object == objManifest || p.object == objBlob) && isDigest(p.reference) {
+		ev.Docker.Digest = p.reference
+	}
+	upPath := req.RawPath
+	if m.upstream != imageName(p.image) {
+		upPath = "/v2/" + escapeRepository(m.upstream) + p.rest
+	}
+	upURL := r.base + upPath + req.RawQuery
+	if h.owned {
+		if res, ok := h.authorize(w, req, m, write, ev); !ok {
+			return res, true
+		}
+		key := &upstreamKey{base: r.base, repo: m.upstream, creds: r.creds, push: write}
+		return h.forward(w, req, ev, r, upURL, key, write), true
+	}
+	return h.forward(w, req, ev, r, upURL, nil, write), true
+}
+
+// forward redirects or proxies a request the domain takes, and completes
+// its event.
+func (h *Handler) forward(w http.ResponseWriter, req *gateway.Request, ev event.Event, r *rule, upURL string, key *upstreamKey, write bool) gateway.Result {
+	pull := ev.Docker.Object == objManifest && req.Method() == http.MethodGet
+	if !write && h.redirects(req, r, key) {
+		// The query is kept: tag-list pagination depends on it.
+		gateway.Redirect(w, upURL)
+		ev.Docker.Pull = pull
+		return gateway.Result{Status: http.StatusTemporaryRedirect, Outcome: event.OutcomeRedirect, Event: ev}
+	}
+	t := &target{base: r.base, path: strings.TrimPrefix(upURL, r.base), key: key, body: write}
+	if key != nil && key.repo != ev.Docker.Image {
+		t.rename = [2]string{"/v2/" + key.repo + "/", "/v2/" + ev.Docker.Image + "/"}
+	}
+	out := h.opts.Proxy.serve(w, req.HTTP, t, h.opts.Trusted)
+	if ev.Docker.Object == objManifest || ev.Docker.Object == objReferrers {
+		ev.Docker.MediaType = out.mediaType
+	}
+	if out.digest != "" && ev.Docker.Object != objTags && ev.Docker.Object != objPing {
+		ev.Docker.Digest = out.digest
+	}
+	// A pull is a manifest GET that was served: a refused, failed or
+	// abandoned request downloaded nothing.
+	ev.Docker.Pull = pull && out.outcome == event.OutcomeProxy && out.status < 400
+	return gateway.Result{Status: out.status, Outcome: out.outcome, Event: ev}
+}
+
+// redirects decides between redirect and proxy for a read request.
+func (h *Handler) redirects(req *gateway.Request, r *rule, key *upstreamKey) bool {
+	switch r.mode {
+	case manifest.DockerModeProxy:
+		return false
+	case manifest.DockerModeAuto:
+		if basicAuth(req.HTTP) || !followsRedirects(userAgent(req.HTTP)) {
+			if key == nil {
+				return false
+			}
+		}
+	}
+	if key != nil {
+		// The client holds a Portico token, which the registry would
+		// not accept: redirect only to a registry that needs no
+		// credentials.
+		need, err := h.opts.Proxy.auth.needsAuth(req.HTTP.Context(), key.base)
+		return err == nil && !need
+	}
+	return true
+}
+
+func readMethod(m string) bool { return m == http.MethodGet || m == http.MethodHead }
+
+var allowRead = []string{"GET, HEAD"}
+var allowAll = []string{"GET, HEAD, POST, PUT, PATCH, DELETE"}
+
+// methodNotAllowed refuses a method the rule does not serve.
+func methodNotAllowed(w http.ResponseWriter, ev event.Event, push bool) gateway.Result {
+	if push {
+		w.Header()["Allow"] = allowAll
+	} else {
+		w.Header()["Allow"] = allowRead
+	}
+	status := writeError(w, http.StatusMethodNotAllowed, codeUnsupported, "this registry serves pulls only (GET and HEAD)")
+	return gateway.Result{Status: status, Outcome: event.OutcomeError, Event: ev}
+}
+
+// realm returns the token endpoint URL and service name of the domain as
+// the client addressed it.
+func (h *Handler) realm(req *gateway.Request) (realm, service string) {
+	r := req.HTTP
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	} else if p := r.Header.Get("X-Forwarded-Proto"); (p == "https" || p == "http") && h.opts.Trusted != nil && h.opts.Trusted.Contains(clientip.Peer(r)) {
+		scheme = p
+	}
+	host := r.Host
+	if h.opts.Trusted != nil {
+		host = h.opts.Trusted.Host(r)
+	}
+	return scheme + "://" + host + "/v2/token", req.Domain
+}
+
+// challenge answers 401 with Portico's Bearer challenge.
+func (h *Handler) challenge(w http.ResponseWriter, req *gateway.Request, scopeName string, push bool) int {
+	realm, service := h.realm(req)
+	v := `Bearer realm="` + realm + `",service="` + service + `"`
+	if scopeName != "" {
+		actions := "pull"
+		if push {
+			actions = "pull,push"
+		}
+		v += `,scope="repository:` + scopeName + `:` + actions + `"`
+	}
+	w.Header().Set("Www-Authenticate", v)
+	return writeError(w, http.StatusUnauthorized, codeUnauthorized, "authentication required")
+}
+
+// authorize checks the client's Portico token for m's image.
+func (h *Handler) authorize(w http.ResponseWriter, req *gateway.Request, m match, push bool, ev event.Event) (gateway.Result, bool) {
+	c, err := h.opts.Signer.verify(bearer(req.HTTP.Header["Authorization"]), req.Domain)
+	if err == nil && c.allows(m.public, push) {
+		return gateway.Result{}, true
+	}
+	status := h.challenge(w, req, m.public, push)
+	return gateway.Result{Status: status, Outcome: event.OutcomeError, Event: ev}, false
+}
+
+func (h *Handler) servePing(w http.ResponseWriter, req *gateway.Request, ev event.Event) gateway.Result {
+	if _, err := h.opts.Signer.verify(bearer(req.HTTP.Header["Authorization"]), req.Domain); err != nil {
+		status := h.challenge(w, req, "", false)
+		return gateway.Result{Status: status, Outcome: event.OutcomeError, Event: ev}
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Content-Length", "2")
+	hd.Set("Docker-Distribution-Api-Version", "registry/2.0")
+	w.WriteHeader(http.StatusOK)
+	if req.Method() != http.MethodHead {
+		_, _ = w.Write([]byte("{}"))
+	}
+	return gateway.Result{Status: http.StatusOK, Outcome: event.OutcomeServe, Event: ev}
+}
+
+// maxTokenForm bounds the body of a POST token request.
+const maxTokenForm = 64 << 10
+
+// serveToken is the token endpoint of Portico's auth handshake
+// (/v2/token): it grants each requested repository the domain serves,
+// pull for everyone and push where the rule allows it. Token requests are
+// not downloads and are not recorded.
+func (h *Handler) serveToken(w http.ResponseWriter, req *gateway.Request) gateway.Result {
+	r := req.HTTP
+	res := gateway.Result{Outcome: event.OutcomeServe, Uncounted: true, Event: event.Event{Kind: event.KindDocker, Docker: event.Docker{Object: objToken}}}
+	var scopes []string
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		scopes = r.URL.Query()["scope"]
+	case http.MethodPost:
+		r.Body = http.MaxBytesReader(w, r.Body, maxTokenForm)
+		if err := r.ParseForm(); err != nil {
+			res.Status, res.Outcome = writeError(w, http.StatusBadRequest, "UNSUPPORTED", "invalid token request"), event.OutcomeError
+			return res
+		}
+		scopes = r.PostForm["scope"]
+	default:
+		w.Header()["Allow"] = []string{"GET, HEAD, POST"}
+		res.Status, res.Outcome = writeError(w, http.StatusMethodNotAllowed, codeUnsupported, "token requests use GET or POST"), event.OutcomeError
+		return res
+	}
+	c := claims{Aud: req.Domain}
+	for _, sc := range parseScopes(scopes) {
+		m, ok := h.lookup(strings.Split(sc.name, "/"))
+		if !ok {
+			continue
+		}
+		g := grant{Name: m.public, Push: sc.push && m.r.push}
+		if i := slices.IndexFunc(c.Grants, func(x grant) bool { return x.Name == g.Name }); i >= 0 {
+			c.Grants[i].Push = c.Grants[i].Push || g.Push
+			continue
+		}
+		c.Grants = append(c.Grants, g)
+		if m.public != sc.name {
+			// The client names the image as it asked ("hello-world");
+			// grant that spelling too.
+			c.Grants = append(c.Grants, grant{Name: sc.name, Push: g.Push})
+		}
+	}
+	tok, ttl := h.opts.Signer.issue(c)
+	body, _ := json.Marshal(struct {
+		Token       string `json:"token"`
+		AccessToken string `json:"access_token"`
+		ExpiresIn   int    `json:"expires_in"`
+	}{tok, tok, int(ttl.Seconds())})
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	hd.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+	res.Status = http.StatusOK
+	return res
+}
