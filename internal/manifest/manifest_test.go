@@ -175,6 +175,8 @@ func TestHostKey(t *testing.T) {
 		{"a:99999", "", "bad port"},
 		{"[127.0.0.1]", "", "not an IPv6"},
 		{"https://a.test", "", "not a URL"},
+		{"\u0130", "", "xn--"},
+		{"\u212Aelvin.test", "", "xn--"},
 	}
 	for _, tt := range tests {
 		got, err := HostKey(tt.in)

@@ -24,6 +24,13 @@ func HostKey(s string) (string, error) {
 	if strings.Contains(s, "://") {
 		return "", fmt.Errorf("invalid host %q: give a host name, not a URL", s)
 	}
+	// Checked before lower-casing: Unicode case mapping turns some
+	// non-ASCII letters into ASCII ones ("İ" becomes "i").
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return "", fmt.Errorf("invalid host %q: write internationalized names in their ASCII (xn--) form", s)
+		}
+	}
 	host := s
 	if strings.HasPrefix(host, "[") {
 		end := strings.IndexByte(host, ']')
