@@ -260,6 +260,18 @@ func (p *Pattern) Literal() (string, bool) {
 	return b.String(), true
 }
 
+// FixedPrefix returns the number of leading segments that are plain
+// literals: every image the pattern matches starts with those segments
+// exactly (2 for "acme/tools/*", 0 for "*/x").
+func (p *Pattern) FixedPrefix() int {
+	for i, seg := range p.segs {
+		if seg.kind != segmentLiteral {
+			return i
+		}
+	}
+	return len(p.segs)
+}
+
 // Match reports whether image, a name split on '/' such as
 // []string{"library", "nginx"}, has as many segments as the pattern and each
 // segment matches. It does not allocate.

@@ -317,3 +317,26 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+func TestFixedPrefix(t *testing.T) {
+	for _, tt := range []struct {
+		pattern string
+		want    int
+	}{
+		{"acme/*", 1},
+		{"acme/tools/*", 2},
+		{"acme/{a}/*", 2},
+		{"*/x", 0},
+		{"acme/rocket", 2},
+		{"ac*me/x", 0},
+		{"acme/{a,b}", 1},
+	} {
+		p, err := Parse(tt.pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.FixedPrefix(); got != tt.want {
+			t.Errorf("FixedPrefix(%q) = %d, want %d", tt.pattern, got, tt.want)
+		}
+	}
+}

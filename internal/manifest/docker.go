@@ -71,12 +71,17 @@ func (r *DockerV1) encode(o *object) {
 // automatic package creation).
 type DockerV2 struct {
 	Base
-	Pattern     *imagepattern.Pattern
-	PatternText string
-	RuleID      string
-	Registry    Backend
-	AlwaysProxy bool
-	Owner       string
+	// UpstreamPrefix, when set, replaces the pattern's fixed leading
+	// segments in the name used on the registry: with pattern "acme/*"
+	// and prefix "acme-corp/tools", acme/rocket is served from
+	// acme-corp/tools/rocket.
+	UpstreamPrefix string
+	Pattern        *imagepattern.Pattern
+	PatternText    string
+	RuleID         string
+	Registry       Backend
+	AlwaysProxy    bool
+	Owner          string
 	DockerOptions
 }
 
@@ -85,6 +90,7 @@ func (*DockerV2) Type() string { return TypeDockerV2 }
 func (r *DockerV2) encode(o *object) {
 	o.add("pattern", r.PatternText)
 	o.add("rule-id", r.RuleID)
+	o.opt("upstream-prefix", r.UpstreamPrefix)
 	o.add("registry", r.Registry.Text)
 	o.flag("always-proxy", r.AlwaysProxy)
 	r.DockerOptions.encode(o)
@@ -135,6 +141,12 @@ func (f *fields) dockerV2() Rule {
 		r.Pattern = p
 	}
 	r.RuleID = f.str("rule-id")
+	if up, ok := f.optStrPresent("upstream-prefix"); ok {
+		if err := checkUpstreamRepository(up); err != nil {
+			f.fail("upstream-prefix", err)
+		}
+		r.UpstreamPrefix = up
+	}
 	r.Registry = f.backend("registry")
 	r.AlwaysProxy = f.flag("always-proxy")
 	r.Owner = f.optStr("owner")

@@ -26,7 +26,7 @@ func TestDecodeGood(t *testing.T) {
 		t.Errorf("docker-v1 = %+v", d1)
 	}
 	d2 := m.Rules[1].(*DockerV2)
-	if d2.Registry.Host != "registry-1.docker.io" || !d2.Pattern.Match([]string{"library", "nginx"}) {
+	if d2.Registry.Host != "registry-1.docker.io" || !d2.Pattern.Match([]string{"library", "nginx"}) || d2.UpstreamPrefix != "mirror/library" {
 		t.Errorf("docker-v2 = %+v: want the Docker Hub registry and a pattern matching library/nginx", d2)
 	}
 	if b := m.Rules[2].(*DockerV1).Registry; b.Scheme != "http" || b.Host != "127.0.0.1:5000" || b.URL() != "http://127.0.0.1:5000" {

@@ -21,12 +21,16 @@ type rule struct {
 	name      string // docker-v1: the public image name
 	upstream  string // docker-v1: the registry's name for it, when renamed
 	pattern   *imagepattern.Pattern
-	backend   manifest.Backend
-	base      string // backend.URL()
-	hub       bool   // the backend is Docker Hub: single names get library/
-	mode      string
-	push      bool
-	creds     credentials
+	// docker-v2 renames: the pattern's first fixed segments are replaced
+	// by upstreamPrefix on the registry.
+	upstreamPrefix string
+	fixed          int
+	backend        manifest.Backend
+	base           string // backend.URL()
+	hub            bool   // the backend is Docker Hub: single names get library/
+	mode           string
+	push           bool
+	creds          credentials
 }
 
 // Handler serves the registry API of one domain: all of its docker-v1
@@ -67,13 +71,13 @@ func New(v1 []*manifest.DockerV1, v2 []*manifest.DockerV2, opts Options) *Handle
 		registries[r.base] = true
 	}
 	for _, m := range v2 {
-		r := &rule{ruleID: m.RuleID, pattern: m.Pattern}
+		r := &rule{ruleID: m.RuleID, pattern: m.Pattern, upstreamPrefix: m.UpstreamPrefix, fixed: m.Pattern.FixedPrefix()}
 		r.setCommon(m.Registry, &m.DockerOptions)
 		h.v2 = append(h.v2, r)
 		if h.first == nil {
 			h.first = r
 		}
-		h.owned = h.owned || r.creds.set()
+		h.owned = h.owned || r.upstreamPrefix != "" || r.creds.set()
 		registries[r.base] = true
 	}
 	h.owned = h.owned || len(registries) > 1
@@ -150,6 +154,13 @@ func (r *rule) matched(name string) match {
 	}
 	if r.upstream != "" {
 		m.upstream = r.upstream
+	}
+	if r.upstreamPrefix != "" {
+		rest := strings.SplitN(m.public, "/", r.fixed+1)
+		m.upstream = r.upstreamPrefix
+		if len(rest) > r.fixed {
+			m.upstream += "/" + rest[r.fixed]
+		}
 	}
 	return m
 }

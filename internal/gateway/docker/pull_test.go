@@ -336,3 +336,34 @@ func getWithToken(t testing.TB, addr, path, tok string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// TestRenameByPattern serves a docker-v2 collection under another name on
+// the registry: the pattern's fixed segments are replaced by the rule's
+// upstream-prefix.
+func TestRenameByPattern(t *testing.T) {
+	reg := newRegistry(t, regOpts{})
+	rocket := randomImage(t, 4096, 2)
+	reg.pushImage(t, "acme-corp/tools/rocket", "1.0", rocket)
+	g := startGateway(t, manifestOf(`{"type":"docker-v2","domain":"gw.test","pattern":"acme/*","rule-id":"acme-images","upstream-prefix":"acme-corp/tools","registry":"http://`+reg.Addr+`"}`))
+
+	reg.reset()
+	got, err := pullImage(t, g.Addr+"/acme/rocket:1.0")
+	if err != nil {
+		t.Fatalf("pull acme/rocket: %v", err)
+	}
+	if want := digestOf(t, rocket); got != want {
+		t.Fatalf("pull acme/rocket: digest %s, want %s", got, want)
+	}
+	for _, r := range reg.Requests() {
+		if r.Path != "/v2/" && !strings.HasPrefix(r.Path, "/v2/acme-corp/tools/rocket/") {
+			t.Errorf("registry got a request outside the renamed repository: %+v", r)
+		}
+	}
+	pulls := g.events.pulls()
+	if len(pulls) != 1 || pulls[0].Docker.Image != "acme/rocket" || pulls[0].RuleID != "acme-images" || pulls[0].PackageID != "" {
+		t.Errorf("pull events %+v, want one for acme/rocket by rule acme-images", pulls)
+	}
+	if _, err := pullImage(t, g.Addr+"/other/rocket:1.0"); err == nil {
+		t.Error("an image outside the pattern was served")
+	}
+}
