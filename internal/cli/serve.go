@@ -14,6 +14,9 @@ import (
 
 	"portico/internal/clientip"
 	"portico/internal/config"
+	"portico/internal/doccache"
+	"portico/internal/gateway/npm"
+	"portico/internal/gateway/python"
 	"portico/internal/manifest"
 	"portico/internal/metrics"
 	"portico/internal/ops"
@@ -82,7 +85,15 @@ func serve(ctx context.Context, cfg config.Config, events io.Writer, log *slog.L
 	pipe := pipeline.New(pipeline.Config{QueueSize: cfg.EventQueue, Sinks: sinks, Logger: log})
 	m.WatchPipeline(pipe)
 
-	loader := reload.New(cfg.Manifest, route.Options{Logger: log}, log, m)
+	// Upstream index pages and packuments are cached for the life of
+	// the process, across manifest reloads.
+	docs := doccache.New(doccache.Options{Logger: log})
+	opts := route.Options{
+		Logger: log,
+		Python: python.Options{Cache: docs},
+		NPM:    npm.Options{Cache: docs, Trusted: trusted},
+	}
+	loader := reload.New(cfg.Manifest, opts, log, m)
 	router, err := loader.Load(func(t *route.Table) *route.Router {
 		return route.NewRouter(t, trusted, pipe, m)
 	})
