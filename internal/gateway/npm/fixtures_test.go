@@ -296,4 +296,6 @@ func cleanEnv(home string) []string {
 		"npm_config_update_notifier=false", "npm_config_fund=false", "npm_config_audit=false")
 }
 
-func decodeManifest(s string) (*manifest.Manifest, error) { return manifest.Decode("m.json", []byte(s)) }
+func decodeManifest(s string) (*manifest.Manifest, error) {
+	return manifest.Decode("m.json", []byte(s))
+}
