@@ -52,7 +52,7 @@ func FuzzParsePath(f *testing.F) {
 	f.Add("@a/b/-/b-1.0.0.tgz")
 	f.Fuzz(func(t *testing.T, p string) {
 		segs := strings.Split(p, "/")
-		r, ok := parsePath(segs)
+		r, ok := parsePath("/"+p, segs)
 		if !ok {
 			return
 		}
@@ -61,7 +61,7 @@ func FuzzParsePath(f *testing.F) {
 		}
 		if strings.HasPrefix(r.name, "@") && len(segs) >= 2 && !strings.Contains(segs[0], "/") {
 			joined := append([]string{segs[0] + "/" + segs[1]}, segs[2:]...)
-			r2, ok := parsePath(joined)
+			r2, ok := parsePath("", joined)
 			if !ok || r2.name != r.name || len(r2.rest) != len(r.rest) {
 				t.Fatalf("%q and %q disagree: %+v %+v", segs, joined, r, r2)
 			}

@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // Media types of packuments.
@@ -30,8 +32,8 @@ var markerJSON = []byte(`\u0000portico-base\u0000`)
 
 // tarball is one version's tarball on the upstream.
 type tarball struct {
-	url     string
-	version string
+	location []string // the upstream URL, as a Location header value
+	version  string
 }
 
 // packument is a package document as Portico serves it: the upstream
@@ -48,6 +50,32 @@ type packument struct {
 	// from.
 	versions map[string]json.RawMessage
 	distTags map[string]string
+	// last remembers the validators of the last base URL served, which
+	// is almost always the only one.
+	last [2]atomic.Pointer[rendered]
+}
+
+// rendered holds the header values of a document for one base URL.
+type rendered struct {
+	base   []byte
+	etag   []string
+	length []string
+}
+
+// forBase returns the header values for base (which the caller may
+// reuse afterwards).
+func (p *packument) forBase(base []byte, abbreviated bool) *rendered {
+	i := 0
+	if abbreviated {
+		i = 1
+	}
+	if r := p.last[i].Load(); r != nil && string(r.base) == string(base) {
+		return r
+	}
+	b := bytes.Clone(base)
+	r := &rendered{base: b, etag: []string{p.etag(b, abbreviated)}, length: []string{strconv.Itoa(p.length(b))}}
+	p.last[i].Store(r)
+	return r
 }
 
 // abbreviatedKeys are the fields of a version kept in an abbreviated
@@ -123,7 +151,7 @@ func parsePackument(name string, abbreviated bool, header http.Header, body []by
 					return nil, fmt.Errorf("packument: versions[%q].dist.tarball: %w", v, err)
 				}
 				if _, dup := p.tarballs[file]; !dup {
-					p.tarballs[file] = tarball{url: tu, version: v}
+					p.tarballs[file] = tarball{location: []string{tu}, version: v}
 				}
 				dist["tarball"] = mustMarshal(marker + "/" + packagePath(name) + "/-/" + url.PathEscape(file))
 				doc["dist"] = mustMarshal(dist)

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"portico/internal/clientip"
@@ -68,7 +69,17 @@ type rule struct {
 	cacheControl []string
 	alwaysProxy  bool
 	allowPublish bool
+	// fixed holds the cache requests of an exact-name rule (full,
+	// abbreviated), built once; other rules keep those of the names
+	// they served in requests (up to maxRequestMemo names).
+	fixed     [2]*doccache.Request
+	requests  sync.Map // name → *[2]doccache.Request
+	memoCount atomic.Int64
 }
+
+// maxRequestMemo bounds the names a scope or "*" rule remembers cache
+// requests for; past it, requests are built each time.
+const maxRequestMemo = 10000
 
 // New builds the registry of one domain from its npm-v1 rules, in
 // manifest order: the first rule that takes a package serves it.
@@ -93,6 +104,10 @@ func New(rules []*manifest.NPM, opts Options) (*Registry, error) {
 			ru.scope = strings.TrimSuffix(r.PackageName, "*")
 		default:
 			ru.exact = r.PackageName
+			for i, abbrev := range [...]bool{false, true} {
+				dr := ru.newDocRequest(ru.exact, abbrev)
+				ru.fixed[i] = &dr
+			}
 		}
 		reg.rules = append(reg.rules, ru)
 	}
@@ -128,7 +143,7 @@ type request struct {
 
 // parsePath finds the package name in the decoded segments: "name",
 // "@scope/name" written as one segment ("@scope%2fname") or two.
-func parsePath(segs []string) (request, bool) {
+func parsePath(rawPath string, segs []string) (request, bool) {
 	if len(segs) == 0 || segs[0] == "" {
 		return request{}, false
 	}
@@ -141,7 +156,7 @@ func parsePath(segs []string) (request, bool) {
 		if len(segs) < 2 || segs[1] == "" {
 			return request{}, false
 		}
-		r.name, r.rest = first+"/"+segs[1], segs[2:]
+		r.name, r.rest = joinScoped(rawPath, first, segs[1]), segs[2:]
 	default:
 		r.name, r.rest = first, segs[1:]
 	}
@@ -152,6 +167,17 @@ func parsePath(segs []string) (request, bool) {
 		r.rest = nil // a trailing slash
 	}
 	return r, true
+}
+
+// joinScoped returns scope + "/" + name, sliced from the raw path when it
+// holds them literally, so that the common case does not allocate.
+func joinScoped(rawPath, scope, name string) string {
+	if n := 1 + len(scope) + 1 + len(name); len(rawPath) >= n && rawPath[0] == '/' {
+		if lit := rawPath[1:n]; lit[:len(scope)] == scope && lit[len(scope)] == '/' && lit[len(scope)+1:] == name {
+			return lit
+		}
+	}
+	return scope + "/" + name
 }
 
 // validName accepts the names registries serve, including legacy ones
@@ -190,7 +216,7 @@ func (reg *Registry) Serve(w http.ResponseWriter, req *gateway.Request) (gateway
 	if len(segs) > 0 && segs[0] == "-" {
 		return reg.serveSpecial(w, req, segs), true
 	}
-	pr, ok := parsePath(segs)
+	pr, ok := parsePath(req.RawPath, segs)
 	if !ok {
 		return gateway.Result{}, false
 	}
@@ -285,6 +311,27 @@ func zeroQ(params string) bool {
 
 // docRequest is the cache request for a package's document.
 func (ru *rule) docRequest(name string, abbreviated bool) doccache.Request {
+	i := 0
+	if abbreviated {
+		i = 1
+	}
+	if ru.fixed[i] != nil {
+		return *ru.fixed[i]
+	}
+	if v, ok := ru.requests.Load(name); ok {
+		return v.(*[2]doccache.Request)[i]
+	}
+	if ru.memoCount.Load() >= maxRequestMemo {
+		return ru.newDocRequest(name, abbreviated)
+	}
+	both := &[2]doccache.Request{ru.newDocRequest(name, false), ru.newDocRequest(name, true)}
+	if _, loaded := ru.requests.LoadOrStore(name, both); !loaded {
+		ru.memoCount.Add(1)
+	}
+	return both[i]
+}
+
+func (ru *rule) newDocRequest(name string, abbreviated bool) doccache.Request {
 	u := ru.registry + upstreamPath(name)
 	key, accept := "npm full "+u, ctypeJSON
 	if abbreviated {
@@ -302,24 +349,23 @@ func (ru *rule) docRequest(name string, abbreviated bool) doccache.Request {
 	}
 }
 
-// baseURL is the scheme and host clients reach this registry by, as
-// written into tarball URLs.
-func (reg *Registry) baseURL(r *http.Request) string {
-	host := r.Host
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if reg.trusted != nil && reg.trusted.Contains(clientip.Peer(r)) {
+// baseURL returns whether clients reach this registry over https, and
+// by which host, as written into tarball URLs.
+func (reg *Registry) baseURL(r *http.Request) (https bool, host string) {
+	host = r.Host
+	https = r.TLS != nil
+	if reg.trusted != nil && len(r.Header["X-Forwarded-Host"])+len(r.Header["X-Forwarded-Proto"]) > 0 && reg.trusted.Contains(clientip.Peer(r)) {
 		host = reg.trusted.Host(r)
 		if p := r.Header["X-Forwarded-Proto"]; len(p) > 0 {
-			switch v := strings.ToLower(strings.TrimSpace(p[len(p)-1])); v {
-			case "http", "https":
-				scheme = v
+			switch strings.ToLower(strings.TrimSpace(p[len(p)-1])) {
+			case "http":
+				https = false
+			case "https":
+				https = true
 			}
 		}
 	}
-	return scheme + "://" + host
+	return https, host
 }
 
 func (reg *Registry) servePackument(w http.ResponseWriter, req *gateway.Request, ru *rule, name string, ev event.Event) gateway.Result {
@@ -332,28 +378,57 @@ func (reg *Registry) servePackument(w http.ResponseWriter, req *gateway.Request,
 		return refuse(w, req, http.StatusNotFound, "package "+name+" is not on the upstream registry "+ru.registry)
 	}
 	p := doc.Value.(*packument)
-	base := jsonBase(reg.baseURL(req.HTTP))
-	etag := p.etag(base, abbrev)
+	req.Buf = reg.appendBase(req.Buf[:0], req.HTTP)
+	rendered := p.forBase(req.Buf, abbrev)
 	h := w.Header()
-	h["Etag"] = []string{etag}
+	h["Etag"] = rendered.etag
 	h["Cache-Control"] = ru.cacheControl
 	h["Vary"] = varyAccept
-	h["X-Portico-Cache"] = []string{state.String()}
-	if inm := req.HTTP.Header["If-None-Match"]; len(inm) > 0 && etagMatches(inm[0], etag) {
+	h["X-Portico-Cache"] = stateHeader[state]
+	if inm := req.HTTP.Header["If-None-Match"]; len(inm) > 0 && etagMatches(inm[0], rendered.etag[0]) {
 		w.WriteHeader(http.StatusNotModified)
 		return gateway.Result{Status: http.StatusNotModified, Outcome: event.OutcomeNotModified, Event: ev}
 	}
-	ct := ctypeJSON
+	h["Content-Type"] = ctypeJSONHeader
 	if abbrev {
-		ct = ctypeAbbrev
+		h["Content-Type"] = ctypeAbbrevHeader
 	}
-	h["Content-Type"] = []string{ct}
-	h["Content-Length"] = []string{strconv.Itoa(p.length(base))}
+	h["Content-Length"] = rendered.length
 	w.WriteHeader(http.StatusOK)
 	if req.Method() != http.MethodHead {
-		_ = p.writeTo(w, base)
+		_ = p.writeTo(w, rendered.base)
 	}
 	return gateway.Result{Status: http.StatusOK, Outcome: event.OutcomeServe, Event: ev}
+}
+
+var (
+	ctypeJSONHeader   = []string{ctypeJSON}
+	ctypeAbbrevHeader = []string{ctypeAbbrev}
+	stateHeader       = func() (h [5][]string) {
+		for i := range h {
+			h[i] = []string{doccache.State(i).String()}
+		}
+		return h
+	}()
+)
+
+// appendBase appends the base URL clients reach this registry by, as it
+// must appear inside a JSON string.
+func (reg *Registry) appendBase(dst []byte, r *http.Request) []byte {
+	https, host := reg.baseURL(r)
+	start := len(dst)
+	if https {
+		dst = append(dst, "https://"...)
+	} else {
+		dst = append(dst, "http://"...)
+	}
+	dst = append(dst, host...)
+	for _, c := range dst[start:] {
+		if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			return append(dst[:start], jsonBase(string(dst[start:]))...)
+		}
+	}
+	return dst
 }
 
 var varyAccept = []string{"Accept"}
@@ -367,7 +442,7 @@ func (reg *Registry) serveVersion(w http.ResponseWriter, req *gateway.Request, r
 		return refuse(w, req, http.StatusNotFound, "package "+name+" is not on the upstream registry "+ru.registry)
 	}
 	p := doc.Value.(*packument)
-	body, version, ok := p.version(spec, jsonBase(reg.baseURL(req.HTTP)))
+	body, version, ok := p.version(spec, reg.appendBase(nil, req.HTTP))
 	if !ok {
 		return refuse(w, req, http.StatusNotFound, "version not found: "+name+"@"+spec)
 	}
@@ -395,14 +470,14 @@ func (reg *Registry) serveTarball(w http.ResponseWriter, req *gateway.Request, r
 	}
 	ev.NPM.Version = tb.version
 	if ru.alwaysProxy {
-		status := reg.proxyTarball(w, req, tb.url)
+		status := reg.proxyTarball(w, req, tb.location[0])
 		outcome := event.OutcomeProxy
 		if status >= 500 || status == 499 {
 			outcome = event.OutcomeError
 		}
 		return gateway.Result{Status: status, Outcome: outcome, Event: ev}
 	}
-	w.Header()["Location"] = []string{tb.url}
+	w.Header()["Location"] = tb.location
 	w.WriteHeader(http.StatusTemporaryRedirect)
 	return gateway.Result{Status: http.StatusTemporaryRedirect, Outcome: event.OutcomeRedirect, Event: ev}
 }

@@ -36,7 +36,7 @@ type fixtures struct {
 	up                                      *upstreamIndex
 }
 
-func newFixtures(t *testing.T) *fixtures {
+func newFixtures(t testing.TB) *fixtures {
 	f := &fixtures{
 		rocket: buildWheel(t, rocketSpec), rocketOld: buildWheel(t, rocketOldSpec),
 		rocketSdist: buildSdist(t, rocketSpec), wheelie: buildWheel(t, wheelieSpec),

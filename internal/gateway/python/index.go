@@ -22,13 +22,16 @@ type indexRule struct {
 	glob         bool
 	packageID    string
 	index        string // upstream base URL, ending in '/'
-	ttl          time.Duration
-	cacheControl string
+	ttl                time.Duration
+	cacheControl       string
+	cacheControlHeader []string
+	// fixed is the cache request of an exact-name rule, built once.
+	fixed *doccache.Request
 }
 
 func newIndexRule(r *manifest.PythonIndex) *indexRule {
 	pat := Normalize(r.PackageName)
-	return &indexRule{
+	ir := &indexRule{
 		pattern:      pat,
 		glob:         strings.ContainsAny(pat, "*?["),
 		packageID:    r.PackageID,
@@ -36,6 +39,12 @@ func newIndexRule(r *manifest.PythonIndex) *indexRule {
 		ttl:          r.CacheTTL,
 		cacheControl: ttlCacheControl(r.CacheTTL),
 	}
+	ir.cacheControlHeader = []string{ir.cacheControl}
+	if !ir.glob {
+		dr := ir.newRequest(pat)
+		ir.fixed = &dr
+	}
+	return ir
 }
 
 func (ir *indexRule) matches(norm string) bool {
@@ -65,6 +74,13 @@ func (rp *remote) page(f format) *page {
 func (ir *indexRule) pageURL(norm string) string { return ir.index + pathEscape(norm) + "/" }
 
 func (ir *indexRule) request(norm string) doccache.Request {
+	if ir.fixed != nil {
+		return *ir.fixed
+	}
+	return ir.newRequest(norm)
+}
+
+func (ir *indexRule) newRequest(norm string) doccache.Request {
 	u := ir.pageURL(norm)
 	return doccache.Request{
 		Key: "python " + u, URL: u, Accept: upstreamAccept, TTL: ir.ttl,
@@ -118,6 +134,13 @@ func buildRemote(norm string, pp *parsedPage) *project {
 // cacheHeader tells operators and tests how a page was obtained.
 const cacheHeader = "X-Portico-Cache"
 
+var stateHeader = func() (h [5][]string) {
+	for i := range h {
+		h[i] = []string{doccache.State(i).String()}
+	}
+	return h
+}()
+
 func (ir *indexRule) serveProject(w http.ResponseWriter, req *gateway.Request, cache *doccache.Cache, norm string, ev event.Event) gateway.Result {
 	ev.PackageID = ir.packageID
 	doc, state, err := cache.Get(req.HTTP.Context(), ir.request(norm))
@@ -132,10 +155,10 @@ func (ir *indexRule) serveProject(w http.ResponseWriter, req *gateway.Request, c
 	f, ok := negotiate(req.HTTP.Header["Accept"])
 	if !ok {
 		var none [numFormats]page
-		return serveFormats(w, req, &none, ev, "")
+		return serveFormats(w, req, &none, ev, nil)
 	}
-	w.Header()[cacheHeader] = []string{state.String()}
-	return rp.page(f).serve(w, req, ev, ir.cacheControl)
+	w.Header()[cacheHeader] = stateHeader[state]
+	return rp.page(f).serve(w, req, ev, ir.cacheControlHeader)
 }
 
 func (ir *indexRule) serveFile(w http.ResponseWriter, req *gateway.Request, cache *doccache.Cache, norm, name string, ev event.Event) (gateway.Result, bool) {

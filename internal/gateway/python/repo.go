@@ -135,7 +135,7 @@ func (repo *Repository) Serve(w http.ResponseWriter, req *gateway.Request) (gate
 		return movedTo(w, "/simple/"), true
 	case len(segs) == 2 && segs[1] == "":
 		ev.Python.Object = "index"
-		return serveFormats(w, req, &repo.root, ev, ""), true
+		return serveFormats(w, req, &repo.root, ev, nil), true
 	case len(segs) == 2 || len(segs) == 3 && segs[2] == "":
 		// /simple/P or /simple/P/: a project page, under its normalized
 		// name.
@@ -174,7 +174,7 @@ func (repo *Repository) serveProject(w http.ResponseWriter, req *gateway.Request
 	if sp := repo.projects[norm]; sp != nil {
 		ev.PackageID = sp.packageID
 		ev.Python.Project = sp.name
-		return serveFormats(w, req, &sp.pages, ev, "")
+		return serveFormats(w, req, &sp.pages, ev, nil)
 	}
 	if ir := repo.indexFor(norm); ir != nil {
 		return ir.serveProject(w, req, repo.cache, norm, ev)
@@ -217,7 +217,7 @@ func movedTo(w http.ResponseWriter, path string) gateway.Result {
 // serveFormats answers with the representation the client accepts, or a
 // 304 when its copy is current. cacheControl, when set, replaces the
 // page's Cache-Control.
-func serveFormats(w http.ResponseWriter, req *gateway.Request, pages *[numFormats]page, ev event.Event, cacheControl string) gateway.Result {
+func serveFormats(w http.ResponseWriter, req *gateway.Request, pages *[numFormats]page, ev event.Event, cacheControl []string) gateway.Result {
 	f, ok := negotiate(req.HTTP.Header["Accept"])
 	if !ok {
 		h := w.Header()
@@ -232,14 +232,14 @@ func serveFormats(w http.ResponseWriter, req *gateway.Request, pages *[numFormat
 	return pages[f].serve(w, req, ev, cacheControl)
 }
 
-func (pg *page) serve(w http.ResponseWriter, req *gateway.Request, ev event.Event, cacheControl string) gateway.Result {
+func (pg *page) serve(w http.ResponseWriter, req *gateway.Request, ev event.Event, cacheControl []string) gateway.Result {
 	h := w.Header()
 	if inm := req.HTTP.Header["If-None-Match"]; len(inm) > 0 && etagMatches(inm[0], pg.etag) {
 		h["Etag"] = pg.header["Etag"]
 		h["Vary"] = pg.header["Vary"]
 		h["Cache-Control"] = pg.header["Cache-Control"]
-		if cacheControl != "" {
-			h["Cache-Control"] = []string{cacheControl}
+		if cacheControl != nil {
+			h["Cache-Control"] = cacheControl
 		}
 		w.WriteHeader(http.StatusNotModified)
 		return gateway.Result{Status: http.StatusNotModified, Outcome: event.OutcomeNotModified, Event: ev}
@@ -247,8 +247,8 @@ func (pg *page) serve(w http.ResponseWriter, req *gateway.Request, ev event.Even
 	for k, v := range pg.header {
 		h[k] = v
 	}
-	if cacheControl != "" {
-		h["Cache-Control"] = []string{cacheControl}
+	if cacheControl != nil {
+		h["Cache-Control"] = cacheControl
 	}
 	w.WriteHeader(http.StatusOK)
 	if req.Method() != http.MethodHead {
