@@ -18,10 +18,10 @@ import (
 
 // indexRule is a compiled python-index-v1 rule.
 type indexRule struct {
-	pattern      string // normalized name or glob
-	glob         bool
-	packageID    string
-	index        string // upstream base URL, ending in '/'
+	pattern            string // normalized name or glob
+	glob               bool
+	packageID          string
+	index              string // upstream base URL, ending in '/'
 	ttl                time.Duration
 	cacheControl       string
 	cacheControlHeader []string
