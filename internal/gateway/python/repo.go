@@ -2,6 +2,7 @@ package python
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -89,7 +90,7 @@ func New(v1 []*manifest.PythonV1, idx []*manifest.PythonIndex, opts Options) (*R
 		}
 		sp.byName[r.FileName] = d
 		sp.files = append(sp.files, d)
-		if repo.fallback == "" && r.BackendSimpleIndexURL != "" {
+		if repo.fallback == "" && absoluteHTTP(r.BackendSimpleIndexURL) {
 			repo.fallback = withSlash(r.BackendSimpleIndexURL)
 		}
 	}
@@ -110,6 +111,15 @@ func New(v1 []*manifest.PythonV1, idx []*manifest.PythonIndex, opts Options) (*R
 	slices.SortFunc(listed, func(a, b *project) int { return strings.Compare(a.norm, b.norm) })
 	repo.root = renderRoot(listed, StaticCacheControl)
 	return repo, nil
+}
+
+// absoluteHTTP reports whether s is an absolute http(s) URL without
+// query or fragment. Scarf Gateway never reads backend-simple-index-url,
+// so manifests may hold anything there; only a usable URL becomes the
+// fallback index.
+func absoluteHTTP(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil
 }
 
 func withSlash(s string) string {
