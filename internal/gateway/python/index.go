@@ -163,6 +163,8 @@ func (ir *indexRule) serveProject(w http.ResponseWriter, req *gateway.Request, c
 
 func (ir *indexRule) serveFile(w http.ResponseWriter, req *gateway.Request, cache *doccache.Cache, norm, name string, ev event.Event) (gateway.Result, bool) {
 	ev.PackageID = ir.packageID
+	ev.Python.Object = "file"
+	ev.Python.FileName = name
 	r := ir.request(norm)
 	// A download must not wait for a page revalidation: any cached copy
 	// that lists the file will do. Only a file the copy lacks (new
