@@ -14,6 +14,9 @@ import (
 
 	"portico/internal/clientip"
 	"portico/internal/config"
+	"portico/internal/doccache"
+	"portico/internal/gateway/npm"
+	"portico/internal/gateway/python"
 	"portico/internal/manifest"
 	"portico/internal/metrics"
 	"portico/internal/ops"
@@ -87,7 +90,16 @@ func serve(ctx context.Context, cfg config.Config, events io.Writer, log *slog.L
 		_ = pipe.Close(context.Background())
 		return err
 	}
-	loader := reload.New(cfg.Manifest, route.Options{Logger: log, Docker: dockerOpts}, log, m)
+	// Upstream index pages and packuments are cached for the life of
+	// the process, across manifest reloads.
+	docs := doccache.New(doccache.Options{Logger: log})
+	opts := route.Options{
+		Logger: log,
+		Docker: dockerOpts,
+		Python: python.Options{Cache: docs},
+		NPM:    npm.Options{Cache: docs, Trusted: trusted},
+	}
+	loader := reload.New(cfg.Manifest, opts, log, m)
 	router, err := loader.Load(func(t *route.Table) *route.Router {
 		return route.NewRouter(t, trusted, pipe, m)
 	})

@@ -180,6 +180,10 @@ func (d *decoder) rule(i int, raw json.RawMessage, scratch []member) (Rule, []me
 		r = f.fileV2()
 	case TypePythonV1:
 		r = f.pythonV1()
+	case TypePythonIndexV1:
+		r = f.pythonIndex()
+	case TypeNPMV1:
+		r = f.npm()
 	case TypeCatchAllV1:
 		r = f.catchAll()
 	case TypeTelemetryV1:
@@ -199,6 +203,7 @@ func (d *decoder) rule(i int, raw json.RawMessage, scratch []member) (Rule, []me
 var knownTypes = []string{
 	TypeDockerV1, TypeDockerV2, TypeFileV1, TypeFileV2, TypePythonV1,
 	TypeCatchAllV1, TypeTelemetryV1, TypePixelV1, TypeScarfJSV1,
+	TypePythonIndexV1, TypeNPMV1,
 }
 
 // fields reads the fields of one rule, recording a problem for each field

@@ -15,6 +15,9 @@ const (
 	TypeTelemetryV1 = "telemetry-v1"
 	TypePixelV1     = "pixel-v1"
 	TypeScarfJSV1   = "scarf-js-v1"
+	// Portico's package-level rules.
+	TypePythonIndexV1 = "python-index-v1"
+	TypeNPMV1         = "npm-v1"
 )
 
 // A Manifest is a decoded, validated manifest.

@@ -10,6 +10,7 @@ import (
 	"portico/internal/gateway"
 	"portico/internal/gateway/docker"
 	"portico/internal/gateway/file"
+	"portico/internal/gateway/npm"
 	"portico/internal/gateway/python"
 	"portico/internal/gateway/telemetry"
 	"portico/internal/manifest"
@@ -19,6 +20,10 @@ import (
 // Options are the dependencies rules need at request time.
 type Options struct {
 	Docker docker.Options
+	// Python and NPM carry the caches of upstream index pages and
+	// packuments, which outlive every table.
+	Python python.Options
+	NPM    npm.Options
 	Logger *slog.Logger
 }
 
@@ -32,6 +37,7 @@ const (
 	rankFileV2
 	rankPython
 	rankTelemetry
+	rankNPM
 	rankCatchAll
 )
 
@@ -79,6 +85,8 @@ func compileDomain(host string, rules []manifest.Rule, opts Options) (*Domain, e
 	var pythonRules []*manifest.PythonV1
 	var dockerV1 []*manifest.DockerV1
 	var dockerV2 []*manifest.DockerV2
+	var pythonIndexes []*manifest.PythonIndex
+	var npmRules []*manifest.NPM
 	for _, r := range rules {
 		e := entry{index: r.Common().Index}
 		switch r := r.(type) {
@@ -114,10 +122,26 @@ func compileDomain(host string, rules []manifest.Rule, opts Options) (*Domain, e
 			// All python-v1 rules of a domain form one repository,
 			// placed where the first of them is.
 			pythonRules = append(pythonRules, r)
-			if len(pythonRules) > 1 {
+			if len(pythonRules) > 1 || len(pythonIndexes) > 0 {
 				continue
 			}
 			e.rank, e.seg, e.keyed = rankPython, "simple", true
+		case *manifest.PythonIndex:
+			// python-index-v1 rules join the same repository.
+			pythonIndexes = append(pythonIndexes, r)
+			if len(pythonRules) > 0 || len(pythonIndexes) > 1 {
+				continue
+			}
+			e.rank, e.seg, e.keyed = rankPython, "simple", true
+		case *manifest.NPM:
+			// All npm-v1 rules of a domain form one registry. It takes
+			// any path (package names are first segments), so it comes
+			// after every other kind but catch-all.
+			npmRules = append(npmRules, r)
+			if len(npmRules) > 1 {
+				continue
+			}
+			e.rank = rankNPM
 		case *manifest.Telemetry:
 			e.rank = rankTelemetry
 			t := telemetry.NewTelemetry(r)
@@ -131,8 +155,8 @@ func compileDomain(host string, rules []manifest.Rule, opts Options) (*Domain, e
 		}
 		entries = append(entries, e)
 	}
-	if len(pythonRules) > 0 {
-		repo, err := python.New(pythonRules)
+	if len(pythonRules) > 0 || len(pythonIndexes) > 0 {
+		repo, err := python.New(pythonRules, pythonIndexes, opts.Python)
 		if err != nil {
 			return nil, err
 		}
@@ -154,6 +178,17 @@ func compileDomain(host string, rules []manifest.Rule, opts Options) (*Domain, e
 		for i := range entries {
 			if entries[i].rank == first {
 				entries[i].rule = h
+			}
+		}
+	}
+	if len(npmRules) > 0 {
+		reg, err := npm.New(npmRules, opts.NPM)
+		if err != nil {
+			return nil, err
+		}
+		for i := range entries {
+			if entries[i].rank == rankNPM {
+				entries[i].rule = reg
 			}
 		}
 	}

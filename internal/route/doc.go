@@ -14,7 +14,9 @@
 //
 // Precedence within a domain follows Scarf Gateway: docker-v1, docker-v2,
 // pixel, scarf-js, file-v1 (most specific template first), file-v2 (by
-// expression), python, telemetry, catch-all; rules of the same kind and
-// specificity keep manifest order. Unlike Scarf's, the order is total, so
+// expression), python (python-v1 and python-index-v1, one index per
+// domain), telemetry, npm (one registry per domain; it takes any package
+// path, so only catch-all follows it), catch-all; rules of the same kind
+// and specificity keep manifest order. Unlike Scarf's, the order is total, so
 // the same manifest always routes the same way.
 package route

@@ -1,0 +1,418 @@
+// Package doccache keeps documents fetched from upstream package indexes
+// (Python project pages, npm packuments) so that Portico can rewrite them
+// without asking the upstream on every request.
+//
+// A document is kept for a time-to-live chosen by the caller; after that
+// it is revalidated with If-None-Match / If-Modified-Since, and a 304 only
+// renews it. When the upstream cannot be reached or fails, the last good
+// copy is served (stale) and the upstream is left alone for a short while.
+// With no copy at all the caller gets an *Error to turn into a 502 or 504.
+// Concurrent requests for the same document share one fetch. The cache is
+// bounded in bytes and evicts the least recently used documents.
+//
+// A Cache is long-lived: it is created once per process and shared by
+// every routing table, so documents survive manifest reloads. Keys are
+// the upstream URL (plus the representation asked for), never a rule.
+package doccache
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"portico/internal/upstream"
+)
+
+// Defaults for Options.
+const (
+	DefaultMaxBytes     = 256 << 20
+	DefaultMaxDocument  = 96 << 20
+	DefaultFetchTimeout = 30 * time.Second
+	// DefaultRetryAfter is how long a failing upstream is left alone
+	// while a stale copy is served.
+	DefaultRetryAfter = 15 * time.Second
+	maxRedirects      = 5
+)
+
+// Options configure a Cache. Zero values take the defaults.
+type Options struct {
+	// Client fetches documents; it must not follow redirects itself.
+	Client *http.Client
+	// MaxBytes bounds the estimated memory of all documents kept.
+	MaxBytes int64
+	// MaxDocument bounds the size of one upstream response body.
+	MaxDocument  int64
+	FetchTimeout time.Duration
+	RetryAfter   time.Duration
+	Logger       *slog.Logger
+	// Now returns the current time (tests move it forward).
+	Now func() time.Time
+}
+
+// A Cache holds documents fetched from upstreams. It is safe for
+// concurrent use.
+type Cache struct {
+	opts Options
+
+	mu      sync.Mutex
+	entries map[string]*list.Element // of *entry
+	lru     list.List                // front: most recently used
+	size    int64
+	flights map[string]*flight
+
+	stats struct {
+		hits, misses, revalidated, refreshed, stale, failures atomic.Int64
+	}
+}
+
+type entry struct {
+	key       string
+	doc       *Doc
+	failUntil time.Time // while the upstream is failing, serve doc as is
+}
+
+type flight struct {
+	done  chan struct{}
+	doc   *Doc
+	state State
+	err   error
+}
+
+// A Doc is one fetched document. It is immutable once returned.
+type Doc struct {
+	// Value is what the request's Parse made of the body; nil for a
+	// document the upstream does not have (Missing).
+	Value any
+	// Missing is set when the upstream answered 404 or 410; that answer
+	// is cached too, for the same time-to-live.
+	Missing bool
+	// URL is where the document was finally found, after redirects:
+	// relative links in it resolve against this.
+	URL *url.URL
+	// Validated is when the upstream last confirmed the document.
+	Validated    time.Time
+	ETag         string
+	LastModified string
+	size         int64
+}
+
+// State says how a document was obtained.
+type State uint8
+
+// States of a Get.
+const (
+	Fresh       State = iota // within its time-to-live
+	Fetched                  // fetched now (nothing cached)
+	Revalidated              // upstream answered 304
+	Refreshed                // upstream sent a new version
+	Stale                    // upstream failed; the last good copy
+)
+
+func (s State) String() string {
+	return [...]string{"fresh", "fetched", "revalidated", "refreshed", "stale"}[s]
+}
+
+// A Request says how to fetch and read one document.
+type Request struct {
+	// Key identifies the document: the URL and, when the same URL has
+	// several representations, which one.
+	Key string
+	URL string
+	// Accept is sent as the Accept header.
+	Accept string
+	TTL    time.Duration
+	// Parse reads a 200 response. It returns the value to keep and an
+	// estimate of the memory it holds beyond the body.
+	Parse func(final *url.URL, header http.Header, body []byte) (value any, extra int64, err error)
+}
+
+// An Error says why a document could not be had: the upstream failed and
+// nothing was cached. Status is the answer to give (502 or 504).
+type Error struct {
+	Status int
+	URL    string
+	Err    error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("upstream %s: %v", e.URL, e.Err) }
+func (e *Error) Unwrap() error { return e.Err }
+
+// New returns an empty cache.
+func New(o Options) *Cache {
+	if o.Client == nil {
+		o.Client = upstream.NewClient(nil)
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.MaxDocument <= 0 {
+		o.MaxDocument = DefaultMaxDocument
+	}
+	if o.FetchTimeout <= 0 {
+		o.FetchTimeout = DefaultFetchTimeout
+	}
+	if o.RetryAfter <= 0 {
+		o.RetryAfter = DefaultRetryAfter
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Cache{opts: o, entries: make(map[string]*list.Element), flights: make(map[string]*flight)}
+}
+
+// Stats are counters since the cache was made.
+type Stats struct {
+	Hits, Misses, Revalidated, Refreshed, Stale, Failures int64
+	Documents                                             int
+	Bytes                                                 int64
+}
+
+// Stats returns the cache's counters.
+func (c *Cache) Stats() Stats {
+	c.mu.Lock()
+	n, size := len(c.entries), c.size
+	c.mu.Unlock()
+	return Stats{
+		Hits: c.stats.hits.Load(), Misses: c.stats.misses.Load(),
+		Revalidated: c.stats.revalidated.Load(), Refreshed: c.stats.refreshed.Load(),
+		Stale: c.stats.stale.Load(), Failures: c.stats.failures.Load(),
+		Documents: n, Bytes: size,
+	}
+}
+
+// Peek returns the cached document for key, fresh or not, without
+// fetching.
+func (c *Cache) Peek(key string) *Doc {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el := c.entries[key]; el != nil {
+		return el.Value.(*entry).doc
+	}
+	return nil
+}
+
+// Get returns the document of r: the cached one while it is fresh,
+// otherwise what the upstream says now, or the cached one if the upstream
+// fails. ctx only bounds the caller's wait; the fetch itself is shared
+// and finishes for the others even if this caller goes away.
+func (c *Cache) Get(ctx context.Context, r Request) (*Doc, State, error) {
+	now := c.opts.Now()
+	c.mu.Lock()
+	var cached *Doc
+	if el := c.entries[r.Key]; el != nil {
+		e := el.Value.(*entry)
+		c.lru.MoveToFront(el)
+		if now.Sub(e.doc.Validated) < r.TTL {
+			c.mu.Unlock()
+			c.stats.hits.Add(1)
+			return e.doc, Fresh, nil
+		}
+		if now.Before(e.failUntil) {
+			c.mu.Unlock()
+			c.stats.stale.Add(1)
+			return e.doc, Stale, nil
+		}
+		cached = e.doc
+	}
+	f := c.flights[r.Key]
+	if f == nil {
+		f = &flight{done: make(chan struct{})}
+		c.flights[r.Key] = f
+		go c.fetch(r, cached, f)
+	}
+	c.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.doc, f.state, f.err
+	case <-ctx.Done():
+		return nil, Fetched, ctx.Err()
+	}
+}
+
+// fetch runs one flight and publishes its result.
+func (c *Cache) fetch(r Request, cached *Doc, f *flight) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.FetchTimeout)
+	defer cancel()
+	doc, state, err := c.load(ctx, r, cached)
+	now := c.opts.Now()
+
+	c.mu.Lock()
+	delete(c.flights, r.Key)
+	switch {
+	case err != nil && cached != nil:
+		c.stats.stale.Add(1)
+		c.stats.failures.Add(1)
+		if el := c.entries[r.Key]; el != nil {
+			el.Value.(*entry).failUntil = now.Add(c.opts.RetryAfter)
+		}
+		doc, state, err = cached, Stale, nil
+	case err != nil:
+		c.stats.failures.Add(1)
+	default:
+		c.store(r.Key, doc)
+	}
+	c.mu.Unlock()
+
+	if state == Stale {
+		c.opts.Logger.Warn("upstream failed, serving the cached copy", "url", r.URL, "cached", cached.Validated)
+	} else if err != nil {
+		c.opts.Logger.Warn("upstream failed, nothing cached", "url", r.URL, "err", err)
+	}
+	f.doc, f.state, f.err = doc, state, err
+	close(f.done)
+}
+
+// store puts doc under key and evicts the least recently used documents
+// beyond the bound. c.mu is held.
+func (c *Cache) store(key string, doc *Doc) {
+	if el := c.entries[key]; el != nil {
+		e := el.Value.(*entry)
+		c.size += doc.size - e.doc.size
+		e.doc, e.failUntil = doc, time.Time{}
+		c.lru.MoveToFront(el)
+	} else if doc.size <= c.opts.MaxBytes {
+		c.entries[key] = c.lru.PushFront(&entry{key: key, doc: doc})
+		c.size += doc.size
+	}
+	for c.size > c.opts.MaxBytes && c.lru.Len() > 0 {
+		el := c.lru.Back()
+		e := el.Value.(*entry)
+		c.lru.Remove(el)
+		delete(c.entries, e.key)
+		c.size -= e.doc.size
+	}
+}
+
+// load asks the upstream for r, conditionally when cached is set.
+func (c *Cache) load(ctx context.Context, r Request, cached *Doc) (*Doc, State, error) {
+	target, err := url.Parse(r.URL)
+	if err != nil {
+		return nil, 0, &Error{Status: http.StatusBadGateway, URL: r.URL, Err: err}
+	}
+	var resp *http.Response
+	for hop := 0; ; hop++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), nil)
+		if err != nil {
+			return nil, 0, &Error{Status: http.StatusBadGateway, URL: r.URL, Err: err}
+		}
+		if r.Accept != "" {
+			req.Header.Set("Accept", r.Accept)
+		}
+		req.Header.Set("User-Agent", "portico")
+		if cached != nil && *cached.URL == *target {
+			if cached.ETag != "" {
+				req.Header.Set("If-None-Match", cached.ETag)
+			}
+			if cached.LastModified != "" {
+				req.Header.Set("If-Modified-Since", cached.LastModified)
+			}
+		}
+		resp, err = c.opts.Client.Do(req)
+		if err != nil {
+			return nil, 0, fetchError(r.URL, err)
+		}
+		if !isRedirect(resp.StatusCode) {
+			break
+		}
+		resp.Body.Close()
+		next, err := followable(target, resp.Header.Get("Location"))
+		if err != nil {
+			return nil, 0, &Error{Status: http.StatusBadGateway, URL: r.URL, Err: err}
+		}
+		if hop+1 >= maxRedirects {
+			return nil, 0, &Error{Status: http.StatusBadGateway, URL: r.URL, Err: errors.New("too many redirects")}
+		}
+		target = next
+	}
+	defer resp.Body.Close()
+	now := c.opts.Now()
+	switch {
+	case resp.StatusCode == http.StatusNotModified && cached != nil:
+		c.stats.revalidated.Add(1)
+		doc := *cached
+		doc.Validated = now
+		if v := resp.Header.Get("ETag"); v != "" {
+			doc.ETag = v
+		}
+		return &doc, Revalidated, nil
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+		c.stats.misses.Add(1)
+		return &Doc{Missing: true, URL: target, Validated: now, size: 256}, Fetched, nil
+	case resp.StatusCode != http.StatusOK:
+		return nil, 0, &Error{Status: http.StatusBadGateway, URL: r.URL, Err: fmt.Errorf("answered %s", resp.Status)}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxDocument+1))
+	if err != nil {
+		return nil, 0, fetchError(r.URL, err)
+	}
+	if int64(len(body)) > c.opts.MaxDocument {
+		return nil, 0, &Error{Status: http.StatusBadGateway, URL: r.URL, Err: fmt.Errorf("document larger than %d bytes", c.opts.MaxDocument)}
+	}
+	value, extra, err := r.Parse(target, resp.Header, body)
+	if err != nil {
+		return nil, 0, &Error{Status: http.StatusBadGateway, URL: r.URL, Err: fmt.Errorf("unreadable document: %w", err)}
+	}
+	state := Fetched
+	if cached != nil {
+		state = Refreshed
+		c.stats.refreshed.Add(1)
+	} else {
+		c.stats.misses.Add(1)
+	}
+	return &Doc{
+		Value: value, URL: target, Validated: now,
+		ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"),
+		size: int64(len(body)) + extra + 256,
+	}, state, nil
+}
+
+func isRedirect(code int) bool {
+	switch code {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// followable resolves a redirect of an index document. Only redirects
+// that stay on the same scheme and host are followed: an index may move
+// a page (to a normalized name, say), but is never a way to make Portico
+// fetch from somewhere else.
+func followable(from *url.URL, location string) (*url.URL, error) {
+	if location == "" {
+		return nil, errors.New("redirect without a Location")
+	}
+	to, err := from.Parse(location)
+	if err != nil {
+		return nil, fmt.Errorf("bad redirect %q: %w", location, err)
+	}
+	if to.Scheme != from.Scheme || to.Host != from.Host {
+		return nil, fmt.Errorf("redirect to another host (%s) not followed", to.Redacted())
+	}
+	to.Fragment = ""
+	return to, nil
+}
+
+// fetchError classifies a transport failure: timeouts give 504, the rest
+// 502.
+func fetchError(u string, err error) *Error {
+	status := http.StatusBadGateway
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		status = http.StatusGatewayTimeout
+	}
+	return &Error{Status: status, URL: u, Err: err}
+}

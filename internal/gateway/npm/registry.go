@@ -1,0 +1,630 @@
+// Package npm serves npm registries built from npm-v1 rules: package
+// documents (packuments, full and abbreviated, and version documents)
+// read from an upstream registry through a cache and rewritten so that
+// every tarball URL points to Portico, and tarball downloads redirected
+// (or proxied) to the upstream tarballs and counted.
+package npm
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"portico/internal/clientip"
+	"portico/internal/doccache"
+	"portico/internal/event"
+	"portico/internal/gateway"
+	"portico/internal/manifest"
+	"portico/internal/upstream"
+)
+
+// Options are what a registry needs at request time.
+type Options struct {
+	// Cache keeps upstream packuments; it outlives routing tables. Nil
+	// uses a cache shared by all registries of the process.
+	Cache *doccache.Cache
+	// Trusted says whose X-Forwarded-Host and X-Forwarded-Proto to
+	// believe when building tarball URLs. Nil believes nobody.
+	Trusted *clientip.Trusted
+	// Client proxies tarballs and publishes; nil uses upstream's
+	// default.
+	Client *http.Client
+}
+
+var (
+	defaultsOnce  sync.Once
+	defaultCache  *doccache.Cache
+	defaultClient *http.Client
+)
+
+func defaults() {
+	defaultsOnce.Do(func() {
+		defaultCache = doccache.New(doccache.Options{})
+		defaultClient = upstream.NewClient(nil)
+	})
+}
+
+// Registry serves the npm-v1 rules of one domain.
+type Registry struct {
+	rules    []*rule
+	fallback string // registry of the first rule
+	cache    *doccache.Cache
+	client   *http.Client
+	trusted  *clientip.Trusted
+}
+
+type rule struct {
+	exact        string // a package name, or "" for scope and "*" rules
+	scope        string // "@scope/" for scope rules
+	packageID    string
+	registry     string // base URL ending in '/'
+	ttl          time.Duration
+	cacheControl []string
+	alwaysProxy  bool
+	allowPublish bool
+	// fixed holds the cache requests of an exact-name rule (full,
+	// abbreviated), built once; other rules keep those of the names
+	// they served in requests (up to maxRequestMemo names).
+	fixed     [2]*doccache.Request
+	requests  sync.Map // name → *[2]doccache.Request
+	memoCount atomic.Int64
+}
+
+// maxRequestMemo bounds the names a scope or "*" rule remembers cache
+// requests for; past it, requests are built each time.
+const maxRequestMemo = 10000
+
+// New builds the registry of one domain from its npm-v1 rules, in
+// manifest order: the first rule that takes a package serves it.
+func New(rules []*manifest.NPM, opts Options) (*Registry, error) {
+	defaults()
+	reg := &Registry{cache: opts.Cache, client: opts.Client, trusted: opts.Trusted}
+	if reg.cache == nil {
+		reg.cache = defaultCache
+	}
+	if reg.client == nil {
+		reg.client = defaultClient
+	}
+	for _, r := range rules {
+		ru := &rule{
+			packageID: r.PackageID, registry: r.Registry, ttl: r.CacheTTL,
+			cacheControl: []string{"max-age=" + strconv.Itoa(int(r.CacheTTL/time.Second)) + ", public"},
+			alwaysProxy:  r.AlwaysProxy, allowPublish: r.AllowPublish,
+		}
+		switch {
+		case r.PackageName == "*":
+		case strings.HasSuffix(r.PackageName, "/*"):
+			ru.scope = strings.TrimSuffix(r.PackageName, "*")
+		default:
+			ru.exact = r.PackageName
+			for i, abbrev := range [...]bool{false, true} {
+				dr := ru.newDocRequest(ru.exact, abbrev)
+				ru.fixed[i] = &dr
+			}
+		}
+		reg.rules = append(reg.rules, ru)
+	}
+	if len(reg.rules) > 0 {
+		reg.fallback = reg.rules[0].registry
+	}
+	return reg, nil
+}
+
+func (reg *Registry) ruleFor(name string) *rule {
+	for _, r := range reg.rules {
+		switch {
+		case r.exact != "":
+			if r.exact == name {
+				return r
+			}
+		case r.scope != "":
+			if strings.HasPrefix(name, r.scope) {
+				return r
+			}
+		default:
+			return r
+		}
+	}
+	return nil
+}
+
+// request is a registry request taken apart.
+type request struct {
+	name string
+	rest []string // path segments after the name
+}
+
+// parsePath finds the package name in the decoded segments: "name",
+// "@scope/name" written as one segment ("@scope%2fname") or two.
+func parsePath(rawPath string, segs []string) (request, bool) {
+	if len(segs) == 0 || segs[0] == "" {
+		return request{}, false
+	}
+	first := segs[0]
+	var r request
+	switch {
+	case strings.HasPrefix(first, "@") && strings.Contains(first, "/"):
+		r.name, r.rest = first, segs[1:]
+	case strings.HasPrefix(first, "@"):
+		if len(segs) < 2 || segs[1] == "" {
+			return request{}, false
+		}
+		r.name, r.rest = joinScoped(rawPath, first, segs[1]), segs[2:]
+	default:
+		r.name, r.rest = first, segs[1:]
+	}
+	if !validName(r.name) {
+		return request{}, false
+	}
+	if len(r.rest) == 1 && r.rest[0] == "" {
+		r.rest = nil // a trailing slash
+	}
+	return r, true
+}
+
+// joinScoped returns scope + "/" + name, sliced from the raw path when it
+// holds them literally, so that the common case does not allocate.
+func joinScoped(rawPath, scope, name string) string {
+	if n := 1 + len(scope) + 1 + len(name); len(rawPath) >= n && rawPath[0] == '/' {
+		if lit := rawPath[1:n]; lit[:len(scope)] == scope && lit[len(scope)] == '/' && lit[len(scope)+1:] == name {
+			return lit
+		}
+	}
+	return scope + "/" + name
+}
+
+// validName accepts the names registries serve, including legacy ones
+// with capital letters.
+func validName(name string) bool {
+	if len(name) > 214 {
+		return false
+	}
+	n := name
+	if strings.HasPrefix(n, "@") {
+		scope, rest, ok := strings.Cut(n[1:], "/")
+		if !ok || !validPart(scope) {
+			return false
+		}
+		n = rest
+	}
+	return validPart(n) && n[0] != '.' && n[0] != '_'
+}
+
+func validPart(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' || c == '!' || c == '*' || c == '\'' || c == '(' || c == ')') {
+			return false
+		}
+	}
+	return true
+}
+
+// Serve implements gateway.Rule.
+func (reg *Registry) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Result, bool) {
+	segs := req.Segments()
+	if len(segs) > 0 && segs[0] == "-" {
+		return reg.serveSpecial(w, req, segs), true
+	}
+	pr, ok := parsePath(req.RawPath, segs)
+	if !ok {
+		return gateway.Result{}, false
+	}
+	m := req.Method()
+	ev := event.Event{Kind: event.KindNPM}
+	ev.NPM.Package = pr.name
+	ru := reg.ruleFor(pr.name)
+	if ru == nil {
+		return reg.serveUnknown(w, req, pr, ev)
+	}
+	ev.PackageID = ru.packageID
+	switch {
+	case len(pr.rest) == 0 && (m == http.MethodGet || m == http.MethodHead):
+		ev.NPM.Object = "packument"
+		return reg.servePackument(w, req, ru, pr.name, ev), true
+	case len(pr.rest) == 0 && m == http.MethodPut:
+		return reg.publish(w, req, ru, pr.name), true
+	case len(pr.rest) == 1 && (m == http.MethodGet || m == http.MethodHead):
+		ev.NPM.Object = "version"
+		return reg.serveVersion(w, req, ru, pr.name, pr.rest[0], ev), true
+	case len(pr.rest) == 2 && pr.rest[0] == "-" && (m == http.MethodGet || m == http.MethodHead):
+		ev.NPM.Object = "tarball"
+		return reg.serveTarball(w, req, ru, pr.name, pr.rest[1], ev), true
+	case m != http.MethodGet && m != http.MethodHead:
+		return refuse(w, req, http.StatusMethodNotAllowed, "changing packages ("+m+" "+req.RawPath+") is not possible through this registry; use the upstream registry "+ru.registry), true
+	}
+	return refuse(w, req, http.StatusNotFound, "not found: "+req.RawPath+" (this registry serves package documents and tarballs)"), true
+}
+
+// serveSpecial answers the registry's own endpoints (/-/...): ping
+// answers, everything else (search, audit, login, tokens) is not
+// offered.
+func (reg *Registry) serveSpecial(w http.ResponseWriter, req *gateway.Request, segs []string) gateway.Result {
+	m := req.Method()
+	if len(segs) == 2 && segs[1] == "ping" && (m == http.MethodGet || m == http.MethodHead) {
+		writeJSON(w, req, http.StatusOK, []byte("{}\n"))
+		return gateway.Result{Status: http.StatusOK, Outcome: event.OutcomeServe, Uncounted: true}
+	}
+	if m != http.MethodGet && m != http.MethodHead {
+		return refuse(w, req, http.StatusMethodNotAllowed, m+" "+req.RawPath+" is not offered by this registry (it serves package documents and tarballs only)")
+	}
+	return refuse(w, req, http.StatusNotFound, req.RawPath+" is not offered by this registry (it serves package documents and tarballs only)")
+}
+
+// serveUnknown sends requests for packages no rule takes to the
+// fallback registry, so that dependencies resolve.
+func (reg *Registry) serveUnknown(w http.ResponseWriter, req *gateway.Request, pr request, ev event.Event) (gateway.Result, bool) {
+	m := req.Method()
+	if reg.fallback == "" {
+		return gateway.Result{}, false
+	}
+	if m != http.MethodGet && m != http.MethodHead {
+		return refuse(w, req, http.StatusMethodNotAllowed, "package "+pr.name+" is not served by this registry; publish it to its own registry"), true
+	}
+	target := reg.fallback + upstreamPath(pr.name)
+	for _, s := range pr.rest {
+		target += "/" + url.PathEscape(s)
+	}
+	ev.NPM.Object = "packument"
+	if len(pr.rest) == 2 && pr.rest[0] == "-" {
+		ev.NPM.Object = "tarball"
+	}
+	w.Header()["Location"] = []string{target}
+	w.WriteHeader(http.StatusTemporaryRedirect)
+	return gateway.Result{Status: http.StatusTemporaryRedirect, Outcome: event.OutcomeRedirect, Event: ev}, true
+}
+
+// wantsAbbreviated reports whether the client asked for the abbreviated
+// document (npm, yarn and pnpm do when installing).
+func wantsAbbreviated(accept []string) bool {
+	for _, a := range accept {
+		for item := range strings.SplitSeq(a, ",") {
+			mt, params, _ := strings.Cut(item, ";")
+			if strings.EqualFold(strings.TrimSpace(mt), ctypeAbbrev) && !zeroQ(params) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func zeroQ(params string) bool {
+	for p := range strings.SplitSeq(params, ";") {
+		k, v, ok := strings.Cut(p, "=")
+		if ok && strings.TrimSpace(k) == "q" {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return err == nil && f <= 0
+		}
+	}
+	return false
+}
+
+// docRequest is the cache request for a package's document.
+func (ru *rule) docRequest(name string, abbreviated bool) doccache.Request {
+	i := 0
+	if abbreviated {
+		i = 1
+	}
+	if ru.fixed[i] != nil {
+		return *ru.fixed[i]
+	}
+	if v, ok := ru.requests.Load(name); ok {
+		return v.(*[2]doccache.Request)[i]
+	}
+	if ru.memoCount.Load() >= maxRequestMemo {
+		return ru.newDocRequest(name, abbreviated)
+	}
+	both := &[2]doccache.Request{ru.newDocRequest(name, false), ru.newDocRequest(name, true)}
+	if _, loaded := ru.requests.LoadOrStore(name, both); !loaded {
+		ru.memoCount.Add(1)
+	}
+	return both[i]
+}
+
+func (ru *rule) newDocRequest(name string, abbreviated bool) doccache.Request {
+	u := ru.registry + upstreamPath(name)
+	key, accept := "npm full "+u, ctypeJSON
+	if abbreviated {
+		key, accept = "npm abbreviated "+u, ctypeAbbrev+"; q=1.0, "+ctypeJSON+"; q=0.8"
+	}
+	return doccache.Request{
+		Key: key, URL: u, Accept: accept, TTL: ru.ttl,
+		Parse: func(_ *url.URL, header http.Header, body []byte) (any, int64, error) {
+			p, err := parsePackument(name, abbreviated, header, body)
+			if err != nil {
+				return nil, 0, err
+			}
+			return p, int64(p.size), nil
+		},
+	}
+}
+
+// baseURL returns whether clients reach this registry over https, and
+// by which host, as written into tarball URLs.
+func (reg *Registry) baseURL(r *http.Request) (https bool, host string) {
+	host = r.Host
+	https = r.TLS != nil
+	if reg.trusted != nil && len(r.Header["X-Forwarded-Host"])+len(r.Header["X-Forwarded-Proto"]) > 0 && reg.trusted.Contains(clientip.Peer(r)) {
+		host = reg.trusted.Host(r)
+		if p := r.Header["X-Forwarded-Proto"]; len(p) > 0 {
+			switch strings.ToLower(strings.TrimSpace(p[len(p)-1])) {
+			case "http":
+				https = false
+			case "https":
+				https = true
+			}
+		}
+	}
+	return https, host
+}
+
+func (reg *Registry) servePackument(w http.ResponseWriter, req *gateway.Request, ru *rule, name string, ev event.Event) gateway.Result {
+	abbrev := wantsAbbreviated(req.HTTP.Header["Accept"])
+	doc, state, err := reg.cache.Get(req.HTTP.Context(), ru.docRequest(name, abbrev))
+	if err != nil {
+		return upstreamFailed(w, req, err, ev)
+	}
+	if doc.Missing {
+		return refuse(w, req, http.StatusNotFound, "package "+name+" is not on the upstream registry "+ru.registry)
+	}
+	p := doc.Value.(*packument)
+	req.Buf = reg.appendBase(req.Buf[:0], req.HTTP)
+	rendered := p.forBase(req.Buf, abbrev)
+	h := w.Header()
+	h["Etag"] = rendered.etag
+	h["Cache-Control"] = ru.cacheControl
+	h["Vary"] = varyAccept
+	h["X-Portico-Cache"] = stateHeader[state]
+	if inm := req.HTTP.Header["If-None-Match"]; len(inm) > 0 && etagMatches(inm[0], rendered.etag[0]) {
+		w.WriteHeader(http.StatusNotModified)
+		return gateway.Result{Status: http.StatusNotModified, Outcome: event.OutcomeNotModified, Event: ev}
+	}
+	h["Content-Type"] = ctypeJSONHeader
+	if abbrev {
+		h["Content-Type"] = ctypeAbbrevHeader
+	}
+	h["Content-Length"] = rendered.length
+	w.WriteHeader(http.StatusOK)
+	if req.Method() != http.MethodHead {
+		_ = p.writeTo(w, rendered.base)
+	}
+	return gateway.Result{Status: http.StatusOK, Outcome: event.OutcomeServe, Event: ev}
+}
+
+var (
+	ctypeJSONHeader   = []string{ctypeJSON}
+	ctypeAbbrevHeader = []string{ctypeAbbrev}
+	stateHeader       = func() (h [5][]string) {
+		for i := range h {
+			h[i] = []string{doccache.State(i).String()}
+		}
+		return h
+	}()
+)
+
+// appendBase appends the base URL clients reach this registry by, as it
+// must appear inside a JSON string.
+func (reg *Registry) appendBase(dst []byte, r *http.Request) []byte {
+	https, host := reg.baseURL(r)
+	start := len(dst)
+	if https {
+		dst = append(dst, "https://"...)
+	} else {
+		dst = append(dst, "http://"...)
+	}
+	dst = append(dst, host...)
+	for _, c := range dst[start:] {
+		if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			return append(dst[:start], jsonBase(string(dst[start:]))...)
+		}
+	}
+	return dst
+}
+
+var varyAccept = []string{"Accept"}
+
+func (reg *Registry) serveVersion(w http.ResponseWriter, req *gateway.Request, ru *rule, name, spec string, ev event.Event) gateway.Result {
+	doc, _, err := reg.cache.Get(req.HTTP.Context(), ru.docRequest(name, false))
+	if err != nil {
+		return upstreamFailed(w, req, err, ev)
+	}
+	if doc.Missing {
+		return refuse(w, req, http.StatusNotFound, "package "+name+" is not on the upstream registry "+ru.registry)
+	}
+	p := doc.Value.(*packument)
+	body, version, ok := p.version(spec, reg.appendBase(nil, req.HTTP))
+	if !ok {
+		return refuse(w, req, http.StatusNotFound, "version not found: "+name+"@"+spec)
+	}
+	ev.NPM.Version = version
+	w.Header()["Cache-Control"] = ru.cacheControl
+	writeJSON(w, req, http.StatusOK, body)
+	return gateway.Result{Status: http.StatusOK, Outcome: event.OutcomeServe, Event: ev}
+}
+
+func (reg *Registry) serveTarball(w http.ResponseWriter, req *gateway.Request, ru *rule, name, file string, ev event.Event) gateway.Result {
+	// A download must not wait on a revalidation: any cached document
+	// that lists the tarball will do.
+	tb, ok := reg.peekTarball(ru, name, file)
+	if !ok {
+		doc, _, err := reg.cache.Get(req.HTTP.Context(), ru.docRequest(name, true))
+		if err != nil {
+			return upstreamFailed(w, req, err, ev)
+		}
+		if doc.Missing {
+			return refuse(w, req, http.StatusNotFound, "package "+name+" is not on the upstream registry "+ru.registry)
+		}
+		if tb, ok = doc.Value.(*packument).tarballs[file]; !ok {
+			return refuse(w, req, http.StatusNotFound, "tarball "+file+" is not listed in the document of "+name)
+		}
+	}
+	ev.NPM.Version = tb.version
+	if ru.alwaysProxy {
+		status := reg.proxyTarball(w, req, tb.location[0])
+		outcome := event.OutcomeProxy
+		if status >= 500 || status == 499 {
+			outcome = event.OutcomeError
+		}
+		return gateway.Result{Status: status, Outcome: outcome, Event: ev}
+	}
+	w.Header()["Location"] = tb.location
+	w.WriteHeader(http.StatusTemporaryRedirect)
+	return gateway.Result{Status: http.StatusTemporaryRedirect, Outcome: event.OutcomeRedirect, Event: ev}
+}
+
+func (reg *Registry) peekTarball(ru *rule, name, file string) (tarball, bool) {
+	for _, abbrev := range [...]bool{true, false} {
+		if doc := reg.cache.Peek(ru.docRequest(name, abbrev).Key); doc != nil && !doc.Missing {
+			if tb, ok := doc.Value.(*packument).tarballs[file]; ok {
+				return tb, true
+			}
+		}
+	}
+	return tarball{}, false
+}
+
+// proxyTarball streams a tarball from the upstream, following the
+// upstream's redirects (to its storage, say) without client headers.
+func (reg *Registry) proxyTarball(w http.ResponseWriter, req *gateway.Request, target string) int {
+	ctx := req.HTTP.Context()
+	var resp *http.Response
+	for hop := 0; ; hop++ {
+		out, err := http.NewRequestWithContext(ctx, req.Method(), target, nil)
+		if err != nil {
+			return writeProxyError(w, req, http.StatusBadGateway, err)
+		}
+		out.Header.Set("User-Agent", "portico")
+		resp, err = reg.client.Do(out)
+		if err != nil {
+			if errors.Is(err, context.Canceled) {
+				return 499
+			}
+			status := http.StatusBadGateway
+			if errors.Is(err, context.DeadlineExceeded) {
+				status = http.StatusGatewayTimeout
+			}
+			return writeProxyError(w, req, status, err)
+		}
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode < 300 || resp.StatusCode > 399 || loc == "" || hop >= 5 {
+			break
+		}
+		resp.Body.Close()
+		next, err := url.Parse(target)
+		if err == nil {
+			next, err = next.Parse(loc)
+		}
+		if err != nil || next.Scheme != "http" && next.Scheme != "https" {
+			return writeProxyError(w, req, http.StatusBadGateway, errors.New("bad redirect from the upstream"))
+		}
+		target = next.String()
+	}
+	defer resp.Body.Close()
+	h := w.Header()
+	for _, k := range [...]string{"Content-Type", "Content-Length", "Etag", "Last-Modified", "Cache-Control"} {
+		if v := resp.Header[k]; len(v) > 0 {
+			h[k] = v
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	if req.Method() != http.MethodHead {
+		_, _ = io.Copy(w, resp.Body)
+	}
+	return resp.StatusCode
+}
+
+func writeProxyError(w http.ResponseWriter, req *gateway.Request, status int, err error) int {
+	writeJSON(w, req, status, errorBody("portico: the upstream tarball could not be fetched: "+err.Error()))
+	return status
+}
+
+// publish forwards npm publish to the upstream when the rule allows it,
+// and refuses it otherwise.
+func (reg *Registry) publish(w http.ResponseWriter, req *gateway.Request, ru *rule, name string) gateway.Result {
+	if !ru.allowPublish {
+		return refuse(w, req, http.StatusMethodNotAllowed, "publishing "+name+" through this registry is not allowed; publish to "+ru.registry+" instead")
+	}
+	in := req.HTTP
+	out, err := http.NewRequestWithContext(in.Context(), http.MethodPut, ru.registry+upstreamPath(name), in.Body)
+	if err != nil {
+		return refuse(w, req, http.StatusBadGateway, "invalid upstream request")
+	}
+	out.ContentLength = in.ContentLength
+	for _, k := range [...]string{"Authorization", "Content-Type", "Npm-Otp", "Npm-Auth-Type", "Npm-Command", "User-Agent", "Accept"} {
+		if v := in.Header[k]; len(v) > 0 {
+			out.Header[k] = v
+		}
+	}
+	resp, err := reg.client.Do(out)
+	if err != nil {
+		return refuse(w, req, http.StatusBadGateway, "the upstream registry could not be reached: "+err.Error())
+	}
+	defer resp.Body.Close()
+	for _, k := range [...]string{"Content-Type", "Content-Length", "Www-Authenticate", "Npm-Notice"} {
+		if v := resp.Header[k]; len(v) > 0 {
+			w.Header()[k] = v
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body)
+	// A publish is not a download and is not counted.
+	return gateway.Result{Status: resp.StatusCode, Outcome: event.OutcomeProxy, Uncounted: true}
+}
+
+// refuse answers with an npm-style JSON error, which npm prints. Refusals
+// are not counted.
+func refuse(w http.ResponseWriter, req *gateway.Request, status int, msg string) gateway.Result {
+	if status == http.StatusMethodNotAllowed {
+		w.Header()["Allow"] = []string{"GET, HEAD"}
+	}
+	writeJSON(w, req, status, errorBody(msg))
+	return gateway.Result{Status: status, Outcome: event.OutcomeError, Uncounted: true}
+}
+
+func errorBody(msg string) []byte {
+	return append(mustMarshal(map[string]string{"error": msg}), '\n')
+}
+
+// upstreamFailed answers when the upstream failed and nothing is cached.
+func upstreamFailed(w http.ResponseWriter, req *gateway.Request, err error, ev event.Event) gateway.Result {
+	status := http.StatusBadGateway
+	var ue *doccache.Error
+	if errors.As(err, &ue) {
+		status = ue.Status
+	} else if req.HTTP.Context().Err() != nil {
+		return gateway.Result{Status: 499, Outcome: event.OutcomeError, Uncounted: true}
+	}
+	writeJSON(w, req, status, errorBody("portico: the upstream registry could not be read and no copy is cached: "+err.Error()))
+	return gateway.Result{Status: status, Outcome: event.OutcomeError, Event: ev}
+}
+
+func writeJSON(w http.ResponseWriter, req *gateway.Request, status int, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = []string{ctypeJSON}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(status)
+	if req.Method() != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// etagMatches evaluates If-None-Match with weak comparison; "*" matches.
+func etagMatches(header, etag string) bool {
+	for piece := range strings.SplitSeq(header, ",") {
+		piece = strings.TrimPrefix(strings.TrimSpace(piece), "W/")
+		if piece == "*" || piece == etag {
+			return true
+		}
+	}
+	return false
+}
