@@ -4,6 +4,13 @@
 #
 #   bench/docker-proxy.sh                 # 1 GiB blob, 3 rounds
 #   SIZE=$((4<<30)) ROUNDS=5 bench/docker-proxy.sh
+#   SOURCE=blobserver bench/docker-proxy.sh
+#
+# SOURCE=registry (the default) serves the blob from the CNCF distribution
+# registry with filesystem storage, installed from the Go module proxy if
+# missing: "direct" is then a download from a real registry. SOURCE=
+# blobserver serves it from memory, a faster source that makes every proxy
+# look worse.
 #
 # Listens only on free ports of 127.0.0.1; removes everything on exit.
 set -euo pipefail
@@ -22,26 +29,55 @@ CGO_ENABLED=0 go build -o "$tmp/portico" ./cmd/portico
 go build -o "$tmp/blobserver" ./bench/blobserver
 go build -o "$tmp/revproxy" ./bench/revproxy
 
-"$tmp/blobserver" -size "$SIZE" >"$tmp/blob.addr" &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$tmp/blob.addr" ] && break; sleep 0.05; done
-blob=$(head -1 "$tmp/blob.addr")
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+path=/v2/acme/big/blobs/sha256:0000000000000000000000000000000000000000000000000000000000000000
+case "${SOURCE:-registry}" in
+registry)
+	command -v registry >/dev/null || PATH="$PATH:$(go env GOPATH)/bin"
+	command -v registry >/dev/null || GOFLAGS="" go install github.com/distribution/distribution/v3/cmd/registry@v3.0.0
+	blob="127.0.0.1:$(free_port)"
+	mkdir -p "$tmp/regdata"
+	cat >"$tmp/registry.yml" <<YAML
+version: 0.1
+log: {level: error}
+storage: {filesystem: {rootdirectory: $tmp/regdata}}
+http: {addr: $blob}
+YAML
+	registry serve "$tmp/registry.yml" >"$tmp/registry.log" 2>&1 &
+	pids+=($!)
+	for _ in $(seq 100); do curl -fs -o /dev/null "http://$blob/v2/" && break; sleep 0.05; done
+	head -c "$SIZE" /dev/urandom >"$tmp/blob"
+	digest=sha256:$(sha256sum "$tmp/blob" | cut -d' ' -f1)
+	loc=$(curl -fsi -X POST "http://$blob/v2/acme/big/blobs/uploads/" | tr -d '\r' | awk 'tolower($1)=="location:" {print $2}')
+	case "$loc" in http*) ;; *) loc="http://$blob$loc" ;; esac
+	case "$loc" in *\?*) sep='&' ;; *) sep='?' ;; esac
+	curl -fs -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' -T "$tmp/blob" "$loc${sep}digest=$digest"
+	rm -f "$tmp/blob"
+	path=/v2/acme/big/blobs/$digest
+	;;
+blobserver)
+	"$tmp/blobserver" -size "$SIZE" >"$tmp/blob.addr" &
+	pids+=($!)
+	for _ in $(seq 100); do [ -s "$tmp/blob.addr" ] && break; sleep 0.05; done
+	blob=$(head -1 "$tmp/blob.addr")
+	;;
+*) echo "SOURCE must be registry or blobserver"; exit 2 ;;
+esac
+echo "source: ${SOURCE:-registry} at $blob"
 
 cat >"$tmp/manifest.json" <<JSON
 {"rules":[{"type":"docker-v1","domain":"bench.test","repository-name":"acme/big","registry":"http://$blob","package-id":"p","mode":"proxy"}]}
 JSON
-gwport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+gwport=$(free_port)
 "$tmp/portico" serve --manifest "$tmp/manifest.json" --listen "127.0.0.1:$gwport" --ops-listen off --events none 2>"$tmp/portico.log" &
 gw=$!
-pids+=($gw)
-for _ in $(seq 100); do curl -fs -o /dev/null -H 'Host: bench.test' -A bench "http://127.0.0.1:$gwport/v2/acme/big/blobs/sha256:0" -r 0-0 && break; sleep 0.05; done
+pids+=("$gw")
+for _ in $(seq 100); do curl -fs -o /dev/null -H 'Host: bench.test' -A bench "http://127.0.0.1:$gwport$path" -r 0-0 && break; sleep 0.05; done
 
-rpport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+rpport=$(free_port)
 "$tmp/revproxy" -listen "127.0.0.1:$rpport" -backend "http://$blob" &
 pids+=($!)
-for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$rpport/" -r 0-0 && break; sleep 0.05; done
-
-path=/v2/acme/big/blobs/sha256:0000000000000000000000000000000000000000000000000000000000000000
+for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$rpport$path" -r 0-0 && break; sleep 0.05; done
 rss() { awk '/VmRSS/ {print $2}' "/proc/$gw/status"; }
 echo "blob: $((SIZE>>20)) MiB; Portico RSS before: $(rss) KiB"
 dsum=0; psum=0; rsum=0
