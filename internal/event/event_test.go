@@ -214,3 +214,53 @@ func BenchmarkAppendJSON(b *testing.B) {
 		buf = e.AppendJSON(buf[:0])
 	}
 }
+
+func TestCounting(t *testing.T) {
+	tests := []struct {
+		name     string
+		e        Event
+		pkg, art string
+		version  string
+		download bool
+	}{
+		{"docker pull", Event{Kind: KindDocker, RuleID: "r", Method: "GET", Status: 307, Docker: Docker{Image: "acme/x", Reference: "1.0", Object: "manifest", Pull: true}}, "r", "acme/x", "1.0", true},
+		{"docker HEAD", Event{Kind: KindDocker, PackageID: "p", Method: "HEAD", Status: 200, Docker: Docker{Image: "acme/x", Reference: "1.0", Object: "manifest"}}, "p", "acme/x", "1.0", false},
+		{"docker failed pull", Event{Kind: KindDocker, PackageID: "p", Method: "GET", Status: 401, Docker: Docker{Image: "acme/x", Object: "manifest", Pull: true}}, "p", "acme/x", "", false},
+		{"docker blob", Event{Kind: KindDocker, PackageID: "p", Method: "GET", Status: 200, Docker: Docker{Image: "acme/x", Object: "blob"}}, "p", "acme/x", "", false},
+		{"python file", Event{Kind: KindPython, PackageID: "p", Method: "GET", Status: 307, Python: Python{Object: "file", Project: "rocket", Version: "1.2"}}, "p", "rocket", "1.2", true},
+		{"python index", Event{Kind: KindPython, PackageID: "p", Method: "GET", Status: 200, Python: Python{Object: "project", Project: "rocket"}}, "p", "rocket", "", false},
+		{"npm tarball", Event{Kind: KindNPM, PackageID: "p", Method: "GET", Status: 307, NPM: NPM{Object: "tarball", Package: "x", Version: "2.0.0"}}, "p", "x", "2.0.0", true},
+		{"npm packument", Event{Kind: KindNPM, PackageID: "p", Method: "GET", Status: 200, NPM: NPM{Object: "packument", Package: "x"}}, "p", "x", "", false},
+		{"file", Event{Kind: KindFile, PackageID: "p", Method: "GET", Status: 307, Variables: []Var{{"os", "linux"}, {"version", "v1.2.0"}}}, "p", "", "v1.2.0", true},
+		{"file HEAD", Event{Kind: KindFile, PackageID: "p", Method: "HEAD", Status: 307}, "p", "", "", false},
+		{"telemetry", Event{Kind: KindTelemetry, PackageID: "p", Method: "POST", Status: 200}, "p", "", "", true},
+		{"scarf-js", Event{Kind: KindScarfJS, PackageID: "p", Method: "POST", Status: 200, Subject: "x", Payload: []byte(`{"libraryVersion":"1.2.0"}`)}, "p", "x", "1.2.0", true},
+		{"pixel without package", Event{Kind: KindPixel, Method: "GET", Status: 200}, "", "", "", true},
+	}
+	for _, tt := range tests {
+		if got := tt.e.Package(); got != tt.pkg {
+			t.Errorf("%s: Package() = %q, want %q", tt.name, got, tt.pkg)
+		}
+		if got := tt.e.Artifact(); got != tt.art {
+			t.Errorf("%s: Artifact() = %q, want %q", tt.name, got, tt.art)
+		}
+		if got := tt.e.ArtifactVersion(); got != tt.version {
+			t.Errorf("%s: ArtifactVersion() = %q, want %q", tt.name, got, tt.version)
+		}
+		if got := tt.e.Download(); got != tt.download {
+			t.Errorf("%s: Download() = %v, want %v", tt.name, got, tt.download)
+		}
+	}
+	for mt, want := range map[string]bool{
+		"application/vnd.oci.image.index.v1+json":                   true,
+		"application/vnd.docker.distribution.manifest.list.v2+json": true,
+		"application/vnd.oci.image.manifest.v1+json":                false,
+		"application/vnd.docker.distribution.manifest.v2+json":      false,
+		"application/vnd.oci.image.index.v1+json; charset=utf-8":    true,
+		"": false,
+	} {
+		if got := IsIndexMediaType(mt); got != want {
+			t.Errorf("IsIndexMediaType(%q) = %v, want %v", mt, got, want)
+		}
+	}
+}
