@@ -1,0 +1,154 @@
+package store
+
+import (
+	"testing"
+	"time"
+
+	"portico/internal/event"
+)
+
+var t0 = time.Date(2026, 11, 22, 10, 30, 0, 0, time.UTC)
+
+const (
+	indexMT    = "application/vnd.oci.image.index.v1+json"
+	manifestMT = "application/vnd.oci.image.manifest.v1+json"
+)
+
+func pull(hash uint64, at time.Duration, mediaType string) event.Event {
+	return event.Event{Kind: event.KindDocker, RuleID: "r", Time: t0.Add(at), Method: "GET", Status: 200, Outcome: event.OutcomeProxy, Downloader: hash,
+		Docker: event.Docker{Image: "acme/x", Reference: "1.0", Object: "manifest", MediaType: mediaType, Pull: true}}
+}
+
+// countPulls folds the batches in order, carrying the windows between
+// them as a store does, and returns the pulls counted.
+func countPulls(batches ...[]event.Event) int {
+	windows := map[uint64]PullWindow{}
+	n := 0
+	for _, b := range batches {
+		recs, _ := NewRecords(b, nil, nil)
+		state := map[uint64]PullWindow{}
+		for _, h := range PullHashes(recs) {
+			if w, ok := windows[h]; ok {
+				state[h] = w
+			}
+		}
+		for _, w := range FoldPulls(recs, state) {
+			windows[w.Hash] = w
+		}
+		for _, r := range recs {
+			if r.Download {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func TestFoldPulls(t *testing.T) {
+	s := time.Second
+	tests := []struct {
+		name    string
+		batches [][]event.Event
+		want    int
+	}{
+		{"index then manifest", [][]event.Event{{pull(1, 0, indexMT), pull(1, s, manifestMT)}}, 1},
+		{"unknown types", [][]event.Event{{pull(1, 0, ""), pull(1, s, "")}}, 1},
+		{"index then unknown", [][]event.Event{{pull(1, 0, indexMT), pull(1, s, "")}}, 1},
+		{"two indexes", [][]event.Event{{pull(1, 0, indexMT), pull(1, s, indexMT)}}, 2},
+		{"two manifests", [][]event.Event{{pull(1, 0, manifestMT), pull(1, s, manifestMT)}}, 2},
+		{"two multi-platform pulls", [][]event.Event{{pull(1, 0, indexMT), pull(1, s, manifestMT), pull(1, 2*s, indexMT), pull(1, 3*s, manifestMT)}}, 2},
+		{"two unknown pulls", [][]event.Event{{pull(1, 0, ""), pull(1, s, ""), pull(1, 2*s, ""), pull(1, 3*s, "")}}, 2},
+		{"too far apart", [][]event.Event{{pull(1, 0, indexMT), pull(1, 2*FoldWindow, manifestMT)}}, 2},
+		{"other client", [][]event.Event{{pull(1, 0, indexMT), pull(2, s, manifestMT)}}, 2},
+		{"no downloader", [][]event.Event{{pull(0, 0, indexMT), pull(0, s, manifestMT)}}, 2},
+		{"across batches", [][]event.Event{{pull(1, 0, indexMT)}, {pull(1, s, manifestMT)}}, 1},
+		{"manifest stored first", [][]event.Event{{pull(1, s, manifestMT)}, {pull(1, 0, indexMT)}}, 1},
+		{"batch out of order", [][]event.Event{{pull(1, s, manifestMT), pull(1, 0, indexMT)}}, 1},
+		{"third GET is a new pull", [][]event.Event{{pull(1, 0, indexMT), pull(1, s, manifestMT), pull(1, 2*s, manifestMT)}}, 2},
+	}
+	for _, tt := range tests {
+		if got := countPulls(tt.batches...); got != tt.want {
+			t.Errorf("%s: %d pulls, want %d", tt.name, got, tt.want)
+		}
+	}
+	// HEAD requests and failed GETs are never pulls, so never fold.
+	head := pull(1, 0, indexMT)
+	head.Method, head.Docker.Pull = "HEAD", false
+	if got := countPulls([]event.Event{head, pull(1, time.Second, manifestMT)}); got != 1 {
+		t.Errorf("HEAD then GET: %d pulls, want 1", got)
+	}
+}
+
+func TestRollup(t *testing.T) {
+	mk := func(at time.Duration, version string, bot bool) event.Event {
+		e := pull(uint64(at)+1, at, "")
+		e.Docker.Reference = version
+		e.Client.Bot = bot
+		e.Source = event.SourceHuman
+		return e
+	}
+	batch := []event.Event{mk(0, "1.0", false), mk(time.Minute, "1.0", false), mk(2*time.Hour, "1.0", false), mk(0, "2.0", false), mk(0, "1.0", true)}
+	head := mk(time.Minute, "1.0", false)
+	head.Method, head.Docker.Pull = "HEAD", false
+	batch = append(batch, head)
+	recs, _ := NewRecords(batch, nil, nil)
+	hours := Rollup(recs, time.Hour)
+	if len(hours) != 4 {
+		t.Fatalf("hour rollup has %d rows, want 4: %+v", len(hours), hours)
+	}
+	for i := 1; i < len(hours); i++ {
+		if CompareKeys(&hours[i-1].Key, &hours[i].Key) >= 0 {
+			t.Fatalf("rows not sorted: %+v", hours)
+		}
+	}
+	first := hours[0]
+	if first.Version != "1.0" || first.Bot || first.Requests != 3 || first.Downloads != 2 || first.Bucket != Hour(t0).Unix() {
+		t.Errorf("first hour row = %+v, want version 1.0, 3 requests, 2 downloads at %v", first, Hour(t0))
+	}
+	days := Rollup(recs, 24*time.Hour)
+	var total Counts
+	for _, d := range days {
+		if d.Bucket != Day(t0).Unix() {
+			t.Errorf("day row bucket %d, want %d", d.Bucket, Day(t0).Unix())
+		}
+		total.Requests += d.Requests
+		total.Downloads += d.Downloads
+	}
+	if total != (Counts{Requests: 6, Downloads: 5}) {
+		t.Errorf("day totals %+v, want 6 requests and 5 downloads", total)
+	}
+	if ds := Downloaders(recs); len(ds) != 3 {
+		t.Errorf("%d downloaders, want 3 (one per hash; the bot and the HEAD left out): %+v", len(ds), ds)
+	}
+	for i, r := range recs {
+		e, err := event.Parse(r.Data)
+		if err != nil || e.Docker.Reference != batch[i].Docker.Reference || e.Time != batch[i].Time {
+			t.Errorf("record %d data %s does not hold its event (%v)", i, r.Data, err)
+		}
+	}
+}
+
+func TestResolve(t *testing.T) {
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	tests := []struct {
+		from, to                 string
+		wantFrom, wantTo, df, dt string
+	}{
+		{"2026-11-20T10:30:00Z", "2026-11-23T05:10:00Z", "2026-11-20T10:00:00Z", "2026-11-23T05:00:00Z", "2026-11-21T00:00:00Z", "2026-11-23T00:00:00Z"},
+		{"2026-11-20T00:00:00Z", "2026-11-22T00:00:00Z", "2026-11-20T00:00:00Z", "2026-11-22T00:00:00Z", "2026-11-20T00:00:00Z", "2026-11-22T00:00:00Z"},
+		{"2026-11-20T10:00:00Z", "2026-11-20T12:00:00Z", "2026-11-20T10:00:00Z", "2026-11-20T12:00:00Z", "2026-11-21T00:00:00Z", "2026-11-21T00:00:00Z"},
+		{"2026-11-20T12:00:00Z", "2026-11-20T10:00:00Z", "2026-11-20T12:00:00Z", "2026-11-20T12:00:00Z", "2026-11-21T00:00:00Z", "2026-11-21T00:00:00Z"},
+	}
+	for _, tt := range tests {
+		s := Filter{From: at(tt.from), To: at(tt.to)}.Resolve(time.Now())
+		if !s.From.Equal(at(tt.wantFrom)) || !s.To.Equal(at(tt.wantTo)) || !s.DayFrom.Equal(at(tt.df)) || !s.DayTo.Equal(at(tt.dt)) {
+			t.Errorf("Resolve(%s, %s) = %+v, want %s %s days %s %s", tt.from, tt.to, s, tt.wantFrom, tt.wantTo, tt.df, tt.dt)
+		}
+	}
+}
