@@ -1,0 +1,445 @@
+// Package sqlite is the embedded analytics store: one SQLite file under
+// the data directory, written by the gateway that embeds it. It needs no
+// setup and suits a single gateway; replicas share a PostgreSQL store
+// instead.
+//
+// The database runs in WAL mode, so "portico stats" and other readers
+// never block the writer. One connection writes, batch by batch, each
+// batch in one transaction with multi-row statements; a pool of
+// read-only connections answers queries.
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+
+	"portico/internal/event"
+	"portico/internal/store"
+)
+
+// FileName is the database's name inside the data directory.
+const FileName = "portico.db"
+
+// Config configures a Store.
+type Config struct {
+	// Dir is the data directory; it is created if missing.
+	Dir string
+	// Retention is how long raw events are kept; 0 keeps them. Rollups
+	// are kept regardless.
+	Retention time.Duration
+	// MustExist refuses to create a new database, for readers such as
+	// "portico stats".
+	MustExist bool
+	Logger    *slog.Logger
+}
+
+// Store is the SQLite store.
+type Store struct {
+	cfg   Config
+	path  string
+	write *sql.DB // one connection
+	read  *sql.DB
+
+	// mu serializes Append, whose buffers are reused between batches;
+	// the writer has one connection anyway.
+	mu   sync.Mutex
+	recs []store.Record
+	buf  []byte
+	args []any
+}
+
+var _ store.Store = (*Store)(nil)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Open opens the database in cfg.Dir, creating it and applying pending
+// migrations.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	path := filepath.Join(cfg.Dir, FileName)
+	if cfg.MustExist {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+	} else if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s := &Store{cfg: cfg, path: path}
+	// synchronous(FULL) makes every committed batch survive a power loss:
+	// the spool deletes what the store has committed.
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(0)"
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas
+	var err error
+	if s.write, err = sql.Open("sqlite", dsn); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s.write.SetMaxOpenConns(1)
+	s.write.SetMaxIdleConns(1)
+	s.write.SetConnMaxLifetime(0)
+	if s.read, err = sql.Open("sqlite", dsn+"&_pragma=query_only(1)"); err != nil {
+		_ = s.write.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s.read.SetMaxOpenConns(4)
+	s.read.SetMaxIdleConns(4)
+	if err := s.migrate(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Describe implements store.Store.
+func (s *Store) Describe() string { return "sqlite " + s.path }
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error { return s.read.PingContext(ctx) }
+
+// Close implements store.Store.
+func (s *Store) Close() error {
+	return errors.Join(s.write.Close(), s.read.Close())
+}
+
+// migrate applies the embedded migrations that the database lacks, all in
+// one IMMEDIATE transaction, so that two processes opening the same file
+// cannot both apply them.
+func (s *Store) migrate(ctx context.Context) error {
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	conn, err := s.write.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate %s: %w", s.path, err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("migrate %s: %w", s.path, err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate %s: %w", s.path, err)
+	}
+	var current int
+	if err := conn.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
+		return fmt.Errorf("migrate %s: %w", s.path, err)
+	}
+	if current > len(files) {
+		return fmt.Errorf("migrate %s: at version %d, this portico knows %d: %w", s.path, current, len(files), store.ErrSchemaTooNew)
+	}
+	for i, f := range files {
+		version := i + 1
+		name := strings.TrimSuffix(filepath.Base(f), ".sql")
+		if n, err := strconv.Atoi(name[:4]); err != nil || n != version {
+			return fmt.Errorf("migration %s is out of sequence", f)
+		}
+		if version <= current {
+			continue
+		}
+		body, err := migrations.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		if _, err := conn.ExecContext(ctx, string(body)); err != nil {
+			return fmt.Errorf("migrate %s: apply %s: %w", s.path, name, err)
+		}
+		if _, err := conn.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+			version, name, time.Now().Unix()); err != nil {
+			return fmt.Errorf("migrate %s: record %s: %w", s.path, name, err)
+		}
+		s.cfg.Logger.Info("store migrated", "store", s.Describe(), "version", version, "name", name)
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("migrate %s: %w", s.path, err)
+	}
+	done = true
+	return nil
+}
+
+// Rows per multi-row statement, within SQLite's limit of 32766 parameters.
+const (
+	eventRows  = 500  // 4 parameters each
+	rollupRows = 200  // 13 parameters each
+	smallRows  = 1000 // 5 parameters or fewer each
+)
+
+// Append implements store.Appender.
+func (s *Store) Append(ctx context.Context, batch []event.Event) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recs, s.buf = store.NewRecords(batch, s.recs, s.buf)
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("append events: %w", err)
+	}
+	defer tx.Rollback() // after Commit, a no-op
+	fresh, err := s.insertEvents(ctx, tx, s.recs)
+	if err != nil {
+		return fmt.Errorf("append events: %w", err)
+	}
+	if len(fresh) > 0 {
+		if err := s.count(ctx, tx, fresh); err != nil {
+			return fmt.Errorf("append events: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("append events: commit: %w", err)
+	}
+	return nil
+}
+
+// insertEvents stores the raw events and returns the records that were
+// not stored before.
+func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, recs []store.Record) ([]store.Record, error) {
+	inserted := make(map[event.ID]bool, len(recs))
+	for chunk := range slices.Chunk(recs, eventRows) {
+		q := multiRow("INSERT INTO events (id, time, package, data) VALUES ", "(?,?,?,?)", len(chunk)) +
+			" ON CONFLICT (id) DO NOTHING RETURNING id"
+		args := s.args[:0]
+		for i := range chunk {
+			r := &chunk[i]
+			args = append(args, r.ID[:], r.Time.UnixMilli(), r.Package, r.Data)
+		}
+		s.args = args
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, fmt.Errorf("insert: %w", err)
+		}
+		for rows.Next() {
+			var id []byte
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			inserted[event.ID(id)] = true
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	if len(inserted) == len(recs) {
+		return recs, nil
+	}
+	fresh := make([]store.Record, 0, len(inserted))
+	for _, r := range recs {
+		if inserted[r.ID] {
+			fresh = append(fresh, r)
+		}
+	}
+	return fresh, nil
+}
+
+// count adds fresh records to the pull windows, rollups and unique
+// downloaders.
+func (s *Store) count(ctx context.Context, tx *sql.Tx, recs []store.Record) error {
+	if hashes := store.PullHashes(recs); len(hashes) > 0 {
+		windows, err := loadWindows(ctx, tx, hashes)
+		if err != nil {
+			return err
+		}
+		if err := saveWindows(ctx, tx, store.FoldPulls(recs, windows)); err != nil {
+			return err
+		}
+	}
+	for _, t := range []struct {
+		table      string
+		resolution time.Duration
+	}{{"rollup_hour", time.Hour}, {"rollup_day", 24 * time.Hour}} {
+		if err := s.upsertRollup(ctx, tx, t.table, store.Rollup(recs, t.resolution)); err != nil {
+			return err
+		}
+	}
+	return s.addDownloaders(ctx, tx, store.Downloaders(recs))
+}
+
+func (s *Store) upsertRollup(ctx context.Context, tx *sql.Tx, table string, deltas []store.Delta) error {
+	for chunk := range slices.Chunk(deltas, rollupRows) {
+		q := multiRow("INSERT INTO "+table+" (package, bucket, artifact, kind, version, client, os, country, org, source, bot, requests, downloads) VALUES ",
+			"(?,?,?,?,?,?,?,?,?,?,?,?,?)", len(chunk)) +
+			` ON CONFLICT (package, bucket, artifact, kind, version, client, os, country, org, source, bot)
+			  DO UPDATE SET requests = requests + excluded.requests, downloads = downloads + excluded.downloads`
+		args := s.args[:0]
+		for _, d := range chunk {
+			args = append(args, d.Package, d.Bucket, d.Artifact, d.Kind, d.Version, d.Client, d.OS, d.Country, d.Org, d.Source, d.Bot, d.Requests, d.Downloads)
+		}
+		s.args = args
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("update %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// addDownloaders records the day's downloaders and counts the new ones.
+func (s *Store) addDownloaders(ctx context.Context, tx *sql.Tx, ds []store.Downloader) error {
+	type key struct {
+		day                 int64
+		pkg, artifact, kind string
+	}
+	added := map[key]int64{}
+	for chunk := range slices.Chunk(ds, smallRows) {
+		q := multiRow("INSERT INTO downloaders (day, package, artifact, kind, hash) VALUES ", "(?,?,?,?,?)", len(chunk)) +
+			" ON CONFLICT DO NOTHING RETURNING day, package, artifact, kind"
+		args := s.args[:0]
+		for _, d := range chunk {
+			args = append(args, d.Day, d.Package, d.Artifact, d.Kind, int64(d.Hash))
+		}
+		s.args = args
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("insert downloaders: %w", err)
+		}
+		for rows.Next() {
+			var k key
+			if err := rows.Scan(&k.day, &k.pkg, &k.artifact, &k.kind); err != nil {
+				rows.Close()
+				return err
+			}
+			added[k]++
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+	}
+	if len(added) == 0 {
+		return nil
+	}
+	keys := make([]key, 0, len(added))
+	for k := range added {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		return cmp.Or(strings.Compare(a.pkg, b.pkg), cmp.Compare(a.day, b.day), strings.Compare(a.artifact, b.artifact), strings.Compare(a.kind, b.kind))
+	})
+	for chunk := range slices.Chunk(keys, smallRows) {
+		q := multiRow("INSERT INTO uniques_day (package, day, artifact, kind, downloaders) VALUES ", "(?,?,?,?,?)", len(chunk)) +
+			" ON CONFLICT (package, day, artifact, kind) DO UPDATE SET downloaders = downloaders + excluded.downloaders"
+		args := s.args[:0]
+		for _, k := range chunk {
+			args = append(args, k.pkg, k.day, k.artifact, k.kind, added[k])
+		}
+		s.args = args
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("update uniques_day: %w", err)
+		}
+	}
+	return nil
+}
+
+func loadWindows(ctx context.Context, tx *sql.Tx, hashes []uint64) (map[uint64]store.PullWindow, error) {
+	windows := make(map[uint64]store.PullWindow, len(hashes))
+	for chunk := range slices.Chunk(hashes, smallRows) {
+		args := make([]any, len(chunk))
+		for i, h := range chunk {
+			args[i] = int64(h)
+		}
+		q := "SELECT hash, at, type, used FROM pull_windows WHERE hash IN (" + strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",") + ")"
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, fmt.Errorf("load pull windows: %w", err)
+		}
+		for rows.Next() {
+			var h int64
+			var w store.PullWindow
+			if err := rows.Scan(&h, &w.At, &w.Type, &w.Used); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			w.Hash = uint64(h)
+			windows[w.Hash] = w
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return windows, nil
+}
+
+func saveWindows(ctx context.Context, tx *sql.Tx, windows []store.PullWindow) error {
+	for chunk := range slices.Chunk(windows, smallRows) {
+		q := multiRow("INSERT INTO pull_windows (hash, at, type, used) VALUES ", "(?,?,?,?)", len(chunk)) +
+			" ON CONFLICT (hash) DO UPDATE SET at = excluded.at, type = excluded.type, used = excluded.used"
+		args := make([]any, 0, 4*len(chunk))
+		for _, w := range chunk {
+			args = append(args, int64(w.Hash), w.At, w.Type, w.Used)
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("save pull windows: %w", err)
+		}
+	}
+	return nil
+}
+
+// multiRow builds "prefix row,row,…" with n rows.
+func multiRow(prefix, row string, n int) string {
+	var b strings.Builder
+	b.Grow(len(prefix) + n*(len(row)+1))
+	b.WriteString(prefix)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}
+
+// Maintain implements store.Store: it deletes raw events past the
+// retention, in small transactions so that the writer is never held up
+// for long, and the downloader and pull state no longer needed.
+func (s *Store) Maintain(ctx context.Context, now time.Time) error {
+	if s.cfg.Retention > 0 {
+		cutoff := now.Add(-s.cfg.Retention).UnixMilli()
+		for {
+			res, err := s.write.ExecContext(ctx,
+				"DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE time < ? LIMIT 5000)", cutoff)
+			if err != nil {
+				return fmt.Errorf("apply retention: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n < 5000 {
+				break
+			}
+		}
+	}
+	// Downloaders are needed while events of their day may still arrive.
+	if _, err := s.write.ExecContext(ctx, "DELETE FROM downloaders WHERE day < ?", store.Day(now).Add(-48*time.Hour).Unix()); err != nil {
+		return fmt.Errorf("forget downloaders: %w", err)
+	}
+	if _, err := s.write.ExecContext(ctx, "DELETE FROM pull_windows WHERE at < ?", now.Add(-time.Hour).UnixMilli()); err != nil {
+		return fmt.Errorf("forget pull windows: %w", err)
+	}
+	return nil
+}
