@@ -12,7 +12,7 @@
 // Downloader = first 8 bytes of HMAC-SHA-256(salt, address ‖ user agent ‖
 // package ‖ artifact). The salt is 32 random bytes made for one UTC day.
 // It lives in memory; with several replicas it is shared through the
-// store for that day (SaltStore) and deleted shortly after the day ends.
+// store for that day (store.SaltStore) and deleted shortly after the day ends.
 // Once it is gone, nobody, including the operator, can link a hash back
 // to an address or to the same client on another day.
 package enrich
@@ -30,26 +30,9 @@ import (
 
 	"portico/internal/event"
 	"portico/internal/geoip"
+	"portico/internal/store"
 	"portico/internal/useragent"
 )
-
-// SaltSize is the length of a daily salt in bytes.
-const SaltSize = 32
-
-// ErrNoSalt is returned by a SaltStore for a day whose salt is gone.
-var ErrNoSalt = errors.New("no salt for that day")
-
-// A SaltStore shares the daily salt among the replicas of a gateway.
-type SaltStore interface {
-	// Salt returns the salt of the UTC day that starts at day, creating
-	// it if this is the first request for it. A day that ended more than
-	// SaltGrace ago has no salt any more: the result is ErrNoSalt.
-	Salt(ctx context.Context, day time.Time) ([]byte, error)
-}
-
-// SaltGrace is how long a day's salt outlives the day, for the events of
-// its last seconds that are still being enriched.
-const SaltGrace = 10 * time.Minute
 
 // Config configures an Enricher.
 type Config struct {
@@ -57,7 +40,7 @@ type Config struct {
 	GeoIP *geoip.DB
 	// Salts shares salts among replicas; nil keeps them in this process
 	// only, which is right for a single gateway.
-	Salts SaltStore
+	Salts store.SaltStore
 	// Logger reports salt store failures.
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now. For tests.
@@ -175,7 +158,7 @@ func (en *Enricher) salt(t time.Time) *salt {
 	}
 	en.forget(now)
 	start := time.Unix(day*86400, 0).UTC()
-	if now.Sub(start) > 24*time.Hour+SaltGrace {
+	if now.Sub(start) > 24*time.Hour+store.SaltGrace {
 		// An event from a day whose salt is gone: hashing it with a new
 		// salt would count its client as a new downloader.
 		en.salts[day] = &salt{unhashing: true}
@@ -186,11 +169,11 @@ func (en *Enricher) salt(t time.Time) *salt {
 		key, err := en.cfg.Salts.Salt(ctx, start)
 		cancel()
 		switch {
-		case err == nil && len(key) == SaltSize:
+		case err == nil && len(key) == store.SaltSize:
 			s = &salt{key: key}
 			en.salts[day] = s
 			return s
-		case errors.Is(err, ErrNoSalt):
+		case errors.Is(err, store.ErrNoSalt):
 			en.salts[day] = &salt{unhashing: true}
 			return nil
 		case err == nil:
@@ -204,7 +187,7 @@ func (en *Enricher) salt(t time.Time) *salt {
 			return s
 		}
 	}
-	key := make([]byte, SaltSize)
+	key := make([]byte, store.SaltSize)
 	_, _ = rand.Read(key) // crypto/rand.Read never fails on supported platforms
 	s = &salt{key: key, local: en.cfg.Salts != nil, retryAt: now.Add(time.Minute)}
 	en.salts[day] = s
@@ -214,7 +197,7 @@ func (en *Enricher) salt(t time.Time) *salt {
 // forget drops the salts of days that ended more than SaltGrace ago.
 func (en *Enricher) forget(now time.Time) {
 	for day, s := range en.salts {
-		if now.Sub(time.Unix(day*86400, 0)) > 24*time.Hour+SaltGrace {
+		if now.Sub(time.Unix(day*86400, 0)) > 24*time.Hour+store.SaltGrace {
 			clear(s.key)
 			delete(en.salts, day)
 			if en.macKey == s {

@@ -12,6 +12,7 @@ import (
 	"portico/internal/event"
 	"portico/internal/geoip"
 	"portico/internal/geoip/geoiptest"
+	"portico/internal/store"
 )
 
 const pipUA = `pip/24.2 {"ci":true,"cpu":"x86_64","implementation":{"name":"CPython","version":"3.12.3"},"installer":{"name":"pip","version":"24.2"},"python":"3.12.3","system":{"name":"Linux","release":"6.5.0"}}`
@@ -92,7 +93,7 @@ func (m *memSalts) Salt(_ context.Context, day time.Time) ([]byte, error) {
 	}
 	s, ok := m.salts[day]
 	if !ok {
-		s = make([]byte, SaltSize)
+		s = make([]byte, store.SaltSize)
 		s[0] = byte(len(m.salts) + 1)
 		m.salts[day] = s
 	}

@@ -61,8 +61,10 @@ func NewRecords(batch []event.Event, recs []Record, buf []byte) ([]Record, []byt
 		buf = e.AppendJSON(buf)
 		ends[i] = len(buf)
 		r := Record{
-			ID:         e.ID,
-			Time:       e.Time.UTC(),
+			ID: e.ID,
+			// Events travel as JSON, which keeps milliseconds: a replayed
+			// event must have the same time as the original.
+			Time:       e.Time.UTC().Truncate(time.Millisecond),
 			Package:    e.Package(),
 			Artifact:   e.Artifact(),
 			Kind:       e.Kind.String(),
@@ -211,4 +213,19 @@ func Downloaders(recs []Record) []Downloader {
 			cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Hash, b.Hash))
 	})
 	return out
+}
+
+// Unexpired returns the records at or after horizon (Unix milliseconds;
+// 0 keeps all), reusing recs, and how many it dropped.
+func Unexpired(recs []Record, horizon int64) ([]Record, int) {
+	if horizon == 0 {
+		return recs, 0
+	}
+	kept := recs[:0]
+	for _, r := range recs {
+		if r.Time.UnixMilli() >= horizon {
+			kept = append(kept, r)
+		}
+	}
+	return kept, len(recs) - len(kept)
 }

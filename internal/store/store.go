@@ -87,6 +87,25 @@ type Store interface {
 	Close() error
 }
 
+// A SaltStore shares the daily salt of downloader hashes among the
+// replicas of a gateway (see package enrich).
+type SaltStore interface {
+	// Salt returns the salt of the UTC day that starts at day, creating
+	// it if this is the first request for it. A day that ended more than
+	// SaltGrace ago has no salt any more: the result is ErrNoSalt.
+	Salt(ctx context.Context, day time.Time) ([]byte, error)
+}
+
+// ErrNoSalt is returned by a SaltStore for a day whose salt is gone.
+var ErrNoSalt = errors.New("no salt for that day")
+
+// SaltSize is the length of a daily salt in bytes.
+const SaltSize = 32
+
+// SaltGrace is how long a day's salt outlives the day, for the events of
+// its last seconds that are still being enriched.
+const SaltGrace = 10 * time.Minute
+
 // Measure says what a query counts.
 type Measure uint8
 

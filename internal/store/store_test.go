@@ -1,6 +1,7 @@
 package store
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -22,18 +23,26 @@ func pull(hash uint64, at time.Duration, mediaType string) event.Event {
 // countPulls folds the batches in order, carrying the windows between
 // them as a store does, and returns the pulls counted.
 func countPulls(batches ...[]event.Event) int {
-	windows := map[uint64]PullWindow{}
+	var stored []PullWindow
 	n := 0
 	for _, b := range batches {
 		recs, _ := NewRecords(b, nil, nil)
-		state := map[uint64]PullWindow{}
+		state := map[uint64][]PullWindow{}
+		from, to := WindowSpan(recs)
 		for _, h := range PullHashes(recs) {
-			if w, ok := windows[h]; ok {
-				state[h] = w
+			for _, w := range stored {
+				if w.Hash == h && w.At >= from && w.At <= to {
+					state[h] = append(state[h], w)
+				}
 			}
 		}
 		for _, w := range FoldPulls(recs, state) {
-			windows[w.Hash] = w
+			i := slices.IndexFunc(stored, func(s PullWindow) bool { return s.Hash == w.Hash && s.At == w.At })
+			if i >= 0 {
+				stored[i] = w
+			} else {
+				stored = append(stored, w)
+			}
 		}
 		for _, r := range recs {
 			if r.Download {
@@ -65,6 +74,9 @@ func TestFoldPulls(t *testing.T) {
 		{"manifest stored first", [][]event.Event{{pull(1, s, manifestMT)}, {pull(1, 0, indexMT)}}, 1},
 		{"batch out of order", [][]event.Event{{pull(1, s, manifestMT), pull(1, 0, indexMT)}}, 1},
 		{"third GET is a new pull", [][]event.Event{{pull(1, 0, indexMT), pull(1, s, manifestMT), pull(1, 2*s, manifestMT)}}, 2},
+		{"pulls an hour apart stored out of order", [][]event.Event{
+			{pull(1, 0, indexMT), pull(1, time.Hour, indexMT), pull(1, 2*time.Hour, indexMT)},
+			{pull(1, 2*time.Hour+s, manifestMT), pull(1, s, manifestMT), pull(1, time.Hour+s, manifestMT)}}, 3},
 	}
 	for _, tt := range tests {
 		if got := countPulls(tt.batches...); got != tt.want {

@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
@@ -59,10 +60,14 @@ type Store struct {
 
 	// mu serializes Append, whose buffers are reused between batches;
 	// the writer has one connection anyway.
-	mu   sync.Mutex
-	recs []store.Record
-	buf  []byte
-	args []any
+	mu sync.Mutex
+	// horizon is where the last Maintain put the retention (Unix
+	// milliseconds; 0 before the first): older events are not stored,
+	// since a late copy of a deleted event could not be recognized.
+	horizon atomic.Int64
+	recs    []store.Record
+	buf     []byte
+	args    []any
 }
 
 var _ store.Store = (*Store)(nil)
@@ -198,6 +203,13 @@ func (s *Store) Append(ctx context.Context, batch []event.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.recs, s.buf = store.NewRecords(batch, s.recs, s.buf)
+	var dropped int
+	if s.recs, dropped = store.Unexpired(s.recs, s.horizon.Load()); dropped > 0 {
+		s.cfg.Logger.Warn("dropping events older than the retention", "events", dropped, "retention", s.cfg.Retention)
+	}
+	if len(s.recs) == 0 {
+		return nil
+	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("append events: %w", err)
@@ -266,7 +278,8 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, recs []store.Recor
 // downloaders.
 func (s *Store) count(ctx context.Context, tx *sql.Tx, recs []store.Record) error {
 	if hashes := store.PullHashes(recs); len(hashes) > 0 {
-		windows, err := loadWindows(ctx, tx, hashes)
+		from, to := store.WindowSpan(recs)
+		windows, err := loadWindows(ctx, tx, hashes, from, to)
 		if err != nil {
 			return err
 		}
@@ -359,14 +372,16 @@ func (s *Store) addDownloaders(ctx context.Context, tx *sql.Tx, ds []store.Downl
 	return nil
 }
 
-func loadWindows(ctx context.Context, tx *sql.Tx, hashes []uint64) (map[uint64]store.PullWindow, error) {
-	windows := make(map[uint64]store.PullWindow, len(hashes))
+func loadWindows(ctx context.Context, tx *sql.Tx, hashes []uint64, from, to int64) (map[uint64][]store.PullWindow, error) {
+	windows := make(map[uint64][]store.PullWindow, len(hashes))
 	for chunk := range slices.Chunk(hashes, smallRows) {
-		args := make([]any, len(chunk))
-		for i, h := range chunk {
-			args[i] = int64(h)
+		args := make([]any, 0, len(chunk)+2)
+		args = append(args, from, to)
+		for _, h := range chunk {
+			args = append(args, int64(h))
 		}
-		q := "SELECT hash, at, type, used FROM pull_windows WHERE hash IN (" + strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",") + ")"
+		q := "SELECT hash, at, type, used FROM pull_windows WHERE at BETWEEN ? AND ? AND hash IN (" +
+			strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",") + ")"
 		rows, err := tx.QueryContext(ctx, q, args...)
 		if err != nil {
 			return nil, fmt.Errorf("load pull windows: %w", err)
@@ -379,7 +394,7 @@ func loadWindows(ctx context.Context, tx *sql.Tx, hashes []uint64) (map[uint64]s
 				return nil, err
 			}
 			w.Hash = uint64(h)
-			windows[w.Hash] = w
+			windows[w.Hash] = append(windows[w.Hash], w)
 		}
 		if err := rows.Close(); err != nil {
 			return nil, err
@@ -391,7 +406,7 @@ func loadWindows(ctx context.Context, tx *sql.Tx, hashes []uint64) (map[uint64]s
 func saveWindows(ctx context.Context, tx *sql.Tx, windows []store.PullWindow) error {
 	for chunk := range slices.Chunk(windows, smallRows) {
 		q := multiRow("INSERT INTO pull_windows (hash, at, type, used) VALUES ", "(?,?,?,?)", len(chunk)) +
-			" ON CONFLICT (hash) DO UPDATE SET at = excluded.at, type = excluded.type, used = excluded.used"
+			" ON CONFLICT (hash, at) DO UPDATE SET type = excluded.type, used = excluded.used"
 		args := make([]any, 0, 4*len(chunk))
 		for _, w := range chunk {
 			args = append(args, int64(w.Hash), w.At, w.Type, w.Used)
@@ -422,7 +437,8 @@ func multiRow(prefix, row string, n int) string {
 // for long, and the downloader and pull state no longer needed.
 func (s *Store) Maintain(ctx context.Context, now time.Time) error {
 	if s.cfg.Retention > 0 {
-		cutoff := now.Add(-s.cfg.Retention).UnixMilli()
+		cutoff := store.Day(now.Add(-s.cfg.Retention)).UnixMilli()
+		s.horizon.Store(cutoff)
 		for {
 			res, err := s.write.ExecContext(ctx,
 				"DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE time < ? LIMIT 5000)", cutoff)
@@ -438,7 +454,7 @@ func (s *Store) Maintain(ctx context.Context, now time.Time) error {
 	if _, err := s.write.ExecContext(ctx, "DELETE FROM downloaders WHERE day < ?", store.Day(now).Add(-48*time.Hour).Unix()); err != nil {
 		return fmt.Errorf("forget downloaders: %w", err)
 	}
-	if _, err := s.write.ExecContext(ctx, "DELETE FROM pull_windows WHERE at < ?", now.Add(-time.Hour).UnixMilli()); err != nil {
+	if _, err := s.write.ExecContext(ctx, "DELETE FROM pull_windows WHERE at < ?", now.Add(-store.WindowRetention).UnixMilli()); err != nil {
 		return fmt.Errorf("forget pull windows: %w", err)
 	}
 	return nil

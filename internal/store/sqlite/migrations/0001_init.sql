@@ -66,10 +66,12 @@ CREATE TABLE uniques_day (
 	PRIMARY KEY (package, day, artifact, kind)
 ) WITHOUT ROWID;
 
--- The last counted docker pull of each client and image (store.FoldPulls).
+-- Counted docker pulls, to fold the second GET of each (store.FoldPulls).
 CREATE TABLE pull_windows (
-	hash INTEGER PRIMARY KEY,
+	hash INTEGER NOT NULL,
 	at   INTEGER NOT NULL,   -- Unix milliseconds
 	type INTEGER NOT NULL,
-	used INTEGER NOT NULL
-);
+	used INTEGER NOT NULL,
+	PRIMARY KEY (hash, at)
+) WITHOUT ROWID;
+CREATE INDEX pull_windows_at ON pull_windows (at);
