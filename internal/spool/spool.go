@@ -104,6 +104,7 @@ type Spool struct {
 	lastCommit atomic.Int64
 	lastErr    atomic.Value // string
 	syncDone   chan struct{}
+	unlock     func() error
 }
 
 type segment struct {
@@ -155,7 +156,12 @@ func Open(cfg Config) (*Spool, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
+	unlock, err := lockDir(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
 	s := &Spool{
+		unlock:   unlock,
 		cfg:      cfg,
 		items:    make(chan item, 64),
 		stop:     make(chan struct{}),
@@ -165,9 +171,11 @@ func Open(cfg Config) (*Spool, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.storeUp.Store(true)
 	if err := s.load(); err != nil {
+		_ = unlock()
 		return nil, err
 	}
 	if err := s.startSegment(); err != nil {
+		_ = unlock()
 		return nil, err
 	}
 	if n := len(s.segs) - 1; n > 0 {
@@ -373,7 +381,7 @@ func (s *Spool) Close() error {
 	if left := s.pending.Load(); left > 0 {
 		s.cfg.Logger.Warn("events left in the spool for the next start", "dir", s.cfg.Dir, "bytes", left)
 	}
-	return err
+	return errors.Join(err, s.unlock())
 }
 
 // Stats returns the current counters.

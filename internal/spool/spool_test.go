@@ -277,6 +277,22 @@ func TestDamagedSegment(t *testing.T) {
 	}
 }
 
+func TestOneProcessPerSpool(t *testing.T) {
+	dir := t.TempDir()
+	st := newStore(t)
+	sp := open(t, dir, st, Config{})
+	if _, err := Open(Config{Dir: dir, Store: st}); err == nil || !strings.Contains(err.Error(), "in use by another portico process") {
+		t.Errorf("a second spool on the same directory: %v, want an error saying it is in use", err)
+	}
+	if err := sp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again := open(t, dir, st, Config{})
+	if err := again.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestWriteAfterClose(t *testing.T) {
 	sp := open(t, t.TempDir(), newStore(t), Config{})
 	if err := sp.Close(); err != nil {
