@@ -58,7 +58,7 @@ type Config struct {
 	// segments back; default 2000.
 	ReplayBatch int
 	// RetryMin and RetryMax bound the wait between failed commits;
-	// defaults 250ms and 30s.
+	// defaults 250ms and 10s.
 	RetryMin, RetryMax time.Duration
 	// DrainTimeout is how long Close waits for the store to take what is
 	// spooled; the rest stays on disk for the next start. Default 5s.
@@ -145,7 +145,7 @@ func Open(cfg Config) (*Spool, error) {
 		cfg.RetryMin = 250 * time.Millisecond
 	}
 	if cfg.RetryMax < cfg.RetryMin {
-		cfg.RetryMax = max(30*time.Second, cfg.RetryMin)
+		cfg.RetryMax = max(10*time.Second, cfg.RetryMin)
 	}
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 5 * time.Second
