@@ -68,14 +68,15 @@ func (l StoreLocation) validate(add func(string, ...any)) {
 			add("--database is not a valid URL")
 		case u.Scheme != "postgres" && u.Scheme != "postgresql":
 			add("--database must be a postgres:// URL, not %s://", u.Scheme)
-		case l.Data == NoStore:
-			add("--database needs --data for its spool; --data %s keeps no spool", NoStore)
 		}
 	}
 }
 
 func (a Analytics) validate(add func(string, ...any)) {
 	a.StoreLocation.validate(add)
+	if a.Database != "" && a.Data == NoStore {
+		add("--database needs --data for its spool; --data %s keeps no spool", NoStore)
+	}
 	if a.FlushInterval <= 0 || a.FlushInterval > time.Minute {
 		add("--event-flush-interval must be between 1ms and 1m")
 	}

@@ -54,8 +54,9 @@ type Config struct {
 	// SegmentBytes is the size past which a new segment is started;
 	// default 4 MiB.
 	SegmentBytes int64
-	// ReplayBatch bounds the events committed at once when reading
-	// segments back; default 2000.
+	// ReplayBatch bounds the events committed at once, when reading
+	// segments back or taking several queued batches together; default
+	// 20000.
 	ReplayBatch int
 	// RetryMin and RetryMax bound the wait between failed commits;
 	// defaults 250ms and 10s.
@@ -139,7 +140,7 @@ func Open(cfg Config) (*Spool, error) {
 		cfg.SegmentBytes = 4 << 20
 	}
 	if cfg.ReplayBatch <= 0 {
-		cfg.ReplayBatch = 2000
+		cfg.ReplayBatch = 20000
 	}
 	if cfg.RetryMin <= 0 {
 		cfg.RetryMin = 250 * time.Millisecond
@@ -428,33 +429,58 @@ func (s *Spool) commit() {
 	if err := catchUp(); err != nil {
 		return
 	}
+	var held *item // taken from the channel, not yet handled
 	for {
-		select {
-		case it := <-s.items:
-			switch {
-			case it.seg.seq < cur.seq || (it.seg == cur && it.end <= off):
-				// Already read back from the segment.
-			case it.seg == cur && it.start == off:
-				if err := s.store(it.events); err != nil {
-					return
-				}
-				off = it.end
-				s.pending.Add(-(it.end - it.start))
-			default:
-				// Batches were skipped: read them, and this one, back.
+		var it item
+		if held != nil {
+			it, held = *held, nil
+		} else {
+			select {
+			case it = <-s.items:
+			case <-tick.C:
 				if err := catchUp(); err != nil {
 					return
 				}
+				continue
+			case <-s.stop:
+				// Writes have ended and every segment is closed: commit
+				// what is left, until Close gives up.
+				_ = catchUp()
+				return
 			}
-		case <-tick.C:
+		}
+		switch {
+		case it.seg.seq < cur.seq || (it.seg == cur && it.end <= off):
+			// Already read back from the segment.
+		case it.seg == cur && it.start == off:
+			// Take the batches queued behind this one too: at high
+			// rates one large append costs the store far less than many
+			// small ones.
+			batch, end := it.events, it.end
+		gather:
+			for len(batch) < s.cfg.ReplayBatch {
+				select {
+				case next := <-s.items:
+					if next.seg != cur || next.start != end {
+						held = &next
+						break gather
+					}
+					batch = append(batch, next.events...)
+					end = next.end
+				default:
+					break gather
+				}
+			}
+			if err := s.store(batch); err != nil {
+				return
+			}
+			s.pending.Add(-(end - off))
+			off = end
+		default:
+			// Batches were skipped: read them, and this one, back.
 			if err := catchUp(); err != nil {
 				return
 			}
-		case <-s.stop:
-			// Writes have ended and every segment is closed: commit
-			// what is left, until Close gives up.
-			_ = catchUp()
-			return
 		}
 	}
 }

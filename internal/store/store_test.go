@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -105,29 +106,44 @@ func TestRollup(t *testing.T) {
 	batch = append(batch, head)
 	recs, _ := NewRecords(batch, nil, nil)
 	hours := Rollup(recs, time.Hour)
-	if len(hours) != 4 {
-		t.Fatalf("hour rollup has %d rows, want 4: %+v", len(hours), hours)
-	}
 	for i := 1; i < len(hours); i++ {
 		if CompareKeys(&hours[i-1].Key, &hours[i].Key) >= 0 {
 			t.Fatalf("rows not sorted: %+v", hours)
 		}
 	}
-	first := hours[0]
-	if first.Version != "1.0" || first.Bot || first.Requests != 3 || first.Downloads != 2 || first.Bucket != Hour(t0).Unix() {
-		t.Errorf("first hour row = %+v, want version 1.0, 3 requests, 2 downloads at %v", first, Hour(t0))
+	sum := func(ds []Delta, dim string, keep func(Key) bool) (c Counts) {
+		for _, d := range ds {
+			if d.Dim == dim && keep(d.Key) {
+				c.Requests += d.Requests
+				c.Downloads += d.Downloads
+			}
+		}
+		return c
+	}
+	all := func(Key) bool { return true }
+	humans := func(k Key) bool { return !k.Bot }
+	// Each dimension's rows count every event once.
+	for _, dim := range []string{"", "version", "client", "os", "country", "org"} {
+		if c := sum(hours, dim, all); c != (Counts{Requests: 6, Downloads: 5}) {
+			t.Errorf("hour rows of dim %q sum to %+v, want 6 requests and 5 downloads", dim, c)
+		}
+	}
+	firstHour := func(k Key) bool { return !k.Bot && k.Bucket == Hour(t0).Unix() }
+	if c := sum(hours, "", firstHour); c != (Counts{Requests: 4, Downloads: 3}) {
+		t.Errorf("first hour without robots = %+v, want 4 requests (one a HEAD) and 3 downloads", c)
+	}
+	v2 := func(k Key) bool { return k.Value == "2.0" && humans(k) }
+	if c := sum(hours, "version", v2); c != (Counts{Requests: 1, Downloads: 1}) {
+		t.Errorf("version 2.0 = %+v, want one download", c)
 	}
 	days := Rollup(recs, 24*time.Hour)
-	var total Counts
 	for _, d := range days {
 		if d.Bucket != Day(t0).Unix() {
 			t.Errorf("day row bucket %d, want %d", d.Bucket, Day(t0).Unix())
 		}
-		total.Requests += d.Requests
-		total.Downloads += d.Downloads
 	}
-	if total != (Counts{Requests: 6, Downloads: 5}) {
-		t.Errorf("day totals %+v, want 6 requests and 5 downloads", total)
+	if c := sum(days, "", all); c != (Counts{Requests: 6, Downloads: 5}) {
+		t.Errorf("day totals %+v, want 6 requests and 5 downloads", c)
 	}
 	if ds := Downloaders(recs); len(ds) != 3 {
 		t.Errorf("%d downloaders, want 3 (one per hash; the bot and the HEAD left out): %+v", len(ds), ds)
@@ -161,6 +177,41 @@ func TestResolve(t *testing.T) {
 		s := Filter{From: at(tt.from), To: at(tt.to)}.Resolve(time.Now())
 		if !s.From.Equal(at(tt.wantFrom)) || !s.To.Equal(at(tt.wantTo)) || !s.DayFrom.Equal(at(tt.df)) || !s.DayTo.Equal(at(tt.dt)) {
 			t.Errorf("Resolve(%s, %s) = %+v, want %s %s days %s %s", tt.from, tt.to, s, tt.wantFrom, tt.wantTo, tt.df, tt.dt)
+		}
+	}
+}
+
+func TestPlanQuery(t *testing.T) {
+	v := func(s string) *string { return &s }
+	tests := []struct {
+		q    Query
+		want Plan
+		err  bool
+	}{
+		{Query{}, Plan{}, false},
+		{Query{By: DimVersion}, Plan{Dim: "version", Group: "value"}, false},
+		{Query{By: DimSource}, Plan{Group: "source"}, false},
+		{Query{Filter: Filter{Package: "p", Kind: event.KindDocker}, By: DimCountry},
+			Plan{Dim: "country", Group: "value", Columns: []Cond{{DimPackage, "p"}, {DimKind, "docker"}}}, false},
+		{Query{Filter: Filter{Where: []Cond{{DimCountry, "DE"}}}}, Plan{Dim: "country", Value: v("DE")}, false},
+		{Query{Filter: Filter{Where: []Cond{{DimCountry, "DE"}}}, By: DimCountry}, Plan{Dim: "country", Value: v("DE"), Group: "value"}, false},
+		{Query{Filter: Filter{Where: []Cond{{DimCountry, "DE"}}}, By: DimPackage}, Plan{Dim: "country", Value: v("DE"), Group: "package"}, false},
+		{Query{Filter: Filter{Where: []Cond{{DimSource, "ci"}}}, By: DimOrg}, Plan{Dim: "org", Group: "value", Columns: []Cond{{DimSource, "ci"}}}, false},
+		{Query{Filter: Filter{Where: []Cond{{DimCountry, "DE"}}}, By: DimVersion}, Plan{}, true},
+		{Query{Filter: Filter{Where: []Cond{{DimCountry, "DE"}, {DimOS, "linux"}}}}, Plan{}, true},
+		{Query{Filter: Filter{Where: []Cond{{Dim(99), "x"}}}}, Plan{}, true},
+	}
+	for _, tt := range tests {
+		got, err := PlanQuery(tt.q)
+		if tt.err {
+			if !errors.Is(err, ErrUnsupported) {
+				t.Errorf("PlanQuery(%+v) = %+v, %v; want ErrUnsupported", tt.q, got, err)
+			}
+			continue
+		}
+		if err != nil || got.Dim != tt.want.Dim || got.Group != tt.want.Group || (got.Value == nil) != (tt.want.Value == nil) ||
+			(got.Value != nil && *got.Value != *tt.want.Value) || !slices.Equal(got.Columns, tt.want.Columns) {
+			t.Errorf("PlanQuery(%+v) = %+v, %v; want %+v", tt.q, got, err, tt.want)
 		}
 	}
 }

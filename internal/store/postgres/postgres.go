@@ -17,9 +17,11 @@ import (
 	"context"
 	"crypto/rand"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,6 +30,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"portico/internal/event"
@@ -81,7 +84,16 @@ const (
 	lockMigrate    = 1
 	lockPartitions = 2
 	lockMaintain   = 3
+	lockClose      = 4
+
+	// lockClassWindows and windowStripes: pull windows are locked in 64
+	// stripes of their hashes.
+	lockClassWindows = lockClass + 1
+	windowStripes    = 64
 )
+
+// uniqueViolation is PostgreSQL's SQLSTATE for a duplicate key.
+const uniqueViolation = "23505"
 
 // stagingTable is created in every session: COPY fills it, and it empties
 // itself when the transaction ends.
@@ -257,37 +269,53 @@ func (s *Store) unexpired(recs []store.Record) []store.Record {
 }
 
 // insertEvents stores the raw events and returns the records that were
-// not stored before.
+// not stored before. Live batches are new: they are copied straight into
+// the events table. A batch that holds an event already stored (a spool
+// replayed after a crash) fails that copy; it is then copied into the
+// session's staging table and inserted from there, skipping the ids
+// already stored.
 func insertEvents(ctx context.Context, tx pgx.Tx, recs []store.Record) ([]store.Record, error) {
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"portico_staging"}, []string{"id", "time", "package", "data"},
-		pgx.CopyFromSlice(len(recs), func(i int) ([]any, error) {
+	rows := func() pgx.CopyFromSource {
+		return pgx.CopyFromSlice(len(recs), func(i int) ([]any, error) {
 			r := &recs[i]
 			return []any{[16]byte(r.ID), r.Time, r.Package, string(r.Data)}, nil
-		}))
-	if err != nil {
+		})
+	}
+	columns := []string{"id", "time", "package", "data"}
+	if _, err := tx.Exec(ctx, "SAVEPOINT direct"); err != nil {
 		return nil, fmt.Errorf("copy events: %w", err)
 	}
-	rows, err := tx.Query(ctx, `INSERT INTO events (id, time, package, data)
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, columns, rows())
+	if err == nil {
+		return recs, nil
+	}
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); !ok || pgErr.Code != uniqueViolation {
+		return nil, fmt.Errorf("copy events: %w", err)
+	}
+	if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT direct"); err != nil {
+		return nil, fmt.Errorf("copy events: %w", err)
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"portico_staging"}, columns, rows()); err != nil {
+		return nil, fmt.Errorf("copy events: %w", err)
+	}
+	res, err := tx.Query(ctx, `INSERT INTO events (id, time, package, data)
 		SELECT id, time, package, data FROM portico_staging
 		ON CONFLICT DO NOTHING RETURNING id`)
 	if err != nil {
 		return nil, fmt.Errorf("insert events: %w", err)
 	}
 	inserted := make(map[event.ID]bool, len(recs))
-	for rows.Next() {
+	for res.Next() {
 		var id [16]byte
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
+		if err := res.Scan(&id); err != nil {
+			res.Close()
 			return nil, fmt.Errorf("insert events: %w", err)
 		}
 		inserted[event.ID(id)] = true
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	res.Close()
+	if err := res.Err(); err != nil {
 		return nil, fmt.Errorf("insert events: %w", err)
-	}
-	if len(inserted) == len(recs) {
-		return recs, nil
 	}
 	fresh := make([]store.Record, 0, len(inserted))
 	for _, r := range recs {
@@ -315,21 +343,35 @@ func count(ctx context.Context, tx pgx.Tx, recs []store.Record) error {
 	if err := upsertRollup(ctx, tx, "rollup_hour", store.Rollup(recs, time.Hour)); err != nil {
 		return err
 	}
-	if err := upsertRollup(ctx, tx, "rollup_day", store.Rollup(recs, 24*time.Hour)); err != nil {
-		return err
+	// Closing a day takes this lock exclusively: while an append holds
+	// it, closed_until stays where it is read here.
+	var closedUntil time.Time
+	if err := tx.QueryRow(ctx, "SELECT closed_until FROM rollup_state, pg_advisory_xact_lock_shared($1, $2)",
+		lockClass, lockClose).Scan(&closedUntil); err != nil {
+		return fmt.Errorf("read rollup state: %w", err)
+	}
+	if late := store.Closed(recs, closedUntil.Unix()); len(late) > 0 {
+		if err := upsertRollup(ctx, tx, "rollup_day", store.Rollup(late, 24*time.Hour)); err != nil {
+			return err
+		}
 	}
 	return addDownloaders(ctx, tx, store.Downloaders(recs))
 }
 
 func loadWindows(ctx context.Context, tx pgx.Tx, hashes []uint64, from, to int64) (map[uint64][]store.PullWindow, error) {
 	keys := make([]int64, len(hashes))
+	var stripes []int32
 	for i, h := range hashes {
 		keys[i] = int64(h)
+		stripes = append(stripes, int32(h%windowStripes))
 	}
-	// Replicas folding pulls of the same client take turns. The keys are
-	// sorted, and unnest keeps their order, so the locks are taken in
-	// one order everywhere.
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(h) FROM unnest($1::int8[]) AS h", keys); err != nil {
+	slices.Sort(stripes)
+	stripes = slices.Compact(stripes)
+	// Replicas folding pulls of the same client take turns: each locks
+	// the stripes of its hashes (a lock per hash would exhaust the lock
+	// table on large batches). The stripes are sorted, and unnest keeps
+	// their order, so the locks are taken in one order everywhere.
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, s) FROM unnest($2::int4[]) AS s", lockClassWindows, stripes); err != nil {
 		return nil, fmt.Errorf("lock pull windows: %w", err)
 	}
 	rows, err := tx.Query(ctx, "SELECT hash, at, type, used FROM pull_windows WHERE hash = ANY($1) AND at BETWEEN $2 AND $3", keys, from, to)
@@ -370,23 +412,22 @@ func saveWindows(ctx context.Context, tx pgx.Tx, windows []store.PullWindow) err
 func upsertRollup(ctx context.Context, tx pgx.Tx, table string, deltas []store.Delta) error {
 	n := len(deltas)
 	var (
-		pkgs, artifacts, kinds, versions, clients, oses, countries, orgs, sources = make([]string, n), make([]string, n),
-			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		pkgs, artifacts, kinds, sources, dims, values = make([]string, n), make([]string, n), make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n)
 		buckets             = make([]time.Time, n)
 		bots                = make([]bool, n)
 		requests, downloads = make([]int64, n), make([]int64, n)
 	)
 	for i, d := range deltas {
-		pkgs[i], buckets[i], artifacts[i], kinds[i], versions[i] = d.Package, time.Unix(d.Bucket, 0).UTC(), d.Artifact, d.Kind, d.Version
-		clients[i], oses[i], countries[i], orgs[i], sources[i], bots[i] = d.Client, d.OS, d.Country, d.Org, d.Source, d.Bot
-		requests[i], downloads[i] = d.Requests, d.Downloads
+		pkgs[i], buckets[i], artifacts[i], kinds[i], bots[i] = d.Package, time.Unix(d.Bucket, 0).UTC(), d.Artifact, d.Kind, d.Bot
+		sources[i], dims[i], values[i], requests[i], downloads[i] = d.Source, d.Dim, d.Value, d.Requests, d.Downloads
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO `+table+` (package, bucket, artifact, kind, version, client, os, country, org, source, bot, requests, downloads)
-		SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-			$8::text[], $9::text[], $10::text[], $11::bool[], $12::int8[], $13::int8[])
-		ON CONFLICT (package, bucket, artifact, kind, version, client, os, country, org, source, bot)
+	_, err := tx.Exec(ctx, `INSERT INTO `+table+` (package, bucket, artifact, kind, bot, source, dim, value, requests, downloads)
+		SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::text[],
+			$8::text[], $9::int8[], $10::int8[])
+		ON CONFLICT (package, bucket, artifact, kind, bot, source, dim, value)
 		DO UPDATE SET requests = `+table+`.requests + excluded.requests, downloads = `+table+`.downloads + excluded.downloads`,
-		pkgs, buckets, artifacts, kinds, versions, clients, oses, countries, orgs, sources, bots, requests, downloads)
+		pkgs, buckets, artifacts, kinds, bots, sources, dims, values, requests, downloads)
 	if err != nil {
 		return fmt.Errorf("update %s: %w", table, err)
 	}
@@ -401,20 +442,20 @@ func addDownloaders(ctx context.Context, tx pgx.Tx, ds []store.Downloader) error
 		return nil
 	}
 	n := len(ds)
-	days, pkgs, artifacts, kinds, hashes := make([]time.Time, n), make([]string, n), make([]string, n), make([]string, n), make([]int64, n)
+	days, pkgs, artifacts, kinds, keys := make([]time.Time, n), make([]string, n), make([]string, n), make([]string, n), make([]int64, n)
 	for i, d := range ds {
-		days[i], pkgs[i], artifacts[i], kinds[i], hashes[i] = time.Unix(d.Day, 0).UTC(), d.Package, d.Artifact, d.Kind, int64(d.Hash)
+		days[i], pkgs[i], artifacts[i], kinds[i], keys[i] = time.Unix(d.Day, 0).UTC(), d.Package, d.Artifact, d.Kind, int64(d.Key)
 	}
 	_, err := tx.Exec(ctx, `WITH added AS (
-			INSERT INTO downloaders (day, package, artifact, kind, hash)
-			SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::int8[])
-			ON CONFLICT DO NOTHING
+			INSERT INTO downloaders (day, key, package, artifact, kind)
+			SELECT * FROM unnest($1::timestamptz[], $2::int8[], $3::text[], $4::text[], $5::text[])
+			ON CONFLICT (day, key) DO NOTHING
 			RETURNING day, package, artifact, kind)
 		INSERT INTO uniques_day (package, day, artifact, kind, downloaders)
 		SELECT package, day, artifact, kind, count(*) FROM added
 		GROUP BY package, day, artifact, kind ORDER BY package, day, artifact, kind
 		ON CONFLICT (package, day, artifact, kind) DO UPDATE SET downloaders = uniques_day.downloaders + excluded.downloaders`,
-		days, pkgs, artifacts, kinds, hashes)
+		days, keys, pkgs, artifacts, kinds)
 	if err != nil {
 		return fmt.Errorf("count downloaders: %w", err)
 	}
@@ -502,6 +543,9 @@ func (s *Store) Maintain(ctx context.Context, now time.Time) error {
 	if err := s.ensurePartitions(ctx, []store.Record{{Time: today}, {Time: today.Add(24 * time.Hour)}}); err != nil {
 		return fmt.Errorf("maintain: %w", err)
 	}
+	if err := s.closeDays(ctx, now); err != nil {
+		return fmt.Errorf("maintain: %w", err)
+	}
 	if s.cfg.Retention > 0 {
 		cutoff := store.Day(now.Add(-s.cfg.Retention))
 		s.horizon.Store(cutoff.UnixMilli())
@@ -522,6 +566,61 @@ func (s *Store) Maintain(ctx context.Context, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// closeDays sums the hourly rollup rows of each day that ended more than
+// store.CloseGrace ago into daily rows, one day per transaction.
+func (s *Store) closeDays(ctx context.Context, now time.Time) error {
+	limit := store.Day(now.Add(-store.CloseGrace))
+	for {
+		done, err := s.closeDay(ctx, limit)
+		if err != nil {
+			return fmt.Errorf("close day: %w", err)
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// closeDay closes the first open day before limit, and reports whether
+// there was none. Appends wait for it (they hold the close lock shared),
+// so no event can be added to the day's hours while they are summed.
+func (s *Store) closeDay(ctx context.Context, limit time.Time) (done bool, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var closed time.Time
+		var first *time.Time
+		if err := tx.QueryRow(ctx, "SELECT closed_until FROM rollup_state, pg_advisory_xact_lock($1, $2)", lockClass, lockClose).Scan(&closed); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, "SELECT min(bucket) FROM rollup_hour WHERE bucket >= $1 AND bucket < $2 AND dim = ''", closed, limit).Scan(&first); err != nil {
+			return err
+		}
+		if first == nil {
+			// Nothing to close: move the mark to the limit, so that
+			// queries read even empty days from the daily rollup.
+			done = true
+			if closed.Before(limit) {
+				_, err := tx.Exec(ctx, "UPDATE rollup_state SET closed_until = $1", limit)
+				return err
+			}
+			return nil
+		}
+		day := store.Day(*first)
+		if _, err := tx.Exec(ctx, `INSERT INTO rollup_day (package, bucket, artifact, kind, bot, source, dim, value, requests, downloads)
+			SELECT package, $1, artifact, kind, bot, source, dim, value, sum(requests), sum(downloads)
+			FROM rollup_hour WHERE bucket >= $1 AND bucket < $2
+			GROUP BY package, artifact, kind, bot, source, dim, value
+			ORDER BY package, artifact, kind, bot, source, dim, value
+			ON CONFLICT (package, bucket, artifact, kind, bot, source, dim, value)
+			DO UPDATE SET requests = rollup_day.requests + excluded.requests, downloads = rollup_day.downloads + excluded.downloads`,
+			day, day.Add(24*time.Hour)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "UPDATE rollup_state SET closed_until = $1", day.Add(24*time.Hour))
+		return err
+	})
+	return done, err
 }
 
 // dropPartitions drops the partitions of days before cutoff.

@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"sync"
 	"testing"
@@ -204,5 +206,21 @@ func TestUnreachable(t *testing.T) {
 	}
 	if _, err := New(Config{URL: "mysql://nope"}); err == nil {
 		t.Error("New accepted a URL that is not PostgreSQL's")
+	}
+}
+
+func BenchmarkAppend(b *testing.B) {
+	for _, size := range []int{512, 5000, 50000} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			s, err := New(Config{URL: testenv.Postgres(b)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			if err := s.Migrate(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			storetest.BenchmarkAppend(b, s, size)
+		})
 	}
 }

@@ -23,8 +23,8 @@ func (p *params) add(v any) string {
 	return "$" + strconv.Itoa(len(*p))
 }
 
-// Aggregate implements store.Reader. Whole days of the range are read
-// from rollup_day and the hours at either end from rollup_hour.
+// Aggregate implements store.Reader. Whole days of the range that are
+// closed are read from rollup_day, the rest from rollup_hour.
 func (s *Store) Aggregate(ctx context.Context, q store.Query) ([]store.Row, error) {
 	if err := s.ready(ctx); err != nil {
 		return nil, fmt.Errorf("aggregate: %w", err)
@@ -34,44 +34,46 @@ func (s *Store) Aggregate(ctx context.Context, q store.Query) ([]store.Row, erro
 	if q.Measure == store.Requests {
 		measure = "requests"
 	}
+	plan, err := store.PlanQuery(q)
+	if err != nil {
+		return nil, err
+	}
 	key := "''"
-	if q.By != store.DimNone {
-		key = q.By.Column()
+	if plan.Group != "" {
+		key = plan.Group
 	}
 	var args params
 	var parts []string
-	add := func(table, bucket string, from, to time.Time) error {
-		if !from.Before(to) {
-			return nil
-		}
-		where := "bucket >= " + args.add(from) + " AND bucket < " + args.add(to)
-		conds, err := conditions(q.Filter, &args)
-		if err != nil {
-			return err
-		}
-		parts = append(parts, "SELECT "+bucket+" AS b, "+key+" AS k, "+measure+" AS v FROM "+table+" WHERE "+where+conds)
-		return nil
+	// add reads table for buckets in [lower, upper), two expressions.
+	add := func(table, bucket, lower, upper string) {
+		where := "bucket >= " + lower + " AND bucket < " + upper
+		parts = append(parts, "SELECT "+bucket+" AS b, "+key+" AS k, "+measure+" AS v FROM "+table+" WHERE "+where+conditions(plan, q.Bots, &args))
 	}
-	var err error
+	hours := func(bucket string, from, to time.Time) {
+		if from.Before(to) {
+			add("rollup_hour", bucket, args.add(from), args.add(to))
+		}
+	}
 	switch q.Step {
 	case store.StepHour:
-		err = add("rollup_hour", "bucket", span.From, span.To)
+		hours("bucket", span.From, span.To)
 	default:
 		dayBucket, hourBucket := "bucket", "date_trunc('day', bucket)"
 		if q.Step == store.StepNone {
 			dayBucket, hourBucket = "'epoch'::timestamptz", "'epoch'::timestamptz"
 		}
 		if span.DayFrom.Before(span.DayTo) {
-			err = joinErr(
-				add("rollup_day", dayBucket, span.DayFrom, span.DayTo),
-				add("rollup_hour", hourBucket, span.From, span.DayFrom),
-				add("rollup_hour", hourBucket, span.DayTo, span.To))
+			// Closed days from the daily rollup, the others from the
+			// hourly one; the statement reads closed_until in one
+			// snapshot, so the two parts meet exactly.
+			const closed = "(SELECT closed_until FROM rollup_state)"
+			add("rollup_day", dayBucket, args.add(span.DayFrom), "least("+args.add(span.DayTo)+", "+closed+")")
+			add("rollup_hour", hourBucket, "greatest("+args.add(span.DayFrom)+", "+closed+")", args.add(span.DayTo))
+			hours(hourBucket, span.From, span.DayFrom)
+			hours(hourBucket, span.DayTo, span.To)
 		} else {
-			err = add("rollup_hour", hourBucket, span.From, span.To)
+			hours(hourBucket, span.From, span.To)
 		}
-	}
-	if err != nil {
-		return nil, err
 	}
 	if len(parts) == 0 {
 		return nil, nil
@@ -108,31 +110,23 @@ func (s *Store) Aggregate(ctx context.Context, q store.Query) ([]store.Row, erro
 	return out, nil
 }
 
-func joinErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// conditions renders the filter's conditions, each preceded by " AND ".
-func conditions(f store.Filter, args *params) (string, error) {
+// conditions renders a plan's conditions, each preceded by " AND ".
+func conditions(p store.Plan, bots store.Bots, args *params) string {
 	var b strings.Builder
-	for _, c := range f.Conds() {
-		if c.Dim == store.DimNone || c.Dim.String() == "unknown" {
-			return "", fmt.Errorf("condition on %v: %w", c.Dim, store.ErrUnsupported)
-		}
+	b.WriteString(" AND dim = " + args.add(p.Dim))
+	if p.Value != nil {
+		b.WriteString(" AND value = " + args.add(*p.Value))
+	}
+	for _, c := range p.Columns {
 		b.WriteString(" AND " + c.Dim.Column() + " = " + args.add(c.Value))
 	}
-	switch f.Bots {
+	switch bots {
 	case store.BotsExclude:
 		b.WriteString(" AND NOT bot")
 	case store.BotsOnly:
 		b.WriteString(" AND bot")
 	}
-	return b.String(), nil
+	return b.String()
 }
 
 // Uniques implements store.Reader.

@@ -11,47 +11,57 @@ import (
 	"portico/internal/store"
 )
 
-// Aggregate implements store.Reader. Whole days of the range are read
-// from rollup_day and the hours at either end from rollup_hour.
+// Aggregate implements store.Reader. Whole days of the range that are
+// closed are read from rollup_day, the rest from rollup_hour.
 func (s *Store) Aggregate(ctx context.Context, q store.Query) ([]store.Row, error) {
 	span := q.Resolve(time.Now())
 	measure := "downloads"
 	if q.Measure == store.Requests {
 		measure = "requests"
 	}
-	key := "''"
-	if q.By != store.DimNone {
-		key = q.By.Column()
-	}
-	where, condArgs, err := conditions(q.Filter)
+	plan, err := store.PlanQuery(q)
 	if err != nil {
 		return nil, err
 	}
+	key := "''"
+	if plan.Group != "" {
+		key = plan.Group
+	}
+	where, condArgs := conditions(plan, q.Bots)
 	var parts []string
 	var args []any
-	add := func(table, bucket string, from, to time.Time) {
-		if !from.Before(to) {
-			return
-		}
+	// add reads table for buckets from lower to upper, each a "?"
+	// (given in bounds) or an expression.
+	add := func(table, bucket, lower, upper string, bounds ...any) {
 		parts = append(parts, "SELECT "+bucket+" AS b, "+key+" AS k, "+measure+" AS v FROM "+table+
-			" WHERE bucket >= ? AND bucket < ?"+where)
-		args = append(args, from.Unix(), to.Unix())
+			" WHERE bucket >= "+lower+" AND bucket < "+upper+where)
+		args = append(args, bounds...)
 		args = append(args, condArgs...)
+	}
+	hours := func(bucket string, from, to time.Time) {
+		if from.Before(to) {
+			add("rollup_hour", bucket, "?", "?", from.Unix(), to.Unix())
+		}
 	}
 	switch q.Step {
 	case store.StepHour:
-		add("rollup_hour", "bucket", span.From, span.To)
+		hours("bucket", span.From, span.To)
 	default:
 		dayBucket, hourBucket := "bucket", "bucket - bucket % 86400"
 		if q.Step == store.StepNone {
 			dayBucket, hourBucket = "0", "0"
 		}
 		if span.DayFrom.Before(span.DayTo) {
-			add("rollup_day", dayBucket, span.DayFrom, span.DayTo)
-			add("rollup_hour", hourBucket, span.From, span.DayFrom)
-			add("rollup_hour", hourBucket, span.DayTo, span.To)
+			// Closed days from the daily rollup, the others from the
+			// hourly one; the statement reads closed_until once, so the
+			// two parts meet exactly.
+			const closed = "(SELECT closed_until FROM rollup_state)"
+			add("rollup_day", dayBucket, "?", "min(?, "+closed+")", span.DayFrom.Unix(), span.DayTo.Unix())
+			add("rollup_hour", hourBucket, "max(?, "+closed+")", "?", span.DayFrom.Unix(), span.DayTo.Unix())
+			hours(hourBucket, span.From, span.DayFrom)
+			hours(hourBucket, span.DayTo, span.To)
 		} else {
-			add("rollup_hour", hourBucket, span.From, span.To)
+			hours(hourBucket, span.From, span.To)
 		}
 	}
 	if len(parts) == 0 {
@@ -92,24 +102,26 @@ func (s *Store) Aggregate(ctx context.Context, q store.Query) ([]store.Row, erro
 	return out, nil
 }
 
-// conditions renders the filter's conditions, each preceded by " AND ".
-func conditions(f store.Filter) (string, []any, error) {
+// conditions renders a plan's conditions, each preceded by " AND ".
+func conditions(p store.Plan, bots store.Bots) (string, []any) {
 	var b strings.Builder
-	var args []any
-	for _, c := range f.Conds() {
-		if c.Dim == store.DimNone || c.Dim.String() == "unknown" {
-			return "", nil, fmt.Errorf("condition on %v: %w", c.Dim, store.ErrUnsupported)
-		}
+	args := []any{p.Dim}
+	b.WriteString(" AND dim = ?")
+	if p.Value != nil {
+		b.WriteString(" AND value = ?")
+		args = append(args, *p.Value)
+	}
+	for _, c := range p.Columns {
 		b.WriteString(" AND " + c.Dim.Column() + " = ?")
 		args = append(args, c.Value)
 	}
-	switch f.Bots {
+	switch bots {
 	case store.BotsExclude:
 		b.WriteString(" AND bot = 0")
 	case store.BotsOnly:
 		b.WriteString(" AND bot = 1")
 	}
-	return b.String(), args, nil
+	return b.String(), args
 }
 
 // Uniques implements store.Reader.

@@ -191,7 +191,7 @@ func (s *Store) migrate(ctx context.Context) error {
 // Rows per multi-row statement, within SQLite's limit of 32766 parameters.
 const (
 	eventRows  = 500  // 4 parameters each
-	rollupRows = 200  // 13 parameters each
+	rollupRows = 300  // 10 parameters each
 	smallRows  = 1000 // 5 parameters or fewer each
 )
 
@@ -287,11 +287,15 @@ func (s *Store) count(ctx context.Context, tx *sql.Tx, recs []store.Record) erro
 			return err
 		}
 	}
-	for _, t := range []struct {
-		table      string
-		resolution time.Duration
-	}{{"rollup_hour", time.Hour}, {"rollup_day", 24 * time.Hour}} {
-		if err := s.upsertRollup(ctx, tx, t.table, store.Rollup(recs, t.resolution)); err != nil {
+	if err := s.upsertRollup(ctx, tx, "rollup_hour", store.Rollup(recs, time.Hour)); err != nil {
+		return err
+	}
+	var closedUntil int64
+	if err := tx.QueryRowContext(ctx, "SELECT closed_until FROM rollup_state").Scan(&closedUntil); err != nil {
+		return fmt.Errorf("read rollup state: %w", err)
+	}
+	if late := store.Closed(recs, closedUntil); len(late) > 0 {
+		if err := s.upsertRollup(ctx, tx, "rollup_day", store.Rollup(late, 24*time.Hour)); err != nil {
 			return err
 		}
 	}
@@ -300,13 +304,13 @@ func (s *Store) count(ctx context.Context, tx *sql.Tx, recs []store.Record) erro
 
 func (s *Store) upsertRollup(ctx context.Context, tx *sql.Tx, table string, deltas []store.Delta) error {
 	for chunk := range slices.Chunk(deltas, rollupRows) {
-		q := multiRow("INSERT INTO "+table+" (package, bucket, artifact, kind, version, client, os, country, org, source, bot, requests, downloads) VALUES ",
-			"(?,?,?,?,?,?,?,?,?,?,?,?,?)", len(chunk)) +
-			` ON CONFLICT (package, bucket, artifact, kind, version, client, os, country, org, source, bot)
+		q := multiRow("INSERT INTO "+table+" (package, bucket, artifact, kind, bot, source, dim, value, requests, downloads) VALUES ",
+			"(?,?,?,?,?,?,?,?,?,?)", len(chunk)) +
+			` ON CONFLICT (package, bucket, artifact, kind, bot, source, dim, value)
 			  DO UPDATE SET requests = requests + excluded.requests, downloads = downloads + excluded.downloads`
 		args := s.args[:0]
 		for _, d := range chunk {
-			args = append(args, d.Package, d.Bucket, d.Artifact, d.Kind, d.Version, d.Client, d.OS, d.Country, d.Org, d.Source, d.Bot, d.Requests, d.Downloads)
+			args = append(args, d.Package, d.Bucket, d.Artifact, d.Kind, d.Bot, d.Source, d.Dim, d.Value, d.Requests, d.Downloads)
 		}
 		s.args = args
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
@@ -324,11 +328,11 @@ func (s *Store) addDownloaders(ctx context.Context, tx *sql.Tx, ds []store.Downl
 	}
 	added := map[key]int64{}
 	for chunk := range slices.Chunk(ds, smallRows) {
-		q := multiRow("INSERT INTO downloaders (day, package, artifact, kind, hash) VALUES ", "(?,?,?,?,?)", len(chunk)) +
-			" ON CONFLICT DO NOTHING RETURNING day, package, artifact, kind"
+		q := multiRow("INSERT INTO downloaders (day, key, package, artifact, kind) VALUES ", "(?,?,?,?,?)", len(chunk)) +
+			" ON CONFLICT (day, key) DO NOTHING RETURNING day, package, artifact, kind"
 		args := s.args[:0]
 		for _, d := range chunk {
-			args = append(args, d.Day, d.Package, d.Artifact, d.Kind, int64(d.Hash))
+			args = append(args, d.Day, int64(d.Key), d.Package, d.Artifact, d.Kind)
 		}
 		s.args = args
 		rows, err := tx.QueryContext(ctx, q, args...)
@@ -457,5 +461,68 @@ func (s *Store) Maintain(ctx context.Context, now time.Time) error {
 	if _, err := s.write.ExecContext(ctx, "DELETE FROM pull_windows WHERE at < ?", now.Add(-store.WindowRetention).UnixMilli()); err != nil {
 		return fmt.Errorf("forget pull windows: %w", err)
 	}
-	return nil
+	return s.closeDays(ctx, now)
+}
+
+// closeDays sums the hourly rollup rows of each day that ended more than
+// store.CloseGrace ago into daily rows, one day per transaction.
+func (s *Store) closeDays(ctx context.Context, now time.Time) error {
+	limit := store.Day(now.Add(-store.CloseGrace)).Unix()
+	for {
+		done, err := s.closeDay(ctx, limit)
+		if err != nil {
+			return fmt.Errorf("close day: %w", err)
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// closeDay closes the first open day before limit, and reports whether
+// there was none.
+func (s *Store) closeDay(ctx context.Context, limit int64) (bool, error) {
+	s.mu.Lock() // appends read closed_until: keep them out meanwhile
+	defer s.mu.Unlock()
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback() // after Commit, a no-op
+	var closed int64
+	if err := tx.QueryRowContext(ctx, "SELECT closed_until FROM rollup_state").Scan(&closed); err != nil {
+		return false, err
+	}
+	// The first day with hourly rows that is not closed yet.
+	var first sql.NullInt64
+	if err := tx.QueryRowContext(ctx, "SELECT MIN(bucket) FROM rollup_hour WHERE dim = '' AND bucket >= ?", closed).Scan(&first); err != nil {
+		return false, err
+	}
+	day := limit
+	if first.Valid {
+		day = min(limit, first.Int64-first.Int64%86400)
+	}
+	if day >= limit {
+		// Nothing to close: move the mark to the limit, so that queries
+		// read even empty days from the daily rollup.
+		if closed < limit {
+			if _, err := tx.ExecContext(ctx, "UPDATE rollup_state SET closed_until = ?", limit); err != nil {
+				return false, err
+			}
+		}
+		return true, tx.Commit()
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO rollup_day (package, bucket, artifact, kind, bot, source, dim, value, requests, downloads)
+		SELECT package, ?, artifact, kind, bot, source, dim, value, SUM(requests), SUM(downloads)
+		FROM rollup_hour WHERE bucket >= ? AND bucket < ?
+		GROUP BY package, artifact, kind, bot, source, dim, value
+		ON CONFLICT (package, bucket, artifact, kind, bot, source, dim, value)
+		DO UPDATE SET requests = requests + excluded.requests, downloads = downloads + excluded.downloads`,
+		day, day, day+86400); err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE rollup_state SET closed_until = ?", day+86400); err != nil {
+		return false, err
+	}
+	return false, tx.Commit()
 }

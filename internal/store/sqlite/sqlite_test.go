@@ -1,6 +1,8 @@
 package sqlite
 
 import (
+	"context"
+	"fmt"
 	"testing"
 
 	"portico/internal/store"
@@ -17,3 +19,16 @@ func open(t *testing.T, opts storetest.Options) store.Store {
 }
 
 func TestContract(t *testing.T) { storetest.Run(t, open) }
+
+func BenchmarkAppend(b *testing.B) {
+	for _, size := range []int{512, 5000, 50000} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			s, err := Open(context.Background(), Config{Dir: b.TempDir()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			storetest.BenchmarkAppend(b, s, size)
+		})
+	}
+}

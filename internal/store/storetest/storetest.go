@@ -9,6 +9,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -273,15 +274,34 @@ func testAgainstReference(t *testing.T, s store.Store) {
 	for range 2000 {
 		ref.events = append(ref.events, randomEvent(rng))
 	}
-	// Append in batches of random sizes and order.
+	// Append in batches of random sizes and order: 60% first, then the
+	// days are closed (their hours summed into the daily rollup), then
+	// the rest arrives late. Queries are checked before and after.
 	shuffled := slices.Clone(ref.events)
 	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-	for len(shuffled) > 0 {
-		n := min(len(shuffled), 1+rng.IntN(400))
-		mustAppend(t, s, shuffled[:n])
-		shuffled = shuffled[n:]
+	appendAll := func(events []event.Event) {
+		for len(events) > 0 {
+			n := min(len(events), 1+rng.IntN(400))
+			mustAppend(t, s, events[:n])
+			events = events[n:]
+		}
 	}
+	early := len(shuffled) * 6 / 10
+	appendAll(shuffled[:early])
+	final := ref.events
+	ref.events = shuffled[:early]
+	checkQueries(t, s, ref)
+	if err := s.Maintain(t.Context(), base.Add(5*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	checkQueries(t, s, ref)
+	appendAll(shuffled[early:])
+	ref.events = final
+	checkQueries(t, s, ref)
+}
 
+func checkQueries(t *testing.T, s store.Store, ref *reference) {
+	t.Helper()
 	ranges := []struct{ from, to time.Time }{
 		{base, base.Add(72 * time.Hour)},                                    // whole days
 		{base.Add(5 * time.Hour), base.Add(53 * time.Hour)},                 // days with hours at both ends
@@ -303,6 +323,9 @@ func testAgainstReference(t *testing.T, s store.Store) {
 			store.Query{Filter: store.Filter{From: r.from, To: r.to, Package: "pkg-b"}, By: store.DimCountry},
 			store.Query{Filter: store.Filter{From: r.from, To: r.to, Package: "pkg-a", Kind: event.KindPython}, Step: store.StepDay, By: store.DimVersion},
 			store.Query{Filter: store.Filter{From: r.from, To: r.to, Where: []store.Cond{{Dim: store.DimVersion, Value: "1.1.0"}}}, By: store.DimClient},
+			store.Query{Filter: store.Filter{From: r.from, To: r.to, Where: []store.Cond{{Dim: store.DimVersion, Value: "1.1.0"}}}, By: store.DimPackage, Step: store.StepDay},
+			store.Query{Filter: store.Filter{From: r.from, To: r.to, Where: []store.Cond{{Dim: store.DimSource, Value: "human"}}}, By: store.DimOrg},
+			store.Query{Filter: store.Filter{From: r.from, To: r.to, Where: []store.Cond{{Dim: store.DimOS, Value: "linux"}}}, By: store.DimOS, Step: store.StepHour},
 			store.Query{Filter: store.Filter{From: r.from, To: r.to, Where: []store.Cond{{Dim: store.DimCountry, Value: ""}}}, Step: store.StepDay},
 			store.Query{Filter: store.Filter{From: r.from, To: r.to}, By: store.DimOrg, Limit: 2},
 			store.Query{Filter: store.Filter{From: r.from, To: r.to}, By: store.DimVersion, Step: store.StepDay, Limit: 1},
@@ -311,8 +334,16 @@ func testAgainstReference(t *testing.T, s store.Store) {
 			store.Query{Filter: store.Filter{From: r.from, To: r.to, Package: "nope"}},
 		)
 	}
-	nonEmpty := 0
+	nonEmpty, unsupported := 0, 0
 	for _, q := range queries {
+		if _, err := store.PlanQuery(q); err != nil {
+			// The rollups cannot answer it: the store must say so.
+			if _, err := s.Aggregate(t.Context(), q); !errors.Is(err, store.ErrUnsupported) {
+				t.Errorf("Aggregate(where %v, by %v) = %v, want ErrUnsupported", q.Where, q.By, err)
+			}
+			unsupported++
+			continue
+		}
 		got := aggregate(t, s, q)
 		want := ref.aggregate(q)
 		if len(want) > 0 {
@@ -323,6 +354,9 @@ func testAgainstReference(t *testing.T, s store.Store) {
 				q.From.Format(time.RFC3339), q.To.Format(time.RFC3339), q.Package, q.Kind, q.Where, q.Bots, q.Step, q.By, q.Measure, q.Limit,
 				len(got), head(got), len(want), head(want))
 		}
+	}
+	if unsupported == 0 || unsupported > len(queries)/10 {
+		t.Errorf("%d of %d queries unsupported: the test does not cover both cases", unsupported, len(queries))
 	}
 	if nonEmpty < len(queries)/2 {
 		t.Errorf("only %d of %d queries have results: the test data does not exercise the store", nonEmpty, len(queries))
@@ -743,4 +777,25 @@ func testUnsupported(t *testing.T, s store.Store) {
 	if _, err := s.Uniques(t.Context(), store.Filter{From: base, To: base.Add(time.Hour)}, store.StepHour); err == nil {
 		t.Error("Uniques per hour: no error, want ErrUnsupported")
 	}
+}
+
+// BenchmarkAppend measures how fast s takes events, in batches of size,
+// and reports events per second.
+func BenchmarkAppend(b *testing.B, s store.Store, size int) {
+	// At 50,000 events a second, the rate to beat.
+	syn := NewSynthetic(42, time.Now().Add(-time.Hour), time.Hour, 50, 50_000*3600)
+	batch := make([]event.Event, size)
+	ctx := context.Background()
+	b.ResetTimer()
+	events := 0
+	for b.Loop() {
+		b.StopTimer()
+		syn.Batch(batch)
+		b.StartTimer()
+		if err := s.Append(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+		events += len(batch)
+	}
+	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 }

@@ -6,52 +6,69 @@ CREATE TABLE events (
 	id       uuid        NOT NULL,
 	time     timestamptz NOT NULL,
 	xid      xid8        NOT NULL DEFAULT pg_current_xact_id(),
-	package  text        NOT NULL,
+	package  text COLLATE "C"        NOT NULL,
 	data     text        NOT NULL,
 	PRIMARY KEY (time, id)
 ) PARTITION BY RANGE (time);
 CREATE INDEX events_xid ON events (xid, id);
 
--- Rollups: counts per hour and per day, kept current by every append.
--- Absent values are '' so that the primary key treats them as one value.
+-- Text keys compare bytewise (COLLATE "C"): faster, and the same order
+-- wherever the database was created.
+
+-- Rollups: counts per hour and per day. Appends update the hourly rows;
+-- once a day is over, Maintain sums its hours into daily rows and moves
+-- closed_until past it. Queries read closed days from rollup_day, the
+-- rest from rollup_hour. Events of closed days that arrive late update
+-- both.
+-- Each event is counted once in the total row of its package, bucket,
+-- artifact, kind, robot flag and source (dim ''), and once in a row for
+-- each of its version, client, os, country and org (dim names that
+-- dimension, value holds it). Unknown values are '' so that the primary
+-- key treats them as one.
 CREATE TABLE rollup_hour (
-	package   text        NOT NULL,
+	package   text COLLATE "C"        NOT NULL,
 	bucket    timestamptz NOT NULL,
-	artifact  text        NOT NULL,
-	kind      text        NOT NULL,
-	version   text        NOT NULL,
-	client    text        NOT NULL,
-	os        text        NOT NULL,
-	country   text        NOT NULL,
-	org       text        NOT NULL,
-	source    text        NOT NULL,
+	artifact  text COLLATE "C"        NOT NULL,
+	kind      text COLLATE "C"        NOT NULL,
 	bot       boolean     NOT NULL,
+	source    text COLLATE "C"        NOT NULL,
+	dim       text COLLATE "C"        NOT NULL,
+	value     text COLLATE "C"        NOT NULL,
 	requests  bigint      NOT NULL,
 	downloads bigint      NOT NULL,
-	PRIMARY KEY (package, bucket, artifact, kind, version, client, os, country, org, source, bot)
-);
+	PRIMARY KEY (package, bucket, artifact, kind, bot, source, dim, value)
+) WITH (fillfactor = 70); -- room on each page for HOT updates of the counts
+-- Queries over every package, and closing a day, read by time.
+CREATE INDEX rollup_hour_bucket ON rollup_hour (bucket, dim);
 
-CREATE TABLE rollup_day (LIKE rollup_hour INCLUDING ALL);
+CREATE TABLE rollup_day (LIKE rollup_hour INCLUDING ALL) WITH (fillfactor = 70);
+
+CREATE TABLE rollup_state (
+	id           int         PRIMARY KEY CHECK (id = 1),
+	closed_until timestamptz NOT NULL   -- days before are in rollup_day
+);
+INSERT INTO rollup_state (id, closed_until) VALUES (1, 'epoch');
 
 -- The downloaders seen each day, to count each once; uniques_day keeps
--- the counts after the rows are deleted.
+-- the counts after the rows are deleted. key is the downloader hash mixed
+-- with the package, artifact and kind (store.Downloader).
 CREATE TABLE downloaders (
 	day      timestamptz NOT NULL,
+	key      bigint      NOT NULL,
 	package  text        NOT NULL,
 	artifact text        NOT NULL,
 	kind     text        NOT NULL,
-	hash     bigint      NOT NULL,
-	PRIMARY KEY (day, package, artifact, kind, hash)
+	PRIMARY KEY (day, key)
 );
 
 CREATE TABLE uniques_day (
-	package     text        NOT NULL,
+	package     text COLLATE "C"        NOT NULL,
 	day         timestamptz NOT NULL,
-	artifact    text        NOT NULL,
-	kind        text        NOT NULL,
+	artifact    text COLLATE "C"        NOT NULL,
+	kind        text COLLATE "C"        NOT NULL,
 	downloaders bigint      NOT NULL,
 	PRIMARY KEY (package, day, artifact, kind)
-);
+) WITH (fillfactor = 70);
 
 -- Counted docker pulls, to fold the second GET of each (store.FoldPulls).
 CREATE TABLE pull_windows (

@@ -10,51 +10,64 @@ CREATE TABLE events (
 );
 CREATE INDEX events_time ON events (time);
 
--- Rollups: counts per hour and per day. Absent values are '' so that the
--- primary key treats them as one value. bucket is Unix seconds.
+-- Rollups: counts per hour and per day. Appends update the hourly rows;
+-- once a day is over, Maintain sums its hours into daily rows and moves
+-- closed_until past it. Queries read closed days from rollup_day, the
+-- rest from rollup_hour. Events of closed days that arrive late update
+-- both. Each event is counted once in
+-- the total row of its package, bucket, artifact, kind, robot flag and
+-- source (dim ''), and once in a row for each of its version, client,
+-- os, country and org (dim names that dimension, value holds it).
+-- Unknown values are '' so that the primary key treats them as one.
+-- bucket is Unix seconds.
 CREATE TABLE rollup_hour (
 	package   TEXT NOT NULL,
 	bucket    INTEGER NOT NULL,
 	artifact  TEXT NOT NULL,
 	kind      TEXT NOT NULL,
-	version   TEXT NOT NULL,
-	client    TEXT NOT NULL,
-	os        TEXT NOT NULL,
-	country   TEXT NOT NULL,
-	org       TEXT NOT NULL,
-	source    TEXT NOT NULL,
 	bot       INTEGER NOT NULL,
+	source    TEXT NOT NULL,
+	dim       TEXT NOT NULL,
+	value     TEXT NOT NULL,
 	requests  INTEGER NOT NULL,
 	downloads INTEGER NOT NULL,
-	PRIMARY KEY (package, bucket, artifact, kind, version, client, os, country, org, source, bot)
+	PRIMARY KEY (package, bucket, artifact, kind, bot, source, dim, value)
 ) WITHOUT ROWID;
+-- Queries over every package, and closing a day, read by time.
+CREATE INDEX rollup_hour_bucket ON rollup_hour (bucket, dim);
 
 CREATE TABLE rollup_day (
 	package   TEXT NOT NULL,
 	bucket    INTEGER NOT NULL,
 	artifact  TEXT NOT NULL,
 	kind      TEXT NOT NULL,
-	version   TEXT NOT NULL,
-	client    TEXT NOT NULL,
-	os        TEXT NOT NULL,
-	country   TEXT NOT NULL,
-	org       TEXT NOT NULL,
-	source    TEXT NOT NULL,
 	bot       INTEGER NOT NULL,
+	source    TEXT NOT NULL,
+	dim       TEXT NOT NULL,
+	value     TEXT NOT NULL,
 	requests  INTEGER NOT NULL,
 	downloads INTEGER NOT NULL,
-	PRIMARY KEY (package, bucket, artifact, kind, version, client, os, country, org, source, bot)
+	PRIMARY KEY (package, bucket, artifact, kind, bot, source, dim, value)
 ) WITHOUT ROWID;
+CREATE INDEX rollup_day_bucket ON rollup_day (bucket, dim);
+
+CREATE TABLE rollup_state (
+	id           INTEGER PRIMARY KEY CHECK (id = 1),
+	closed_until INTEGER NOT NULL   -- Unix seconds: days before are in rollup_day
+);
+INSERT INTO rollup_state (id, closed_until) VALUES (1, 0);
 
 -- The downloaders seen each day, to count each once. Rows are deleted two
--- days after their day; uniques_day keeps the counts.
+-- days after their day; uniques_day keeps the counts. key is the
+-- downloader hash mixed with the package, artifact and kind
+-- (store.Downloader).
 CREATE TABLE downloaders (
 	day      INTEGER NOT NULL,
+	key      INTEGER NOT NULL,
 	package  TEXT NOT NULL,
 	artifact TEXT NOT NULL,
 	kind     TEXT NOT NULL,
-	hash     INTEGER NOT NULL,
-	PRIMARY KEY (day, package, artifact, kind, hash)
+	PRIMARY KEY (day, key)
 ) WITHOUT ROWID;
 
 CREATE TABLE uniques_day (
