@@ -294,12 +294,20 @@ type Span struct {
 // Resolve aligns f's range to the rollups: From and To are rounded down
 // to the hour (a zero To is the end of the current hour), and the whole
 // days inside are found so that they can be read from the daily rollup.
-func (f Filter) Resolve(now time.Time) Span {
+// Before hoursFrom the rollups keep days only (see HourRetention): a range
+// that starts or ends in such a day is widened to the whole day.
+func (f Filter) Resolve(now, hoursFrom time.Time) Span {
 	to := f.To
 	if to.IsZero() {
 		to = now.Add(time.Hour)
 	}
 	s := Span{From: Hour(f.From), To: Hour(to)}
+	if s.From.Before(hoursFrom) {
+		s.From = Day(s.From)
+	}
+	if s.To.Before(hoursFrom) && !Day(s.To).Equal(s.To) {
+		s.To = Day(s.To).Add(24 * time.Hour)
+	}
 	if s.To.Before(s.From) {
 		s.To = s.From
 	}
@@ -313,3 +321,12 @@ func (f Filter) Resolve(now time.Time) Span {
 	}
 	return s
 }
+
+// DimNames are the values of the dim column of the rollups: "" for the
+// total rows and the RowDims.
+var DimNames = []string{"", "version", "client", "os", "country", "org"}
+
+// HourRetention is how long the hourly rollup keeps its rows once their
+// day is closed. Older days are kept by the daily rollup only: hourly
+// series do not reach back further, and longer ranges resolve days.
+const HourRetention = 35 * 24 * time.Hour

@@ -173,8 +173,13 @@ func TestResolve(t *testing.T) {
 		{"2026-11-20T10:00:00Z", "2026-11-20T12:00:00Z", "2026-11-20T10:00:00Z", "2026-11-20T12:00:00Z", "2026-11-21T00:00:00Z", "2026-11-21T00:00:00Z"},
 		{"2026-11-20T12:00:00Z", "2026-11-20T10:00:00Z", "2026-11-20T12:00:00Z", "2026-11-20T12:00:00Z", "2026-11-21T00:00:00Z", "2026-11-21T00:00:00Z"},
 	}
+	// Before the hours kept, ranges widen to whole days.
+	old := Filter{From: at("2026-11-20T10:30:00Z"), To: at("2026-11-21T05:00:00Z")}.Resolve(time.Now(), at("2026-11-22T00:00:00Z"))
+	if !old.From.Equal(at("2026-11-20T00:00:00Z")) || !old.To.Equal(at("2026-11-22T00:00:00Z")) || !old.DayFrom.Equal(old.From) || !old.DayTo.Equal(old.To) {
+		t.Errorf("range before the hours kept resolved to %+v, want the two whole days", old)
+	}
 	for _, tt := range tests {
-		s := Filter{From: at(tt.from), To: at(tt.to)}.Resolve(time.Now())
+		s := Filter{From: at(tt.from), To: at(tt.to)}.Resolve(time.Now(), time.Time{})
 		if !s.From.Equal(at(tt.wantFrom)) || !s.To.Equal(at(tt.wantTo)) || !s.DayFrom.Equal(at(tt.df)) || !s.DayTo.Equal(at(tt.dt)) {
 			t.Errorf("Resolve(%s, %s) = %+v, want %s %s days %s %s", tt.from, tt.to, s, tt.wantFrom, tt.wantTo, tt.df, tt.dt)
 		}

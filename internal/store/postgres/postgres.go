@@ -546,6 +546,9 @@ func (s *Store) Maintain(ctx context.Context, now time.Time) error {
 	if err := s.closeDays(ctx, now); err != nil {
 		return fmt.Errorf("maintain: %w", err)
 	}
+	if err := s.thinHours(ctx, now); err != nil {
+		return fmt.Errorf("maintain: %w", err)
+	}
 	if s.cfg.Retention > 0 {
 		cutoff := store.Day(now.Add(-s.cfg.Retention))
 		s.horizon.Store(cutoff.UnixMilli())
@@ -593,7 +596,7 @@ func (s *Store) closeDay(ctx context.Context, limit time.Time) (done bool, err e
 		if err := tx.QueryRow(ctx, "SELECT closed_until FROM rollup_state, pg_advisory_xact_lock($1, $2)", lockClass, lockClose).Scan(&closed); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, "SELECT min(bucket) FROM rollup_hour WHERE bucket >= $1 AND bucket < $2 AND dim = ''", closed, limit).Scan(&first); err != nil {
+		if err := tx.QueryRow(ctx, "SELECT min(bucket) FROM rollup_hour WHERE dim = '' AND bucket >= $1 AND bucket < $2", closed, limit).Scan(&first); err != nil {
 			return err
 		}
 		if first == nil {
@@ -609,18 +612,60 @@ func (s *Store) closeDay(ctx context.Context, limit time.Time) (done bool, err e
 		day := store.Day(*first)
 		if _, err := tx.Exec(ctx, `INSERT INTO rollup_day (package, bucket, artifact, kind, bot, source, dim, value, requests, downloads)
 			SELECT package, $1, artifact, kind, bot, source, dim, value, sum(requests), sum(downloads)
-			FROM rollup_hour WHERE bucket >= $1 AND bucket < $2
+			FROM rollup_hour WHERE dim = ANY($3) AND bucket >= $1 AND bucket < $2
 			GROUP BY package, artifact, kind, bot, source, dim, value
 			ORDER BY package, artifact, kind, bot, source, dim, value
 			ON CONFLICT (package, bucket, artifact, kind, bot, source, dim, value)
 			DO UPDATE SET requests = rollup_day.requests + excluded.requests, downloads = rollup_day.downloads + excluded.downloads`,
-			day, day.Add(24*time.Hour)); err != nil {
+			day, day.Add(24*time.Hour), store.DimNames); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, "UPDATE rollup_state SET closed_until = $1", day.Add(24*time.Hour))
 		return err
 	})
 	return done, err
+}
+
+// thinHours deletes the hourly rows of closed days older than
+// store.HourRetention, a day per transaction.
+func (s *Store) thinHours(ctx context.Context, now time.Time) error {
+	for {
+		var more bool
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			var closed, from time.Time
+			if err := tx.QueryRow(ctx, "SELECT closed_until, hours_from FROM rollup_state FOR UPDATE").Scan(&closed, &from); err != nil {
+				return err
+			}
+			before := store.Day(now).Add(-store.HourRetention)
+			if closed.Before(before) {
+				before = closed
+			}
+			if !from.Before(before) {
+				return nil
+			}
+			var first *time.Time
+			if err := tx.QueryRow(ctx, "SELECT min(bucket) FROM rollup_hour WHERE dim = '' AND bucket >= $1 AND bucket < $2", from, before).Scan(&first); err != nil {
+				return err
+			}
+			next := before
+			if first != nil {
+				if d := store.Day(*first).Add(24 * time.Hour); d.Before(before) {
+					next, more = d, true
+				}
+				if _, err := tx.Exec(ctx, "DELETE FROM rollup_hour WHERE dim = ANY($1) AND bucket >= $2 AND bucket < $3", store.DimNames, from, next); err != nil {
+					return err
+				}
+			}
+			_, err := tx.Exec(ctx, "UPDATE rollup_state SET hours_from = $1", next)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("thin hourly rollup: %w", err)
+		}
+		if !more {
+			return nil
+		}
+	}
 }
 
 // dropPartitions drops the partitions of days before cutoff.

@@ -29,7 +29,11 @@ func (s *Store) Aggregate(ctx context.Context, q store.Query) ([]store.Row, erro
 	if err := s.ready(ctx); err != nil {
 		return nil, fmt.Errorf("aggregate: %w", err)
 	}
-	span := q.Resolve(time.Now())
+	var hoursFrom time.Time
+	if err := s.pool.QueryRow(ctx, "SELECT hours_from FROM rollup_state").Scan(&hoursFrom); err != nil {
+		return nil, fmt.Errorf("aggregate: %w", err)
+	}
+	span := q.Resolve(time.Now(), hoursFrom)
 	measure := "downloads"
 	if q.Measure == store.Requests {
 		measure = "requests"

@@ -14,7 +14,11 @@ import (
 // Aggregate implements store.Reader. Whole days of the range that are
 // closed are read from rollup_day, the rest from rollup_hour.
 func (s *Store) Aggregate(ctx context.Context, q store.Query) ([]store.Row, error) {
-	span := q.Resolve(time.Now())
+	var hoursFrom int64
+	if err := s.read.QueryRowContext(ctx, "SELECT hours_from FROM rollup_state").Scan(&hoursFrom); err != nil {
+		return nil, fmt.Errorf("aggregate: %w", err)
+	}
+	span := q.Resolve(time.Now(), time.Unix(hoursFrom, 0))
 	measure := "downloads"
 	if q.Measure == store.Requests {
 		measure = "requests"

@@ -461,7 +461,46 @@ func (s *Store) Maintain(ctx context.Context, now time.Time) error {
 	if _, err := s.write.ExecContext(ctx, "DELETE FROM pull_windows WHERE at < ?", now.Add(-store.WindowRetention).UnixMilli()); err != nil {
 		return fmt.Errorf("forget pull windows: %w", err)
 	}
-	return s.closeDays(ctx, now)
+	if err := s.closeDays(ctx, now); err != nil {
+		return err
+	}
+	return s.thinHours(ctx, now)
+}
+
+// dimList is store.DimNames as an SQL list: with it, reads of a time
+// range use the (dim, bucket) index.
+const dimList = "('', 'version', 'client', 'os', 'country', 'org')"
+
+// thinHours deletes the hourly rows of closed days older than
+// store.HourRetention, a day per transaction.
+func (s *Store) thinHours(ctx context.Context, now time.Time) error {
+	for {
+		s.mu.Lock()
+		var closed, from int64
+		err := s.write.QueryRowContext(ctx, "SELECT closed_until, hours_from FROM rollup_state").Scan(&closed, &from)
+		before := min(closed, store.Day(now).Add(-store.HourRetention).Unix())
+		if err == nil && from < before {
+			// Skip to the first day that has rows.
+			var first sql.NullInt64
+			err = s.write.QueryRowContext(ctx, "SELECT MIN(bucket) FROM rollup_hour WHERE dim = '' AND bucket >= ? AND bucket < ?", from, before).Scan(&first)
+			next := before
+			if err == nil && first.Valid {
+				next = min(before, first.Int64-first.Int64%86400+86400)
+				_, err = s.write.ExecContext(ctx, "DELETE FROM rollup_hour WHERE dim IN "+dimList+" AND bucket >= ? AND bucket < ?", from, next)
+			}
+			if err == nil {
+				_, err = s.write.ExecContext(ctx, "UPDATE rollup_state SET hours_from = ?", next)
+			}
+			from = next
+		}
+		s.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("thin hourly rollup: %w", err)
+		}
+		if from >= before {
+			return nil
+		}
+	}
 }
 
 // closeDays sums the hourly rollup rows of each day that ended more than
@@ -514,7 +553,7 @@ func (s *Store) closeDay(ctx context.Context, limit int64) (bool, error) {
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO rollup_day (package, bucket, artifact, kind, bot, source, dim, value, requests, downloads)
 		SELECT package, ?, artifact, kind, bot, source, dim, value, SUM(requests), SUM(downloads)
-		FROM rollup_hour WHERE bucket >= ? AND bucket < ?
+		FROM rollup_hour WHERE dim IN `+dimList+` AND bucket >= ? AND bucket < ?
 		GROUP BY package, artifact, kind, bot, source, dim, value
 		ON CONFLICT (package, bucket, artifact, kind, bot, source, dim, value)
 		DO UPDATE SET requests = requests + excluded.requests, downloads = downloads + excluded.downloads`,

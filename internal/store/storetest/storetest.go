@@ -41,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Uniques", func(t *testing.T) { testUniques(t, open(t, Options{})) })
 	t.Run("Export", func(t *testing.T) { testExport(t, open(t, Options{})) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, open(t, Options{Retention: 48 * time.Hour})) })
+	t.Run("HourRetention", func(t *testing.T) { testHourRetention(t, open(t, Options{})) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrentWriters(t, open(t, Options{})) })
 	t.Run("Unsupported", func(t *testing.T) { testUnsupported(t, open(t, Options{})) })
 }
@@ -167,7 +168,7 @@ func dimValue(e *event.Event, d store.Dim) string {
 }
 
 func (r *reference) matches(e *event.Event, f store.Filter) bool {
-	span := f.Resolve(base)
+	span := f.Resolve(base, time.Time{})
 	if e.Time.Before(span.From) || !e.Time.Before(span.To) {
 		return false
 	}
@@ -798,4 +799,40 @@ func BenchmarkAppend(b *testing.B, s store.Store, size int) {
 		events += len(batch)
 	}
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+}
+
+// testHourRetention closes and thins old days: their hours are gone, the
+// days remain, and ranges that start or end in them count whole days.
+func testHourRetention(t *testing.T, s store.Store) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	ref := &reference{}
+	for range 500 {
+		ref.events = append(ref.events, randomEvent(rng))
+	}
+	mustAppend(t, s, ref.events)
+	if err := s.Maintain(t.Context(), base.Add(store.HourRetention+10*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	whole := store.Filter{From: base, To: base.Add(72 * time.Hour)}
+	for _, q := range []store.Query{{Filter: whole}, {Filter: whole, Step: store.StepDay, By: store.DimVersion}, {Filter: whole, By: store.DimOrg}} {
+		if got, want := aggregate(t, s, q), ref.aggregate(q); !sameRows(got, want) {
+			t.Errorf("after thinning, Aggregate(step %v, by %v) = %v, want %v", q.Step, q.By, head(got), head(want))
+		}
+	}
+	// Ranges within days whose hours are gone widen to the whole days.
+	part := store.Query{Filter: store.Filter{From: base.Add(5 * time.Hour), To: base.Add(53 * time.Hour)}, Step: store.StepDay}
+	if got, want := aggregate(t, s, part), ref.aggregate(store.Query{Filter: whole, Step: store.StepDay}); !sameRows(got, want) {
+		t.Errorf("partial days after thinning = %v, want the whole days %v", head(got), head(want))
+	}
+	if rows := aggregate(t, s, store.Query{Filter: whole, Step: store.StepHour}); len(rows) != 0 {
+		t.Errorf("hourly series of thinned days = %v, want none", head(rows))
+	}
+	// Late events of a thinned day still count in its day.
+	late := randomEvent(rng)
+	late.Client.Bot, late.Status, late.Method = false, 307, "GET"
+	mustAppend(t, s, []event.Event{late})
+	ref.events = append(ref.events, late)
+	if got, want := aggregate(t, s, store.Query{Filter: whole, Measure: store.Requests}), ref.aggregate(store.Query{Filter: whole, Measure: store.Requests}); !sameRows(got, want) {
+		t.Errorf("after a late event, total = %v, want %v", got, want)
+	}
 }

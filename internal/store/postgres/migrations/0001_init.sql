@@ -19,7 +19,8 @@ CREATE INDEX events_xid ON events (xid, id);
 -- once a day is over, Maintain sums its hours into daily rows and moves
 -- closed_until past it. Queries read closed days from rollup_day, the
 -- rest from rollup_hour. Events of closed days that arrive late update
--- both.
+-- both. Hourly rows of closed days are deleted after 35 days
+-- (hours_from).
 -- Each event is counted once in the total row of its package, bucket,
 -- artifact, kind, robot flag and source (dim ''), and once in a row for
 -- each of its version, client, os, country and org (dim names that
@@ -38,16 +39,17 @@ CREATE TABLE rollup_hour (
 	downloads bigint      NOT NULL,
 	PRIMARY KEY (package, bucket, artifact, kind, bot, source, dim, value)
 ) WITH (fillfactor = 70); -- room on each page for HOT updates of the counts
--- Queries over every package, and closing a day, read by time.
-CREATE INDEX rollup_hour_bucket ON rollup_hour (bucket, dim);
+-- Queries over every package read by dimension and time.
+CREATE INDEX rollup_hour_dim ON rollup_hour (dim, bucket);
 
 CREATE TABLE rollup_day (LIKE rollup_hour INCLUDING ALL) WITH (fillfactor = 70);
 
 CREATE TABLE rollup_state (
 	id           int         PRIMARY KEY CHECK (id = 1),
-	closed_until timestamptz NOT NULL   -- days before are in rollup_day
+	closed_until timestamptz NOT NULL,  -- days before are in rollup_day
+	hours_from   timestamptz NOT NULL   -- hours before were deleted
 );
-INSERT INTO rollup_state (id, closed_until) VALUES (1, 'epoch');
+INSERT INTO rollup_state (id, closed_until, hours_from) VALUES (1, 'epoch', 'epoch');
 
 -- The downloaders seen each day, to count each once; uniques_day keeps
 -- the counts after the rows are deleted. key is the downloader hash mixed

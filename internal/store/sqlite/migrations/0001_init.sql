@@ -14,12 +14,14 @@ CREATE INDEX events_time ON events (time);
 -- once a day is over, Maintain sums its hours into daily rows and moves
 -- closed_until past it. Queries read closed days from rollup_day, the
 -- rest from rollup_hour. Events of closed days that arrive late update
--- both. Each event is counted once in
--- the total row of its package, bucket, artifact, kind, robot flag and
--- source (dim ''), and once in a row for each of its version, client,
--- os, country and org (dim names that dimension, value holds it).
--- Unknown values are '' so that the primary key treats them as one.
--- bucket is Unix seconds.
+-- both. Hourly rows of closed days are deleted after 35 days
+-- (hours_from).
+--
+-- Each event is counted once in the total row of its package, bucket,
+-- artifact, kind, robot flag and source (dim ''), and once in a row for
+-- each of its version, client, os, country and org (dim names that
+-- dimension, value holds it). Unknown values are '' so that the primary
+-- key treats them as one. bucket is Unix seconds.
 CREATE TABLE rollup_hour (
 	package   TEXT NOT NULL,
 	bucket    INTEGER NOT NULL,
@@ -33,8 +35,8 @@ CREATE TABLE rollup_hour (
 	downloads INTEGER NOT NULL,
 	PRIMARY KEY (package, bucket, artifact, kind, bot, source, dim, value)
 ) WITHOUT ROWID;
--- Queries over every package, and closing a day, read by time.
-CREATE INDEX rollup_hour_bucket ON rollup_hour (bucket, dim);
+-- Queries over every package read by dimension and time.
+CREATE INDEX rollup_hour_dim ON rollup_hour (dim, bucket);
 
 CREATE TABLE rollup_day (
 	package   TEXT NOT NULL,
@@ -49,13 +51,14 @@ CREATE TABLE rollup_day (
 	downloads INTEGER NOT NULL,
 	PRIMARY KEY (package, bucket, artifact, kind, bot, source, dim, value)
 ) WITHOUT ROWID;
-CREATE INDEX rollup_day_bucket ON rollup_day (bucket, dim);
+CREATE INDEX rollup_day_dim ON rollup_day (dim, bucket);
 
 CREATE TABLE rollup_state (
 	id           INTEGER PRIMARY KEY CHECK (id = 1),
-	closed_until INTEGER NOT NULL   -- Unix seconds: days before are in rollup_day
+	closed_until INTEGER NOT NULL,  -- Unix seconds: days before are in rollup_day
+	hours_from   INTEGER NOT NULL   -- Unix seconds: hours before were deleted
 );
-INSERT INTO rollup_state (id, closed_until) VALUES (1, 0);
+INSERT INTO rollup_state (id, closed_until, hours_from) VALUES (1, 0, 0);
 
 -- The downloaders seen each day, to count each once. Rows are deleted two
 -- days after their day; uniques_day keeps the counts. key is the
