@@ -21,6 +21,10 @@ type Plan struct {
 	// Group is what to group by: "value", the name of a column, or ""
 	// for no dimension.
 	Group string
+	// AcrossPackages says that the query neither restricts nor groups by
+	// a column: closed days can be read from the daily rollup of all
+	// packages.
+	AcrossPackages bool
 }
 
 // PlanQuery plans q. Every row of the rollups counts an event once for
@@ -61,5 +65,6 @@ func PlanQuery(q Query) (Plan, error) {
 		v := row.Value
 		p.Value = &v
 	}
+	p.AcrossPackages = !q.By.IsColumn() && len(p.Columns) == 0
 	return p, nil
 }

@@ -165,6 +165,28 @@ func Rollup(recs []Record, resolution time.Duration) []Delta {
 	return out
 }
 
+// AcrossPackages sums deltas over packages, artifacts, kinds and sources:
+// the rows of the daily rollup of all packages, which answers
+// project-wide queries without reading every package's rows.
+func AcrossPackages(deltas []Delta) []Delta {
+	idx := make(map[Key]int, len(deltas))
+	var out []Delta
+	for _, d := range deltas {
+		k := d.Key
+		k.Package, k.Artifact, k.Kind, k.Source = "", "", "", ""
+		j, ok := idx[k]
+		if !ok {
+			j = len(out)
+			idx[k] = j
+			out = append(out, Delta{Key: k})
+		}
+		out[j].Requests += d.Requests
+		out[j].Downloads += d.Downloads
+	}
+	slices.SortFunc(out, func(a, b Delta) int { return CompareKeys(&a.Key, &b.Key) })
+	return out
+}
+
 func (r *Record) dimValue(d Dim) string {
 	switch d {
 	case DimVersion:

@@ -351,7 +351,11 @@ func count(ctx context.Context, tx pgx.Tx, recs []store.Record) error {
 		return fmt.Errorf("read rollup state: %w", err)
 	}
 	if late := store.Closed(recs, closedUntil.Unix()); len(late) > 0 {
-		if err := upsertRollup(ctx, tx, "rollup_day", store.Rollup(late, 24*time.Hour)); err != nil {
+		days := store.Rollup(late, 24*time.Hour)
+		if err := upsertRollup(ctx, tx, "rollup_day", days); err != nil {
+			return err
+		}
+		if err := upsertRollup(ctx, tx, "rollup_day_all", store.AcrossPackages(days)); err != nil {
 			return err
 		}
 	}
@@ -618,6 +622,16 @@ func (s *Store) closeDay(ctx context.Context, limit time.Time) (done bool, err e
 			ON CONFLICT (package, bucket, artifact, kind, bot, source, dim, value)
 			DO UPDATE SET requests = rollup_day.requests + excluded.requests, downloads = rollup_day.downloads + excluded.downloads`,
 			day, day.Add(24*time.Hour), store.DimNames); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO rollup_day_all (package, bucket, artifact, kind, bot, source, dim, value, requests, downloads)
+			SELECT '', bucket, '', '', bot, '', dim, value, sum(requests), sum(downloads)
+			FROM rollup_day WHERE dim = ANY($2) AND bucket = $1
+			GROUP BY bucket, bot, dim, value
+			ORDER BY bot, dim, value
+			ON CONFLICT (package, bucket, artifact, kind, bot, source, dim, value)
+			DO UPDATE SET requests = rollup_day_all.requests + excluded.requests, downloads = rollup_day_all.downloads + excluded.downloads`,
+			day, store.DimNames); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, "UPDATE rollup_state SET closed_until = $1", day.Add(24*time.Hour))

@@ -71,7 +71,11 @@ func (s *Store) Aggregate(ctx context.Context, q store.Query) ([]store.Row, erro
 			// hourly one; the statement reads closed_until in one
 			// snapshot, so the two parts meet exactly.
 			const closed = "(SELECT closed_until FROM rollup_state)"
-			add("rollup_day", dayBucket, args.add(span.DayFrom), "least("+args.add(span.DayTo)+", "+closed+")")
+			days := "rollup_day"
+			if plan.AcrossPackages {
+				days = "rollup_day_all"
+			}
+			add(days, dayBucket, args.add(span.DayFrom), "least("+args.add(span.DayTo)+", "+closed+")")
 			add("rollup_hour", hourBucket, "greatest("+args.add(span.DayFrom)+", "+closed+")", args.add(span.DayTo))
 			hours(hourBucket, span.From, span.DayFrom)
 			hours(hourBucket, span.DayTo, span.To)

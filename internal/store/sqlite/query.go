@@ -60,7 +60,11 @@ func (s *Store) Aggregate(ctx context.Context, q store.Query) ([]store.Row, erro
 			// hourly one; the statement reads closed_until once, so the
 			// two parts meet exactly.
 			const closed = "(SELECT closed_until FROM rollup_state)"
-			add("rollup_day", dayBucket, "?", "min(?, "+closed+")", span.DayFrom.Unix(), span.DayTo.Unix())
+			days := "rollup_day"
+			if plan.AcrossPackages {
+				days = "rollup_day_all"
+			}
+			add(days, dayBucket, "?", "min(?, "+closed+")", span.DayFrom.Unix(), span.DayTo.Unix())
 			add("rollup_hour", hourBucket, "max(?, "+closed+")", "?", span.DayFrom.Unix(), span.DayTo.Unix())
 			hours(hourBucket, span.From, span.DayFrom)
 			hours(hourBucket, span.DayTo, span.To)

@@ -295,7 +295,11 @@ func (s *Store) count(ctx context.Context, tx *sql.Tx, recs []store.Record) erro
 		return fmt.Errorf("read rollup state: %w", err)
 	}
 	if late := store.Closed(recs, closedUntil); len(late) > 0 {
-		if err := s.upsertRollup(ctx, tx, "rollup_day", store.Rollup(late, 24*time.Hour)); err != nil {
+		days := store.Rollup(late, 24*time.Hour)
+		if err := s.upsertRollup(ctx, tx, "rollup_day", days); err != nil {
+			return err
+		}
+		if err := s.upsertRollup(ctx, tx, "rollup_day_all", store.AcrossPackages(days)); err != nil {
 			return err
 		}
 	}
@@ -558,6 +562,14 @@ func (s *Store) closeDay(ctx context.Context, limit int64) (bool, error) {
 		ON CONFLICT (package, bucket, artifact, kind, bot, source, dim, value)
 		DO UPDATE SET requests = requests + excluded.requests, downloads = downloads + excluded.downloads`,
 		day, day, day+86400); err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO rollup_day_all (package, bucket, artifact, kind, bot, source, dim, value, requests, downloads)
+		SELECT '', bucket, '', '', bot, '', dim, value, SUM(requests), SUM(downloads)
+		FROM rollup_day WHERE dim IN `+dimList+` AND bucket = ?
+		GROUP BY bot, dim, value
+		ON CONFLICT (package, bucket, artifact, kind, bot, source, dim, value)
+		DO UPDATE SET requests = requests + excluded.requests, downloads = downloads + excluded.downloads`, day); err != nil {
 		return false, err
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE rollup_state SET closed_until = ?", day+86400); err != nil {

@@ -44,6 +44,10 @@ CREATE INDEX rollup_hour_dim ON rollup_hour (dim, bucket);
 
 CREATE TABLE rollup_day (LIKE rollup_hour INCLUDING ALL) WITH (fillfactor = 70);
 
+-- The daily rollup summed over packages, artifacts, kinds and sources
+-- (those columns are ''), for project-wide queries.
+CREATE TABLE rollup_day_all (LIKE rollup_hour INCLUDING ALL) WITH (fillfactor = 70);
+
 CREATE TABLE rollup_state (
 	id           int         PRIMARY KEY CHECK (id = 1),
 	closed_until timestamptz NOT NULL,  -- days before are in rollup_day

@@ -53,6 +53,23 @@ CREATE TABLE rollup_day (
 ) WITHOUT ROWID;
 CREATE INDEX rollup_day_dim ON rollup_day (dim, bucket);
 
+-- The daily rollup summed over packages, artifacts, kinds and sources
+-- (those columns are ''), for project-wide queries.
+CREATE TABLE rollup_day_all (
+	package   TEXT NOT NULL,
+	bucket    INTEGER NOT NULL,
+	artifact  TEXT NOT NULL,
+	kind      TEXT NOT NULL,
+	bot       INTEGER NOT NULL,
+	source    TEXT NOT NULL,
+	dim       TEXT NOT NULL,
+	value     TEXT NOT NULL,
+	requests  INTEGER NOT NULL,
+	downloads INTEGER NOT NULL,
+	PRIMARY KEY (package, bucket, artifact, kind, bot, source, dim, value)
+) WITHOUT ROWID;
+CREATE INDEX rollup_day_all_dim ON rollup_day_all (dim, bucket);
+
 CREATE TABLE rollup_state (
 	id           INTEGER PRIMARY KEY CHECK (id = 1),
 	closed_until INTEGER NOT NULL,  -- Unix seconds: days before are in rollup_day
