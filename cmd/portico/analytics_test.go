@@ -708,3 +708,48 @@ func TestThreeGateways(t *testing.T) {
 	}
 	t.Logf("%d downloads through three gateways", len(done))
 }
+
+// TestStatsCommand checks portico stats' options and errors on a store
+// with a few downloads.
+func TestStatsCommand(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	g := start(t, analyticsManifest, append([]string{"--data", dir, "--events", "none"}, geoDBs(t)...)...)
+	for i, v := range []string{"1.0", "1.0", "2.0"} {
+		send(t, "GET", "http://"+g.addr+"/dl/"+v+"/linux", "get.test", "X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i+1), "User-Agent", "curl/8.5.0")
+	}
+	send(t, "GET", "http://"+g.addr+"/dl/3.0/linux", "get.test", "X-Forwarded-For", "2001:db8::9", "User-Agent", "curl/8.5.0")
+	_ = g.cmd.Process.Signal(syscall.SIGTERM)
+	if err := g.wait(t); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := runPortico(t, "stats", "--data", dir, "--days", "1", "--by", "country,version", "--where", "country=DE")
+	for _, want := range []string{"total                             3", "By country", "DE", "Not available with --where on another dimension: by version"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("portico stats --where country=DE lacks %q:\n%s", want, out)
+		}
+	}
+	out, _ = runPortico(t, "stats", "--data", dir, "--days", "1", "--interval", "hour", "--format", "csv", "--by", "version", "--top", "1")
+	if !strings.Contains(out, "total,,,4\n") || !strings.Contains(out, "by_version,,1.0,2\n") || strings.Contains(out, "by_version,,2.0") {
+		t.Errorf("portico stats --format csv --top 1:\n%s", out)
+	}
+	for _, args := range [][]string{
+		{"stats", "--data", dir, "--interval", "year"},
+		{"stats", "--data", dir, "--by", "colour"},
+		{"stats", "--data", dir, "--where", "nonsense"},
+		{"stats", "--data", dir, "--from", "2026-02-30"},
+		{"stats", "--data", dir, "--kind", "rpm"},
+		{"stats", "export", "--data", dir, "--format", "xml"},
+		{"stats", "--database", "mysql://x"},
+	} {
+		cmd := exec.Command(bin, args...)
+		b, err := cmd.CombinedOutput()
+		if code := exitCode(err); code != 2 || !strings.Contains(string(b), "portico stats") {
+			t.Errorf("portico %s: exit %d, want 2 with an error message:\n%s", strings.Join(args, " "), code, b)
+		}
+	}
+	cmd := exec.Command(bin, "stats", "--data", filepath.Join(t.TempDir(), "nothing-here"))
+	b, err := cmd.CombinedOutput()
+	if code := exitCode(err); code != 1 || !strings.Contains(string(b), "no analytics store in") {
+		t.Errorf("portico stats on an empty directory: exit %d:\n%s", code, b)
+	}
+}

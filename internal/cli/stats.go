@@ -248,7 +248,9 @@ type report struct {
 	Interval   string                   `json:"interval"`
 	Series     []stats.Point            `json:"series"`
 	Breakdowns map[string][]stats.Slice `json:"breakdowns"`
-	order      []string
+	// Unavailable lists the breakdowns asked for that --where rules out.
+	Unavailable []string `json:"unavailable,omitempty"`
+	order       []string
 }
 
 func buildReport(ctx context.Context, s *stats.Stats, q stats.Query, every stats.Interval, dims []store.Dim, top int) (*report, error) {
@@ -273,6 +275,12 @@ func buildReport(ctx context.Context, s *stats.Stats, q stats.Query, every stats
 	}
 	for _, d := range dims {
 		sl, err := s.Breakdown(ctx, q, d, top)
+		if errors.Is(err, store.ErrUnsupported) {
+			// A breakdown by one dimension of events chosen by another:
+			// the rollups do not keep the combination.
+			rep.Unavailable = append(rep.Unavailable, d.String())
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -311,6 +319,9 @@ func (r *report) writeText(w io.Writer) error {
 	}
 	for _, p := range r.Series {
 		ew.printf("  %-22s %12s\n", p.Time.Format(layout), group(p.Value))
+	}
+	if len(r.Unavailable) > 0 {
+		ew.printf("\nNot available with --where on another dimension: by %s\n", strings.Join(r.Unavailable, ", by "))
 	}
 	for _, name := range r.order {
 		ew.printf("\nBy %s\n", name)
