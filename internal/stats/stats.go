@@ -183,21 +183,29 @@ type Line struct {
 }
 
 // SeriesBy returns a time series for each of the limit largest values of
-// a dimension over the range: the data of a stacked chart.
+// a dimension over the range: the data of a stacked chart. It costs two
+// queries whatever the limit.
 func (s *Stats) SeriesBy(ctx context.Context, q Query, every Interval, by store.Dim, limit int) ([]Line, error) {
-	top, err := s.Breakdown(ctx, q, by, limit)
+	q = s.resolve(q)
+	top, err := s.r.Aggregate(ctx, store.Query{Filter: q.Filter, Measure: q.Measure, By: by, Limit: limit})
 	if err != nil {
 		return nil, err
 	}
+	step := store.StepDay
+	if every == Hour {
+		step = store.StepHour
+	}
+	rows, err := s.r.Aggregate(ctx, store.Query{Filter: q.Filter, Measure: q.Measure, By: by, Step: step})
+	if err != nil {
+		return nil, err
+	}
+	byKey := map[string][]store.Row{}
+	for _, r := range rows {
+		byKey[r.Key] = append(byKey[r.Key], r)
+	}
 	lines := make([]Line, 0, len(top))
-	for _, sl := range top {
-		sub := q
-		sub.Where = append(append([]store.Cond(nil), q.Where...), store.Cond{Dim: by, Value: sl.Key})
-		pts, err := s.Series(ctx, sub, every)
-		if err != nil {
-			return nil, err
-		}
-		lines = append(lines, Line{Key: sl.Key, Points: pts})
+	for _, t := range top {
+		lines = append(lines, Line{Key: t.Key, Points: fill(byKey[t.Key], q.From, q.To, every)})
 	}
 	return lines, nil
 }

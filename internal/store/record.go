@@ -33,8 +33,8 @@ type Record struct {
 	// Pull is set for docker pulls; PullType says what was pulled.
 	Pull     bool
 	PullType PullType
-	// Digest and Tag of a docker manifest, for mapping pulls by digest to
-	// the tag they were resolved from.
+	// Digest is the digest of a docker manifest served, when known: with
+	// a version that is a tag, it maps later pulls by digest to the tag.
 	Digest string
 	// Data is the event's JSON (AppendJSON).
 	Data []byte
@@ -79,9 +79,11 @@ func NewRecords(batch []event.Event, recs []Record, buf []byte) ([]Record, []byt
 			Download:   e.Download(),
 			Downloader: e.Downloader,
 		}
+		if e.Kind == event.KindDocker {
+			r.Digest = e.Docker.Digest
+		}
 		if e.Kind == event.KindDocker && r.Download {
 			r.Pull = true
-			r.Digest = e.Docker.Digest
 			switch {
 			case e.Docker.MediaType == "":
 				r.PullType = PullUnknown

@@ -220,3 +220,29 @@ func TestPlanQuery(t *testing.T) {
 		}
 	}
 }
+
+func TestTags(t *testing.T) {
+	at := t0
+	mk := func(d time.Duration, ref, digest string) event.Event {
+		return event.Event{Kind: event.KindDocker, Time: at.Add(d), Method: "GET", Status: 200,
+			Docker: event.Docker{Image: "acme/x", Reference: ref, Digest: digest, Object: "manifest", Pull: true}}
+	}
+	recs, _ := NewRecords([]event.Event{mk(0, "1.0", "sha256:a"), mk(time.Second, "latest", "sha256:a"), mk(2*time.Second, "sha256:a", ""),
+		mk(3*time.Second, "sha256:b", ""), mk(4*time.Second, "2.0", "")}, nil, nil)
+	learned := TagDigests(recs)
+	if len(learned) != 1 || learned[0].Tag != "latest" || learned[0].Digest != "sha256:a" {
+		t.Fatalf("TagDigests = %+v, want sha256:a as latest (the later event)", learned)
+	}
+	refs := DigestRefs(recs)
+	if len(refs) != 2 {
+		t.Fatalf("DigestRefs = %+v, want sha256:a and sha256:b", refs)
+	}
+	ApplyTags(recs, learned, map[ImageDigest]string{{"acme/x", "sha256:b"}: "0.9"})
+	var versions []string
+	for _, r := range recs {
+		versions = append(versions, r.Version)
+	}
+	if want := []string{"1.0", "latest", "latest", "0.9", "2.0"}; !slices.Equal(versions, want) {
+		t.Errorf("versions after ApplyTags = %v, want %v", versions, want)
+	}
+}

@@ -330,6 +330,9 @@ func insertEvents(ctx context.Context, tx pgx.Tx, recs []store.Record) ([]store.
 // downloaders, locking rows in one global order: pull windows by hash,
 // then rollup rows by key, then downloaders.
 func count(ctx context.Context, tx pgx.Tx, recs []store.Record) error {
+	if err := tags(ctx, tx, recs); err != nil {
+		return err
+	}
 	if hashes := store.PullHashes(recs); len(hashes) > 0 {
 		from, to := store.WindowSpan(recs)
 		windows, err := loadWindows(ctx, tx, hashes, from, to)
@@ -360,6 +363,54 @@ func count(ctx context.Context, tx pgx.Tx, recs []store.Record) error {
 		}
 	}
 	return addDownloaders(ctx, tx, store.Downloaders(recs))
+}
+
+// tags counts docker pulls by digest under the tag they were resolved
+// from, and remembers what this batch says about tags.
+func tags(ctx context.Context, tx pgx.Tx, recs []store.Record) error {
+	learned := store.TagDigests(recs)
+	refs := store.DigestRefs(recs)
+	stored := map[store.ImageDigest]string{}
+	if len(refs) > 0 {
+		images, digests := make([]string, len(refs)), make([]string, len(refs))
+		for i, r := range refs {
+			images[i], digests[i] = r.Image, r.Digest
+		}
+		rows, err := tx.Query(ctx, `SELECT t.image, t.digest, t.tag FROM docker_tags t
+			JOIN unnest($1::text[], $2::text[]) AS r(image, digest) ON t.image = r.image AND t.digest = r.digest`, images, digests)
+		if err != nil {
+			return fmt.Errorf("load docker tags: %w", err)
+		}
+		for rows.Next() {
+			var k store.ImageDigest
+			var tag string
+			if err := rows.Scan(&k.Image, &k.Digest, &tag); err != nil {
+				rows.Close()
+				return fmt.Errorf("load docker tags: %w", err)
+			}
+			stored[k] = tag
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("load docker tags: %w", err)
+		}
+	}
+	store.ApplyTags(recs, learned, stored)
+	if len(learned) == 0 {
+		return nil
+	}
+	n := len(learned)
+	images, digests, tagNames, ats := make([]string, n), make([]string, n), make([]string, n), make([]int64, n)
+	for i, t := range learned {
+		images[i], digests[i], tagNames[i], ats[i] = t.Image, t.Digest, t.Tag, t.At
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO docker_tags (image, digest, tag, at)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[])
+		ON CONFLICT (image, digest) DO UPDATE SET tag = excluded.tag, at = excluded.at WHERE excluded.at >= docker_tags.at`,
+		images, digests, tagNames, ats); err != nil {
+		return fmt.Errorf("save docker tags: %w", err)
+	}
+	return nil
 }
 
 func loadWindows(ctx context.Context, tx pgx.Tx, hashes []uint64, from, to int64) (map[uint64][]store.PullWindow, error) {
@@ -566,6 +617,7 @@ func (s *Store) Maintain(ctx context.Context, now time.Time) error {
 	}{
 		{"forget downloaders", "DELETE FROM downloaders WHERE day < $1", today.Add(-48 * time.Hour)},
 		{"forget pull windows", "DELETE FROM pull_windows WHERE at < $1", now.Add(-store.WindowRetention).UnixMilli()},
+		{"forget docker tags", "DELETE FROM docker_tags WHERE at < $1", now.Add(-store.TagRetention).UnixMilli()},
 		{"delete salts", "DELETE FROM salts WHERE day < $1", now.Add(-24*time.Hour - store.SaltGrace)},
 	} {
 		if _, err := conn.Exec(ctx, q.sql, q.arg); err != nil {

@@ -277,6 +277,9 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, recs []store.Recor
 // count adds fresh records to the pull windows, rollups and unique
 // downloaders.
 func (s *Store) count(ctx context.Context, tx *sql.Tx, recs []store.Record) error {
+	if err := s.tags(ctx, tx, recs); err != nil {
+		return err
+	}
 	if hashes := store.PullHashes(recs); len(hashes) > 0 {
 		from, to := store.WindowSpan(recs)
 		windows, err := loadWindows(ctx, tx, hashes, from, to)
@@ -426,6 +429,51 @@ func saveWindows(ctx context.Context, tx *sql.Tx, windows []store.PullWindow) er
 	return nil
 }
 
+// tags counts docker pulls by digest under the tag they were resolved
+// from, and remembers what this batch says about tags.
+func (s *Store) tags(ctx context.Context, tx *sql.Tx, recs []store.Record) error {
+	learned := store.TagDigests(recs)
+	refs := store.DigestRefs(recs)
+	stored := map[store.ImageDigest]string{}
+	for chunk := range slices.Chunk(refs, smallRows/2) {
+		args := make([]any, 0, 2*len(chunk))
+		for _, r := range chunk {
+			args = append(args, r.Image, r.Digest)
+		}
+		q := "SELECT image, digest, tag FROM docker_tags WHERE (image, digest) IN (VALUES " +
+			strings.TrimSuffix(strings.Repeat("(?,?),", len(chunk)), ",") + ")"
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("load docker tags: %w", err)
+		}
+		for rows.Next() {
+			var k store.ImageDigest
+			var tag string
+			if err := rows.Scan(&k.Image, &k.Digest, &tag); err != nil {
+				rows.Close()
+				return err
+			}
+			stored[k] = tag
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+	}
+	store.ApplyTags(recs, learned, stored)
+	for chunk := range slices.Chunk(learned, smallRows) {
+		q := multiRow("INSERT INTO docker_tags (image, digest, tag, at) VALUES ", "(?,?,?,?)", len(chunk)) +
+			" ON CONFLICT (image, digest) DO UPDATE SET tag = excluded.tag, at = excluded.at WHERE excluded.at >= at"
+		args := make([]any, 0, 4*len(chunk))
+		for _, t := range chunk {
+			args = append(args, t.Image, t.Digest, t.Tag, t.At)
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("save docker tags: %w", err)
+		}
+	}
+	return nil
+}
+
 // multiRow builds "prefix row,row,…" with n rows.
 func multiRow(prefix, row string, n int) string {
 	var b strings.Builder
@@ -464,6 +512,9 @@ func (s *Store) Maintain(ctx context.Context, now time.Time) error {
 	}
 	if _, err := s.write.ExecContext(ctx, "DELETE FROM pull_windows WHERE at < ?", now.Add(-store.WindowRetention).UnixMilli()); err != nil {
 		return fmt.Errorf("forget pull windows: %w", err)
+	}
+	if _, err := s.write.ExecContext(ctx, "DELETE FROM docker_tags WHERE at < ?", now.Add(-store.TagRetention).UnixMilli()); err != nil {
+		return fmt.Errorf("forget docker tags: %w", err)
 	}
 	if err := s.closeDays(ctx, now); err != nil {
 		return err

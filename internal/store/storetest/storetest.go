@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Bots", func(t *testing.T) { testBots(t, open(t, Options{})) })
 	t.Run("AllKinds", func(t *testing.T) { testAllKinds(t, open(t, Options{})) })
 	t.Run("DockerPulls", func(t *testing.T) { testDockerPulls(t, open(t, Options{})) })
+	t.Run("DockerTags", func(t *testing.T) { testDockerTags(t, open(t, Options{})) })
 	t.Run("Uniques", func(t *testing.T) { testUniques(t, open(t, Options{})) })
 	t.Run("Export", func(t *testing.T) { testExport(t, open(t, Options{})) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, open(t, Options{Retention: 48 * time.Hour})) })
@@ -834,5 +835,26 @@ func testHourRetention(t *testing.T, s store.Store) {
 	ref.events = append(ref.events, late)
 	if got, want := aggregate(t, s, store.Query{Filter: whole, Measure: store.Requests}), ref.aggregate(store.Query{Filter: whole, Measure: store.Requests}); !sameRows(got, want) {
 		t.Errorf("after a late event, total = %v, want %v", got, want)
+	}
+}
+
+// testDockerTags checks that pulls by digest count under the tag the
+// digest was resolved from, when an event said so.
+func testDockerTags(t *testing.T, s store.Store) {
+	at := base.Add(5 * time.Hour)
+	mk := func(d time.Duration, method, ref, digest string, hash uint64) event.Event {
+		return withID(event.Event{Kind: event.KindDocker, RuleID: "images", Time: at.Add(d), Domain: "cr.example.com", Method: method,
+			Path: "/v2/acme/x/manifests/" + ref, Status: 200, Outcome: event.OutcomeProxy, Downloader: hash, Source: event.SourceHuman,
+			Docker: event.Docker{Image: "acme/x", Reference: ref, Object: "manifest", Digest: digest, Pull: method == "GET"}})
+	}
+	const a, b = "sha256:aaaa", "sha256:bbbb"
+	// The engine resolves the tag with a HEAD, then GETs the digest.
+	mustAppend(t, s, []event.Event{mk(0, "HEAD", "1.0", a, 1), mk(time.Second, "GET", a, a, 1)})
+	// Later, another client pulls the same digest; and an unknown one.
+	mustAppend(t, s, []event.Event{mk(time.Hour, "GET", a, a, 2), mk(time.Hour, "GET", b, b, 3)})
+	rows := aggregate(t, s, store.Query{Filter: store.Filter{From: base, To: base.Add(24 * time.Hour), Kind: event.KindDocker}, By: store.DimVersion})
+	want := []store.Row{{Key: "1.0", Value: 2}, {Key: b, Value: 1}}
+	if !sameRows(rows, want) {
+		t.Errorf("docker pulls by version = %v, want %v", rows, want)
 	}
 }

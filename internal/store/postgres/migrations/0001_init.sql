@@ -92,3 +92,13 @@ CREATE TABLE salts (
 	day  timestamptz PRIMARY KEY,
 	salt bytea       NOT NULL
 );
+
+-- The digests that docker tags resolved to, to count pulls by digest
+-- under their tag (store.TagDigests).
+CREATE TABLE docker_tags (
+	image  text   COLLATE "C" NOT NULL,
+	digest text   COLLATE "C" NOT NULL,
+	tag    text   NOT NULL,
+	at     bigint NOT NULL,   -- Unix milliseconds: when last seen
+	PRIMARY KEY (image, digest)
+);

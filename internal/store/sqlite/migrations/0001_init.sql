@@ -108,3 +108,13 @@ CREATE TABLE pull_windows (
 	PRIMARY KEY (hash, at)
 ) WITHOUT ROWID;
 CREATE INDEX pull_windows_at ON pull_windows (at);
+
+-- The digests that docker tags resolved to, to count pulls by digest
+-- under their tag (store.TagDigests).
+CREATE TABLE docker_tags (
+	image  TEXT NOT NULL,
+	digest TEXT NOT NULL,
+	tag    TEXT NOT NULL,
+	at     INTEGER NOT NULL,   -- Unix milliseconds: when last seen
+	PRIMARY KEY (image, digest)
+) WITHOUT ROWID;
