@@ -109,12 +109,16 @@ type namedQuery struct {
 func query(ctx context.Context, st store.Store, syn *storetest.Synthetic, now time.Time, runs int) {
 	s := stats.New(st)
 	top, byKind := syn.Top()
-	month := stats.Query{Filter: store.Filter{From: now.Add(-30 * 24 * time.Hour), To: now.Add(time.Hour), Package: top}}
-	quarter := stats.Query{Filter: store.Filter{From: now.Add(-90 * 24 * time.Hour), To: now.Add(time.Hour), Package: top}}
-	all := stats.Query{Filter: store.Filter{From: now.Add(-90 * 24 * time.Hour), To: now.Add(time.Hour)}}
-	allMonth := stats.Query{Filter: store.Filter{From: now.Add(-30 * 24 * time.Hour), To: now.Add(time.Hour)}}
-	twoDays := stats.Query{Filter: store.Filter{From: now.Add(-48 * time.Hour), To: now.Add(time.Hour), Package: top}}
-	docker := stats.Query{Filter: store.Filter{From: now.Add(-30 * 24 * time.Hour), To: now.Add(time.Hour), Package: byKind[event.KindDocker]}}
+	// Dashboards show whole days up to now: "the last 30 days" starts at
+	// midnight 30 days ago and ends with today so far.
+	today := store.Day(now)
+	end := now.Add(time.Hour)
+	month := stats.Query{Filter: store.Filter{From: today.AddDate(0, 0, -30), To: end, Package: top}}
+	quarter := stats.Query{Filter: store.Filter{From: today.AddDate(0, 0, -90), To: end, Package: top}}
+	all := stats.Query{Filter: store.Filter{From: today.AddDate(0, 0, -90), To: end}}
+	allMonth := stats.Query{Filter: store.Filter{From: today.AddDate(0, 0, -30), To: end}}
+	twoDays := stats.Query{Filter: store.Filter{From: now.Add(-48 * time.Hour), To: end, Package: top}}
+	docker := stats.Query{Filter: store.Filter{From: today.AddDate(0, 0, -30), To: end, Package: byKind[event.KindDocker]}}
 	breakdown := func(q stats.Query, d store.Dim) func(context.Context) error {
 		return func(ctx context.Context) error { _, err := s.Breakdown(ctx, q, d, 10); return err }
 	}

@@ -54,7 +54,9 @@ CREATE TABLE rollup_day (
 CREATE INDEX rollup_day_dim ON rollup_day (dim, bucket);
 
 -- The daily rollup summed over packages, artifacts, kinds and sources
--- (those columns are ''), for project-wide queries.
+-- (those columns are ''), for project-wide queries. Its key starts with
+-- dim and bucket, the columns every query on it restricts, so that a
+-- query reads one contiguous run of rows.
 CREATE TABLE rollup_day_all (
 	package   TEXT NOT NULL,
 	bucket    INTEGER NOT NULL,
@@ -66,9 +68,8 @@ CREATE TABLE rollup_day_all (
 	value     TEXT NOT NULL,
 	requests  INTEGER NOT NULL,
 	downloads INTEGER NOT NULL,
-	PRIMARY KEY (package, bucket, artifact, kind, bot, source, dim, value)
+	PRIMARY KEY (dim, bucket, bot, value, package, artifact, kind, source)
 ) WITHOUT ROWID;
-CREATE INDEX rollup_day_all_dim ON rollup_day_all (dim, bucket);
 
 CREATE TABLE rollup_state (
 	id           INTEGER PRIMARY KEY CHECK (id = 1),
