@@ -246,3 +246,19 @@ func TestTags(t *testing.T) {
 		t.Errorf("versions after ApplyTags = %v, want %v", versions, want)
 	}
 }
+
+func TestSeen(t *testing.T) {
+	var s Seen
+	d := func(day int64, key uint64) Downloader { return Downloader{Day: day * 86400, Key: key} }
+	if got := s.Unseen([]Downloader{d(1, 1), d(1, 2)}); len(got) != 2 {
+		t.Fatalf("Unseen on an empty Seen = %v, want both", got)
+	}
+	s.Stored([]Downloader{d(1, 1)})
+	if got := s.Unseen([]Downloader{d(1, 1), d(1, 2), d(2, 1)}); len(got) != 2 || got[0] != d(1, 2) || got[1] != d(2, 1) {
+		t.Errorf("Unseen = %v, want the two not stored", got)
+	}
+	s.Stored([]Downloader{d(5, 9)})
+	if got := s.Unseen([]Downloader{d(1, 1)}); len(got) != 1 {
+		t.Errorf("a day long past is still remembered: %v", got)
+	}
+}

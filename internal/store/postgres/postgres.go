@@ -67,6 +67,8 @@ type Store struct {
 	// horizon is where the last Maintain put the retention (Unix
 	// milliseconds; 0 before the first): older events are not stored.
 	horizon atomic.Int64
+
+	seen store.Seen // downloaders already stored
 }
 
 var (
@@ -241,6 +243,7 @@ func (s *Store) Append(ctx context.Context, batch []event.Event) error {
 	if err := s.ensurePartitions(ctx, recs); err != nil {
 		return fmt.Errorf("append events: %w", err)
 	}
+	var added []store.Downloader
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		fresh, err := insertEvents(ctx, tx, recs)
 		if err != nil {
@@ -249,11 +252,13 @@ func (s *Store) Append(ctx context.Context, batch []event.Event) error {
 		if len(fresh) == 0 {
 			return nil
 		}
-		return count(ctx, tx, fresh)
+		added, err = count(ctx, tx, fresh, &s.seen)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("append events: %w", err)
 	}
+	s.seen.Stored(added)
 	return nil
 }
 
@@ -329,40 +334,41 @@ func insertEvents(ctx context.Context, tx pgx.Tx, recs []store.Record) ([]store.
 // count adds fresh records to the pull windows, rollups and unique
 // downloaders, locking rows in one global order: pull windows by hash,
 // then rollup rows by key, then downloaders.
-func count(ctx context.Context, tx pgx.Tx, recs []store.Record) error {
+func count(ctx context.Context, tx pgx.Tx, recs []store.Record, seen *store.Seen) ([]store.Downloader, error) {
 	if err := tags(ctx, tx, recs); err != nil {
-		return err
+		return nil, err
 	}
 	if hashes := store.PullHashes(recs); len(hashes) > 0 {
 		from, to := store.WindowSpan(recs)
 		windows, err := loadWindows(ctx, tx, hashes, from, to)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := saveWindows(ctx, tx, store.FoldPulls(recs, windows)); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := upsertRollup(ctx, tx, "rollup_hour", store.Rollup(recs, time.Hour)); err != nil {
-		return err
+		return nil, err
 	}
 	// Closing a day takes this lock exclusively: while an append holds
 	// it, closed_until stays where it is read here.
 	var closedUntil time.Time
 	if err := tx.QueryRow(ctx, "SELECT closed_until FROM rollup_state, pg_advisory_xact_lock_shared($1, $2)",
 		lockClass, lockClose).Scan(&closedUntil); err != nil {
-		return fmt.Errorf("read rollup state: %w", err)
+		return nil, fmt.Errorf("read rollup state: %w", err)
 	}
 	if late := store.Closed(recs, closedUntil.Unix()); len(late) > 0 {
 		days := store.Rollup(late, 24*time.Hour)
 		if err := upsertRollup(ctx, tx, "rollup_day", days); err != nil {
-			return err
+			return nil, err
 		}
 		if err := upsertRollup(ctx, tx, "rollup_day_all", store.AcrossPackages(days)); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return addDownloaders(ctx, tx, store.Downloaders(recs))
+	added := seen.Unseen(store.Downloaders(recs))
+	return added, addDownloaders(ctx, tx, added)
 }
 
 // tags counts docker pulls by digest under the tag they were resolved
@@ -501,14 +507,17 @@ func addDownloaders(ctx context.Context, tx pgx.Tx, ds []store.Downloader) error
 	for i, d := range ds {
 		days[i], pkgs[i], artifacts[i], kinds[i], keys[i] = time.Unix(d.Day, 0).UTC(), d.Package, d.Artifact, d.Kind, int64(d.Key)
 	}
-	_, err := tx.Exec(ctx, `WITH added AS (
-			INSERT INTO downloaders (day, key, package, artifact, kind)
-			SELECT * FROM unnest($1::timestamptz[], $2::int8[], $3::text[], $4::text[], $5::text[])
+	// The table holds only day and key; what the new ones count for is
+	// joined back from the batch.
+	_, err := tx.Exec(ctx, `WITH batch AS (
+			SELECT * FROM unnest($1::timestamptz[], $2::int8[], $3::text[], $4::text[], $5::text[]) AS b(day, key, package, artifact, kind)),
+		added AS (
+			INSERT INTO downloaders (day, key) SELECT day, key FROM batch
 			ON CONFLICT (day, key) DO NOTHING
-			RETURNING day, package, artifact, kind)
+			RETURNING day, key)
 		INSERT INTO uniques_day (package, day, artifact, kind, downloaders)
-		SELECT package, day, artifact, kind, count(*) FROM added
-		GROUP BY package, day, artifact, kind ORDER BY package, day, artifact, kind
+		SELECT b.package, b.day, b.artifact, b.kind, count(*) FROM added a JOIN batch b ON a.day = b.day AND a.key = b.key
+		GROUP BY b.package, b.day, b.artifact, b.kind ORDER BY b.package, b.day, b.artifact, b.kind
 		ON CONFLICT (package, day, artifact, kind) DO UPDATE SET downloaders = uniques_day.downloaders + excluded.downloaders`,
 		days, keys, pkgs, artifacts, kinds)
 	if err != nil {

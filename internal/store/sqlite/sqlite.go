@@ -66,6 +66,8 @@ type Store struct {
 	// since a late copy of a deleted event could not be recognized.
 	horizon atomic.Int64
 	recs    []store.Record
+	seen    store.Seen         // downloaders already stored
+	added   []store.Downloader // by the batch being committed
 	buf     []byte
 	args    []any
 }
@@ -92,7 +94,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{cfg: cfg, path: path}
 	// synchronous(FULL) makes every committed batch survive a power loss:
 	// the spool deletes what the store has committed.
-	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(0)"
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(0)&_pragma=wal_autocheckpoint(8000)"
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas
 	var err error
 	if s.write, err = sql.Open("sqlite", dsn); err != nil {
@@ -215,6 +217,7 @@ func (s *Store) Append(ctx context.Context, batch []event.Event) error {
 		return fmt.Errorf("append events: %w", err)
 	}
 	defer tx.Rollback() // after Commit, a no-op
+	s.added = nil
 	fresh, err := s.insertEvents(ctx, tx, s.recs)
 	if err != nil {
 		return fmt.Errorf("append events: %w", err)
@@ -227,43 +230,62 @@ func (s *Store) Append(ctx context.Context, batch []event.Event) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("append events: commit: %w", err)
 	}
+	s.seen.Stored(s.added)
 	return nil
 }
 
 // insertEvents stores the raw events and returns the records that were
 // not stored before.
 func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, recs []store.Record) ([]store.Record, error) {
-	inserted := make(map[event.ID]bool, len(recs))
-	for chunk := range slices.Chunk(recs, eventRows) {
-		q := multiRow("INSERT INTO events (id, time, package, data) VALUES ", "(?,?,?,?)", len(chunk)) +
-			" ON CONFLICT (id) DO NOTHING RETURNING id"
-		args := s.args[:0]
-		for i := range chunk {
-			r := &chunk[i]
+	// Live batches are new: insert them plainly. A batch that holds an
+	// event already stored (a spool replayed after a crash) fails; it is
+	// then inserted again skipping the stored ids.
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT direct"); err != nil {
+		return nil, fmt.Errorf("insert: %w", err)
+	}
+	m := s.multi(tx, "INSERT INTO events (id, time, package, data) VALUES ", "(?,?,?,?)", "", eventRows)
+	err := m.each(ctx, len(recs), func(args []any, from, to int) []any {
+		for i := from; i < to; i++ {
+			r := &recs[i]
 			args = append(args, r.ID[:], r.Time.UnixMilli(), r.Package, r.Data)
 		}
-		s.args = args
-		rows, err := tx.QueryContext(ctx, q, args...)
+		return args
+	}, nil)
+	m.close()
+	if err == nil {
+		_, err = tx.ExecContext(ctx, "RELEASE direct")
 		if err != nil {
 			return nil, fmt.Errorf("insert: %w", err)
 		}
-		for rows.Next() {
-			var id []byte
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, err
-			}
+		return recs, nil
+	}
+	if !isConstraint(err) {
+		return nil, fmt.Errorf("insert: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, "ROLLBACK TO direct; RELEASE direct"); err != nil {
+		return nil, fmt.Errorf("insert: %w", err)
+	}
+	inserted := make(map[event.ID]bool, len(recs))
+	m = s.multi(tx, "INSERT INTO events (id, time, package, data) VALUES ", "(?,?,?,?)", " ON CONFLICT (id) DO NOTHING RETURNING id", eventRows)
+	defer m.close()
+	err = m.each(ctx, len(recs), func(args []any, from, to int) []any {
+		for i := from; i < to; i++ {
+			r := &recs[i]
+			args = append(args, r.ID[:], r.Time.UnixMilli(), r.Package, r.Data)
+		}
+		return args
+	}, func(rows *sql.Rows) error {
+		var id []byte
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		if len(id) == len(event.ID{}) {
 			inserted[event.ID(id)] = true
 		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-	}
-	if len(inserted) == len(recs) {
-		return recs, nil
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("insert: %w", err)
 	}
 	fresh := make([]store.Record, 0, len(inserted))
 	for _, r := range recs {
@@ -272,6 +294,90 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, recs []store.Recor
 		}
 	}
 	return fresh, nil
+}
+
+// isConstraint reports whether err is SQLite's constraint violation.
+func isConstraint(err error) bool {
+	var se interface{ Code() int }
+	return errors.As(err, &se) && se.Code()&0xff == 19 // SQLITE_CONSTRAINT and its extended codes
+}
+
+// multiStmt runs a multi-row statement in chunks of up to size rows,
+// parsing the full-size statement once per batch: SQLite's parser is a
+// good part of the cost of a statement with hundreds of rows.
+type multiStmt struct {
+	s                   *Store
+	tx                  *sql.Tx
+	prefix, row, suffix string
+	size                int
+	full                *sql.Stmt
+}
+
+func (s *Store) multi(tx *sql.Tx, prefix, row, suffix string, size int) *multiStmt {
+	return &multiStmt{s: s, tx: tx, prefix: prefix, row: row, suffix: suffix, size: size}
+}
+
+func (m *multiStmt) close() {
+	if m.full != nil {
+		m.full.Close()
+		m.full = nil
+	}
+}
+
+// each runs the statement for rows [0, n): args fills the arguments of
+// rows [from, to); scan, when set, reads each row the statement returns.
+func (m *multiStmt) each(ctx context.Context, n int, args func(dst []any, from, to int) []any, scan func(*sql.Rows) error) error {
+	for from := 0; from < n; from += m.size {
+		to := min(from+m.size, n)
+		a := args(m.s.args[:0], from, to)
+		m.s.args = a
+		var stmt *sql.Stmt
+		if to-from == m.size {
+			if m.full == nil {
+				st, err := m.tx.PrepareContext(ctx, multiRow(m.prefix, m.row, m.size)+m.suffix)
+				if err != nil {
+					return err
+				}
+				m.full = st
+			}
+			stmt = m.full
+		}
+		if scan == nil {
+			var err error
+			if stmt != nil {
+				_, err = stmt.ExecContext(ctx, a...)
+			} else {
+				_, err = m.tx.ExecContext(ctx, multiRow(m.prefix, m.row, to-from)+m.suffix, a...)
+			}
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		var rows *sql.Rows
+		var err error
+		if stmt != nil {
+			rows, err = stmt.QueryContext(ctx, a...)
+		} else {
+			rows, err = m.tx.QueryContext(ctx, multiRow(m.prefix, m.row, to-from)+m.suffix, a...)
+		}
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // count adds fresh records to the pull windows, rollups and unique
@@ -306,23 +412,24 @@ func (s *Store) count(ctx context.Context, tx *sql.Tx, recs []store.Record) erro
 			return err
 		}
 	}
-	return s.addDownloaders(ctx, tx, store.Downloaders(recs))
+	s.added = s.seen.Unseen(store.Downloaders(recs))
+	return s.addDownloaders(ctx, tx, s.added)
 }
 
 func (s *Store) upsertRollup(ctx context.Context, tx *sql.Tx, table string, deltas []store.Delta) error {
-	for chunk := range slices.Chunk(deltas, rollupRows) {
-		q := multiRow("INSERT INTO "+table+" (package, bucket, artifact, kind, bot, source, dim, value, requests, downloads) VALUES ",
-			"(?,?,?,?,?,?,?,?,?,?)", len(chunk)) +
-			` ON CONFLICT (package, bucket, artifact, kind, bot, source, dim, value)
-			  DO UPDATE SET requests = requests + excluded.requests, downloads = downloads + excluded.downloads`
-		args := s.args[:0]
-		for _, d := range chunk {
+	m := s.multi(tx, "INSERT INTO "+table+" (package, bucket, artifact, kind, bot, source, dim, value, requests, downloads) VALUES ",
+		"(?,?,?,?,?,?,?,?,?,?)",
+		` ON CONFLICT (package, bucket, artifact, kind, bot, source, dim, value)
+		  DO UPDATE SET requests = requests + excluded.requests, downloads = downloads + excluded.downloads`, rollupRows)
+	defer m.close()
+	err := m.each(ctx, len(deltas), func(args []any, from, to int) []any {
+		for _, d := range deltas[from:to] {
 			args = append(args, d.Package, d.Bucket, d.Artifact, d.Kind, d.Bot, d.Source, d.Dim, d.Value, d.Requests, d.Downloads)
 		}
-		s.args = args
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("update %s: %w", table, err)
-		}
+		return args
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("update %s: %w", table, err)
 	}
 	return nil
 }
@@ -333,30 +440,33 @@ func (s *Store) addDownloaders(ctx context.Context, tx *sql.Tx, ds []store.Downl
 		day                 int64
 		pkg, artifact, kind string
 	}
+	// Rows hold only the day and key, to keep the table, whose keys are
+	// random, small: each batch writes the pages it touches.
+	byKey := make(map[[2]int64]*store.Downloader, len(ds))
+	for i := range ds {
+		byKey[[2]int64{ds[i].Day, int64(ds[i].Key)}] = &ds[i]
+	}
 	added := map[key]int64{}
-	for chunk := range slices.Chunk(ds, smallRows) {
-		q := multiRow("INSERT INTO downloaders (day, key, package, artifact, kind) VALUES ", "(?,?,?,?,?)", len(chunk)) +
-			" ON CONFLICT (day, key) DO NOTHING RETURNING day, package, artifact, kind"
-		args := s.args[:0]
-		for _, d := range chunk {
-			args = append(args, d.Day, int64(d.Key), d.Package, d.Artifact, d.Kind)
+	m := s.multi(tx, "INSERT INTO downloaders (day, key) VALUES ", "(?,?)",
+		" ON CONFLICT (day, key) DO NOTHING RETURNING day, key", smallRows)
+	defer m.close()
+	err := m.each(ctx, len(ds), func(args []any, from, to int) []any {
+		for _, d := range ds[from:to] {
+			args = append(args, d.Day, int64(d.Key))
 		}
-		s.args = args
-		rows, err := tx.QueryContext(ctx, q, args...)
-		if err != nil {
-			return fmt.Errorf("insert downloaders: %w", err)
-		}
-		for rows.Next() {
-			var k key
-			if err := rows.Scan(&k.day, &k.pkg, &k.artifact, &k.kind); err != nil {
-				rows.Close()
-				return err
-			}
-			added[k]++
-		}
-		if err := rows.Close(); err != nil {
+		return args
+	}, func(rows *sql.Rows) error {
+		var k [2]int64
+		if err := rows.Scan(&k[0], &k[1]); err != nil {
 			return err
 		}
+		if d := byKey[k]; d != nil {
+			added[key{d.Day, d.Package, d.Artifact, d.Kind}]++
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("insert downloaders: %w", err)
 	}
 	if len(added) == 0 {
 		return nil
@@ -495,13 +605,16 @@ func (s *Store) Maintain(ctx context.Context, now time.Time) error {
 	if s.cfg.Retention > 0 {
 		cutoff := store.Day(now.Add(-s.cfg.Retention)).UnixMilli()
 		s.horizon.Store(cutoff)
+		// Walk from the oldest stored event, a chunk at a time, deleting
+		// the expired ones, until a chunk holds none: events arrive in
+		// about time order, so that is where the expired ones end.
 		for {
-			res, err := s.write.ExecContext(ctx,
-				"DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE time < ? LIMIT 5000)", cutoff)
+			res, err := s.write.ExecContext(ctx, `DELETE FROM events WHERE seq IN (
+				SELECT seq FROM (SELECT seq, time FROM events ORDER BY seq LIMIT 5000) WHERE time < ?)`, cutoff)
 			if err != nil {
 				return fmt.Errorf("apply retention: %w", err)
 			}
-			if n, _ := res.RowsAffected(); n < 5000 {
+			if n, _ := res.RowsAffected(); n == 0 {
 				break
 			}
 		}

@@ -55,15 +55,13 @@ CREATE TABLE rollup_state (
 );
 INSERT INTO rollup_state (id, closed_until, hours_from) VALUES (1, 'epoch', 'epoch');
 
--- The downloaders seen each day, to count each once; uniques_day keeps
--- the counts after the rows are deleted. key is the downloader hash mixed
--- with the package, artifact and kind (store.Downloader).
+-- The downloaders seen each day, to count each once: key is the
+-- downloader hash mixed with the package, artifact and kind
+-- (store.Downloader). Rows are deleted two days after their day;
+-- uniques_day keeps the counts.
 CREATE TABLE downloaders (
-	day      timestamptz NOT NULL,
-	key      bigint      NOT NULL,
-	package  text        NOT NULL,
-	artifact text        NOT NULL,
-	kind     text        NOT NULL,
+	day timestamptz NOT NULL,
+	key bigint      NOT NULL,
 	PRIMARY KEY (day, key)
 );
 

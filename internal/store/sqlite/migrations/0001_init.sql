@@ -1,6 +1,8 @@
 -- Raw events, for export and retention. seq orders them as they were
 -- stored: export cursors are seq values, and AUTOINCREMENT never reuses
--- one, even after retention deleted every row.
+-- one, even after retention deleted every row. Events are stored in
+-- about the order of their time, so retention walks seq from the oldest
+-- and no index on time is kept: it would cost every insert.
 CREATE TABLE events (
 	seq     INTEGER PRIMARY KEY AUTOINCREMENT,
 	id      BLOB NOT NULL UNIQUE,     -- the ULID, 16 bytes
@@ -8,7 +10,6 @@ CREATE TABLE events (
 	package TEXT NOT NULL,
 	data    TEXT NOT NULL             -- the event as JSON
 );
-CREATE INDEX events_time ON events (time);
 
 -- Rollups: counts per hour and per day. Appends update the hourly rows;
 -- once a day is over, Maintain sums its hours into daily rows and moves
@@ -78,16 +79,13 @@ CREATE TABLE rollup_state (
 );
 INSERT INTO rollup_state (id, closed_until, hours_from) VALUES (1, 0, 0);
 
--- The downloaders seen each day, to count each once. Rows are deleted two
--- days after their day; uniques_day keeps the counts. key is the
+-- The downloaders seen each day, to count each once: key is the
 -- downloader hash mixed with the package, artifact and kind
--- (store.Downloader).
+-- (store.Downloader). Rows are deleted two days after their day;
+-- uniques_day keeps the counts.
 CREATE TABLE downloaders (
-	day      INTEGER NOT NULL,
-	key      INTEGER NOT NULL,
-	package  TEXT NOT NULL,
-	artifact TEXT NOT NULL,
-	kind     TEXT NOT NULL,
+	day INTEGER NOT NULL,
+	key INTEGER NOT NULL,
 	PRIMARY KEY (day, key)
 ) WITHOUT ROWID;
 
