@@ -56,7 +56,7 @@ type Config struct {
 	SegmentBytes int64
 	// ReplayBatch bounds the events committed at once, when reading
 	// segments back or taking several queued batches together; default
-	// 20000.
+	// 50000.
 	ReplayBatch int
 	// RetryMin and RetryMax bound the wait between failed commits;
 	// defaults 250ms and 10s.
@@ -140,7 +140,7 @@ func Open(cfg Config) (*Spool, error) {
 		cfg.SegmentBytes = 4 << 20
 	}
 	if cfg.ReplayBatch <= 0 {
-		cfg.ReplayBatch = 20000
+		cfg.ReplayBatch = 50000
 	}
 	if cfg.RetryMin <= 0 {
 		cfg.RetryMin = 250 * time.Millisecond

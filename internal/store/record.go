@@ -140,27 +140,52 @@ type Delta struct {
 // or a day), sorted by key. Writers apply deltas in this order, so that
 // concurrent writers lock rows in the same order and cannot deadlock.
 func Rollup(recs []Record, resolution time.Duration) []Delta {
-	idx := make(map[Key]int, len(recs))
+	// Records of a batch share few packages, hours and sources: find the
+	// group of those columns once per record, then each dimension's row
+	// within it by its value alone.
+	type group struct {
+		total int              // index of the total row in out
+		rows  []map[string]int // per RowDims: value → index in out
+	}
+	type base struct {
+		bucket                      int64
+		pkg, artifact, kind, source string
+		bot                         bool
+	}
+	groups := map[base]*group{}
 	var out []Delta
 	for i := range recs {
 		r := &recs[i]
-		k := Key{Bucket: r.Time.Truncate(resolution).Unix(), Package: r.Package, Artifact: r.Artifact, Kind: r.Kind, Bot: r.Bot, Source: r.Source}
-		for d := range len(RowDims) + 1 {
-			k.Dim, k.Value = "", ""
-			if d > 0 {
-				dim := RowDims[d-1]
-				k.Dim, k.Value = dim.String(), r.dimValue(dim)
-			}
-			j, ok := idx[k]
-			if !ok {
-				j = len(out)
-				idx[k] = j
-				out = append(out, Delta{Key: k})
-			}
+		b := base{r.Time.Truncate(resolution).Unix(), r.Package, r.Artifact, r.Kind, r.Source, r.Bot}
+		g := groups[b]
+		if g == nil {
+			g = &group{total: len(out), rows: make([]map[string]int, len(RowDims))}
+			out = append(out, Delta{Key: Key{Bucket: b.bucket, Package: b.pkg, Artifact: b.artifact, Kind: b.kind, Bot: b.bot, Source: b.source}})
+			groups[b] = g
+		}
+		add := func(j int) {
 			out[j].Requests++
 			if r.Download {
 				out[j].Downloads++
 			}
+		}
+		add(g.total)
+		for d, dim := range RowDims {
+			v := r.dimValue(dim)
+			m := g.rows[d]
+			if m == nil {
+				m = map[string]int{}
+				g.rows[d] = m
+			}
+			j, ok := m[v]
+			if !ok {
+				j = len(out)
+				m[v] = j
+				k := out[g.total].Key
+				k.Dim, k.Value = dim.String(), v
+				out = append(out, Delta{Key: k})
+			}
+			add(j)
 		}
 	}
 	slices.SortFunc(out, func(a, b Delta) int { return CompareKeys(&a.Key, &b.Key) })
