@@ -5,12 +5,14 @@
 # kept up. See bench/README.md. Settings (environment):
 #   DURATION=10  seconds of each wrk run
 #   CONNS=64     wrk connections
-#   BATCHES="512 5000 50000"  store benchmark batch sizes
+#   BATCHES="512 5000 50000 50000-warm"  store benchmarks: batch sizes;
+#                -warm first appends 2 million events untimed, as a store
+#                that has run for a while
 set -euo pipefail
 
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-64}
-BATCHES=${BATCHES:-512 5000 50000}
+BATCHES=${BATCHES:-512 5000 50000 50000-warm}
 REQ_PATH=/v1.2.0/linux/rocket-skates.tar.gz
 HOST=bench.test
 

@@ -22,13 +22,22 @@ func TestContract(t *testing.T) { storetest.Run(t, open) }
 
 func BenchmarkAppend(b *testing.B) {
 	for _, size := range []int{512, 5000, 50000} {
-		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
-			s, err := Open(context.Background(), Config{Dir: b.TempDir()})
-			if err != nil {
-				b.Fatal(err)
+		for _, warm := range []int{0, 2_000_000} {
+			name := fmt.Sprintf("batch=%d", size)
+			if warm > 0 {
+				if size < 50000 {
+					continue
+				}
+				name += "-warm"
 			}
-			defer s.Close()
-			storetest.BenchmarkAppend(b, s, size)
-		})
+			b.Run(name, func(b *testing.B) {
+				s, err := Open(context.Background(), Config{Dir: b.TempDir()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer s.Close()
+				storetest.BenchmarkAppend(b, s, size, warm)
+			})
+		}
 	}
 }
