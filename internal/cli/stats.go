@@ -214,7 +214,7 @@ func parseWhere(conds []string) ([]store.Cond, error) {
 // creating one.
 func openStoreForReading(ctx context.Context, loc config.StoreLocation) (store.Store, error) {
 	if loc.Database != "" {
-		pg, err := postgres.New(postgres.Config{URL: loc.Database, MaxConns: 4})
+		pg, err := postgres.New(postgres.Config{URL: loc.Database, MaxConns: 4, ReadOnly: true})
 		if err != nil {
 			return nil, err
 		}
@@ -227,7 +227,7 @@ func openStoreForReading(ctx context.Context, loc config.StoreLocation) (store.S
 	if loc.Data == config.NoStore {
 		return nil, errors.New("--data none: there is no store to read")
 	}
-	st, err := sqlite.Open(ctx, sqlite.Config{Dir: loc.Data, MustExist: true})
+	st, err := sqlite.Open(ctx, sqlite.Config{Dir: loc.Data, ReadOnly: true})
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("no analytics store in %s (run portico serve with --data %s first, or point --data or --database at the store)", loc.Data, loc.Data)
 	}

@@ -46,6 +46,10 @@ type Config struct {
 	Retention time.Duration
 	// MaxConns bounds the connection pool; 0 means 8.
 	MaxConns int32
+	// ReadOnly is for readers ("portico stats", perhaps on a read
+	// replica): nothing is created or migrated, the schema must be the
+	// one this portico knows.
+	ReadOnly bool
 	Logger   *slog.Logger
 }
 
@@ -154,10 +158,34 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if s.migrated {
 		return nil
 	}
-	if err := s.migrate(ctx); err != nil {
+	migrate := s.migrate
+	if s.cfg.ReadOnly {
+		migrate = s.checkSchema
+	}
+	if err := migrate(ctx); err != nil {
 		return err
 	}
 	s.migrated = true
+	return nil
+}
+
+// checkSchema makes sure that a database opened read-only has the schema
+// this portico knows.
+func (s *Store) checkSchema(ctx context.Context) error {
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	var current int
+	if err := s.pool.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
+		return fmt.Errorf("open store %s (has portico serve run on it?): %w", s.desc, err)
+	}
+	switch {
+	case current > len(files):
+		return fmt.Errorf("open store %s: at version %d, this portico knows %d: %w", s.desc, current, len(files), store.ErrSchemaTooNew)
+	case current < len(files):
+		return fmt.Errorf("open store %s: at version %d; portico serve upgrades it to %d", s.desc, current, len(files))
+	}
 	return nil
 }
 

@@ -45,10 +45,10 @@ type Config struct {
 	// Retention is how long raw events are kept; 0 keeps them. Rollups
 	// are kept regardless.
 	Retention time.Duration
-	// MustExist refuses to create a new database, for readers such as
-	// "portico stats".
-	MustExist bool
-	Logger    *slog.Logger
+	// ReadOnly opens an existing database for reading ("portico stats"):
+	// nothing is created or migrated, and writes fail.
+	ReadOnly bool
+	Logger   *slog.Logger
 }
 
 // Store is the SQLite store.
@@ -84,7 +84,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	path := filepath.Join(cfg.Dir, FileName)
-	if cfg.MustExist {
+	if cfg.ReadOnly {
 		if _, err := os.Stat(path); err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
@@ -109,11 +109,38 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.read.SetMaxOpenConns(4)
 	s.read.SetMaxIdleConns(4)
-	if err := s.migrate(ctx); err != nil {
+	if cfg.ReadOnly {
+		_ = s.write.Close()
+		s.write = s.read
+		err = s.checkSchema(ctx)
+	} else {
+		err = s.migrate(ctx)
+	}
+	if err != nil {
 		_ = s.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// checkSchema makes sure that a database opened read-only has the schema
+// this portico knows.
+func (s *Store) checkSchema(ctx context.Context) error {
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	var current int
+	if err := s.read.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
+		return fmt.Errorf("open store %s: %w", s.path, err)
+	}
+	switch {
+	case current > len(files):
+		return fmt.Errorf("open store %s: at version %d, this portico knows %d: %w", s.path, current, len(files), store.ErrSchemaTooNew)
+	case current < len(files):
+		return fmt.Errorf("open store %s: at version %d; portico serve upgrades it to %d", s.path, current, len(files))
+	}
+	return nil
 }
 
 // Describe implements store.Store.
@@ -124,6 +151,9 @@ func (s *Store) Ping(ctx context.Context) error { return s.read.PingContext(ctx)
 
 // Close implements store.Store.
 func (s *Store) Close() error {
+	if s.write == s.read {
+		return s.read.Close()
+	}
 	return errors.Join(s.write.Close(), s.read.Close())
 }
 
