@@ -52,18 +52,20 @@ type Config struct {
 type Enricher struct {
 	cfg Config
 
-	uaCache map[string]event.Client
-	salts   map[int64]*salt // by UTC day number
-	mac     hash.Hash       // reused: keyed per call with the day's salt
-	macKey  *salt
-	buf     []byte
-	sum     []byte
+	uaCache  map[string]event.Client
+	salts    map[int64]*salt // by UTC day number
+	fetching map[int64]bool  // days whose salt is being asked for
+	fetched  chan fetchResult
+	mac      hash.Hash // reused: keyed per call with the day's salt
+	macKey   *salt
+	buf      []byte
+	sum      []byte
 }
 
 type salt struct {
 	key       []byte
-	local     bool      // made here because the store could not be reached
-	retryAt   time.Time // when a local salt should be exchanged for the shared one
+	local     bool      // made here because the store did not answer
+	retryAt   time.Time // when to ask the store again for the shared one
 	unhashing bool      // the day's salt is gone: no downloader hashes
 }
 
@@ -80,7 +82,8 @@ func New(cfg Config) *Enricher {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Enricher{cfg: cfg, uaCache: make(map[string]event.Client), salts: make(map[int64]*salt)}
+	return &Enricher{cfg: cfg, uaCache: make(map[string]event.Client), salts: make(map[int64]*salt),
+		fetching: make(map[int64]bool), fetched: make(chan fetchResult, 8)}
 }
 
 // Enrich fills e's client, origin, source and downloader.
@@ -145,12 +148,16 @@ func appendField(b []byte, s string) []byte {
 }
 
 // salt returns the salt of the day of t, or nil when that day's salt is
-// gone.
+// gone. Asking the store never holds up the pipeline for long: the first
+// event of a day waits up to saltWait for the shared salt, and if the
+// store does not answer in time, a salt of this process is used while
+// the store is asked again in the background, every minute.
 func (en *Enricher) salt(t time.Time) *salt {
+	en.collect()
 	day := t.UTC().Unix() / 86400
 	now := en.cfg.Now()
 	s := en.salts[day]
-	if s != nil && !(s.local && en.cfg.Salts != nil && now.After(s.retryAt)) {
+	if s != nil && (!s.local || en.cfg.Salts == nil || en.fetching[day] || now.Before(s.retryAt)) {
 		if s.unhashing {
 			return nil
 		}
@@ -165,24 +172,21 @@ func (en *Enricher) salt(t time.Time) *salt {
 		return nil
 	}
 	if en.cfg.Salts != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		key, err := en.cfg.Salts.Salt(ctx, start)
-		cancel()
-		switch {
-		case err == nil && len(key) == store.SaltSize:
-			s = &salt{key: key}
-			en.salts[day] = s
-			return s
-		case errors.Is(err, store.ErrNoSalt):
-			en.salts[day] = &salt{unhashing: true}
-			return nil
-		case err == nil:
-			err = errors.New("salt of the wrong size")
-		}
-		en.cfg.Logger.Warn("daily salt unavailable from the store; using one of this process until it is back",
-			"day", start.Format(time.DateOnly), "err", err)
-		if s != nil {
-			// Keep the local salt already in use, and try again later.
+		en.fetch(day, start)
+		if s == nil {
+			// The day's first event: give the store a moment.
+			select {
+			case r := <-en.fetched:
+				en.apply(r)
+			case <-time.After(saltWait):
+			}
+			if got := en.salts[day]; got != nil {
+				if got.unhashing {
+					return nil
+				}
+				return got
+			}
+		} else {
 			s.retryAt = now.Add(time.Minute)
 			return s
 		}
@@ -192,6 +196,61 @@ func (en *Enricher) salt(t time.Time) *salt {
 	s = &salt{key: key, local: en.cfg.Salts != nil, retryAt: now.Add(time.Minute)}
 	en.salts[day] = s
 	return s
+}
+
+// saltWait is how long the first event of a day waits for the shared
+// salt before a salt of this process is used.
+const saltWait = 250 * time.Millisecond
+
+type fetchResult struct {
+	day int64
+	key []byte
+	err error
+}
+
+// fetch asks the store for a day's salt in the background.
+func (en *Enricher) fetch(day int64, start time.Time) {
+	if en.fetching[day] {
+		return
+	}
+	en.fetching[day] = true
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		key, err := en.cfg.Salts.Salt(ctx, start)
+		if err == nil && len(key) != store.SaltSize {
+			err = errors.New("salt of the wrong size")
+		}
+		en.fetched <- fetchResult{day: day, key: key, err: err}
+	}()
+}
+
+// collect applies the salts that arrived from the store.
+func (en *Enricher) collect() {
+	for {
+		select {
+		case r := <-en.fetched:
+			en.apply(r)
+		default:
+			return
+		}
+	}
+}
+
+func (en *Enricher) apply(r fetchResult) {
+	delete(en.fetching, r.day)
+	switch {
+	case r.err == nil:
+		if old := en.salts[r.day]; old != nil && en.macKey == old {
+			en.mac, en.macKey = nil, nil
+		}
+		en.salts[r.day] = &salt{key: r.key}
+	case errors.Is(r.err, store.ErrNoSalt):
+		en.salts[r.day] = &salt{unhashing: true}
+	default:
+		en.cfg.Logger.Warn("daily salt unavailable from the store; using one of this process until it is back",
+			"day", time.Unix(r.day*86400, 0).UTC().Format(time.DateOnly), "err", r.err)
+	}
 }
 
 // forget drops the salts of days that ended more than SaltGrace ago.

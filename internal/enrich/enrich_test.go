@@ -133,23 +133,79 @@ func TestSaltStoreDown(t *testing.T) {
 	}
 	local := e.Downloader
 	// Within the retry interval the store is not asked again.
+	salts.mu.Lock()
 	calls := salts.calls
+	salts.mu.Unlock()
 	clk.t = clk.t.Add(10 * time.Second)
 	e = download("203.0.113.7", "curl/8.5.0", "p", day)
 	en.Enrich(&e)
-	if salts.calls != calls || e.Downloader != local {
-		t.Fatalf("store asked %d more times, hash %x (was %x); want the local salt kept without asking", salts.calls-calls, e.Downloader, local)
+	salts.mu.Lock()
+	n := salts.calls
+	salts.mu.Unlock()
+	if n != calls || e.Downloader != local {
+		t.Fatalf("store asked %d more times, hash %x (was %x); want the local salt kept without asking", n-calls, e.Downloader, local)
 	}
-	// Once the store is back, the shared salt replaces the local one.
+	// Once the store is back, the shared salt replaces the local one: it
+	// is fetched in the background, without holding up enrichment.
+	salts.mu.Lock()
 	salts.down = false
+	salts.mu.Unlock()
 	clk.t = clk.t.Add(2 * time.Minute)
-	e = download("203.0.113.7", "curl/8.5.0", "p", day)
-	en.Enrich(&e)
 	other := New(Config{Salts: salts, Now: clk.now})
 	e2 := download("203.0.113.7", "curl/8.5.0", "p", day)
 	other.Enrich(&e2)
-	if e.Downloader != e2.Downloader || e.Downloader == local {
-		t.Errorf("after the store came back: hash %x, another replica %x, local %x; want the shared one", e.Downloader, e2.Downloader, local)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		e = download("203.0.113.7", "curl/8.5.0", "p", day)
+		en.Enrich(&e)
+		if e.Downloader == e2.Downloader {
+			break
+		}
+		if e.Downloader != local || time.Now().After(deadline) {
+			t.Fatalf("after the store came back: hash %x, another replica %x, local %x; want the local one, then the shared one", e.Downloader, e2.Downloader, local)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// blockedSalts is a SaltStore that answers only when released.
+type blockedSalts struct {
+	memSalts
+	release chan struct{}
+}
+
+func (s *blockedSalts) Salt(ctx context.Context, day time.Time) ([]byte, error) {
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return s.memSalts.Salt(ctx, day)
+}
+
+// TestStuckSaltStore checks that enrichment goes on while the salt store
+// does not answer: it must not wait for it.
+func TestStuckSaltStore(t *testing.T) {
+	salts := &blockedSalts{release: make(chan struct{})}
+	defer close(salts.release)
+	en := New(Config{Salts: salts})
+	done := make(chan uint64)
+	go func() {
+		var last uint64
+		for range 1000 {
+			e := download("203.0.113.7", "curl/8.5.0", "p", time.Now())
+			en.Enrich(&e)
+			last = e.Downloader
+		}
+		done <- last
+	}()
+	select {
+	case h := <-done:
+		if h == 0 {
+			t.Error("no hash while the salt store does not answer")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("enrichment waits for a salt store that does not answer")
 	}
 }
 
