@@ -137,7 +137,7 @@ start_servers() { # start_servers on|off
 		pe=stdout
 	fi
 	GOMAXPROCS=1 taskset -c 0 "$tmp/portico" serve --manifest "$tmp/manifest.json" \
-		--listen "127.0.0.1:${port[portico]}" --ops-listen "127.0.0.1:$ops_port" --events "$pe" \
+		--listen "127.0.0.1:${port[portico]}" --ops-listen "127.0.0.1:$ops_port" --events "$pe" --data none \
 		>"${evfile[portico]}" 2>"$dir/portico.log" &
 	pid[portico]=$!
 	pids+=("$!")

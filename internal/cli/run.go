@@ -34,6 +34,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the gateway", runServe},
 		{"check", "validate a manifest and report every problem", runCheck},
+		{"stats", "show download analytics from the store, or export events", runStats},
 		{"version", "print the version", runVersion},
 		{"help", "list the commands, or describe one: portico help COMMAND", runHelp},
 	}

@@ -31,7 +31,7 @@ func runServe(ctx context.Context, env *Env, args []string) int {
 	fs := flag.NewFlagSet("portico serve", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: portico serve --manifest FILE [flags]\n\nRuns the gateway. Analytics events are written to standard output as JSON\nlines; logs go to standard error.\n\nFlags:\n")
+		fmt.Fprint(fs.Output(), "Usage: portico serve --manifest FILE [flags]\n\nRuns the gateway. Analytics events are written to standard output as JSON\nlines and recorded in the analytics store (--data or --database); logs go\nto standard error.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := cfg.Load(fs, args, env.Lookup); err != nil {
@@ -78,12 +78,19 @@ func serve(ctx context.Context, cfg config.Config, events io.Writer, log *slog.L
 	}
 	m := metrics.New()
 
+	an, err := openAnalytics(ctx, cfg.Analytics, log)
+	if err != nil {
+		return err
+	}
+	defer an.close() // after pipe.Close, which hands the spool to the store
 	var sinks []pipeline.Sink
 	if cfg.Events == "stdout" {
 		sinks = append(sinks, pipeline.NewLineSink(events))
 	}
-	pipe := pipeline.New(pipeline.Config{QueueSize: cfg.EventQueue, Sinks: sinks, Logger: log})
+	sinks = append(sinks, an.sinks()...)
+	pipe := pipeline.New(pipeline.Config{QueueSize: cfg.EventQueue, Sinks: sinks, Logger: log, Enricher: an.enricher, Linger: an.linger})
 	m.WatchPipeline(pipe)
+	m.Registry.MustRegister(an.collectors()...)
 
 	dockerOpts, err := newDockerOptions(cfg, trusted, log)
 	if err != nil {
@@ -117,7 +124,7 @@ func serve(ctx context.Context, cfg config.Config, events io.Writer, log *slog.L
 	opsHandler := ops.New(m.Registry, func() (bool, string) {
 		s := loader.Status()
 		return s.Generation > 0, s.Describe()
-	})
+	}, an.check)
 	var opsSrv *server.Server
 	if cfg.OpsListen != "off" {
 		opsSrv, err = server.Listen("ops", cfg.OpsListen, opsHandler, lim, log)

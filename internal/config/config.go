@@ -33,6 +33,7 @@ type Config struct {
 	HeaderTimeout   time.Duration
 	IdleTimeout     time.Duration
 	TokenKeyFile    string
+	Analytics       Analytics
 }
 
 // Default returns the configuration used when nothing is set.
@@ -50,6 +51,7 @@ func Default() Config {
 		MaxHeaderBytes:  64 << 10,
 		HeaderTimeout:   10 * time.Second,
 		IdleTimeout:     120 * time.Second,
+		Analytics:       DefaultAnalytics(),
 	}
 }
 
@@ -88,8 +90,12 @@ func EnvName(flagName string) string {
 // Load fills c from the environment (through lookup) and then from args.
 // Unknown flags, bad values and stray arguments are errors.
 func (c *Config) Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool)) error {
+	return loadSettings(fs, args, lookup, append(c.settings(), c.Analytics.settings()...))
+}
+
+func loadSettings(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), settings []setting) error {
 	var errs []error
-	for _, s := range c.settings() {
+	for _, s := range settings {
 		if v, ok := lookup(EnvName(s.flag)); ok {
 			if err := set(s.ptr, v); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", EnvName(s.flag), err))
@@ -99,7 +105,7 @@ func (c *Config) Load(fs *flag.FlagSet, args []string, lookup func(string) (stri
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	for _, s := range c.settings() {
+	for _, s := range settings {
 		usage := s.usage + " (env " + EnvName(s.flag) + ")"
 		switch p := s.ptr.(type) {
 		case *string:
@@ -187,5 +193,6 @@ func (c Config) Validate() error {
 	if c.HeaderTimeout <= 0 || c.IdleTimeout <= 0 {
 		add("--header-timeout and --idle-timeout must be positive")
 	}
+	c.Analytics.validate(add)
 	return errors.Join(errs...)
 }

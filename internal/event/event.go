@@ -117,18 +117,78 @@ type NPM struct {
 
 // Client describes the software that made the request, from its user agent.
 type Client struct {
-	Name    string
+	Name    string // canonical client name: docker, pip, npm, curl, chrome, …
 	Version string
-	OS      string
-	Arch    string
+	OS      string // linux, darwin, windows, …
+	Arch    string // amd64, arm64, …
+	Runtime string // language runtime, as "name/version": "cpython/3.12.3", "node/20.17.0"
+	CI      bool   // the client says it runs in continuous integration
+	Bot     bool   // a crawler, monitor or other robot rather than an install
+}
+
+// Network classifies the network a request came from, by its operator.
+type Network uint8
+
+// The kinds of networks. NetworkNone means an ordinary access network, or
+// that nothing is known.
+const (
+	NetworkNone  Network = iota
+	NetworkCloud         // a cloud or hosting provider
+	NetworkCI            // a continuous-integration service
+	numNetworks
+)
+
+var networkNames = [numNetworks]string{"", "cloud", "ci"}
+
+func (n Network) String() string {
+	if n < numNetworks {
+		return networkNames[n]
+	}
+	return "unknown"
 }
 
 // Origin is the coarse network location of the client. It is derived from
 // the address, which itself is never recorded.
 type Origin struct {
-	Country string
+	Country string // ISO 3166-1 alpha-2
+	Region  string // ISO 3166-2 subdivision code without the country, e.g. "BE"
 	ASN     uint32
 	Org     string
+	Network Network
+}
+
+// Source says who is behind a request, for breakdowns: a person's machine,
+// a server in a cloud, or a CI job. Bots are a dimension of their own
+// (Client.Bot).
+type Source uint8
+
+// The sources. SourceNone is the zero value of events that were not
+// enriched.
+const (
+	SourceNone Source = iota
+	SourceHuman
+	SourceCloud
+	SourceCI
+	numSources
+)
+
+var sourceNames = [numSources]string{"", "human", "cloud", "ci"}
+
+func (s Source) String() string {
+	if s < numSources {
+		return sourceNames[s]
+	}
+	return "unknown"
+}
+
+// ParseSource returns the source named s ("human", "cloud" or "ci").
+func ParseSource(s string) (Source, bool) {
+	for i, name := range sourceNames {
+		if name == s && Source(i) != SourceNone {
+			return Source(i), true
+		}
+	}
+	return SourceNone, false
 }
 
 // An Event records one counted request.
@@ -155,6 +215,13 @@ type Event struct {
 	NPM    NPM
 	Client Client
 	Origin Origin
+	Source Source
+
+	// Downloader identifies the client among the downloaders of one
+	// package on one day without revealing who it is: a keyed hash of the
+	// address, the user agent and the package, whose key changes every
+	// day and is then forgotten. 0 when unknown.
+	Downloader uint64
 
 	// UserAgent and ClientAddr are inputs to enrichment. They are never
 	// encoded, and the pipeline zeroes ClientAddr before any sink runs.

@@ -18,8 +18,9 @@ func sampleEvents() []Event {
 			ID: ids.New(at), Time: at, Kind: KindDocker, PackageID: "8717", Domain: "cr.acme.dev",
 			Method: "GET", Path: "/v2/acme/rocket-skates/manifests/1.0", Status: 307, Outcome: OutcomeRedirect,
 			Docker: Docker{Image: "acme/rocket-skates", Reference: "1.0", Object: "manifest", Backend: "ghcr.io", Pull: true},
-			Client: Client{Name: "docker", Version: "27.3.1", OS: "linux", Arch: "amd64"},
-			Origin: Origin{Country: "DE", ASN: 3320, Org: "Deutsche Telekom AG"},
+			Client: Client{Name: "docker", Version: "27.3.1", OS: "linux", Arch: "amd64", Runtime: "go/1.22.7", CI: true, Bot: false},
+			Origin: Origin{Country: "DE", Region: "BE", ASN: 3320, Org: "Deutsche Telekom AG", Network: NetworkCloud},
+			Source: SourceCI, Downloader: 0x00c0ffee12345678,
 		},
 		{
 			ID: ids.New(at), Time: at, Kind: KindFile, PackageID: "p", Domain: "get.acme.dev", Method: "POST",
@@ -63,7 +64,7 @@ func TestJSONShape(t *testing.T) {
 	if err := json.Unmarshal(e.AppendJSON(nil), &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"v", "id", "time", "kind", "package_id", "rule_id", "domain", "method", "path", "status", "outcome", "docker", "client", "origin"} {
+	for _, k := range []string{"v", "id", "time", "kind", "package_id", "rule_id", "domain", "method", "path", "status", "outcome", "docker", "client", "origin", "source", "downloader"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("event has no %q field: %v", k, m)
 		}
@@ -77,6 +78,61 @@ func TestJSONShape(t *testing.T) {
 	if d := m["docker"].(map[string]any); d["pull"] != true || d["media_type"] != nil {
 		t.Errorf("docker = %v, want pull true and media_type null", d)
 	}
+	if m["source"] != "ci" || m["downloader"] != "00c0ffee12345678" {
+		t.Errorf("source = %v, downloader = %v; want ci and 00c0ffee12345678", m["source"], m["downloader"])
+	}
+	c := m["client"].(map[string]any)
+	if c["ci"] != true || c["bot"] != false || c["runtime"] != "go/1.22.7" {
+		t.Errorf("client = %v, want ci true, bot false, runtime go/1.22.7", c)
+	}
+	o := m["origin"].(map[string]any)
+	if o["region"] != "BE" || o["network"] != "cloud" {
+		t.Errorf("origin = %v, want region BE and network cloud", o)
+	}
+
+	// An event that was never enriched has the same keys, with nulls.
+	var bare map[string]any
+	if err := json.Unmarshal(sampleEvents()[2].AppendJSON(nil), &bare); err != nil {
+		t.Fatal(err)
+	}
+	if bare["source"] != nil || bare["downloader"] != nil {
+		t.Errorf("unenriched event: source = %v, downloader = %v; want null", bare["source"], bare["downloader"])
+	}
+	for _, k := range []string{"runtime", "ci", "bot"} {
+		if _, ok := bare["client"].(map[string]any)[k]; !ok {
+			t.Errorf("unenriched event has no client.%s", k)
+		}
+	}
+}
+
+// FuzzParse checks that whatever Parse accepts, AppendJSON writes back in
+// a form that Parse reads as the same event.
+func FuzzParse(f *testing.F) {
+	for _, e := range sampleEvents() {
+		f.Add(e.AppendJSON(nil))
+	}
+	f.Add([]byte(`{"v":1,"kind":"pixel","outcome":"serve","downloader":"zz"}`))
+	f.Add([]byte(`{"v":1,"kind":"docker","outcome":"proxy","origin":{"network":"moon"}}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		e, err := Parse(line)
+		if err != nil {
+			return
+		}
+		again, err := Parse(e.AppendJSON(nil))
+		if err != nil {
+			t.Fatalf("Parse(AppendJSON(Parse(%q))): %v", line, err)
+		}
+		// Times keep milliseconds only.
+		e.Time = e.Time.Truncate(time.Millisecond)
+		if !again.Time.Equal(e.Time) {
+			t.Fatalf("time changed: %v, want %v", again.Time, e.Time)
+		}
+		again.Time = e.Time
+		if !reflect.DeepEqual(again.Client, e.Client) || again.Origin != e.Origin || again.Source != e.Source ||
+			again.Downloader != e.Downloader || again.ID != e.ID || again.Kind != e.Kind {
+			t.Fatalf("round trip changed the event:\n got %+v\nwant %+v", again, e)
+		}
+	})
 }
 
 // TestNoClientData makes sure the address and user agent, which events
@@ -156,5 +212,55 @@ func BenchmarkAppendJSON(b *testing.B) {
 	buf := make([]byte, 0, 4096)
 	for b.Loop() {
 		buf = e.AppendJSON(buf[:0])
+	}
+}
+
+func TestCounting(t *testing.T) {
+	tests := []struct {
+		name     string
+		e        Event
+		pkg, art string
+		version  string
+		download bool
+	}{
+		{"docker pull", Event{Kind: KindDocker, RuleID: "r", Method: "GET", Status: 307, Docker: Docker{Image: "acme/x", Reference: "1.0", Object: "manifest", Pull: true}}, "r", "acme/x", "1.0", true},
+		{"docker HEAD", Event{Kind: KindDocker, PackageID: "p", Method: "HEAD", Status: 200, Docker: Docker{Image: "acme/x", Reference: "1.0", Object: "manifest"}}, "p", "acme/x", "1.0", false},
+		{"docker failed pull", Event{Kind: KindDocker, PackageID: "p", Method: "GET", Status: 401, Docker: Docker{Image: "acme/x", Object: "manifest", Pull: true}}, "p", "acme/x", "", false},
+		{"docker blob", Event{Kind: KindDocker, PackageID: "p", Method: "GET", Status: 200, Docker: Docker{Image: "acme/x", Object: "blob"}}, "p", "acme/x", "", false},
+		{"python file", Event{Kind: KindPython, PackageID: "p", Method: "GET", Status: 307, Python: Python{Object: "file", Project: "rocket", Version: "1.2"}}, "p", "rocket", "1.2", true},
+		{"python index", Event{Kind: KindPython, PackageID: "p", Method: "GET", Status: 200, Python: Python{Object: "project", Project: "rocket"}}, "p", "rocket", "", false},
+		{"npm tarball", Event{Kind: KindNPM, PackageID: "p", Method: "GET", Status: 307, NPM: NPM{Object: "tarball", Package: "x", Version: "2.0.0"}}, "p", "x", "2.0.0", true},
+		{"npm packument", Event{Kind: KindNPM, PackageID: "p", Method: "GET", Status: 200, NPM: NPM{Object: "packument", Package: "x"}}, "p", "x", "", false},
+		{"file", Event{Kind: KindFile, PackageID: "p", Method: "GET", Status: 307, Variables: []Var{{"os", "linux"}, {"version", "v1.2.0"}}}, "p", "", "v1.2.0", true},
+		{"file HEAD", Event{Kind: KindFile, PackageID: "p", Method: "HEAD", Status: 307}, "p", "", "", false},
+		{"telemetry", Event{Kind: KindTelemetry, PackageID: "p", Method: "POST", Status: 200}, "p", "", "", true},
+		{"scarf-js", Event{Kind: KindScarfJS, PackageID: "p", Method: "POST", Status: 200, Subject: "x", Payload: []byte(`{"libraryVersion":"1.2.0"}`)}, "p", "x", "1.2.0", true},
+		{"pixel without package", Event{Kind: KindPixel, Method: "GET", Status: 200}, "", "", "", true},
+	}
+	for _, tt := range tests {
+		if got := tt.e.Package(); got != tt.pkg {
+			t.Errorf("%s: Package() = %q, want %q", tt.name, got, tt.pkg)
+		}
+		if got := tt.e.Artifact(); got != tt.art {
+			t.Errorf("%s: Artifact() = %q, want %q", tt.name, got, tt.art)
+		}
+		if got := tt.e.ArtifactVersion(); got != tt.version {
+			t.Errorf("%s: ArtifactVersion() = %q, want %q", tt.name, got, tt.version)
+		}
+		if got := tt.e.Download(); got != tt.download {
+			t.Errorf("%s: Download() = %v, want %v", tt.name, got, tt.download)
+		}
+	}
+	for mt, want := range map[string]bool{
+		"application/vnd.oci.image.index.v1+json":                   true,
+		"application/vnd.docker.distribution.manifest.list.v2+json": true,
+		"application/vnd.oci.image.manifest.v1+json":                false,
+		"application/vnd.docker.distribution.manifest.v2+json":      false,
+		"application/vnd.oci.image.index.v1+json; charset=utf-8":    true,
+		"": false,
+	} {
+		if got := IsIndexMediaType(mt); got != want {
+			t.Errorf("IsIndexMediaType(%q) = %v, want %v", mt, got, want)
+		}
 	}
 }

@@ -114,9 +114,17 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	b = appendNullable(b, c.OS)
 	b = append(b, `,"arch":`...)
 	b = appendNullable(b, c.Arch)
+	b = append(b, `,"runtime":`...)
+	b = appendNullable(b, c.Runtime)
+	b = append(b, `,"ci":`...)
+	b = strconv.AppendBool(b, c.CI)
+	b = append(b, `,"bot":`...)
+	b = strconv.AppendBool(b, c.Bot)
 	o := &e.Origin
 	b = append(b, `},"origin":{"country":`...)
 	b = appendNullable(b, o.Country)
+	b = append(b, `,"region":`...)
+	b = appendNullable(b, o.Region)
 	b = append(b, `,"asn":`...)
 	if o.ASN == 0 {
 		b = append(b, "null"...)
@@ -125,7 +133,26 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	}
 	b = append(b, `,"org":`...)
 	b = appendNullable(b, o.Org)
-	b = append(b, `}}`...)
+	b = append(b, `,"network":`...)
+	b = appendNullable(b, o.Network.String())
+	b = append(b, `},"source":`...)
+	b = appendNullable(b, e.Source.String())
+	b = append(b, `,"downloader":`...)
+	if e.Downloader == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '"')
+		b = appendHex64(b, e.Downloader)
+		b = append(b, '"')
+	}
+	return append(b, '}')
+}
+
+// appendHex64 appends v as 16 lower-case hex digits.
+func appendHex64(b []byte, v uint64) []byte {
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, hexDigits[(v>>uint(shift))&15])
+	}
 	return b
 }
 
@@ -246,12 +273,19 @@ type wire struct {
 		Version *string `json:"version"`
 		OS      *string `json:"os"`
 		Arch    *string `json:"arch"`
+		Runtime *string `json:"runtime"`
+		CI      bool    `json:"ci"`
+		Bot     bool    `json:"bot"`
 	} `json:"client"`
 	Origin struct {
 		Country *string `json:"country"`
+		Region  *string `json:"region"`
 		ASN     *uint32 `json:"asn"`
 		Org     *string `json:"org"`
+		Network *string `json:"network"`
 	} `json:"origin"`
+	Source     *string `json:"source"`
+	Downloader *string `json:"downloader"`
 }
 
 func str(p *string) string {
@@ -303,12 +337,39 @@ func Parse(line []byte) (Event, error) {
 	if n := w.NPM; n != nil {
 		e.NPM = NPM{Object: str(n.Object), Package: str(n.Package), Version: str(n.Version)}
 	}
-	e.Client = Client{Name: str(w.Client.Name), Version: str(w.Client.Version), OS: str(w.Client.OS), Arch: str(w.Client.Arch)}
-	e.Origin = Origin{Country: str(w.Origin.Country), Org: str(w.Origin.Org)}
+	e.Client = Client{Name: str(w.Client.Name), Version: str(w.Client.Version), OS: str(w.Client.OS), Arch: str(w.Client.Arch),
+		Runtime: str(w.Client.Runtime), CI: w.Client.CI, Bot: w.Client.Bot}
+	e.Origin = Origin{Country: str(w.Origin.Country), Region: str(w.Origin.Region), Org: str(w.Origin.Org)}
 	if w.Origin.ASN != nil {
 		e.Origin.ASN = *w.Origin.ASN
 	}
+	if n := str(w.Origin.Network); n != "" {
+		if e.Origin.Network, ok = parseNetwork(n); !ok {
+			return Event{}, fmt.Errorf("decode event: unknown origin network %q", n)
+		}
+	}
+	if s := str(w.Source); s != "" {
+		if e.Source, ok = ParseSource(s); !ok {
+			return Event{}, fmt.Errorf("decode event: unknown source %q", s)
+		}
+	}
+	if d := str(w.Downloader); d != "" {
+		v, err := strconv.ParseUint(d, 16, 64)
+		if err != nil || len(d) != 16 {
+			return Event{}, fmt.Errorf("decode event: downloader %q is not 16 hex digits", d)
+		}
+		e.Downloader = v
+	}
 	return e, nil
+}
+
+func parseNetwork(s string) (Network, bool) {
+	for i, name := range networkNames {
+		if name == s && Network(i) != NetworkNone {
+			return Network(i), true
+		}
+	}
+	return NetworkNone, false
 }
 
 // decodeVars keeps the order in which the object lists its keys.
@@ -342,6 +403,10 @@ func compactOrNil(raw json.RawMessage) []byte {
 	}
 	return buf.Bytes()
 }
+
+// ParseKind returns the kind named s, as written in events ("docker",
+// "scarf-js", …).
+func ParseKind(s string) (Kind, bool) { return parseKind(s) }
 
 func parseKind(s string) (Kind, bool) {
 	for k, name := range kindNames {

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Compares, in one run on this machine, the gateway's maximum request rate
+# with the embedded store's ingest rate, one CPU each; then runs the
+# gateway with the store under the same load and checks that the store
+# kept up. See bench/README.md. Settings (environment):
+#   DURATION=10  seconds of each wrk run
+#   CONNS=64     wrk connections
+#   BATCHES="512 5000 50000 50000-warm"  store benchmarks: batch sizes;
+#                -warm first appends 2 million events untimed, as a store
+#                that has run for a while
+set -euo pipefail
+
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-64}
+BATCHES=${BATCHES:-512 5000 50000 50000-warm}
+REQ_PATH=/v1.2.0/linux/rocket-skates.tar.gz
+HOST=bench.test
+
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+PATH=$PATH:/usr/sbin:/sbin:/usr/local/go/bin
+say() { printf '%s\n' "$*" >&2; }
+die() { say "ingest.sh: $*"; exit 1; }
+
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+apt_updated=
+need() { # need COMMAND DEBIAN-PACKAGE
+	command -v "$1" >/dev/null 2>&1 && return 0
+	say "installing $2 (for $1)"
+	if [ -z "$apt_updated" ]; then
+		"${sudo_cmd[@]}" apt-get update -qq
+		apt_updated=1
+	fi
+	"${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$2" >/dev/null
+}
+need wrk wrk
+need curl curl
+need taskset util-linux
+need python3 python3-minimal
+[ "$(nproc)" -ge 2 ] || die "needs 2 CPUs (server on CPU 0, wrk on CPU 1)"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/portico-ingest.XXXXXX")
+server=
+cleanup() {
+	[ -z "$server" ] || { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; }
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+go build -o "$tmp/portico" ./cmd/portico
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+# serve DATA: starts the gateway on CPU 0 with --data DATA; sets server, port.
+serve() {
+	port=$(free_port)
+	GOMAXPROCS=1 taskset -c 0 "$tmp/portico" serve --manifest bench/manifest.json --listen "127.0.0.1:$port" \
+		--ops-listen off --events none --data "$1" >"$tmp/out.log" 2>"$tmp/err.log" &
+	server=$!
+	for _ in $(seq 100); do
+		curl -s -o /dev/null --max-time 1 -H "Host: $HOST" "http://127.0.0.1:$port$REQ_PATH" && return 0
+		sleep 0.1
+	done
+	cat "$tmp/err.log" >&2
+	die "portico did not start"
+}
+stop() { kill "$server"; wait "$server" || true; server=; }
+
+# load: wrk on CPU 1 against the gateway; sets requests and rps.
+load() {
+	local out
+	out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"${DURATION}s" -H "Host: $HOST" "http://127.0.0.1:$port$REQ_PATH")
+	requests=$(awk '/ requests in /{print $1}' <<<"$out")
+	rps=$(awk '/^Requests\/sec:/{printf "%.0f", $2}' <<<"$out")
+}
+
+say "load average: $(cut -d' ' -f1-3 /proc/loadavg); gateway and store on CPU 0, wrk on CPU 1"
+
+say "1. the gateway alone (no store), ${DURATION}s"
+serve none
+load
+stop
+gateway_rps=$rps
+say "   $requests requests, $rps req/s"
+
+say "2. the embedded store's ingest rate (GOMAXPROCS=1, CPU 0)"
+declare -A ingest
+for b in $BATCHES; do
+	out=$(GOMAXPROCS=1 taskset -c 0 go test -run '^$' -bench "^BenchmarkAppend\$/^batch=$b\$" -benchtime 20x ./internal/store/sqlite)
+	ingest[$b]=$(awk '/events\/s/{for(i=1;i<NF;i++) if($(i+1)=="events/s") printf "%.0f", $i}' <<<"$out")
+	say "   batches of $b: ${ingest[$b]} events/s"
+done
+
+say "3. the gateway with the embedded store, ${DURATION}s"
+serve "$tmp/data"
+load
+with_store_rps=$rps
+answered=$requests
+stop # graceful: the spool hands everything to the store
+stored=$("$tmp/portico" stats --data "$tmp/data" --days 2 --measure requests --bots include --by "" --format csv |
+	awk -F, '$1=="total"{print $4}')
+say "   $answered requests, $rps req/s; the store holds $stored events"
+
+printf '\n%-44s %12s\n' "gateway alone, one CPU" "$gateway_rps req/s"
+for b in $BATCHES; do
+	printf '%-44s %12s  %.2fx the gateway\n' "SQLite ingest, one CPU, batches of $b" "${ingest[$b]} ev/s" \
+		"$(awk -v a="${ingest[$b]}" -v b="$gateway_rps" 'BEGIN{print a/b}')"
+done
+printf '%-44s %12s  %.2fx the gateway alone\n' "gateway with the store, one CPU" "$with_store_rps req/s" \
+	"$(awk -v a="$with_store_rps" -v b="$gateway_rps" 'BEGIN{print a/b}')"
+# wrk counts completed responses only; up to CONNS more may have been answered.
+if [ -z "$stored" ] || [ "$stored" -lt "$answered" ] || [ "$stored" -gt $((answered + CONNS)) ]; then
+	die "the store holds ${stored:-no} events for $answered answered requests"
+fi
+printf '%-44s %12s\n' "stored / answered" "$stored / $answered"

@@ -1,0 +1,282 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"portico/internal/event"
+	"portico/internal/store"
+)
+
+// Aggregate implements store.Reader. Whole days of the range that are
+// closed are read from rollup_day, the rest from rollup_hour.
+func (s *Store) Aggregate(ctx context.Context, q store.Query) ([]store.Row, error) {
+	var hoursFrom int64
+	if err := s.read.QueryRowContext(ctx, "SELECT hours_from FROM rollup_state").Scan(&hoursFrom); err != nil {
+		return nil, fmt.Errorf("aggregate: %w", err)
+	}
+	span := q.Resolve(time.Now(), time.Unix(hoursFrom, 0))
+	measure := "downloads"
+	if q.Measure == store.Requests {
+		measure = "requests"
+	}
+	plan, err := store.PlanQuery(q)
+	if err != nil {
+		return nil, err
+	}
+	key := "''"
+	if plan.Group != "" {
+		key = plan.Group
+	}
+	where, condArgs := conditions(plan, q.Bots)
+	var parts []string
+	var args []any
+	// add reads table for buckets from lower to upper, each a "?"
+	// (given in bounds) or an expression.
+	add := func(table, bucket, lower, upper string, bounds ...any) {
+		parts = append(parts, "SELECT "+bucket+" AS b, "+key+" AS k, "+measure+" AS v FROM "+table+
+			" WHERE bucket >= "+lower+" AND bucket < "+upper+where)
+		args = append(args, bounds...)
+		args = append(args, condArgs...)
+	}
+	hours := func(bucket string, from, to time.Time) {
+		if from.Before(to) {
+			add("rollup_hour", bucket, "?", "?", from.Unix(), to.Unix())
+		}
+	}
+	switch q.Step {
+	case store.StepHour:
+		hours("bucket", span.From, span.To)
+	default:
+		dayBucket, hourBucket := "bucket", "bucket - bucket % 86400"
+		if q.Step == store.StepNone {
+			dayBucket, hourBucket = "0", "0"
+		}
+		if span.DayFrom.Before(span.DayTo) {
+			// Closed days from the daily rollup, the others from the
+			// hourly one; the statement reads closed_until once, so the
+			// two parts meet exactly.
+			const closed = "(SELECT closed_until FROM rollup_state)"
+			days := "rollup_day"
+			if plan.AcrossPackages {
+				days = "rollup_day_all"
+			}
+			add(days, dayBucket, "?", "min(?, "+closed+")", span.DayFrom.Unix(), span.DayTo.Unix())
+			add("rollup_hour", hourBucket, "max(?, "+closed+")", "?", span.DayFrom.Unix(), span.DayTo.Unix())
+			hours(hourBucket, span.From, span.DayFrom)
+			hours(hourBucket, span.DayTo, span.To)
+		} else {
+			hours(hourBucket, span.From, span.To)
+		}
+	}
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	grouped := "SELECT b, k, SUM(v) AS v FROM (" + strings.Join(parts, " UNION ALL ") + ") GROUP BY b, k HAVING SUM(v) > 0"
+	var sqlText string
+	switch {
+	case q.Limit <= 0:
+		sqlText = grouped + " ORDER BY b, v DESC, k"
+	case q.Step == store.StepNone:
+		sqlText = grouped + " ORDER BY v DESC, k LIMIT " + strconv.Itoa(q.Limit)
+	default:
+		sqlText = "SELECT b, k, v FROM (SELECT b, k, v, ROW_NUMBER() OVER (PARTITION BY b ORDER BY v DESC, k) AS rn FROM (" +
+			grouped + ")) WHERE rn <= " + strconv.Itoa(q.Limit) + " ORDER BY b, v DESC, k"
+	}
+	rows, err := s.read.QueryContext(ctx, sqlText, args...)
+	if err != nil {
+		return nil, fmt.Errorf("aggregate: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Row
+	for rows.Next() {
+		var b, v int64
+		var k string
+		if err := rows.Scan(&b, &k, &v); err != nil {
+			return nil, fmt.Errorf("aggregate: %w", err)
+		}
+		r := store.Row{Key: k, Value: v}
+		if q.Step != store.StepNone {
+			r.Bucket = time.Unix(b, 0).UTC()
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("aggregate: %w", err)
+	}
+	return out, nil
+}
+
+// conditions renders a plan's conditions, each preceded by " AND ".
+func conditions(p store.Plan, bots store.Bots) (string, []any) {
+	var b strings.Builder
+	args := []any{p.Dim}
+	b.WriteString(" AND dim = ?")
+	if p.Value != nil {
+		b.WriteString(" AND value = ?")
+		args = append(args, *p.Value)
+	}
+	for _, c := range p.Columns {
+		b.WriteString(" AND " + c.Dim.Column() + " = ?")
+		args = append(args, c.Value)
+	}
+	switch bots {
+	case store.BotsExclude:
+		b.WriteString(" AND bot = 0")
+	case store.BotsOnly:
+		b.WriteString(" AND bot = 1")
+	}
+	return b.String(), args
+}
+
+// Uniques implements store.Reader.
+func (s *Store) Uniques(ctx context.Context, f store.Filter, step store.Step) ([]store.Row, error) {
+	if len(f.Where) > 0 || f.Bots == store.BotsOnly || step == store.StepHour {
+		return nil, fmt.Errorf("unique downloaders by %v, per hour or of robots: %w", f.Where, store.ErrUnsupported)
+	}
+	from, to := uniqueDays(f)
+	q := "SELECT day, SUM(downloaders) FROM uniques_day WHERE day >= ? AND day < ?"
+	args := []any{from.Unix(), to.Unix()}
+	for _, c := range []struct{ col, v string }{{"package", f.Package}, {"artifact", f.Artifact}, {"kind", kindName(f.Kind)}} {
+		if c.v != "" {
+			q += " AND " + c.col + " = ?"
+			args = append(args, c.v)
+		}
+	}
+	q += " GROUP BY day ORDER BY day"
+	rows, err := s.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("unique downloaders: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Row
+	var total int64
+	for rows.Next() {
+		var day, n int64
+		if err := rows.Scan(&day, &n); err != nil {
+			return nil, fmt.Errorf("unique downloaders: %w", err)
+		}
+		out = append(out, store.Row{Bucket: time.Unix(day, 0).UTC(), Value: n})
+		total += n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("unique downloaders: %w", err)
+	}
+	if step == store.StepNone {
+		if total == 0 {
+			return nil, nil
+		}
+		return []store.Row{{Value: total}}, nil
+	}
+	return out, nil
+}
+
+// uniqueDays returns the days that overlap f's range: unique downloaders
+// are counted per whole day.
+func uniqueDays(f store.Filter) (from, to time.Time) {
+	end := f.To
+	if end.IsZero() {
+		end = time.Now()
+	}
+	from = store.Day(f.From)
+	to = store.Day(end.Add(-time.Millisecond)).Add(24 * time.Hour)
+	if to.Before(from) {
+		to = from
+	}
+	return from, to
+}
+
+func kindName(k event.Kind) string {
+	if k == event.KindNone {
+		return ""
+	}
+	return k.String()
+}
+
+// exportPage is how many rows one export query reads.
+const exportPage = 5000
+
+// Export implements store.Exporter. Cursors are "s" and the seq of the
+// last row. One writer commits batches in seq order, so no row can
+// appear behind a cursor later: a resumed export repeats nothing.
+func (s *Store) Export(ctx context.Context, q store.ExportQuery, fn func(store.ExportRow) error) (string, error) {
+	var after int64
+	if q.After != "" {
+		v, err := strconv.ParseInt(strings.TrimPrefix(q.After, "s"), 10, 64)
+		if err != nil || !strings.HasPrefix(q.After, "s") || v < 0 {
+			return "", fmt.Errorf("export after %q: %w", q.After, store.ErrBadCursor)
+		}
+		after = v
+	}
+	cursor := q.After
+	left := q.Limit
+	for {
+		page := exportPage
+		if q.Limit > 0 && left < page {
+			page = left
+		}
+		text := "SELECT seq, id, data FROM events WHERE seq > ?"
+		args := []any{after}
+		if !q.From.IsZero() {
+			text += " AND time >= ?"
+			args = append(args, q.From.UnixMilli())
+		}
+		if !q.To.IsZero() {
+			text += " AND time < ?"
+			args = append(args, q.To.UnixMilli())
+		}
+		if q.Package != "" {
+			text += " AND package = ?"
+			args = append(args, q.Package)
+		}
+		text += " ORDER BY seq LIMIT ?"
+		args = append(args, page)
+		n, err := s.exportPage(ctx, text, args, func(seq int64, row store.ExportRow) error {
+			after = seq
+			cursor = "s" + strconv.FormatInt(seq, 10)
+			return fn(row)
+		})
+		if err != nil {
+			return cursor, err
+		}
+		if q.Limit > 0 {
+			left -= n
+			if left <= 0 {
+				return cursor, nil
+			}
+		}
+		if n < page {
+			return cursor, nil
+		}
+	}
+}
+
+func (s *Store) exportPage(ctx context.Context, text string, args []any, fn func(int64, store.ExportRow) error) (int, error) {
+	rows, err := s.read.QueryContext(ctx, text, args...)
+	if err != nil {
+		return 0, fmt.Errorf("export: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var seq int64
+		var id, data []byte
+		if err := rows.Scan(&seq, &id, &data); err != nil {
+			return n, fmt.Errorf("export: %w", err)
+		}
+		if len(id) != len(event.ID{}) {
+			return n, fmt.Errorf("export: event at seq %d has a malformed id", seq)
+		}
+		n++
+		if err := fn(seq, store.ExportRow{ID: event.ID(id), Data: data}); err != nil {
+			return n, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return n, fmt.Errorf("export: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,773 @@
+// Package sqlite is the embedded analytics store: one SQLite file under
+// the data directory, written by the gateway that embeds it. It needs no
+// setup and suits a single gateway; replicas share a PostgreSQL store
+// instead.
+//
+// The database runs in WAL mode, so "portico stats" and other readers
+// never block the writer. One connection writes, batch by batch, each
+// batch in one transaction with multi-row statements; a pool of
+// read-only connections answers queries.
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+
+	"portico/internal/event"
+	"portico/internal/store"
+)
+
+// FileName is the database's name inside the data directory.
+const FileName = "portico.db"
+
+// Config configures a Store.
+type Config struct {
+	// Dir is the data directory; it is created if missing.
+	Dir string
+	// Retention is how long raw events are kept; 0 keeps them. Rollups
+	// are kept regardless.
+	Retention time.Duration
+	// ReadOnly opens an existing database for reading ("portico stats"):
+	// nothing is created or migrated, and writes fail.
+	ReadOnly bool
+	Logger   *slog.Logger
+}
+
+// Store is the SQLite store.
+type Store struct {
+	cfg   Config
+	path  string
+	write *sql.DB // one connection
+	read  *sql.DB
+
+	// mu serializes Append, whose buffers are reused between batches;
+	// the writer has one connection anyway.
+	mu sync.Mutex
+	// horizon is where the last Maintain put the retention (Unix
+	// milliseconds; 0 before the first): older events are not stored,
+	// since a late copy of a deleted event could not be recognized.
+	horizon atomic.Int64
+	recs    []store.Record
+	seen    store.Seen         // downloaders already stored
+	added   []store.Downloader // by the batch being committed
+	buf     []byte
+	args    []any
+}
+
+var _ store.Store = (*Store)(nil)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Open opens the database in cfg.Dir, creating it and applying pending
+// migrations.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	path := filepath.Join(cfg.Dir, FileName)
+	if cfg.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+	} else if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s := &Store{cfg: cfg, path: path}
+	// synchronous(FULL) makes every committed batch survive a power loss:
+	// the spool deletes what the store has committed.
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(0)&_pragma=wal_autocheckpoint(8000)"
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas
+	var err error
+	if s.write, err = sql.Open("sqlite", dsn); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s.write.SetMaxOpenConns(1)
+	s.write.SetMaxIdleConns(1)
+	s.write.SetConnMaxLifetime(0)
+	if s.read, err = sql.Open("sqlite", dsn+"&_pragma=query_only(1)"); err != nil {
+		_ = s.write.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s.read.SetMaxOpenConns(4)
+	s.read.SetMaxIdleConns(4)
+	if cfg.ReadOnly {
+		_ = s.write.Close()
+		s.write = s.read
+		err = s.checkSchema(ctx)
+	} else {
+		err = s.migrate(ctx)
+	}
+	if err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkSchema makes sure that a database opened read-only has the schema
+// this portico knows.
+func (s *Store) checkSchema(ctx context.Context) error {
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	var current int
+	if err := s.read.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
+		return fmt.Errorf("open store %s: %w", s.path, err)
+	}
+	switch {
+	case current > len(files):
+		return fmt.Errorf("open store %s: at version %d, this portico knows %d: %w", s.path, current, len(files), store.ErrSchemaTooNew)
+	case current < len(files):
+		return fmt.Errorf("open store %s: at version %d; portico serve upgrades it to %d", s.path, current, len(files))
+	}
+	return nil
+}
+
+// Describe implements store.Store.
+func (s *Store) Describe() string { return "sqlite " + s.path }
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error { return s.read.PingContext(ctx) }
+
+// Close implements store.Store.
+func (s *Store) Close() error {
+	if s.write == s.read {
+		return s.read.Close()
+	}
+	return errors.Join(s.write.Close(), s.read.Close())
+}
+
+// migrate applies the embedded migrations that the database lacks, all in
+// one IMMEDIATE transaction, so that two processes opening the same file
+// cannot both apply them.
+func (s *Store) migrate(ctx context.Context) error {
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	conn, err := s.write.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate %s: %w", s.path, err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("migrate %s: %w", s.path, err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate %s: %w", s.path, err)
+	}
+	var current int
+	if err := conn.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
+		return fmt.Errorf("migrate %s: %w", s.path, err)
+	}
+	if current > len(files) {
+		return fmt.Errorf("migrate %s: at version %d, this portico knows %d: %w", s.path, current, len(files), store.ErrSchemaTooNew)
+	}
+	for i, f := range files {
+		version := i + 1
+		name := strings.TrimSuffix(filepath.Base(f), ".sql")
+		if n, err := strconv.Atoi(name[:4]); err != nil || n != version {
+			return fmt.Errorf("migration %s is out of sequence", f)
+		}
+		if version <= current {
+			continue
+		}
+		body, err := migrations.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		if _, err := conn.ExecContext(ctx, string(body)); err != nil {
+			return fmt.Errorf("migrate %s: apply %s: %w", s.path, name, err)
+		}
+		if _, err := conn.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+			version, name, time.Now().Unix()); err != nil {
+			return fmt.Errorf("migrate %s: record %s: %w", s.path, name, err)
+		}
+		s.cfg.Logger.Info("store migrated", "store", s.Describe(), "version", version, "name", name)
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("migrate %s: %w", s.path, err)
+	}
+	done = true
+	return nil
+}
+
+// Rows per multi-row statement, within SQLite's limit of 32766 parameters.
+const (
+	eventRows  = 500  // 4 parameters each
+	rollupRows = 300  // 10 parameters each
+	smallRows  = 1000 // 5 parameters or fewer each
+)
+
+// Append implements store.Appender.
+func (s *Store) Append(ctx context.Context, batch []event.Event) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recs, s.buf = store.NewRecords(batch, s.recs, s.buf)
+	var dropped int
+	if s.recs, dropped = store.Unexpired(s.recs, s.horizon.Load()); dropped > 0 {
+		s.cfg.Logger.Warn("dropping events older than the retention", "events", dropped, "retention", s.cfg.Retention)
+	}
+	if len(s.recs) == 0 {
+		return nil
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("append events: %w", err)
+	}
+	defer tx.Rollback() // after Commit, a no-op
+	s.added = nil
+	fresh, err := s.insertEvents(ctx, tx, s.recs)
+	if err != nil {
+		return fmt.Errorf("append events: %w", err)
+	}
+	if len(fresh) > 0 {
+		if err := s.count(ctx, tx, fresh); err != nil {
+			return fmt.Errorf("append events: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("append events: commit: %w", err)
+	}
+	s.seen.Stored(s.added)
+	return nil
+}
+
+// insertEvents stores the raw events and returns the records that were
+// not stored before.
+func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, recs []store.Record) ([]store.Record, error) {
+	// Live batches are new: insert them plainly. A batch that holds an
+	// event already stored (a spool replayed after a crash) fails; it is
+	// then inserted again skipping the stored ids.
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT direct"); err != nil {
+		return nil, fmt.Errorf("insert: %w", err)
+	}
+	m := s.multi(tx, "INSERT INTO events (id, time, package, data) VALUES ", "(?,?,?,?)", "", eventRows)
+	err := m.each(ctx, len(recs), func(args []any, from, to int) []any {
+		for i := from; i < to; i++ {
+			r := &recs[i]
+			args = append(args, r.ID[:], r.Time.UnixMilli(), r.Package, r.Data)
+		}
+		return args
+	}, nil)
+	m.close()
+	if err == nil {
+		_, err = tx.ExecContext(ctx, "RELEASE direct")
+		if err != nil {
+			return nil, fmt.Errorf("insert: %w", err)
+		}
+		return recs, nil
+	}
+	if !isConstraint(err) {
+		return nil, fmt.Errorf("insert: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, "ROLLBACK TO direct; RELEASE direct"); err != nil {
+		return nil, fmt.Errorf("insert: %w", err)
+	}
+	inserted := make(map[event.ID]bool, len(recs))
+	m = s.multi(tx, "INSERT INTO events (id, time, package, data) VALUES ", "(?,?,?,?)", " ON CONFLICT (id) DO NOTHING RETURNING id", eventRows)
+	defer m.close()
+	err = m.each(ctx, len(recs), func(args []any, from, to int) []any {
+		for i := from; i < to; i++ {
+			r := &recs[i]
+			args = append(args, r.ID[:], r.Time.UnixMilli(), r.Package, r.Data)
+		}
+		return args
+	}, func(rows *sql.Rows) error {
+		var id []byte
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		if len(id) == len(event.ID{}) {
+			inserted[event.ID(id)] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("insert: %w", err)
+	}
+	fresh := make([]store.Record, 0, len(inserted))
+	for _, r := range recs {
+		if inserted[r.ID] {
+			fresh = append(fresh, r)
+		}
+	}
+	return fresh, nil
+}
+
+// isConstraint reports whether err is SQLite's constraint violation.
+func isConstraint(err error) bool {
+	var se interface{ Code() int }
+	return errors.As(err, &se) && se.Code()&0xff == 19 // SQLITE_CONSTRAINT and its extended codes
+}
+
+// multiStmt runs a multi-row statement in chunks of up to size rows,
+// parsing the full-size statement once per batch: SQLite's parser is a
+// good part of the cost of a statement with hundreds of rows.
+type multiStmt struct {
+	s                   *Store
+	tx                  *sql.Tx
+	prefix, row, suffix string
+	size                int
+	full                *sql.Stmt
+}
+
+func (s *Store) multi(tx *sql.Tx, prefix, row, suffix string, size int) *multiStmt {
+	return &multiStmt{s: s, tx: tx, prefix: prefix, row: row, suffix: suffix, size: size}
+}
+
+func (m *multiStmt) close() {
+	if m.full != nil {
+		m.full.Close()
+		m.full = nil
+	}
+}
+
+// each runs the statement for rows [0, n): args fills the arguments of
+// rows [from, to); scan, when set, reads each row the statement returns.
+func (m *multiStmt) each(ctx context.Context, n int, args func(dst []any, from, to int) []any, scan func(*sql.Rows) error) error {
+	for from := 0; from < n; from += m.size {
+		to := min(from+m.size, n)
+		a := args(m.s.args[:0], from, to)
+		m.s.args = a
+		var stmt *sql.Stmt
+		if to-from == m.size {
+			if m.full == nil {
+				st, err := m.tx.PrepareContext(ctx, multiRow(m.prefix, m.row, m.size)+m.suffix)
+				if err != nil {
+					return err
+				}
+				m.full = st
+			}
+			stmt = m.full
+		}
+		if scan == nil {
+			var err error
+			if stmt != nil {
+				_, err = stmt.ExecContext(ctx, a...)
+			} else {
+				_, err = m.tx.ExecContext(ctx, multiRow(m.prefix, m.row, to-from)+m.suffix, a...)
+			}
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		var rows *sql.Rows
+		var err error
+		if stmt != nil {
+			rows, err = stmt.QueryContext(ctx, a...)
+		} else {
+			rows, err = m.tx.QueryContext(ctx, multiRow(m.prefix, m.row, to-from)+m.suffix, a...)
+		}
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// count adds fresh records to the pull windows, rollups and unique
+// downloaders.
+func (s *Store) count(ctx context.Context, tx *sql.Tx, recs []store.Record) error {
+	if err := s.tags(ctx, tx, recs); err != nil {
+		return err
+	}
+	if hashes := store.PullHashes(recs); len(hashes) > 0 {
+		from, to := store.WindowSpan(recs)
+		windows, err := loadWindows(ctx, tx, hashes, from, to)
+		if err != nil {
+			return err
+		}
+		if err := saveWindows(ctx, tx, store.FoldPulls(recs, windows)); err != nil {
+			return err
+		}
+	}
+	if err := s.upsertRollup(ctx, tx, "rollup_hour", store.Rollup(recs, time.Hour)); err != nil {
+		return err
+	}
+	var closedUntil int64
+	if err := tx.QueryRowContext(ctx, "SELECT closed_until FROM rollup_state").Scan(&closedUntil); err != nil {
+		return fmt.Errorf("read rollup state: %w", err)
+	}
+	if late := store.Closed(recs, closedUntil); len(late) > 0 {
+		days := store.Rollup(late, 24*time.Hour)
+		if err := s.upsertRollup(ctx, tx, "rollup_day", days); err != nil {
+			return err
+		}
+		if err := s.upsertRollup(ctx, tx, "rollup_day_all", store.AcrossPackages(days)); err != nil {
+			return err
+		}
+	}
+	s.added = s.seen.Unseen(store.Downloaders(recs))
+	return s.addDownloaders(ctx, tx, s.added)
+}
+
+func (s *Store) upsertRollup(ctx context.Context, tx *sql.Tx, table string, deltas []store.Delta) error {
+	m := s.multi(tx, "INSERT INTO "+table+" (package, bucket, artifact, kind, bot, source, dim, value, requests, downloads) VALUES ",
+		"(?,?,?,?,?,?,?,?,?,?)",
+		` ON CONFLICT (package, bucket, artifact, kind, bot, source, dim, value)
+		  DO UPDATE SET requests = requests + excluded.requests, downloads = downloads + excluded.downloads`, rollupRows)
+	defer m.close()
+	err := m.each(ctx, len(deltas), func(args []any, from, to int) []any {
+		for _, d := range deltas[from:to] {
+			args = append(args, d.Package, d.Bucket, d.Artifact, d.Kind, d.Bot, d.Source, d.Dim, d.Value, d.Requests, d.Downloads)
+		}
+		return args
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("update %s: %w", table, err)
+	}
+	return nil
+}
+
+// addDownloaders records the day's downloaders and counts the new ones.
+func (s *Store) addDownloaders(ctx context.Context, tx *sql.Tx, ds []store.Downloader) error {
+	type key struct {
+		day                 int64
+		pkg, artifact, kind string
+	}
+	// Rows hold only the day and key, to keep the table, whose keys are
+	// random, small: each batch writes the pages it touches.
+	byKey := make(map[[2]int64]*store.Downloader, len(ds))
+	for i := range ds {
+		byKey[[2]int64{ds[i].Day, int64(ds[i].Key)}] = &ds[i]
+	}
+	added := map[key]int64{}
+	m := s.multi(tx, "INSERT INTO downloaders (day, key) VALUES ", "(?,?)",
+		" ON CONFLICT (day, key) DO NOTHING RETURNING day, key", smallRows)
+	defer m.close()
+	err := m.each(ctx, len(ds), func(args []any, from, to int) []any {
+		for _, d := range ds[from:to] {
+			args = append(args, d.Day, int64(d.Key))
+		}
+		return args
+	}, func(rows *sql.Rows) error {
+		var k [2]int64
+		if err := rows.Scan(&k[0], &k[1]); err != nil {
+			return err
+		}
+		if d := byKey[k]; d != nil {
+			added[key{d.Day, d.Package, d.Artifact, d.Kind}]++
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("insert downloaders: %w", err)
+	}
+	if len(added) == 0 {
+		return nil
+	}
+	keys := make([]key, 0, len(added))
+	for k := range added {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		return cmp.Or(strings.Compare(a.pkg, b.pkg), cmp.Compare(a.day, b.day), strings.Compare(a.artifact, b.artifact), strings.Compare(a.kind, b.kind))
+	})
+	for chunk := range slices.Chunk(keys, smallRows) {
+		q := multiRow("INSERT INTO uniques_day (package, day, artifact, kind, downloaders) VALUES ", "(?,?,?,?,?)", len(chunk)) +
+			" ON CONFLICT (package, day, artifact, kind) DO UPDATE SET downloaders = downloaders + excluded.downloaders"
+		args := s.args[:0]
+		for _, k := range chunk {
+			args = append(args, k.pkg, k.day, k.artifact, k.kind, added[k])
+		}
+		s.args = args
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("update uniques_day: %w", err)
+		}
+	}
+	return nil
+}
+
+func loadWindows(ctx context.Context, tx *sql.Tx, hashes []uint64, from, to int64) (map[uint64][]store.PullWindow, error) {
+	windows := make(map[uint64][]store.PullWindow, len(hashes))
+	for chunk := range slices.Chunk(hashes, smallRows) {
+		args := make([]any, 0, len(chunk)+2)
+		args = append(args, from, to)
+		for _, h := range chunk {
+			args = append(args, int64(h))
+		}
+		q := "SELECT hash, at, type, used FROM pull_windows WHERE at BETWEEN ? AND ? AND hash IN (" +
+			strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",") + ")"
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, fmt.Errorf("load pull windows: %w", err)
+		}
+		for rows.Next() {
+			var h int64
+			var w store.PullWindow
+			if err := rows.Scan(&h, &w.At, &w.Type, &w.Used); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			w.Hash = uint64(h)
+			windows[w.Hash] = append(windows[w.Hash], w)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return windows, nil
+}
+
+func saveWindows(ctx context.Context, tx *sql.Tx, windows []store.PullWindow) error {
+	for chunk := range slices.Chunk(windows, smallRows) {
+		q := multiRow("INSERT INTO pull_windows (hash, at, type, used) VALUES ", "(?,?,?,?)", len(chunk)) +
+			" ON CONFLICT (hash, at) DO UPDATE SET type = excluded.type, used = excluded.used"
+		args := make([]any, 0, 4*len(chunk))
+		for _, w := range chunk {
+			args = append(args, int64(w.Hash), w.At, w.Type, w.Used)
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("save pull windows: %w", err)
+		}
+	}
+	return nil
+}
+
+// tags counts docker pulls by digest under the tag they were resolved
+// from, and remembers what this batch says about tags.
+func (s *Store) tags(ctx context.Context, tx *sql.Tx, recs []store.Record) error {
+	learned := store.TagDigests(recs)
+	refs := store.DigestRefs(recs)
+	stored := map[store.ImageDigest]string{}
+	for chunk := range slices.Chunk(refs, smallRows/2) {
+		args := make([]any, 0, 2*len(chunk))
+		for _, r := range chunk {
+			args = append(args, r.Image, r.Digest)
+		}
+		q := "SELECT image, digest, tag FROM docker_tags WHERE (image, digest) IN (VALUES " +
+			strings.TrimSuffix(strings.Repeat("(?,?),", len(chunk)), ",") + ")"
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("load docker tags: %w", err)
+		}
+		for rows.Next() {
+			var k store.ImageDigest
+			var tag string
+			if err := rows.Scan(&k.Image, &k.Digest, &tag); err != nil {
+				rows.Close()
+				return err
+			}
+			stored[k] = tag
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+	}
+	store.ApplyTags(recs, learned, stored)
+	for chunk := range slices.Chunk(learned, smallRows) {
+		q := multiRow("INSERT INTO docker_tags (image, digest, tag, at) VALUES ", "(?,?,?,?)", len(chunk)) +
+			" ON CONFLICT (image, digest) DO UPDATE SET tag = excluded.tag, at = excluded.at WHERE excluded.at >= at"
+		args := make([]any, 0, 4*len(chunk))
+		for _, t := range chunk {
+			args = append(args, t.Image, t.Digest, t.Tag, t.At)
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("save docker tags: %w", err)
+		}
+	}
+	return nil
+}
+
+// multiRow builds "prefix row,row,…" with n rows.
+func multiRow(prefix, row string, n int) string {
+	var b strings.Builder
+	b.Grow(len(prefix) + n*(len(row)+1))
+	b.WriteString(prefix)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}
+
+// Maintain implements store.Store: it deletes raw events past the
+// retention, in small transactions so that the writer is never held up
+// for long, and the downloader and pull state no longer needed.
+func (s *Store) Maintain(ctx context.Context, now time.Time) error {
+	if s.cfg.Retention > 0 {
+		cutoff := store.Day(now.Add(-s.cfg.Retention)).UnixMilli()
+		s.horizon.Store(cutoff)
+		// Walk from the oldest stored event, a chunk at a time, deleting
+		// the expired ones, until a chunk holds none: events arrive in
+		// about time order, so that is where the expired ones end.
+		for {
+			res, err := s.write.ExecContext(ctx, `DELETE FROM events WHERE seq IN (
+				SELECT seq FROM (SELECT seq, time FROM events ORDER BY seq LIMIT 5000) WHERE time < ?)`, cutoff)
+			if err != nil {
+				return fmt.Errorf("apply retention: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				break
+			}
+		}
+	}
+	// Downloaders are needed while events of their day may still arrive.
+	if _, err := s.write.ExecContext(ctx, "DELETE FROM downloaders WHERE day < ?", store.Day(now).Add(-48*time.Hour).Unix()); err != nil {
+		return fmt.Errorf("forget downloaders: %w", err)
+	}
+	if _, err := s.write.ExecContext(ctx, "DELETE FROM pull_windows WHERE at < ?", now.Add(-store.WindowRetention).UnixMilli()); err != nil {
+		return fmt.Errorf("forget pull windows: %w", err)
+	}
+	if _, err := s.write.ExecContext(ctx, "DELETE FROM docker_tags WHERE at < ?", now.Add(-store.TagRetention).UnixMilli()); err != nil {
+		return fmt.Errorf("forget docker tags: %w", err)
+	}
+	if err := s.closeDays(ctx, now); err != nil {
+		return err
+	}
+	return s.thinHours(ctx, now)
+}
+
+// dimList is store.DimNames as an SQL list: with it, reads of a time
+// range use the (dim, bucket) index.
+const dimList = "('', 'version', 'client', 'os', 'country', 'org')"
+
+// thinHours deletes the hourly rows of closed days older than
+// store.HourRetention, a day per transaction.
+func (s *Store) thinHours(ctx context.Context, now time.Time) error {
+	for {
+		s.mu.Lock()
+		var closed, from int64
+		err := s.write.QueryRowContext(ctx, "SELECT closed_until, hours_from FROM rollup_state").Scan(&closed, &from)
+		before := min(closed, store.Day(now).Add(-store.HourRetention).Unix())
+		if err == nil && from < before {
+			// Skip to the first day that has rows.
+			var first sql.NullInt64
+			err = s.write.QueryRowContext(ctx, "SELECT MIN(bucket) FROM rollup_hour WHERE dim = '' AND bucket >= ? AND bucket < ?", from, before).Scan(&first)
+			next := before
+			if err == nil && first.Valid {
+				next = min(before, first.Int64-first.Int64%86400+86400)
+				_, err = s.write.ExecContext(ctx, "DELETE FROM rollup_hour WHERE dim IN "+dimList+" AND bucket >= ? AND bucket < ?", from, next)
+			}
+			if err == nil {
+				_, err = s.write.ExecContext(ctx, "UPDATE rollup_state SET hours_from = ?", next)
+			}
+			from = next
+		}
+		s.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("thin hourly rollup: %w", err)
+		}
+		if from >= before {
+			return nil
+		}
+	}
+}
+
+// closeDays sums the hourly rollup rows of each day that ended more than
+// store.CloseGrace ago into daily rows, one day per transaction.
+func (s *Store) closeDays(ctx context.Context, now time.Time) error {
+	limit := store.Day(now.Add(-store.CloseGrace)).Unix()
+	for {
+		done, err := s.closeDay(ctx, limit)
+		if err != nil {
+			return fmt.Errorf("close day: %w", err)
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// closeDay closes the first open day before limit, and reports whether
+// there was none.
+func (s *Store) closeDay(ctx context.Context, limit int64) (bool, error) {
+	s.mu.Lock() // appends read closed_until: keep them out meanwhile
+	defer s.mu.Unlock()
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback() // after Commit, a no-op
+	var closed int64
+	if err := tx.QueryRowContext(ctx, "SELECT closed_until FROM rollup_state").Scan(&closed); err != nil {
+		return false, err
+	}
+	// The first day with hourly rows that is not closed yet.
+	var first sql.NullInt64
+	if err := tx.QueryRowContext(ctx, "SELECT MIN(bucket) FROM rollup_hour WHERE dim = '' AND bucket >= ?", closed).Scan(&first); err != nil {
+		return false, err
+	}
+	day := limit
+	if first.Valid {
+		day = min(limit, first.Int64-first.Int64%86400)
+	}
+	if day >= limit {
+		// Nothing to close: move the mark to the limit, so that queries
+		// read even empty days from the daily rollup.
+		if closed < limit {
+			if _, err := tx.ExecContext(ctx, "UPDATE rollup_state SET closed_until = ?", limit); err != nil {
+				return false, err
+			}
+		}
+		return true, tx.Commit()
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO rollup_day (package, bucket, artifact, kind, bot, source, dim, value, requests, downloads)
+		SELECT package, ?, artifact, kind, bot, source, dim, value, SUM(requests), SUM(downloads)
+		FROM rollup_hour WHERE dim IN `+dimList+` AND bucket >= ? AND bucket < ?
+		GROUP BY package, artifact, kind, bot, source, dim, value
+		ON CONFLICT (package, bucket, artifact, kind, bot, source, dim, value)
+		DO UPDATE SET requests = requests + excluded.requests, downloads = downloads + excluded.downloads`,
+		day, day, day+86400); err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO rollup_day_all (package, bucket, artifact, kind, bot, source, dim, value, requests, downloads)
+		SELECT '', bucket, '', '', bot, '', dim, value, SUM(requests), SUM(downloads)
+		FROM rollup_day WHERE dim IN `+dimList+` AND bucket = ?
+		GROUP BY bot, dim, value
+		ON CONFLICT (package, bucket, artifact, kind, bot, source, dim, value)
+		DO UPDATE SET requests = requests + excluded.requests, downloads = downloads + excluded.downloads`, day); err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE rollup_state SET closed_until = ?", day+86400); err != nil {
+		return false, err
+	}
+	return false, tx.Commit()
+}
