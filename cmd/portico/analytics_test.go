@@ -767,3 +767,34 @@ func TestStatsCommand(t *testing.T) {
 		t.Errorf("portico stats on an empty directory: exit %d:\n%s", code, b)
 	}
 }
+
+// TestReadyRequiresStore: with --ready-requires-store, /readyz fails while
+// the store is unreachable and recovers with it; downloads are served
+// throughout.
+func TestReadyRequiresStore(t *testing.T) {
+	url := testenv.Postgres(t)
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newProxy(t, fmt.Sprintf("%s:%d", cfg.Host, cfg.Port))
+	g := start(t, analyticsManifest, "--data", filepath.Join(t.TempDir(), "data"),
+		"--database", pgURLVia(t, url, proxy.addr), "--events", "none", "--ready-requires-store")
+	status := func() int {
+		resp, err := http.Get("http://" + g.opsAddr + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	waitFor(t, "/readyz 200 with the store up", time.Minute, func() bool { return status() == http.StatusOK })
+	proxy.cut()
+	l := startLoad([]string{g.addr}, 1, 0, 5*time.Millisecond)
+	waitFor(t, "/readyz 503 with the store down", time.Minute, func() bool { return status() == http.StatusServiceUnavailable })
+	proxy.restore(t)
+	waitFor(t, "/readyz 200 once the store is back", 2*time.Minute, func() bool { return status() == http.StatusOK })
+	if done := l.finish(); len(done) == 0 {
+		t.Error("no download was served while the store was down")
+	}
+}

@@ -31,11 +31,17 @@ type analytics struct {
 	store    store.Store // nil with --data none
 	spool    *spool.Spool
 	linger   time.Duration
+	// readyRequiresStore: /readyz fails while the store is unreachable.
+	readyRequiresStore bool
 
 	stopMaintain context.CancelFunc
 	maintainDone chan struct{}
 	closeOnce    sync.Once
 }
+
+// readyPingTimeout bounds the store check of /readyz with
+// --ready-requires-store.
+const readyPingTimeout = 2 * time.Second
 
 // maintainEvery is how often retention runs.
 const maintainEvery = time.Hour
@@ -44,7 +50,7 @@ const maintainEvery = time.Hour
 // PostgreSQL store that cannot be reached does not stop the gateway:
 // events wait in the spool until it answers.
 func openAnalytics(ctx context.Context, cfg config.Analytics, log *slog.Logger) (*analytics, error) {
-	a := &analytics{log: log, linger: min(50*time.Millisecond, cfg.FlushInterval)}
+	a := &analytics{log: log, linger: min(50*time.Millisecond, cfg.FlushInterval), readyRequiresStore: cfg.ReadyRequiresStore}
 	geo, err := geoip.Open(cfg.GeoIPDB, cfg.ASNDB)
 	if err != nil {
 		return nil, err
@@ -132,9 +138,9 @@ func (a *analytics) collectors() []prometheus.Collector {
 	return a.spool.Collectors()
 }
 
-// check reports the store on /readyz. An unreachable store does not make
-// the gateway unready: downloads do not depend on it, and events wait in
-// the spool.
+// check reports the store on /readyz. By default an unreachable store
+// does not make the gateway unready: downloads do not depend on it, and
+// events wait in the spool. --ready-requires-store makes it.
 func (a *analytics) check() (bool, string) {
 	if a.spool == nil {
 		return true, "analytics store: none (--data none)"
@@ -149,6 +155,18 @@ func (a *analytics) check() (bool, string) {
 	}
 	if st.PendingBytes > 0 {
 		fmt.Fprintf(&b, "; %d bytes of events spooled", st.PendingBytes)
+	}
+	if !a.readyRequiresStore {
+		return true, b.String()
+	}
+	// The spool learns that the store is gone only when an append fails,
+	// which can take its whole timeout on a dead connection: readiness
+	// asks the store itself.
+	ctx, cancel := context.WithTimeout(context.Background(), readyPingTimeout)
+	defer cancel()
+	if err := a.store.Ping(ctx); err != nil {
+		fmt.Fprintf(&b, "; not ready: the store does not answer (%v)", err)
+		return false, b.String()
 	}
 	return true, b.String()
 }

@@ -28,6 +28,11 @@ type Analytics struct {
 	ASNDB         string        // MaxMind-format ASN database
 	FlushInterval time.Duration // how often spooled events are synced to disk
 	RetentionDays int           // days raw events are kept; 0 keeps them
+	// ReadyRequiresStore makes /readyz fail while the store is
+	// unreachable. Off by default: downloads do not depend on the store,
+	// events wait in the spool, and a database outage should not take
+	// every replica out of its load balancer.
+	ReadyRequiresStore bool
 }
 
 // DefaultAnalytics returns the analytics settings used when nothing is
@@ -53,6 +58,7 @@ func (a *Analytics) settings() []setting {
 		setting{"asn-db", "MaxMind-format ASN database `file` (GeoLite2-ASN) for the network and organization of events", &a.ASNDB},
 		setting{"event-flush-interval", "how often spooled events are synced to disk; a machine crash loses at most this much", &a.FlushInterval},
 		setting{"retention-days", "days raw events are kept for export; 0 keeps them (counts are kept regardless)", &a.RetentionDays},
+		setting{"ready-requires-store", "make /readyz fail (503) while the analytics store is unreachable; by default the gateway stays ready and spools events", &a.ReadyRequiresStore},
 	)
 }
 

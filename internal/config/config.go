@@ -114,6 +114,8 @@ func loadSettings(fs *flag.FlagSet, args []string, lookup func(string) (string, 
 			fs.IntVar(p, s.flag, *p, usage)
 		case *time.Duration:
 			fs.DurationVar(p, s.flag, *p, usage)
+		case *bool:
+			fs.BoolVar(p, s.flag, *p, usage)
 		}
 	}
 	if err := fs.Parse(args); err != nil {
@@ -141,6 +143,12 @@ func set(ptr any, v string) error {
 			return fmt.Errorf("not a duration such as 1s or 500ms: %q", v)
 		}
 		*p = d
+	case *bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("not true or false: %q", v)
+		}
+		*p = b
 	}
 	return nil
 }
