@@ -87,17 +87,11 @@ func (f *fields) fileV1() Rule {
 			f.errorf("incoming-path", "must start with '/'")
 		}
 	}
-	if src, isNull := f.nullableStr("outgoing-url"); !isNull {
-		r.OutgoingURL = f.outgoing(src)
-		if r.OutgoingURL != nil && r.IncomingPath != nil {
-			bound := r.IncomingPath.Vars()
-			for _, v := range r.OutgoingURL.Vars() {
-				if !contains(bound, v) {
-					f.errorf("outgoing-url", "uses variable %q, which incoming-path does not bind", v)
-				}
-			}
-		}
+	var bound []string
+	if r.IncomingPath != nil {
+		bound = r.IncomingPath.Vars()
 	}
+	r.OutgoingURL = f.outgoingURL(r.IncomingPath != nil, bound, "incoming-path does not bind")
 	r.PackageID = f.str("package-id")
 	r.PackageName = f.optStr("package-name")
 	r.Owner = f.optStr("owner")
@@ -114,17 +108,11 @@ func (f *fields) fileV2() Rule {
 		}
 		r.Regexp = re
 	}
-	if src, isNull := f.nullableStr("outgoing-url"); !isNull {
-		r.OutgoingURL = f.outgoing(src)
-		if r.OutgoingURL != nil && r.Regexp != nil {
-			groups := r.Regexp.SubexpNames()
-			for _, v := range r.OutgoingURL.Vars() {
-				if !contains(groups, v) {
-					f.errorf("outgoing-url", "uses variable %q, which is not a named group of incoming-path", v)
-				}
-			}
-		}
+	var groups []string
+	if r.Regexp != nil {
+		groups = r.Regexp.SubexpNames()
 	}
+	r.OutgoingURL = f.outgoingURL(r.Regexp != nil, groups, "is not a named group of incoming-path")
 	r.PackageID = f.str("package-id")
 	r.PackageName = f.optStr("package-name")
 	r.Owner = f.optStr("owner")
@@ -143,4 +131,24 @@ func (f *fields) catchAll() Rule {
 	r.PackageName = f.optStr("package-name")
 	r.Owner = f.optStr("owner")
 	return r
+}
+
+// outgoingURL reads the required, nullable outgoing-url: nil for null.
+// When the incoming path compiled (checkVars), every variable the URL
+// uses must be among bound; unbound explains the problem otherwise.
+func (f *fields) outgoingURL(checkVars bool, bound []string, unbound string) *uritemplate.Template {
+	src, isNull := f.nullableStr("outgoing-url")
+	if isNull {
+		return nil
+	}
+	t := f.outgoing(src)
+	if t == nil || !checkVars {
+		return t
+	}
+	for _, v := range t.Vars() {
+		if !contains(bound, v) {
+			f.errorf("outgoing-url", "uses variable %q, which %s", v, unbound)
+		}
+	}
+	return t
 }
