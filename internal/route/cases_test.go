@@ -65,7 +65,7 @@ import (
 	"time"
 
 	"portico/internal/clientip"
-	"portico/internal/event"
+	"portico/internal/event/eventtest"
 	"portico/internal/manifest"
 	"portico/internal/route"
 )
@@ -313,18 +313,6 @@ func parseEvents(s string) ([]map[string]any, error) {
 
 // --- running a case ------------------------------------------------------
 
-// recorder is an Emitter that keeps every event.
-type recorder struct {
-	mu     sync.Mutex
-	events []event.Event
-}
-
-func (r *recorder) Emit(e event.Event) {
-	r.mu.Lock()
-	r.events = append(r.events, e)
-	r.mu.Unlock()
-}
-
 // upstream is the fake backend of {{UPSTREAM}}.
 type upstream struct {
 	*httptest.Server
@@ -382,7 +370,7 @@ func runCase(t *testing.T, c *testCase) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{}
+	rec := &eventtest.Recorder{}
 	srv := httptest.NewServer(route.NewRouter(table, trusted, rec, nil))
 	defer srv.Close()
 	addr := srv.Listener.Addr().String()
@@ -506,11 +494,9 @@ func lineDiff(want, got string) (missing, extra []string) {
 
 // checkEvents encodes the recorded events as the gateway writes them and
 // matches the expected ones against them as a multiset.
-func checkEvents(t *testing.T, fail func(string, ...any), want []map[string]any, rec *recorder) {
+func checkEvents(t *testing.T, fail func(string, ...any), want []map[string]any, rec *eventtest.Recorder) {
 	t.Helper()
-	rec.mu.Lock()
-	recorded := slices.Clone(rec.events)
-	rec.mu.Unlock()
+	recorded := rec.All()
 	var got []map[string]any
 	for i := range recorded {
 		line := recorded[i].AppendJSON(nil)

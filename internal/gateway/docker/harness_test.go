@@ -38,6 +38,7 @@ import (
 
 	"portico/internal/clientip"
 	"portico/internal/event"
+	"portico/internal/event/eventtest"
 	"portico/internal/gateway/docker"
 	"portico/internal/manifest"
 	"portico/internal/route"
@@ -268,38 +269,14 @@ func multiArch(t testing.TB) v1.ImageIndex {
 }
 
 // recorder collects the events the router emits.
-type recorder struct {
-	mu     sync.Mutex
-	events []event.Event
-}
+type recorder struct{ eventtest.Recorder }
 
-func (r *recorder) Emit(e event.Event) {
-	r.mu.Lock()
-	r.events = append(r.events, e)
-	r.mu.Unlock()
-}
-
-func (r *recorder) all() []event.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]event.Event(nil), r.events...)
-}
-
-func (r *recorder) reset() {
-	r.mu.Lock()
-	r.events = nil
-	r.mu.Unlock()
-}
+func (r *recorder) all() []event.Event { return r.All() }
+func (r *recorder) reset()             { r.Reset() }
 
 // pulls returns the events with pull set.
 func (r *recorder) pulls() []event.Event {
-	var out []event.Event
-	for _, e := range r.all() {
-		if e.Docker.Pull {
-			out = append(out, e)
-		}
-	}
-	return out
+	return r.Filter(func(e event.Event) bool { return e.Docker.Pull })
 }
 
 // gateway is Portico's router serving a manifest on a real listener.

@@ -15,7 +15,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +24,7 @@ import (
 	"portico/internal/clientip"
 	"portico/internal/doccache"
 	"portico/internal/event"
+	"portico/internal/event/eventtest"
 	"portico/internal/gateway/npm"
 	"portico/internal/manifest"
 	"portico/internal/route"
@@ -227,32 +227,15 @@ func (u *upstreamRegistry) packument(name string, versions []*pkgVersion, abbrev
 }
 
 // recorder collects the events the router emits.
-type recorder struct {
-	mu     sync.Mutex
-	events []event.Event
-}
+type recorder struct{ eventtest.Recorder }
 
-func (r *recorder) Emit(e event.Event) {
-	r.mu.Lock()
-	r.events = append(r.events, e)
-	r.mu.Unlock()
-}
-
-func (r *recorder) all() []event.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.events)
-}
+func (r *recorder) all() []event.Event { return r.All() }
 
 // downloads counts tarball GETs of a package.
 func (r *recorder) downloads(pkg string) int {
-	n := 0
-	for _, e := range r.all() {
-		if e.Kind == event.KindNPM && e.NPM.Object == "tarball" && e.Method == http.MethodGet && e.NPM.Package == pkg {
-			n++
-		}
-	}
-	return n
+	return r.Count(func(e event.Event) bool {
+		return e.Kind == event.KindNPM && e.NPM.Object == "tarball" && e.Method == http.MethodGet && e.NPM.Package == pkg
+	})
 }
 
 type portico struct {

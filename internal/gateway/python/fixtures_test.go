@@ -25,6 +25,7 @@ import (
 	"portico/internal/clientip"
 	"portico/internal/doccache"
 	"portico/internal/event"
+	"portico/internal/event/eventtest"
 	"portico/internal/gateway/python"
 	"portico/internal/manifest"
 	"portico/internal/route"
@@ -304,39 +305,17 @@ func (u *upstreamIndex) all() []distribution {
 }
 
 // recorder collects the events the router emits.
-type recorder struct {
-	mu     sync.Mutex
-	events []event.Event
-}
+type recorder struct{ eventtest.Recorder }
 
-func (r *recorder) Emit(e event.Event) {
-	r.mu.Lock()
-	r.events = append(r.events, e)
-	r.mu.Unlock()
-}
-
-func (r *recorder) all() []event.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.events)
-}
-
-func (r *recorder) reset() {
-	r.mu.Lock()
-	r.events = nil
-	r.mu.Unlock()
-}
+func (r *recorder) all() []event.Event { return r.All() }
+func (r *recorder) reset()             { r.Reset() }
 
 // downloads counts the download events of a project: GETs of a
 // distribution file.
 func (r *recorder) downloads(project string) int {
-	n := 0
-	for _, e := range r.all() {
-		if e.Kind == event.KindPython && e.Python.Object == "file" && e.Method == http.MethodGet && python.Normalize(e.Python.Project) == python.Normalize(project) {
-			n++
-		}
-	}
-	return n
+	return r.Count(func(e event.Event) bool {
+		return e.Kind == event.KindPython && e.Python.Object == "file" && e.Method == http.MethodGet && python.Normalize(e.Python.Project) == python.Normalize(project)
+	})
 }
 
 // portico serves a manifest through the router in process, recording
