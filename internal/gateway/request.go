@@ -153,8 +153,8 @@ func DecodeSegment(s string) string {
 	b := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
-			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+		if c == '%' && i+2 < len(s) && query.IsHex(s[i+1]) && query.IsHex(s[i+2]) {
+			b = append(b, query.Unhex(s[i+1])<<4|query.Unhex(s[i+2]))
 			i += 2
 			continue
 		}
@@ -173,19 +173,4 @@ func (req *Request) Query() []query.Item {
 		req.itemsDone = true
 	}
 	return req.items
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0'
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10
-	default:
-		return c - 'A' + 10
-	}
 }

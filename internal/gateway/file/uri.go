@@ -139,7 +139,7 @@ func validChars(s, extra string) bool {
 		c := s[i]
 		switch {
 		case query.IsUnreserved(c), strings.IndexByte("!$&'()*+,;=", c) >= 0, strings.IndexByte(extra, c) >= 0:
-		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+		case c == '%' && i+2 < len(s) && query.IsHex(s[i+1]) && query.IsHex(s[i+2]):
 			i += 2
 		default:
 			return false
@@ -150,9 +150,6 @@ func validChars(s, extra string) bool {
 
 func isAlpha(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-func isHex(c byte) bool {
-	return isDigit(c) || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
 
 // appendMerged appends u with the request's query items merged into its
 // query: the target's parameters first, then the request's, keeping only
