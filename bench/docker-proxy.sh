@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Proxied blob throughput against a direct download from the same server,
-# in the same run, and Portico's peak RSS (VmHWM) while it streams.
+# in the same run, and Portico's peak RSS (VmHWM) while it streams. Each
+# round downloads the blob directly, through Portico and through a plain
+# httputil.ReverseProxy, first with curl (bytes to /dev/null: the proxy's
+# cost at its most visible) and then with bench/pull, which hashes and
+# checks the digest as every OCI client does.
 #
 #   bench/docker-proxy.sh                 # 1 GiB blob, 3 rounds
 #   SIZE=$((4<<30)) ROUNDS=5 bench/docker-proxy.sh
@@ -28,6 +32,7 @@ trap cleanup EXIT
 CGO_ENABLED=0 go build -o "$tmp/portico" ./cmd/portico
 go build -o "$tmp/blobserver" ./bench/blobserver
 go build -o "$tmp/revproxy" ./bench/revproxy
+go build -o "$tmp/pull" ./bench/pull
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 path=/v2/acme/big/blobs/sha256:0000000000000000000000000000000000000000000000000000000000000000
@@ -80,20 +85,34 @@ pids+=($!)
 for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$rpport$path" -r 0-0 && break; sleep 0.05; done
 rss() { awk '/VmRSS/ {print $2}' "/proc/$gw/status"; }
 echo "blob: $((SIZE>>20)) MiB; Portico RSS before: $(rss) KiB"
-dsum=0; psum=0; rsum=0
-for r in $(seq "$ROUNDS"); do
-	d=$(curl -fs -o /dev/null -w '%{speed_download}' "http://$blob$path")
-	# Sample the RSS while the proxied download runs.
-	( while kill -0 "$gw" 2>/dev/null; do rss >>"$tmp/rss"; sleep 0.1; done ) &
-	sampler=$!
-	p=$(curl -fs -o /dev/null -w '%{speed_download}' -H 'Host: bench.test' -A bench "http://127.0.0.1:$gwport$path")
-	kill "$sampler" 2>/dev/null || true
-	b=$(curl -fs -o /dev/null -w '%{speed_download}' "http://127.0.0.1:$rpport$path")
-	printf 'round %d: direct %.0f MB/s, Portico %.0f MB/s (%.2f), ReverseProxy %.0f MB/s (%.2f)\n' "$r" \
-		"$(echo "$d/1000000" | bc -l)" "$(echo "$p/1000000" | bc -l)" "$(echo "$p/$d" | bc -l)" "$(echo "$b/1000000" | bc -l)" "$(echo "$b/$d" | bc -l)"
-	dsum=$(echo "$dsum+$d" | bc -l); psum=$(echo "$psum+$p" | bc -l); rsum=$(echo "$rsum+$b" | bc -l)
+# speed CLIENT URL [HOST]: bytes/s of one download. curl writes the bytes
+# to /dev/null; pull hashes them and checks the digest, as OCI clients do.
+speed() {
+	case "$1" in
+	curl) curl -fs -o /dev/null -w '%{speed_download}' -A bench ${3:+-H "Host: $3"} "$2" ;;
+	pull) "$tmp/pull" ${3:+-host "$3"} "$2" ;;
+	esac
+}
+ratio() { echo "$1/$2" | bc -l; }
+mb() { echo "$1/1000000" | bc -l; }
+# Sample the RSS while the proxied downloads run.
+( while kill -0 "$gw" 2>/dev/null; do rss >>"$tmp/rss"; sleep 0.1; done ) &
+sampler=$!
+pids+=("$sampler")
+for client in curl pull; do
+	dsum=0; psum=0; rsum=0
+	for r in $(seq "$ROUNDS"); do
+		d=$(speed "$client" "http://$blob$path")
+		p=$(speed "$client" "http://127.0.0.1:$gwport$path" bench.test)
+		b=$(speed "$client" "http://127.0.0.1:$rpport$path")
+		printf '%s round %d: direct %.0f MB/s, Portico %.0f MB/s (%.2f), ReverseProxy %.0f MB/s (%.2f)\n' "$client" "$r" \
+			"$(mb "$d")" "$(mb "$p")" "$(ratio "$p" "$d")" "$(mb "$b")" "$(ratio "$b" "$d")"
+		dsum=$(echo "$dsum+$d" | bc -l); psum=$(echo "$psum+$p" | bc -l); rsum=$(echo "$rsum+$b" | bc -l)
+	done
+	printf '%s mean ratio to direct: Portico %.2f, ReverseProxy %.2f; Portico / ReverseProxy %.2f\n' "$client" \
+		"$(ratio "$psum" "$dsum")" "$(ratio "$rsum" "$dsum")" "$(ratio "$psum" "$rsum")"
 done
+kill "$sampler" 2>/dev/null || true
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$gw/status")
 maxrss=$(sort -n "$tmp/rss" | tail -1)
-printf 'mean ratio to direct: Portico %.2f, ReverseProxy %.2f; Portico / ReverseProxy %.2f\n' "$(echo "$psum/$dsum" | bc -l)" "$(echo "$rsum/$dsum" | bc -l)" "$(echo "$psum/$rsum" | bc -l)"
 echo "Portico peak RSS (VmHWM): $((hwm/1024)) MiB; largest sampled RSS while streaming: $((maxrss/1024)) MiB"

@@ -154,6 +154,29 @@ func openPostgres(t *testing.T, url string) *postgres.Store {
 	return st
 }
 
+// runningTransactions lists the server's transactions that hold a
+// transaction id, oldest first: the ones an export waits for.
+func runningTransactions(t *testing.T, url string) string {
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		return err.Error()
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(context.Background(), `SELECT concat_ws(' ', pid, datname, state, backend_xid, wait_event_type, wait_event,
+		xact_start, now() - xact_start, left(query, 200))
+		FROM pg_stat_activity WHERE backend_xid IS NOT NULL ORDER BY xact_start`)
+	if err != nil {
+		return err.Error()
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err.Error()
+	}
+	var snap string
+	_ = conn.QueryRow(context.Background(), "SELECT pg_current_snapshot()::text").Scan(&snap)
+	return "snapshot " + snap + "\n" + strings.Join(lines, "\n")
+}
+
 func today() store.Filter {
 	now := time.Now().UTC()
 	return store.Filter{From: now.Add(-24 * time.Hour), To: now.Add(2 * time.Hour)}
@@ -651,10 +674,14 @@ func TestStoreOutage(t *testing.T) {
 	})
 	// An export shows events once older transactions on the server end.
 	var got map[int]int
-	waitFor(t, "every download in an export", time.Minute, func() bool {
-		got = versionsIn(t, st)
-		return len(got) >= int(want)
-	})
+	start := time.Now()
+	for got = versionsIn(t, st); len(got) < int(want); got = versionsIn(t, st) {
+		if time.Since(start) > time.Minute {
+			t.Fatalf("every download in an export: %d of %d after %v; transactions on the server:\n%s",
+				len(got), want, time.Since(start), runningTransactions(t, url))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	for n := range done {
 		if got[n] != 1 {
 			t.Errorf("download %d stored %d times, want once", n, got[n])
