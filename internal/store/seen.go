@@ -8,6 +8,11 @@ import "sync"
 // was committed, so skipping them is always right. Safe for concurrent
 // use.
 type Seen struct {
+	// Complete lifts the bound per day: Seen then holds every downloader
+	// it was told of, and a store that is the only writer of its
+	// database may count unique downloaders by Seen alone (SQLite).
+	Complete bool
+
 	mu   sync.Mutex
 	days map[int64]map[uint64]struct{}
 }
@@ -48,7 +53,7 @@ func (s *Seen) Stored(ds []Downloader) {
 			m = map[uint64]struct{}{}
 			s.days[d.Day] = m
 		}
-		if len(m) < seenPerDay {
+		if s.Complete || len(m) < seenPerDay {
 			m[d.Key] = struct{}{}
 		}
 	}
