@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
-	"hash"
 	"io"
 	"log"
 	"net/http"
@@ -52,7 +51,8 @@ func main() {
 		log.Fatalf("GET %s: %s", url, resp.Status)
 	}
 	h := sha256.New()
-	n, err := copyHashed(h, resp.Body)
+	// 1 MiB reads, about what containerd and go-containerregistry use.
+	n, err := io.CopyBuffer(h, resp.Body, make([]byte, 1<<20))
 	if err != nil {
 		log.Fatalf("GET %s: after %d bytes: %v", url, n, err)
 	}
@@ -61,10 +61,4 @@ func main() {
 		log.Fatalf("GET %s: body has digest sha256:%s", url, got)
 	}
 	fmt.Printf("%.0f\n", float64(n)/took.Seconds())
-}
-
-// copyHashed reads r into h with a 1 MiB buffer, about what containerd
-// and go-containerregistry read at a time.
-func copyHashed(h hash.Hash, r io.Reader) (int64, error) {
-	return io.CopyBuffer(h, r, make([]byte, 1<<20))
 }

@@ -146,6 +146,19 @@ type Error struct {
 func (e *Error) Error() string { return fmt.Sprintf("upstream %s: %v", e.URL, e.Err) }
 func (e *Error) Unwrap() error { return e.Err }
 
+// FailureStatus is the status to answer when Get failed with err: the
+// Error's own (502 or 504), else 502. ok is false when ctx, the
+// request's, is done: the client went away and needs no answer.
+func FailureStatus(ctx context.Context, err error) (status int, ok bool) {
+	if ue, isErr := errors.AsType[*Error](err); isErr {
+		return ue.Status, true
+	}
+	if ctx.Err() != nil {
+		return 0, false
+	}
+	return http.StatusBadGateway, true
+}
+
 // New returns an empty cache.
 func New(o Options) *Cache {
 	if o.Client == nil {

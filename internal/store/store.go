@@ -42,6 +42,19 @@ var (
 	ErrBadCursor = errors.New("malformed export cursor")
 )
 
+// CheckSchema tells whether a database at schema version current can be
+// read by a portico that knows known migrations without migrating it
+// ("portico stats" opens stores read-only). desc names the database.
+func CheckSchema(desc string, current, known int) error {
+	switch {
+	case current > known:
+		return fmt.Errorf("open store %s: at version %d, this portico knows %d: %w", desc, current, known, ErrSchemaTooNew)
+	case current < known:
+		return fmt.Errorf("open store %s: at version %d; portico serve upgrades it to %d", desc, current, known)
+	}
+	return nil
+}
+
 // An Appender records batches of events. Append is atomic: either the
 // whole batch is stored and counted, or nothing is. Events whose id is
 // already stored are skipped.

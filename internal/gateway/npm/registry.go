@@ -597,11 +597,8 @@ func errorBody(msg string) []byte {
 
 // upstreamFailed answers when the upstream failed and nothing is cached.
 func upstreamFailed(w http.ResponseWriter, req *gateway.Request, err error, ev event.Event) gateway.Result {
-	status := http.StatusBadGateway
-	var ue *doccache.Error
-	if errors.As(err, &ue) {
-		status = ue.Status
-	} else if req.HTTP.Context().Err() != nil {
+	status, ok := doccache.FailureStatus(req.HTTP.Context(), err)
+	if !ok {
 		return gateway.Result{Status: 499, Outcome: event.OutcomeError, Uncounted: true}
 	}
 	writeJSON(w, req, status, errorBody("portico: the upstream registry could not be read and no copy is cached: "+err.Error()))

@@ -1,7 +1,6 @@
 package python
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"path"
@@ -220,11 +219,8 @@ func lookup(rp *remote, name string) (d *dist, metadata bool) {
 // upstreamFailed answers when the upstream index failed and nothing is
 // cached: 502 or 504 with a message saying so.
 func upstreamFailed(w http.ResponseWriter, req *gateway.Request, err error, upstreamURL string, ev event.Event) gateway.Result {
-	status := http.StatusBadGateway
-	var ue *doccache.Error
-	if errors.As(err, &ue) {
-		status = ue.Status
-	} else if req.HTTP.Context().Err() != nil {
+	status, ok := doccache.FailureStatus(req.HTTP.Context(), err)
+	if !ok {
 		// The client went away while waiting.
 		return gateway.Result{Status: 499, Outcome: event.OutcomeError, Uncounted: true}
 	}

@@ -180,13 +180,7 @@ func (s *Store) checkSchema(ctx context.Context) error {
 	if err := s.pool.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
 		return fmt.Errorf("open store %s (has portico serve run on it?): %w", s.desc, err)
 	}
-	switch {
-	case current > len(files):
-		return fmt.Errorf("open store %s: at version %d, this portico knows %d: %w", s.desc, current, len(files), store.ErrSchemaTooNew)
-	case current < len(files):
-		return fmt.Errorf("open store %s: at version %d; portico serve upgrades it to %d", s.desc, current, len(files))
-	}
-	return nil
+	return store.CheckSchema(s.desc, current, len(files))
 }
 
 func (s *Store) ready(ctx context.Context) error {

@@ -140,13 +140,7 @@ func (s *Store) checkSchema(ctx context.Context) error {
 	if err := s.read.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
 		return fmt.Errorf("open store %s: %w", s.path, err)
 	}
-	switch {
-	case current > len(files):
-		return fmt.Errorf("open store %s: at version %d, this portico knows %d: %w", s.path, current, len(files), store.ErrSchemaTooNew)
-	case current < len(files):
-		return fmt.Errorf("open store %s: at version %d; portico serve upgrades it to %d", s.path, current, len(files))
-	}
-	return nil
+	return store.CheckSchema(s.path, current, len(files))
 }
 
 // Describe implements store.Store.
@@ -448,7 +442,8 @@ func (s *Store) count(ctx context.Context, tx *sql.Tx, recs []store.Record) erro
 			return err
 		}
 	}
-	return s.addDownloaders(ctx, tx, s.seen.Unseen(store.Downloaders(recs)))
+	s.added = s.seen.Unseen(store.Downloaders(recs))
+	return s.addDownloaders(ctx, tx, s.added)
 }
 
 func (s *Store) upsertRollup(ctx context.Context, tx *sql.Tx, table string, deltas []store.Delta) error {
@@ -498,13 +493,13 @@ func (s *Store) loadDownloaders(ctx context.Context) error {
 }
 
 // addDownloaders records ds, the batch's downloaders that seen does not
-// hold, and counts them in uniques_day; it leaves them in s.added.
+// hold (store.Downloaders lists each once), and counts them in
+// uniques_day.
 func (s *Store) addDownloaders(ctx context.Context, tx *sql.Tx, ds []store.Downloader) error {
 	type key struct {
 		day                 int64
 		pkg, artifact, kind string
 	}
-	s.added = ds // store.Downloaders lists each once
 	m := s.multi(tx, "INSERT INTO downloader_log (day, key) VALUES ", "(?,?)", "", smallRows)
 	defer m.close()
 	err := m.each(ctx, len(ds), func(args []any, from, to int) []any {

@@ -50,10 +50,10 @@ func BenchmarkAppend(b *testing.B) {
 // written by the first schema, whose downloaders were a keyed table.
 func TestUniquesAcrossRestarts(t *testing.T) {
 	day := time.Now().UTC().Truncate(24 * time.Hour)
-	ids := event.NewIDSource()
 	download := func(pkg string, downloader uint64, at time.Duration) event.Event {
-		return event.Event{ID: ids.New(day.Add(at)), Kind: event.KindFile, PackageID: pkg, Time: day.Add(at), Domain: "dl.example.com",
-			Method: "GET", Path: "/dl", Status: 307, Outcome: event.OutcomeRedirect, Source: event.SourceHuman, Downloader: downloader}
+		e := storetest.FileEvent(day.Add(at), pkg)
+		e.Downloader = downloader
+		return e
 	}
 	dir := t.TempDir()
 	reopen := func(s *Store) *Store {
@@ -71,15 +71,7 @@ func TestUniquesAcrossRestarts(t *testing.T) {
 	}
 	uniques := func(s *Store, pkg string) int64 {
 		t.Helper()
-		rows, err := s.Uniques(t.Context(), store.Filter{From: day, To: day.Add(24 * time.Hour), Package: pkg}, store.StepNone)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var n int64
-		for _, r := range rows {
-			n += r.Value
-		}
-		return n
+		return storetest.Uniques(t, s, store.Filter{From: day, To: day.Add(24 * time.Hour), Package: pkg})
 	}
 
 	s := reopen(nil)

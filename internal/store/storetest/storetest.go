@@ -382,7 +382,7 @@ func testIdempotent(t *testing.T, s store.Store) {
 	mustAppend(t, s, batch)
 	want := total(t, s, all, store.Requests)
 	wantDL := total(t, s, all, store.Downloads)
-	wantU := uniques(t, s, all)
+	wantU := Uniques(t, s, all)
 	// The same batch again, an overlapping one, and one event alone: a
 	// replayed spool.
 	mustAppend(t, s, batch)
@@ -394,7 +394,7 @@ func testIdempotent(t *testing.T, s store.Store) {
 	if got := total(t, s, all, store.Downloads); got != wantDL {
 		t.Errorf("after replays: %d downloads, want %d", got, wantDL)
 	}
-	if got := uniques(t, s, all); got != wantU {
+	if got := Uniques(t, s, all); got != wantU {
 		t.Errorf("after replays: %d unique downloaders, want %d", got, wantU)
 	}
 	if n := len(exportUntil(t, s, store.ExportQuery{}, count(300))); n != 300 {
@@ -412,7 +412,8 @@ func testIdempotent(t *testing.T, s store.Store) {
 	mustAppend(t, s, nil)
 }
 
-func uniques(t *testing.T, s store.Store, f store.Filter) int64 {
+// Uniques returns the unique downloaders s counts over f.
+func Uniques(t *testing.T, s store.Store, f store.Filter) int64 {
 	t.Helper()
 	rows, err := s.Uniques(t.Context(), f, store.StepNone)
 	if err != nil {
@@ -424,7 +425,8 @@ func uniques(t *testing.T, s store.Store, f store.Filter) int64 {
 	return rows[0].Value
 }
 
-func fileEvent(at time.Time, pkg string) event.Event {
+// FileEvent returns a file download of pkg at at, with a fresh id.
+func FileEvent(at time.Time, pkg string) event.Event {
 	return withID(event.Event{Kind: event.KindFile, PackageID: pkg, Time: at, Domain: "dl.example.com", Method: "GET",
 		Path: "/dl", Status: 307, Outcome: event.OutcomeRedirect, Source: event.SourceHuman})
 }
@@ -432,7 +434,7 @@ func fileEvent(at time.Time, pkg string) event.Event {
 func testBots(t *testing.T, s store.Store) {
 	var batch []event.Event
 	for i := range 10 {
-		e := fileEvent(base.Add(time.Duration(i)*time.Minute), "p")
+		e := FileEvent(base.Add(time.Duration(i)*time.Minute), "p")
 		e.Client = event.Client{Name: "curl"}
 		if i < 3 {
 			e.Client = event.Client{Name: "googlebot", Bot: true}
@@ -564,7 +566,7 @@ func testDockerPulls(t *testing.T, s store.Store) {
 func testUniques(t *testing.T, s store.Store) {
 	day2 := base.Add(24 * time.Hour)
 	mk := func(at time.Time, pkg string, hash uint64, bot bool) event.Event {
-		e := fileEvent(at, pkg)
+		e := FileEvent(at, pkg)
 		e.Downloader = hash
 		e.Client.Bot = bot
 		return e
@@ -583,13 +585,13 @@ func testUniques(t *testing.T, s store.Store) {
 	if !sameRows(rows, want) {
 		t.Errorf("unique downloaders of p per day = %v, want %v", rows, want)
 	}
-	if got := uniques(t, s, f); got != 4 {
+	if got := Uniques(t, s, f); got != 4 {
 		t.Errorf("unique downloader-days of p = %d, want 4", got)
 	}
-	if got := uniques(t, s, store.Filter{From: base, To: base.Add(48 * time.Hour)}); got != 5 {
+	if got := Uniques(t, s, store.Filter{From: base, To: base.Add(48 * time.Hour)}); got != 5 {
 		t.Errorf("unique downloader-days of every package = %d, want 5", got)
 	}
-	if got := uniques(t, s, store.Filter{From: day2, To: day2.Add(time.Hour), Package: "p"}); got != 2 {
+	if got := Uniques(t, s, store.Filter{From: day2, To: day2.Add(time.Hour), Package: "p"}); got != 2 {
 		t.Errorf("unique downloaders of a part of day 2 = %d, want the whole day's 2", got)
 	}
 }
@@ -676,7 +678,7 @@ func testExport(t *testing.T, s store.Store) {
 		t.Errorf("exported %d distinct events, want %d", len(seen), len(all))
 	}
 	// New events appear after the cursor.
-	late := fileEvent(base.Add(-time.Hour), "late") // an old event stored late, as a spool replay does
+	late := FileEvent(base.Add(-time.Hour), "late") // an old event stored late, as a spool replay does
 	mustAppend(t, s, []event.Event{late})
 	hasLate := func(rows []store.ExportRow) bool {
 		return slices.ContainsFunc(rows, func(r store.ExportRow) bool { return r.ID == late.ID })
@@ -709,8 +711,8 @@ func testExport(t *testing.T, s store.Store) {
 
 func testRetention(t *testing.T, s store.Store) {
 	now := base.Add(10 * 24 * time.Hour)
-	old := []event.Event{fileEvent(now.Add(-5*24*time.Hour), "p"), fileEvent(now.Add(-3*24*time.Hour), "p")}
-	recent := []event.Event{fileEvent(now.Add(-24*time.Hour), "p"), fileEvent(now.Add(-time.Hour), "p")}
+	old := []event.Event{FileEvent(now.Add(-5*24*time.Hour), "p"), FileEvent(now.Add(-3*24*time.Hour), "p")}
+	recent := []event.Event{FileEvent(now.Add(-24*time.Hour), "p"), FileEvent(now.Add(-time.Hour), "p")}
 	mustAppend(t, s, append(slices.Clone(old), recent...))
 	if err := s.Maintain(t.Context(), now); err != nil {
 		t.Fatal(err)
