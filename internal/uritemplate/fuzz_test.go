@@ -41,6 +41,10 @@ func FuzzMatch(f *testing.F) {
 	f.Add("{a}{b}{a}", "x%41xx")
 	f.Add("{;a,b*}{?a}", ";a=;b?a=")
 	f.Add("{#x:2,y}{+x}", "#%C3%A9,%41%C3%A9")
+	// Templates that matchForced answers.
+	f.Add("/{version}/{os}/app.tar.gz", "/v1%C3%A9/linux/app.tar.gz")
+	f.Add("/{a}/{b}", "/x,/y")
+	f.Add("/{a}?q={b}", "/%41?q=%C3")
 	f.Fuzz(func(t *testing.T, tmpl, in string) {
 		if len(in) > fuzzMaxInput {
 			in = in[:fuzzMaxInput]

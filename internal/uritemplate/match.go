@@ -92,6 +92,11 @@ func (t *Template) MatchAppend(dst []Var, input string) (out []Var, ok bool) {
 	if len(input) < len(t.head)+len(t.tail) || !strings.HasPrefix(input, t.head) || !strings.HasSuffix(input, t.tail) {
 		return dst, false
 	}
+	if t.forced {
+		if out, ok, decided := t.matchForced(dst, input); decided {
+			return out, ok
+		}
+	}
 	m := matchers.Get().(*matcher)
 	out, ok = m.run(t, dst, input, modeHybrid)
 	m.release()

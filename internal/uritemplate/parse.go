@@ -34,6 +34,7 @@ type Template struct {
 	rows       int    // rows of the reachability table used by the matcher
 	slots      int    // number of distinct names that occur more than once
 	captures   bool
+	forced     bool // every parse is forced: see forcedShape
 }
 
 // Part is a literal or an expression of a template.
@@ -400,6 +401,7 @@ func (t *Template) compile() {
 	}
 	// Only a '?' in the source, literal or operator, can start a query.
 	t.captures = strings.IndexByte(t.src, '?') >= 0 && capturesQuery(t)
+	t.forced = forcedShape(t.nodes)
 }
 
 // encodedLiteral returns lit as it appears in a URL, without copying the

@@ -397,6 +397,7 @@ func TestExpandAllocs(t *testing.T) {
 func BenchmarkMatch(b *testing.B) {
 	for _, c := range []struct{ name, tmpl, in string }{
 		{"path", "/{package}/{version}/{os}-{arch}.tar.gz", "/minikube/1.2.3/linux-amd64.tar.gz"},
+		{"forced", "/{version}/{os}/rocket-skates.tar.gz", "/v1.2.0/linux/rocket-skates.tar.gz"},
 		{"query", "/dl{?version,os}", "/dl?version=1.2.3&os=linux"},
 		{"reserved", "/{+path}", "/some/long/path/to/a%20file.tar.gz"},
 		{"nomatch", "/downloads/{file}", "/other/thing"},
