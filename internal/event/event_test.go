@@ -3,6 +3,7 @@ package event
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -262,5 +263,32 @@ func TestCounting(t *testing.T) {
 		if got := IsIndexMediaType(mt); got != want {
 			t.Errorf("IsIndexMediaType(%q) = %v, want %v", mt, got, want)
 		}
+	}
+}
+
+func TestAppendTime(t *testing.T) {
+	check := func(tm time.Time) {
+		t.Helper()
+		got := string(appendTime(nil, tm))
+		want := tm.UTC().AppendFormat(nil, timeLayout)
+		if got != string(want) {
+			t.Fatalf("appendTime(%v) = %q, want %q", tm, got, want)
+		}
+	}
+	for _, tm := range []time.Time{
+		{},
+		time.Unix(0, 0),
+		time.Date(2026, 11, 22, 23, 0, 0, 123456789, time.UTC),
+		time.Date(2026, 12, 31, 23, 59, 59, 999999999, time.FixedZone("x", -5*3600)),
+		time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2024, 2, 29, 12, 30, 5, 1e6, time.UTC),
+	} {
+		check(tm)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 100000 {
+		check(time.Unix(r.Int64N(400e9)-200e9, r.Int64N(1e9)))
 	}
 }
