@@ -155,14 +155,16 @@ func appendField(b []byte, s string) []byte {
 func (en *Enricher) salt(t time.Time) *salt {
 	en.collect()
 	day := t.UTC().Unix() / 86400
-	now := en.cfg.Now()
 	s := en.salts[day]
-	if s != nil && (!s.local || en.cfg.Salts == nil || en.fetching[day] || now.Before(s.retryAt)) {
+	// The clock is read only when the answer depends on it: this runs for
+	// every event.
+	if s != nil && (!s.local || en.cfg.Salts == nil || en.fetching[day] || en.cfg.Now().Before(s.retryAt)) {
 		if s.unhashing {
 			return nil
 		}
 		return s
 	}
+	now := en.cfg.Now()
 	en.forget(now)
 	start := time.Unix(day*86400, 0).UTC()
 	if now.Sub(start) > 24*time.Hour+store.SaltGrace {
