@@ -62,13 +62,27 @@ type Stats struct {
 }
 
 // Pipeline is a bounded event queue in front of sinks.
+//
+// The queue is a slice that Emit appends to under a mutex and that the
+// worker swaps for an empty one, taking every waiting event at once. A
+// request pays for one short critical section and one copy of the event;
+// a channel would cost a copy in, a copy out and a select per event on the
+// worker, which on a gateway with one core is CPU taken from requests.
 type Pipeline struct {
-	cfg     Config
-	queue   chan event.Event
-	closed  atomic.Bool
-	stop    chan struct{}
-	done    chan struct{}
-	once    sync.Once
+	cfg Config
+
+	mu      sync.Mutex
+	pending []event.Event // cap QueueSize; guarded by mu
+	closed  bool          // guarded by mu
+	spare   []event.Event // the worker's other buffer
+
+	// wake tells the worker that the queue went from empty to non-empty
+	// or that a full batch is waiting. A stale signal is harmless.
+	wake chan struct{}
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+
 	emitted atomic.Uint64
 	dropped atomic.Uint64
 	written atomic.Uint64
@@ -100,8 +114,13 @@ func New(cfg Config) *Pipeline {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	p := &Pipeline{
-		cfg:      cfg,
-		queue:    make(chan event.Event, cfg.QueueSize),
+		cfg: cfg,
+		// Both buffers are allocated whole so that Emit never grows a
+		// slice on the request path; the runtime maps their pages only
+		// when events first fill them.
+		pending:  make([]event.Event, 0, cfg.QueueSize),
+		spare:    make([]event.Event, 0, cfg.QueueSize),
+		wake:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		lastLog:  make([]time.Time, len(cfg.Sinks)),
@@ -115,23 +134,32 @@ func New(cfg Config) *Pipeline {
 // Emit queues e for the sinks and never blocks. When the queue is full the
 // event is dropped and counted.
 func (p *Pipeline) Emit(e event.Event) {
-	if p.closed.Load() {
+	p.mu.Lock()
+	if p.closed || len(p.pending) == cap(p.pending) {
+		p.mu.Unlock()
 		p.dropped.Add(1)
 		return
 	}
-	select {
-	case p.queue <- e:
-		p.emitted.Add(1)
-	default:
-		p.dropped.Add(1)
+	p.pending = append(p.pending, e)
+	n := len(p.pending)
+	p.mu.Unlock()
+	p.emitted.Add(1)
+	if n == 1 || n == p.cfg.BatchSize {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
 // Stats returns the current counters.
 func (p *Pipeline) Stats() Stats {
+	p.mu.Lock()
+	queued, capacity := len(p.pending), cap(p.pending)
+	p.mu.Unlock()
 	return Stats{
-		Queued:   len(p.queue),
-		Capacity: cap(p.queue),
+		Queued:   queued,
+		Capacity: capacity,
 		Emitted:  p.emitted.Load(),
 		Dropped:  p.dropped.Load(),
 		Written:  p.written.Load(),
@@ -144,7 +172,9 @@ func (p *Pipeline) Stats() Stats {
 // first.
 func (p *Pipeline) Close(ctx context.Context) error {
 	p.once.Do(func() {
-		p.closed.Store(true)
+		p.mu.Lock()
+		p.closed = true
+		p.mu.Unlock()
 		close(p.stop)
 	})
 	select {
@@ -169,61 +199,58 @@ func (p *Pipeline) Close(ctx context.Context) error {
 func (p *Pipeline) run() {
 	defer close(p.done)
 	ids := event.NewIDSource()
-	batch := make([]event.Event, 0, p.cfg.BatchSize)
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
 	for {
 		select {
-		case e := <-p.queue:
-			batch = append(batch[:0], e)
-			batch = p.fill(batch)
-			if len(batch) < p.cfg.BatchSize && p.cfg.Linger > 0 {
-				batch = p.gather(batch, linger)
+		case <-p.wake:
+			if p.cfg.Linger > 0 {
+				p.gather(linger)
 			}
-			p.write(ids, batch)
+			p.writeTaken(ids)
 		case <-p.stop:
-			// Emit refuses new events now; drain what is queued.
-			for {
-				batch = p.fill(batch[:0])
-				if len(batch) == 0 {
-					return
-				}
-				p.write(ids, batch)
-			}
+			// Emit refuses new events now: what is queued is all there
+			// is.
+			p.writeTaken(ids)
+			return
 		}
 	}
 }
 
-// gather adds events to batch as they arrive, until it is full, the linger
-// time has passed, or the pipeline is stopping.
-func (p *Pipeline) gather(batch []event.Event, linger *time.Timer) []event.Event {
+// gather waits until a full batch is queued, the linger time has passed,
+// or the pipeline is stopping.
+func (p *Pipeline) gather(linger *time.Timer) {
 	linger.Reset(p.cfg.Linger)
 	defer linger.Stop()
-	for len(batch) < p.cfg.BatchSize {
+	for p.queued() < p.cfg.BatchSize {
 		select {
-		case e := <-p.queue:
-			batch = append(batch, e)
-			batch = p.fill(batch)
+		case <-p.wake:
 		case <-linger.C:
-			return batch
+			return
 		case <-p.stop:
-			return batch
+			return
 		}
 	}
-	return batch
 }
 
-// fill adds queued events to batch without waiting, up to the batch size.
-func (p *Pipeline) fill(batch []event.Event) []event.Event {
-	for len(batch) < p.cfg.BatchSize {
-		select {
-		case e := <-p.queue:
-			batch = append(batch, e)
-		default:
-			return batch
-		}
+func (p *Pipeline) queued() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.pending)
+}
+
+// writeTaken takes every queued event and writes them in batches.
+func (p *Pipeline) writeTaken(ids *event.IDSource) {
+	p.mu.Lock()
+	taken := p.pending
+	p.pending = p.spare
+	p.mu.Unlock()
+	for rest := taken; len(rest) > 0; {
+		n := min(len(rest), p.cfg.BatchSize)
+		p.write(ids, rest[:n])
+		rest = rest[n:]
 	}
-	return batch
+	p.spare = taken[:0]
 }
 
 func (p *Pipeline) write(ids *event.IDSource, batch []event.Event) {
