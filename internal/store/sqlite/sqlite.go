@@ -71,8 +71,13 @@ type Store struct {
 	// the whole truth, and uniques are counted against it.
 	seen  store.Seen
 	added []store.Downloader // by the batch being committed
-	buf   []byte
-	args  []any
+	// windows is every docker pull window of pull_log, by downloader
+	// hash, for the same reason; folded holds the batch's changes until
+	// its commit.
+	windows map[uint64][]store.PullWindow
+	folded  []store.PullWindow
+	buf     []byte
+	args    []any
 }
 
 var _ store.Store = (*Store)(nil)
@@ -120,7 +125,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.write = s.read
 		err = s.checkSchema(ctx)
 	} else if err = s.migrate(ctx); err == nil {
-		err = s.loadDownloaders(ctx)
+		if err = s.loadDownloaders(ctx); err == nil {
+			err = s.loadWindows(ctx)
+		}
 	}
 	if err != nil {
 		_ = s.Close()
@@ -247,7 +254,7 @@ func (s *Store) Append(ctx context.Context, batch []event.Event) error {
 		return fmt.Errorf("append events: %w", err)
 	}
 	defer tx.Rollback() // after Commit, a no-op
-	s.added = nil
+	s.added, s.folded = nil, nil
 	fresh, err := s.insertEvents(ctx, tx, s.recs)
 	if err != nil {
 		return fmt.Errorf("append events: %w", err)
@@ -261,6 +268,7 @@ func (s *Store) Append(ctx context.Context, batch []event.Event) error {
 		return fmt.Errorf("append events: commit: %w", err)
 	}
 	s.seen.Stored(s.added)
+	s.rememberWindows(s.folded)
 	return nil
 }
 
@@ -417,12 +425,16 @@ func (s *Store) count(ctx context.Context, tx *sql.Tx, recs []store.Record) erro
 		return err
 	}
 	if hashes := store.PullHashes(recs); len(hashes) > 0 {
-		from, to := store.WindowSpan(recs)
-		windows, err := loadWindows(ctx, tx, hashes, from, to)
-		if err != nil {
-			return err
+		// Copies: the remembered windows change only once the batch
+		// is committed.
+		windows := make(map[uint64][]store.PullWindow, len(hashes))
+		for _, h := range hashes {
+			if ws := s.windows[h]; len(ws) > 0 {
+				windows[h] = slices.Clone(ws)
+			}
 		}
-		if err := saveWindows(ctx, tx, store.FoldPulls(recs, windows)); err != nil {
+		s.folded = store.FoldPulls(recs, windows)
+		if err := s.logWindows(ctx, tx, s.folded); err != nil {
 			return err
 		}
 	}
@@ -540,48 +552,67 @@ func (s *Store) addDownloaders(ctx context.Context, tx *sql.Tx, ds []store.Downl
 	return nil
 }
 
-func loadWindows(ctx context.Context, tx *sql.Tx, hashes []uint64, from, to int64) (map[uint64][]store.PullWindow, error) {
-	windows := make(map[uint64][]store.PullWindow, len(hashes))
-	for chunk := range slices.Chunk(hashes, smallRows) {
-		args := make([]any, 0, len(chunk)+2)
-		args = append(args, from, to)
-		for _, h := range chunk {
-			args = append(args, int64(h))
-		}
-		q := "SELECT hash, at, type, used FROM pull_windows WHERE at BETWEEN ? AND ? AND hash IN (" +
-			strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",") + ")"
-		rows, err := tx.QueryContext(ctx, q, args...)
-		if err != nil {
-			return nil, fmt.Errorf("load pull windows: %w", err)
-		}
-		for rows.Next() {
-			var h int64
-			var w store.PullWindow
-			if err := rows.Scan(&h, &w.At, &w.Type, &w.Used); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			w.Hash = uint64(h)
-			windows[w.Hash] = append(windows[w.Hash], w)
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
+// loadWindows fills the writer's pull windows from the log.
+func (s *Store) loadWindows(ctx context.Context) error {
+	s.windows = map[uint64][]store.PullWindow{}
+	rows, err := s.write.QueryContext(ctx, "SELECT hash, at, type, used FROM pull_log ORDER BY rowid")
+	if err != nil {
+		return fmt.Errorf("open store %s: load pull windows: %w", s.path, err)
 	}
-	return windows, nil
+	defer rows.Close()
+	var w [1]store.PullWindow
+	for rows.Next() {
+		var h int64
+		if err := rows.Scan(&h, &w[0].At, &w[0].Type, &w[0].Used); err != nil {
+			return fmt.Errorf("open store %s: load pull windows: %w", s.path, err)
+		}
+		w[0].Hash = uint64(h)
+		s.rememberWindows(w[:])
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("open store %s: load pull windows: %w", s.path, err)
+	}
+	return nil
 }
 
-func saveWindows(ctx context.Context, tx *sql.Tx, windows []store.PullWindow) error {
-	for chunk := range slices.Chunk(windows, smallRows) {
-		q := multiRow("INSERT INTO pull_windows (hash, at, type, used) VALUES ", "(?,?,?,?)", len(chunk)) +
-			" ON CONFLICT (hash, at) DO UPDATE SET type = excluded.type, used = excluded.used"
-		args := make([]any, 0, 4*len(chunk))
-		for _, w := range chunk {
+// rememberWindows applies windows that are new or changed, as the log's
+// last row for each (hash, at) does: a window replaces the one of the same
+// client and time.
+func (s *Store) rememberWindows(ws []store.PullWindow) {
+	for _, w := range ws {
+		list := s.windows[w.Hash]
+		if i := slices.IndexFunc(list, func(x store.PullWindow) bool { return x.At == w.At }); i >= 0 {
+			list[i] = w
+			continue
+		}
+		s.windows[w.Hash] = append(list, w)
+	}
+}
+
+// forgetWindows drops the remembered windows older than cutoff (Unix
+// milliseconds).
+func (s *Store) forgetWindows(cutoff int64) {
+	for h, ws := range s.windows {
+		ws = slices.DeleteFunc(ws, func(w store.PullWindow) bool { return w.At < cutoff })
+		if len(ws) == 0 {
+			delete(s.windows, h)
+		} else {
+			s.windows[h] = ws
+		}
+	}
+}
+
+func (s *Store) logWindows(ctx context.Context, tx *sql.Tx, windows []store.PullWindow) error {
+	m := s.multi(tx, "INSERT INTO pull_log (hash, at, type, used) VALUES ", "(?,?,?,?)", "", smallRows)
+	defer m.close()
+	err := m.each(ctx, len(windows), func(args []any, from, to int) []any {
+		for _, w := range windows[from:to] {
 			args = append(args, int64(w.Hash), w.At, w.Type, w.Used)
 		}
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("save pull windows: %w", err)
-		}
+		return args
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("log pull windows: %w", err)
 	}
 	return nil
 }
@@ -670,8 +701,8 @@ func (s *Store) Maintain(ctx context.Context, now time.Time) error {
 	if _, err := s.write.ExecContext(ctx, "DELETE FROM downloader_log WHERE day < ?", store.Day(now).Add(-48*time.Hour).Unix()); err != nil {
 		return fmt.Errorf("forget downloaders: %w", err)
 	}
-	if _, err := s.write.ExecContext(ctx, "DELETE FROM pull_windows WHERE at < ?", now.Add(-store.WindowRetention).UnixMilli()); err != nil {
-		return fmt.Errorf("forget pull windows: %w", err)
+	if err := s.forgetOldWindows(ctx, now.Add(-store.WindowRetention).UnixMilli()); err != nil {
+		return err
 	}
 	if _, err := s.write.ExecContext(ctx, "DELETE FROM docker_tags WHERE at < ?", now.Add(-store.TagRetention).UnixMilli()); err != nil {
 		return fmt.Errorf("forget docker tags: %w", err)
@@ -680,6 +711,19 @@ func (s *Store) Maintain(ctx context.Context, now time.Time) error {
 		return err
 	}
 	return s.thinHours(ctx, now)
+}
+
+// forgetOldWindows deletes the pull windows older than cutoff (Unix
+// milliseconds) from the log and from memory, together, so that a reopened
+// store remembers what this one did.
+func (s *Store) forgetOldWindows(ctx context.Context, cutoff int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.write.ExecContext(ctx, "DELETE FROM pull_log WHERE at < ?", cutoff); err != nil {
+		return fmt.Errorf("forget pull windows: %w", err)
+	}
+	s.forgetWindows(cutoff)
+	return nil
 }
 
 // dimList is store.DimNames as an SQL list: with it, reads of a time

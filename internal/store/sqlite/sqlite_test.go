@@ -90,6 +90,7 @@ func TestUniquesAcrossRestarts(t *testing.T) {
 	// The same day's downloaders as the first schema kept them.
 	if _, err := s.write.ExecContext(t.Context(), `DROP TABLE downloader_log;
 		CREATE TABLE downloaders (day INTEGER NOT NULL, key INTEGER NOT NULL, PRIMARY KEY (day, key)) WITHOUT ROWID;
+		`+firstPullWindows+`
 		DELETE FROM schema_migrations WHERE version > 1`); err != nil {
 		t.Fatal(err)
 	}
@@ -107,5 +108,101 @@ func TestUniquesAcrossRestarts(t *testing.T) {
 	// this test skipped: only downloader 8 is new.
 	if got := uniques(s, "q"); got != 1 {
 		t.Errorf("after migrating the downloaders table, %d new unique downloaders of q, want 1 (8; 9 was known)", got)
+	}
+}
+
+// firstPullWindows turns pull_log back into the table that the first
+// schema kept the pull windows in.
+const firstPullWindows = `DROP TABLE pull_log;
+	CREATE TABLE pull_windows (hash INTEGER NOT NULL, at INTEGER NOT NULL, type INTEGER NOT NULL, used INTEGER NOT NULL,
+		PRIMARY KEY (hash, at)) WITHOUT ROWID;
+	CREATE INDEX pull_windows_at ON pull_windows (at);`
+
+// TestPullWindowsAcrossRestarts checks that the two GETs of one docker
+// pull count once when the store is reopened between them, from the log
+// and from the table of the first schema, and that Maintain forgets old
+// windows in memory as in the log.
+func TestPullWindowsAcrossRestarts(t *testing.T) {
+	const (
+		index    = "application/vnd.oci.image.index.v1+json"
+		manifest = "application/vnd.docker.distribution.manifest.v2+json"
+	)
+	start := time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
+	ids := event.NewIDSource()
+	pull := func(hash uint64, at time.Duration, mediaType string) event.Event {
+		return event.Event{ID: ids.New(start.Add(at)), Kind: event.KindDocker, RuleID: "images", Time: start.Add(at), Domain: "cr.example.com",
+			Method: "GET", Path: "/v2/acme/x/manifests/1.0", Status: 200, Outcome: event.OutcomeProxy, Downloader: hash,
+			Source: event.SourceHuman, Docker: event.Docker{Image: "acme/x", Reference: "1.0", Object: "manifest", MediaType: mediaType, Pull: true}}
+	}
+	dir := t.TempDir()
+	reopen := func(s *Store) *Store {
+		t.Helper()
+		if s != nil {
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err := Open(t.Context(), Config{Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	pulls := func(s *Store) int64 {
+		t.Helper()
+		rows, err := s.Aggregate(t.Context(), store.Query{Filter: store.Filter{From: start.Add(-time.Hour), To: start.Add(3 * time.Hour), Kind: event.KindDocker}, Measure: store.Downloads})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 1 {
+			t.Fatalf("total docker pulls: %d rows, want 1", len(rows))
+		}
+		return rows[0].Value
+	}
+	appendAll := func(s *Store, es ...event.Event) {
+		t.Helper()
+		if err := s.Append(t.Context(), es); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s := reopen(nil)
+	appendAll(s, pull(1, 0, index))
+	s = reopen(s)
+	appendAll(s, pull(1, time.Second, manifest))
+	if got := pulls(s); got != 1 {
+		t.Errorf("an index GET, a restart, its manifest GET: %d pulls, want 1", got)
+	}
+
+	// A window as the first schema kept it: client 2's index GET.
+	if _, err := s.write.ExecContext(t.Context(), firstPullWindows+`
+		INSERT INTO pull_windows (hash, at, type, used) VALUES (2, ?, ?, 0);
+		DELETE FROM schema_migrations WHERE version > 2`, start.Add(time.Minute).UnixMilli(), store.PullIndex); err != nil {
+		t.Fatal(err)
+	}
+	s = reopen(s)
+	defer func() { s.Close() }()
+	appendAll(s, pull(2, time.Minute+time.Second, manifest))
+	if got := pulls(s); got != 1 {
+		t.Errorf("after migrating pull_windows, the manifest GET of a stored index GET: %d pulls in all, want still 1", got)
+	}
+
+	// Client 3's index GET is forgotten by Maintain two days later; its
+	// manifest GET, arriving late, is then a pull of its own, as it is
+	// for a store reopened after Maintain.
+	appendAll(s, pull(3, 10*time.Minute, index))
+	if err := s.Maintain(t.Context(), start.Add(10*time.Minute+store.WindowRetention+time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	var logged int
+	if err := s.write.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM pull_log").Scan(&logged); err != nil {
+		t.Fatal(err)
+	}
+	if logged != 0 || len(s.windows) != 0 {
+		t.Errorf("after Maintain, %d logged windows and %d remembered clients, want none", logged, len(s.windows))
+	}
+	appendAll(s, pull(3, 10*time.Minute+time.Second, manifest))
+	if got := pulls(s); got != 3 {
+		t.Errorf("a manifest GET after its index GET's window was forgotten: %d pulls in all, want 3", got)
 	}
 }
