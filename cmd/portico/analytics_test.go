@@ -156,6 +156,33 @@ func openPostgres(t *testing.T, url string) *postgres.Store {
 
 // runningTransactions lists the server's transactions that hold a
 // transaction id, oldest first: the ones an export waits for.
+// missingRows describes up to ten answered downloads that an export did
+// not list, and how many raw events the events table holds for each, so
+// that a failure tells an export that skips rows from rows never stored.
+func missingRows(t *testing.T, url string, got map[int]int, loads ...map[int]time.Time) string {
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		return err.Error()
+	}
+	defer conn.Close(context.Background())
+	var lines []string
+	for _, l := range loads {
+		for n, at := range l {
+			if got[n] > 0 {
+				continue
+			}
+			var rows int
+			err := conn.QueryRow(context.Background(), "SELECT count(*) FROM events WHERE data LIKE $1",
+				fmt.Sprintf(`%%"version":"%d"%%`, n)).Scan(&rows)
+			lines = append(lines, fmt.Sprintf("download %d answered at %s: %d raw events (err %v)", n, at.Format(time.RFC3339Nano), rows, err))
+			if len(lines) == 10 {
+				return strings.Join(lines, "\n")
+			}
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
 func runningTransactions(t *testing.T, url string) string {
 	conn, err := pgx.Connect(context.Background(), url)
 	if err != nil {
@@ -677,8 +704,8 @@ func TestStoreOutage(t *testing.T) {
 	start := time.Now()
 	for got = versionsIn(t, st); len(got) < int(want); got = versionsIn(t, st) {
 		if time.Since(start) > 2*time.Minute {
-			t.Fatalf("every download in an export: %d of %d after %v; transactions on the server:\n%s",
-				len(got), want, time.Since(start), runningTransactions(t, url))
+			t.Fatalf("every download in an export: %d of %d after %v; transactions on the server:\n%s\nmissing downloads:\n%s",
+				len(got), want, time.Since(start), runningTransactions(t, url), missingRows(t, url, got, done, more))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
