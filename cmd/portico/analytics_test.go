@@ -154,12 +154,10 @@ func openPostgres(t *testing.T, url string) *postgres.Store {
 	return st
 }
 
-// runningTransactions lists the server's transactions that hold a
-// transaction id, oldest first: the ones an export waits for.
 // missingRows describes up to ten answered downloads that an export did
 // not list, and how many raw events the events table holds for each, so
 // that a failure tells an export that skips rows from rows never stored.
-func missingRows(t *testing.T, url string, got map[int]int, loads ...map[int]time.Time) string {
+func missingRows(url string, got map[int]int, loads ...map[int]time.Time) string {
 	conn, err := pgx.Connect(context.Background(), url)
 	if err != nil {
 		return err.Error()
@@ -183,6 +181,8 @@ func missingRows(t *testing.T, url string, got map[int]int, loads ...map[int]tim
 	return strings.Join(lines, "\n")
 }
 
+// runningTransactions lists the server's transactions that hold a
+// transaction id, oldest first: the ones an export waits for.
 func runningTransactions(t *testing.T, url string) string {
 	conn, err := pgx.Connect(context.Background(), url)
 	if err != nil {
@@ -705,7 +705,7 @@ func TestStoreOutage(t *testing.T) {
 	for got = versionsIn(t, st); len(got) < int(want); got = versionsIn(t, st) {
 		if time.Since(start) > 2*time.Minute {
 			t.Fatalf("every download in an export: %d of %d after %v; transactions on the server:\n%s\nmissing downloads:\n%s",
-				len(got), want, time.Since(start), runningTransactions(t, url), missingRows(t, url, got, done, more))
+				len(got), want, time.Since(start), runningTransactions(t, url), missingRows(url, got, done, more))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

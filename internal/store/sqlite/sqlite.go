@@ -589,19 +589,6 @@ func (s *Store) rememberWindows(ws []store.PullWindow) {
 	}
 }
 
-// forgetWindows drops the remembered windows older than cutoff (Unix
-// milliseconds).
-func (s *Store) forgetWindows(cutoff int64) {
-	for h, ws := range s.windows {
-		ws = slices.DeleteFunc(ws, func(w store.PullWindow) bool { return w.At < cutoff })
-		if len(ws) == 0 {
-			delete(s.windows, h)
-		} else {
-			s.windows[h] = ws
-		}
-	}
-}
-
 func (s *Store) logWindows(ctx context.Context, tx *sql.Tx, windows []store.PullWindow) error {
 	m := s.multi(tx, "INSERT INTO pull_log (hash, at, type, used) VALUES ", "(?,?,?,?)", "", smallRows)
 	defer m.close()
@@ -722,7 +709,13 @@ func (s *Store) forgetOldWindows(ctx context.Context, cutoff int64) error {
 	if _, err := s.write.ExecContext(ctx, "DELETE FROM pull_log WHERE at < ?", cutoff); err != nil {
 		return fmt.Errorf("forget pull windows: %w", err)
 	}
-	s.forgetWindows(cutoff)
+	for h, ws := range s.windows {
+		if ws = slices.DeleteFunc(ws, func(w store.PullWindow) bool { return w.At < cutoff }); len(ws) == 0 {
+			delete(s.windows, h)
+		} else {
+			s.windows[h] = ws
+		}
+	}
 	return nil
 }
 

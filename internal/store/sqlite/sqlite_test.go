@@ -55,20 +55,7 @@ func TestUniquesAcrossRestarts(t *testing.T) {
 		e.Downloader = downloader
 		return e
 	}
-	dir := t.TempDir()
-	reopen := func(s *Store) *Store {
-		t.Helper()
-		if s != nil {
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		s, err := Open(t.Context(), Config{Dir: dir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	reopen := reopener(t, t.TempDir())
 	uniques := func(s *Store, pkg string) int64 {
 		t.Helper()
 		return storetest.Uniques(t, s, store.Filter{From: day, To: day.Add(24 * time.Hour), Package: pkg})
@@ -134,20 +121,7 @@ func TestPullWindowsAcrossRestarts(t *testing.T) {
 			Method: "GET", Path: "/v2/acme/x/manifests/1.0", Status: 200, Outcome: event.OutcomeProxy, Downloader: hash,
 			Source: event.SourceHuman, Docker: event.Docker{Image: "acme/x", Reference: "1.0", Object: "manifest", MediaType: mediaType, Pull: true}}
 	}
-	dir := t.TempDir()
-	reopen := func(s *Store) *Store {
-		t.Helper()
-		if s != nil {
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		s, err := Open(t.Context(), Config{Dir: dir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	reopen := reopener(t, t.TempDir())
 	pulls := func(s *Store) int64 {
 		t.Helper()
 		rows, err := s.Aggregate(t.Context(), store.Query{Filter: store.Filter{From: start.Add(-time.Hour), To: start.Add(3 * time.Hour), Kind: event.KindDocker}, Measure: store.Downloads})
@@ -204,5 +178,23 @@ func TestPullWindowsAcrossRestarts(t *testing.T) {
 	appendAll(s, pull(3, 10*time.Minute+time.Second, manifest))
 	if got := pulls(s); got != 3 {
 		t.Errorf("a manifest GET after its index GET's window was forgotten: %d pulls in all, want 3", got)
+	}
+}
+
+// reopener returns a function that closes s, unless it is nil, and opens
+// the store in dir again.
+func reopener(t *testing.T, dir string) func(s *Store) *Store {
+	return func(s *Store) *Store {
+		t.Helper()
+		if s != nil {
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err := Open(t.Context(), Config{Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
 	}
 }
