@@ -228,7 +228,7 @@ func BenchmarkAppend(b *testing.B) {
 				if err := s.Migrate(context.Background()); err != nil {
 					b.Fatal(err)
 				}
-				storetest.BenchmarkAppend(b, s, size, warm)
+				storetest.BenchmarkAppend(b, s, size, warm, false)
 			})
 		}
 	}

@@ -102,13 +102,23 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{cfg: cfg, path: path}
 	// synchronous(FULL) makes every committed batch survive a power loss:
 	// the spool deletes what the store has committed.
-	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(0)&_pragma=wal_autocheckpoint(8000)"
+	pragmas := "_pragma=busy_timeout(10000)&_journal_mode=WAL&_pragma=synchronous(FULL)&_pragma=foreign_keys(0)"
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas
 	var err error
 	// The one writer gets a 64 MiB page cache (SQLite's default is 2 MiB):
 	// rollup inserts land on pages all over their tables,
 	// and keeping them cached measured 6-9% faster ingest.
-	if s.write, err = sql.Open("sqlite", dsn+"&_pragma=cache_size(-65536)"); err != nil {
+	//
+	// A new database gets 32 KiB pages instead of 4 KiB: raw events are
+	// most of what a batch writes, and SQLite writes the WAL, and then the
+	// checkpoint, a page per system call; with 32 KiB pages, a store that
+	// has run for a while took about 1.3x the events per CPU-second. An
+	// existing database keeps its page size, which cannot change in WAL
+	// mode. The driver runs _pragma settings before _journal_mode, so
+	// the page size is set before WAL mode fixes it.
+	// The WAL is checkpointed at SQLite's default of 1000 pages: 32 MiB
+	// (4 MiB in a database with 4 KiB pages).
+	if s.write, err = sql.Open("sqlite", dsn+"&_pragma=cache_size(-65536)&_pragma=page_size(32768)"); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	s.write.SetMaxOpenConns(1)
@@ -720,7 +730,8 @@ func (s *Store) forgetOldWindows(ctx context.Context, cutoff int64) error {
 }
 
 // dimList is store.DimNames as an SQL list: with it, reads of a time
-// range use the (dim, bucket) index.
+// range use the hourly rollup's (dim, bucket) key and the daily one's
+// (dim, bucket) index.
 const dimList = "('', 'version', 'client', 'os', 'country', 'org')"
 
 // thinHours deletes the hourly rows of closed days older than

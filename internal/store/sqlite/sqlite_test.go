@@ -2,7 +2,11 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,7 +42,7 @@ func BenchmarkAppend(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer s.Close()
-				storetest.BenchmarkAppend(b, s, size, warm)
+				storetest.BenchmarkAppend(b, s, size, warm, true)
 			})
 		}
 	}
@@ -196,5 +200,141 @@ func reopener(t *testing.T, dir string) func(s *Store) *Store {
 			t.Fatal(err)
 		}
 		return s
+	}
+}
+
+// TestPageSize checks that a new database gets 32 KiB pages in WAL mode
+// with full syncs, and that a database made with 4 KiB pages, as earlier
+// versions made them, keeps them and takes events.
+func TestPageSize(t *testing.T) {
+	settings := func(s *Store) (page int, journal string, sync int) {
+		t.Helper()
+		for q, dst := range map[string]any{"PRAGMA page_size": &page, "PRAGMA journal_mode": &journal, "PRAGMA synchronous": &sync} {
+			if err := s.write.QueryRowContext(t.Context(), q).Scan(dst); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		return page, journal, sync
+	}
+	s := reopener(t, t.TempDir())(nil)
+	defer s.Close()
+	if page, journal, sync := settings(s); page != 32768 || journal != "wal" || sync != 2 {
+		t.Errorf("new database: page_size %d, journal_mode %s, synchronous %d; want 32768, wal, 2 (FULL)", page, journal, sync)
+	}
+
+	dir := t.TempDir()
+	old, err := sql.Open("sqlite", "file:"+filepath.Join(dir, FileName)+"?_pragma=page_size(4096)&_journal_mode=WAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.ExecContext(t.Context(), "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	s = reopener(t, dir)(nil)
+	defer s.Close()
+	if page, journal, _ := settings(s); page != 4096 || journal != "wal" {
+		t.Errorf("database made with 4 KiB pages: page_size %d, journal_mode %s after opening; want 4096, wal", page, journal)
+	}
+	e := storetest.FileEvent(time.Now().UTC(), "p")
+	if err := s.Append(t.Context(), []event.Event{e}); err != nil {
+		t.Fatal(err)
+	}
+	day := time.Now().UTC().Truncate(24 * time.Hour)
+	if n := storetest.Total(t, s, store.Filter{From: day, To: day.Add(24 * time.Hour)}, store.Requests); n != 1 {
+		t.Errorf("database with 4 KiB pages: total after one event = %d, want 1", n)
+	}
+}
+
+// firstRollupKeys turns the rollup tables back into the keys of the
+// first schema, before migration 0004.
+var firstRollupKeys = func() string {
+	var b strings.Builder
+	for _, table := range []string{"rollup_hour", "rollup_day"} {
+		fmt.Fprintf(&b, `CREATE TABLE old (package TEXT NOT NULL, bucket INTEGER NOT NULL, artifact TEXT NOT NULL, kind TEXT NOT NULL,
+			bot INTEGER NOT NULL, source TEXT NOT NULL, dim TEXT NOT NULL, value TEXT NOT NULL, requests INTEGER NOT NULL,
+			downloads INTEGER NOT NULL, PRIMARY KEY (package, bucket, artifact, kind, bot, source, dim, value)) WITHOUT ROWID;
+		INSERT INTO old SELECT * FROM %[1]s;
+		DROP TABLE %[1]s;
+		ALTER TABLE old RENAME TO %[1]s;
+		CREATE INDEX %[1]s_dim ON %[1]s (dim, bucket);
+		`, table)
+	}
+	return b.String() + "DELETE FROM schema_migrations WHERE version >= 4"
+}()
+
+// TestRollupKeysMigration checks that migration 0004, which rekeys the
+// hourly and daily rollups, keeps every count: the same queries give the
+// same rows before and after it, and the store goes on counting.
+func TestRollupKeysMigration(t *testing.T) {
+	now := time.Now().UTC()
+	day := now.Truncate(24 * time.Hour)
+	from := day.Add(-3 * 24 * time.Hour)
+	syn := storetest.NewSynthetic(5, from, now.Sub(from), 8, 20_000)
+	reopen := reopener(t, t.TempDir())
+	s := reopen(nil)
+	batch := make([]event.Event, 5_000)
+	for range 4 {
+		if err := s.Append(t.Context(), syn.Batch(batch)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Maintain(t.Context(), now); err != nil {
+		t.Fatal(err)
+	}
+	all := store.Filter{From: from, To: now.Add(time.Hour)}
+	one := all
+	one.Package = "pkg-000"
+	queries := []store.Query{
+		{Filter: all, Step: store.StepDay},
+		{Filter: all, By: store.DimOrg, Limit: 10},
+		{Filter: all, By: store.DimPackage, Measure: store.Requests},
+		{Filter: one, Step: store.StepHour, By: store.DimVersion},
+		{Filter: one, Step: store.StepDay, By: store.DimCountry, Limit: 3},
+		{Filter: one, By: store.DimClient},
+		{Filter: one, By: store.DimOrg, Limit: 5},
+	}
+	results := func() [][]store.Row {
+		var out [][]store.Row
+		for _, q := range queries {
+			rows, err := s.Aggregate(t.Context(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) == 0 {
+				t.Fatalf("Aggregate(%+v): no rows; the test needs some", q)
+			}
+			out = append(out, rows)
+		}
+		return out
+	}
+	want := results()
+
+	if _, err := s.write.ExecContext(t.Context(), firstRollupKeys); err != nil {
+		t.Fatal(err)
+	}
+	s = reopen(s)
+	defer s.Close()
+	for table, key := range map[string]string{"rollup_hour": "PRIMARY KEY (dim, bucket, package", "rollup_day": "PRIMARY KEY (package, dim, bucket"} {
+		var schema string
+		if err := s.read.QueryRowContext(t.Context(), "SELECT sql FROM sqlite_master WHERE name = ?", table).Scan(&schema); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(schema, key) {
+			t.Errorf("after the migration, %s is\n%s\nwant %s", table, schema, key)
+		}
+	}
+	for i, got := range results() {
+		if !slices.Equal(got, want[i]) {
+			t.Errorf("Aggregate(%+v) after the migration:\n%v\nwant\n%v", queries[i], got, want[i])
+		}
+	}
+	// Counting goes on: an event of a closed day and one of today.
+	before := storetest.Total(t, s, one, store.Requests)
+	if err := s.Append(t.Context(), []event.Event{storetest.FileEvent(from.Add(time.Hour), "pkg-000"), storetest.FileEvent(now, "pkg-000")}); err != nil {
+		t.Fatal(err)
+	}
+	if after := storetest.Total(t, s, one, store.Requests); after != before+2 {
+		t.Errorf("after two more events, %d requests, want %d", after, before+2)
 	}
 }

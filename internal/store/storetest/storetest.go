@@ -80,7 +80,9 @@ func aggregate(t *testing.T, s store.Store, q store.Query) []store.Row {
 	return rows
 }
 
-func total(t *testing.T, s store.Store, f store.Filter, m store.Measure) int64 {
+// Total returns the sum of measure m over filter f, failing t on an
+// error or on more than one row.
+func Total(t *testing.T, s store.Store, f store.Filter, m store.Measure) int64 {
 	t.Helper()
 	rows := aggregate(t, s, store.Query{Filter: f, Measure: m})
 	switch len(rows) {
@@ -380,18 +382,18 @@ func testIdempotent(t *testing.T, s store.Store) {
 	}
 	all := store.Filter{From: base, To: base.Add(96 * time.Hour), Bots: store.BotsInclude}
 	mustAppend(t, s, batch)
-	want := total(t, s, all, store.Requests)
-	wantDL := total(t, s, all, store.Downloads)
+	want := Total(t, s, all, store.Requests)
+	wantDL := Total(t, s, all, store.Downloads)
 	wantU := Uniques(t, s, all)
 	// The same batch again, an overlapping one, and one event alone: a
 	// replayed spool.
 	mustAppend(t, s, batch)
 	mustAppend(t, s, batch[100:250])
 	mustAppend(t, s, batch[7:8])
-	if got := total(t, s, all, store.Requests); got != want || want != 300 {
+	if got := Total(t, s, all, store.Requests); got != want || want != 300 {
 		t.Errorf("after replays: %d requests, want %d (= 300)", got, want)
 	}
-	if got := total(t, s, all, store.Downloads); got != wantDL {
+	if got := Total(t, s, all, store.Downloads); got != wantDL {
 		t.Errorf("after replays: %d downloads, want %d", got, wantDL)
 	}
 	if got := Uniques(t, s, all); got != wantU {
@@ -405,7 +407,7 @@ func testIdempotent(t *testing.T, s store.Store) {
 	extra.Client.Bot = false
 	extra.Status = 200
 	mustAppend(t, s, append(slices.Clone(batch[:50]), extra))
-	if got := total(t, s, all, store.Requests); got != want+1 {
+	if got := Total(t, s, all, store.Requests); got != want+1 {
 		t.Errorf("after a mixed batch: %d requests, want %d", got, want+1)
 	}
 	// An empty batch is fine.
@@ -448,7 +450,7 @@ func testBots(t *testing.T, s store.Store) {
 		want int64
 	}{{store.BotsExclude, 7}, {store.BotsInclude, 10}, {store.BotsOnly, 3}} {
 		f.Bots = tt.bots
-		if got := total(t, s, f, store.Downloads); got != tt.want {
+		if got := Total(t, s, f, store.Downloads); got != tt.want {
 			t.Errorf("downloads with bots %v = %d, want %d", tt.bots, got, tt.want)
 		}
 	}
@@ -499,7 +501,7 @@ func testAllKinds(t *testing.T, s store.Store) {
 			t.Errorf("downloads of kind %s = %d, want %d", r.Key, r.Value, want[r.Key])
 		}
 	}
-	if got := total(t, s, f, store.Requests); got != int64(len(batch)) {
+	if got := Total(t, s, f, store.Requests); got != int64(len(batch)) {
 		t.Errorf("requests = %d, want %d", got, len(batch))
 	}
 	versions := aggregate(t, s, store.Query{Filter: store.Filter{From: f.From, To: f.To, Package: "sjs"}, By: store.DimVersion})
@@ -555,10 +557,10 @@ func testDockerPulls(t *testing.T, s store.Store) {
 	mustAppend(t, s, []event.Event{pull(1, 0, "1.0", index), pull(3, 0, "1.0", index), pull(4, 0, "1.0", manifest)})
 	mustAppend(t, s, []event.Event{pull(2, 5*time.Minute, "1.0", ""), pull(2, 5*time.Minute+time.Second, "sha256:m", ""), pull(4, 2*time.Second, "1.0", manifest)})
 	f := store.Filter{From: base, To: base.Add(24 * time.Hour), Kind: event.KindDocker}
-	if got := total(t, s, f, store.Downloads); got != 6 {
+	if got := Total(t, s, f, store.Downloads); got != 6 {
 		t.Errorf("docker pulls = %d, want 6 (1 + 2 + 1 + 2)", got)
 	}
-	if got := total(t, s, f, store.Requests); got != 9 {
+	if got := Total(t, s, f, store.Requests); got != 9 {
 		t.Errorf("manifest GETs = %d, want 9", got)
 	}
 }
@@ -724,7 +726,7 @@ func testRetention(t *testing.T, s store.Store) {
 	if len(kept) != 2 || !slices.Contains(kept, recent[0].ID) || !slices.Contains(kept, recent[1].ID) {
 		t.Errorf("after retention of 48h, %d raw events remain, want the 2 recent ones", len(kept))
 	}
-	if got := total(t, s, store.Filter{From: now.Add(-10 * 24 * time.Hour), To: now}, store.Downloads); got != 4 {
+	if got := Total(t, s, store.Filter{From: now.Add(-10 * 24 * time.Hour), To: now}, store.Downloads); got != 4 {
 		t.Errorf("rollups after retention count %d downloads, want all 4", got)
 	}
 	// Maintain is repeatable.
@@ -734,7 +736,7 @@ func testRetention(t *testing.T, s store.Store) {
 	// A late copy of an event past the retention (a spool replayed after
 	// a long outage) cannot be told from a new one: it is not stored.
 	mustAppend(t, s, old[:1])
-	if got := total(t, s, store.Filter{From: now.Add(-10 * 24 * time.Hour), To: now}, store.Downloads); got != 4 {
+	if got := Total(t, s, store.Filter{From: now.Add(-10 * 24 * time.Hour), To: now}, store.Downloads); got != 4 {
 		t.Errorf("after replaying an expired event, rollups count %d downloads, want still 4", got)
 	}
 }
@@ -788,7 +790,7 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 			t.Errorf("after %d concurrent writers, Aggregate(step %v, by %v) = %v, want %v", writers, q.Step, q.By, head(got), head(want))
 		}
 	}
-	if got := total(t, s, f, store.Requests); got != writers*batches*size {
+	if got := Total(t, s, f, store.Requests); got != writers*batches*size {
 		t.Errorf("%d events stored by %d writers, want %d", got, writers, writers*batches*size)
 	}
 }
@@ -807,7 +809,13 @@ func testUnsupported(t *testing.T, s store.Store) {
 // and reports events per second. With warm > 0, that many events are
 // appended first, untimed: a store that has run for a while knows most
 // of the day's downloaders already.
-func BenchmarkAppend(b *testing.B, s store.Store, size, warm int) {
+//
+// A store that runs in this process (inProcess) also gets events per
+// CPU-second: the CPU time the process spent in Append, which is what the
+// store takes from a gateway sharing its machine. Unlike events/s, it
+// does not count the time spent waiting for the disk, so it varies far
+// less between runs on a busy machine.
+func BenchmarkAppend(b *testing.B, s store.Store, size, warm int, inProcess bool) {
 	// At 50,000 events a second, the rate to beat.
 	syn := NewSynthetic(42, time.Now().Add(-time.Hour), time.Hour, 50, 50_000*3600)
 	batch := make([]event.Event, size)
@@ -819,16 +827,27 @@ func BenchmarkAppend(b *testing.B, s store.Store, size, warm int) {
 	}
 	b.ResetTimer()
 	events := 0
+	var cpu time.Duration
+	measured := inProcess
 	for b.Loop() {
 		b.StopTimer()
 		syn.Batch(batch)
+		before, ok1 := cpuTime()
 		b.StartTimer()
 		if err := s.Append(ctx, batch); err != nil {
 			b.Fatal(err)
 		}
+		b.StopTimer()
+		after, ok2 := cpuTime()
+		b.StartTimer()
+		measured = measured && ok1 && ok2
+		cpu += after - before
 		events += len(batch)
 	}
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+	if measured && cpu > 0 {
+		b.ReportMetric(float64(events)/cpu.Seconds(), "events/cpu-s")
+	}
 }
 
 // testHourRetention closes and thins old days: their hours are gone, the
