@@ -16,7 +16,9 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"runtime/pprof"
 	"slices"
+	"strings"
 	"time"
 
 	"portico/internal/event"
@@ -37,6 +39,8 @@ func main() {
 	packages := flag.Int("packages", 50, "packages")
 	runs := flag.Int("runs", 20, "times each query runs")
 	reuse := flag.Bool("reuse", false, "skip loading: query what a previous run loaded")
+	only := flag.String("only", "", "run only the queries whose name contains this")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the queries to this file")
 	flag.Parse()
 	log.SetFlags(0)
 	ctx := context.Background()
@@ -77,7 +81,18 @@ func main() {
 		log.Fatal(err)
 	}
 	fmt.Printf("closing %d days: %v\n\n", *days, time.Since(t0).Round(time.Millisecond))
-	query(ctx, st, syn, now, *runs)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
+	query(ctx, st, syn, now, *runs, *only)
 }
 
 func load(ctx context.Context, st store.Store, syn *storetest.Synthetic, n, size int) {
@@ -106,7 +121,7 @@ type namedQuery struct {
 	run  func(context.Context) error
 }
 
-func query(ctx context.Context, st store.Store, syn *storetest.Synthetic, now time.Time, runs int) {
+func query(ctx context.Context, st store.Store, syn *storetest.Synthetic, now time.Time, runs int, only string) {
 	s := stats.New(st)
 	top, byKind := syn.Top()
 	// Dashboards show whole days up to now: "the last 30 days" starts at
@@ -146,6 +161,9 @@ func query(ctx context.Context, st store.Store, syn *storetest.Synthetic, now ti
 	}
 	fmt.Printf("%-52s %9s %9s %9s\n", "query", "median", "p95", "max")
 	for _, q := range queries {
+		if !strings.Contains(q.name, only) {
+			continue
+		}
 		var took []time.Duration
 		for range runs {
 			t := time.Now()
