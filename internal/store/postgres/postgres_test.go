@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -231,5 +232,69 @@ func BenchmarkAppend(b *testing.B) {
 				storetest.BenchmarkAppend(b, s, size, warm, false)
 			})
 		}
+	}
+}
+
+// TestExportAcrossDigitCounts pages through an export whose rows were
+// inserted by transactions with ids of one to three digits. Transaction
+// ids order as numbers: ordered as text ("10" < "9"), a page ends on a
+// cursor past rows the next page then skips. A server's ids cross from
+// one digit count to the next as it runs, so an export of a busy store
+// meets this every time they do.
+func TestExportAcrossDigitCounts(t *testing.T) {
+	s := open(t, storetest.Options{}).(*Store)
+	xids := []uint64{7, 9, 10, 99, 100, 700}
+	at := time.Now().Add(-time.Hour)
+	var want []event.ID
+	for _, xid := range xids {
+		batch := make([]event.Event, 5)
+		for i := range batch {
+			batch[i] = storetest.FileEvent(at, fmt.Sprint(xid))
+			want = append(want, batch[i].ID)
+		}
+		if err := s.Append(t.Context(), batch); err != nil {
+			t.Fatal(err)
+		}
+		// Stand-ins for the ids the server gave: all below the oldest
+		// running transaction, so every row is ready to export.
+		ids := make([][16]byte, len(batch))
+		for i, e := range batch {
+			ids[i] = e.ID
+		}
+		if _, err := s.pool.Exec(t.Context(), "UPDATE events SET xid = $1::text::xid8 WHERE id = ANY($2)", fmt.Sprint(xid), ids); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var xmin uint64
+	if err := s.pool.QueryRow(t.Context(), "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8").Scan(&xmin); err != nil {
+		t.Fatal(err)
+	}
+	if xmin <= xids[len(xids)-1] {
+		t.Fatalf("the server's oldest running transaction is %d; the test needs it above %d", xmin, xids[len(xids)-1])
+	}
+	var got []event.ID
+	cursor := ""
+	for range len(want) {
+		next, err := s.Export(t.Context(), store.ExportQuery{After: cursor, Limit: 4}, func(r store.ExportRow) error {
+			got = append(got, r.ID)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next == cursor {
+			break
+		}
+		cursor = next
+	}
+	if len(got) != len(want) {
+		t.Fatalf("paged export listed %d of %d events", len(got), len(want))
+	}
+	// Within one transaction rows come by id; across them, by transaction.
+	for i := 0; i < len(want); i += 5 {
+		slices.SortFunc(want[i:i+5], func(a, b event.ID) int { return bytes.Compare(a[:], b[:]) })
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("paged export order differs from transaction order:\n got %v\nwant %v", got, want)
 	}
 }

@@ -213,7 +213,10 @@ func (s *Store) Export(ctx context.Context, q store.ExportQuery, fn func(store.E
 			page = left
 		}
 		var args params
-		text := "SELECT xid::text, id, data FROM events WHERE (xid, id) > (" + args.add(strconv.FormatUint(afterXID, 10)) + "::xid8, " +
+		// The text form of xid is named apart: ORDER BY xid would take it
+		// for that output column and order transaction ids as text
+		// ("10" before "9"), out of step with the cursor's comparison.
+		text := "SELECT xid::text AS xid_text, id, data FROM events WHERE (xid, id) > (" + args.add(strconv.FormatUint(afterXID, 10)) + "::xid8, " +
 			args.add(afterID) + "::uuid) AND xid < pg_snapshot_xmin(pg_current_snapshot())"
 		if !q.From.IsZero() {
 			text += " AND time >= " + args.add(q.From)
