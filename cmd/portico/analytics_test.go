@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -155,30 +156,57 @@ func openPostgres(t *testing.T, url string) *postgres.Store {
 }
 
 // missingRows describes up to ten answered downloads that an export did
-// not list, and how many raw events the events table holds for each, so
-// that a failure tells an export that skips rows from rows never stored.
+// not list, and the raw events the events table holds for each (their
+// transaction, partition, time and id), so that a failure tells an export
+// that skips rows from rows never stored;
+// and the rows of the events table, the downloads exported more than
+// once, and those exported that no load answered, which tell a store that
+// counted some events twice from one that lost them.
 func missingRows(url string, got map[int]int, loads ...map[int]time.Time) string {
 	conn, err := pgx.Connect(context.Background(), url)
 	if err != nil {
 		return err.Error()
 	}
 	defer conn.Close(context.Background())
-	var lines []string
+	var stored, ids int
+	err = conn.QueryRow(context.Background(), "SELECT count(*), count(DISTINCT id) FROM events").Scan(&stored, &ids)
+	var twice, unknown []int
+	for n, c := range got {
+		answered := false
+		for _, l := range loads {
+			_, ok := l[n]
+			answered = answered || ok
+		}
+		if !answered {
+			unknown = append(unknown, n)
+		} else if c > 1 {
+			twice = append(twice, n)
+		}
+	}
+	lines := []string{fmt.Sprintf("events table: %d rows, %d ids (err %v); exported more than once: %d %v; exported, never answered: %d %v",
+		stored, ids, err, len(twice), head(twice), len(unknown), head(unknown))}
 	for _, l := range loads {
 		for n, at := range l {
 			if got[n] > 0 {
 				continue
 			}
 			var rows int
-			err := conn.QueryRow(context.Background(), "SELECT count(*) FROM events WHERE data LIKE $1",
-				fmt.Sprintf(`%%"version":"%d"%%`, n)).Scan(&rows)
-			lines = append(lines, fmt.Sprintf("download %d answered at %s: %d raw events (err %v)", n, at.Format(time.RFC3339Nano), rows, err))
-			if len(lines) == 10 {
+			var where string
+			err := conn.QueryRow(context.Background(), "SELECT count(*), coalesce(string_agg(concat_ws(' ', 'transaction', xid, tableoid::regclass, time, id), '; '), '') FROM events WHERE data LIKE $1",
+				fmt.Sprintf(`%%"version":"%d"%%`, n)).Scan(&rows, &where)
+			lines = append(lines, fmt.Sprintf("download %d answered at %s: %d raw events (err %v) %s", n, at.Format(time.RFC3339Nano), rows, err, where))
+			if len(lines) == 11 {
 				return strings.Join(lines, "\n")
 			}
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// head returns up to the first ten of ns, sorted.
+func head(ns []int) []int {
+	slices.Sort(ns)
+	return ns[:min(len(ns), 10)]
 }
 
 // runningTransactions lists the server's transactions that hold a
@@ -721,6 +749,11 @@ func TestStoreOutage(t *testing.T) {
 	}
 	if len(got) != int(want) {
 		t.Errorf("%d downloads stored, want %d", len(got), want)
+	}
+	// The totals reached want while the spool was replayed; they must stay
+	// there once it is done.
+	if n := total(t, st, today(), store.Downloads); n != want {
+		t.Errorf("after the export, the store counts %d downloads, want %d", n, want)
 	}
 	t.Logf("%d downloads during and after the outage, %d across the restart", len(done), len(more))
 	_ = g.cmd.Process.Signal(syscall.SIGTERM)
