@@ -54,13 +54,19 @@ const (
 // NewRecords derives the records of a batch. The records' Data share one
 // buffer, which is returned for reuse.
 func NewRecords(batch []event.Event, recs []Record, buf []byte) ([]Record, []byte) {
-	recs = recs[:0]
+	recs = slices.Grow(recs[:0], len(batch))
 	buf = buf[:0]
 	ends := make([]int, len(batch))
 	for i := range batch {
 		e := &batch[i]
 		buf = e.AppendJSON(buf)
 		ends[i] = len(buf)
+		if i == 0 {
+			// Size the buffer for the batch at once, by the first event
+			// and a quarter more: growing it by doubling copies a large
+			// batch's JSON several times over.
+			buf = slices.Grow(buf, len(buf)*(len(batch)-1)*5/4)
+		}
 		r := Record{
 			ID: e.ID,
 			// Events travel as JSON, which keeps milliseconds: a replayed

@@ -73,6 +73,16 @@ type Store struct {
 	horizon atomic.Int64
 
 	seen store.Seen // downloaders already stored
+
+	// scratch holds a batch's records and their JSON between Appends: a
+	// batch of 50,000 events needs tens of megabytes, which fresh from
+	// the heap cost more to fault in and zero than to encode.
+	scratch sync.Pool // of *scratch
+}
+
+type scratch struct {
+	recs []store.Record
+	buf  []byte
 }
 
 var (
@@ -257,8 +267,13 @@ func (s *Store) Append(ctx context.Context, batch []event.Event) error {
 	if err := s.ready(ctx); err != nil {
 		return fmt.Errorf("append events: %w", err)
 	}
-	recs, _ := store.NewRecords(batch, nil, nil)
-	recs = s.unexpired(recs)
+	sc, _ := s.scratch.Get().(*scratch)
+	if sc == nil {
+		sc = new(scratch)
+	}
+	defer s.scratch.Put(sc)
+	sc.recs, sc.buf = store.NewRecords(batch, sc.recs, sc.buf)
+	recs := s.unexpired(sc.recs)
 	if len(recs) == 0 {
 		return nil
 	}
