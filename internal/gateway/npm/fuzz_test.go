@@ -26,18 +26,20 @@ func FuzzParsePackument(f *testing.F) {
 		if out.Len() != p.length(base) {
 			t.Fatalf("length %d, wrote %d", p.length(base), out.Len())
 		}
-		// Field names are compared exactly, as JavaScript clients do.
-		var v struct {
-			Versions map[string]struct {
-				Dist map[string]json.RawMessage `json:"dist"`
-			} `json:"versions"`
+		// Field names are compared exactly, as JavaScript clients do:
+		// maps, because encoding/json matches struct fields regardless
+		// of case ("dIst" is not dist to npm).
+		var top map[string]json.RawMessage
+		if err := json.Unmarshal(out.Bytes(), &top); err != nil {
+			t.Fatalf("rendered document is not a JSON object: %v\n%s", err, out.Bytes())
 		}
-		if err := json.Unmarshal(out.Bytes(), &v); err != nil {
-			t.Fatalf("rendered document is not JSON: %v\n%s", err, out.Bytes())
-		}
-		for _, ver := range v.Versions {
+		var versions map[string]map[string]json.RawMessage
+		_ = json.Unmarshal(top["versions"], &versions)
+		for _, ver := range versions {
+			var dist map[string]json.RawMessage
 			var tb string
-			if raw, ok := ver.Dist["tarball"]; ok && json.Unmarshal(raw, &tb) == nil && tb != "" && !strings.HasPrefix(tb, "https://npm.acme.test/@s/a/-/") {
+			if json.Unmarshal(ver["dist"], &dist) == nil && json.Unmarshal(dist["tarball"], &tb) == nil &&
+				tb != "" && !strings.HasPrefix(tb, "https://npm.acme.test/@s/a/-/") {
 				t.Fatalf("tarball %q not on Portico", tb)
 			}
 		}
