@@ -126,6 +126,8 @@ type Request struct {
 	// Key identifies the document: the URL and, when the same URL has
 	// several representations, which one.
 	Key string
+	// URL is on a rule's backend, built from the rule: requests for it
+	// may go to that origin only.
 	URL string
 	// Accept is sent as the Accept header.
 	Accept string
@@ -312,6 +314,11 @@ func (c *Cache) store(key string, doc *Doc) {
 func (c *Cache) load(ctx context.Context, r Request, cached *Doc) (*Doc, State, error) {
 	target, err := url.Parse(r.URL)
 	if err != nil {
+		return nil, 0, &Error{Status: http.StatusBadGateway, URL: r.URL, Err: err}
+	}
+	// A document's URL is a rule's backend: the outbound policy keeps
+	// every request of the fetch on its origin.
+	if ctx, err = upstream.WithBackend(ctx, r.URL); err != nil {
 		return nil, 0, &Error{Status: http.StatusBadGateway, URL: r.URL, Err: err}
 	}
 	var resp *http.Response

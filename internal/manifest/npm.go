@@ -2,8 +2,11 @@ package manifest
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
+
+	"portico/internal/upstream"
 )
 
 // DefaultNPMRegistry is the upstream registry of npm-v1 rules that name
@@ -30,7 +33,13 @@ type NPM struct {
 	AlwaysProxy bool
 	// AllowPublish forwards npm publish (PUT) to the registry.
 	AllowPublish bool
-	Owner        string
+	// TarballHosts are the origins besides the registry's that tarballs
+	// may be proxied from, as "scheme://host[:port]" (a bare host in the
+	// manifest means https); TarballHostsText is the field as written,
+	// nil when absent.
+	TarballHosts     []string
+	TarballHostsText []string
+	Owner            string
 }
 
 func (*NPM) Type() string { return TypeNPMV1 }
@@ -42,6 +51,9 @@ func (r *NPM) encode(o *object) {
 	o.opt("cache-ttl", r.CacheTTLText)
 	o.flag("always-proxy", r.AlwaysProxy)
 	o.flag("allow-publish", r.AllowPublish)
+	if r.TarballHostsText != nil {
+		o.add("tarball-hosts", r.TarballHostsText)
+	}
 	o.opt("owner", r.Owner)
 }
 
@@ -66,8 +78,47 @@ func (f *fields) npm() Rule {
 	r.CacheTTL, r.CacheTTLText = f.ttl("cache-ttl")
 	r.AlwaysProxy = f.flag("always-proxy")
 	r.AllowPublish = f.flag("allow-publish")
+	r.TarballHostsText = f.optStrList("tarball-hosts", checkTarballHost)
+	for _, h := range r.TarballHostsText {
+		o, _ := parseTarballHost(h)
+		r.TarballHosts = append(r.TarballHosts, o)
+	}
 	r.Owner = f.optStr("owner")
 	return r
+}
+
+func checkTarballHost(s string) error {
+	_, err := parseTarballHost(s)
+	return err
+}
+
+// parseTarballHost reads an entry of tarball-hosts: a bare host[:port],
+// meaning https, or an origin URL (scheme, host and port, no path). It
+// returns the origin as scheme://host[:port], in the form the outbound
+// policy compares.
+func parseTarballHost(s string) (string, error) {
+	full := s
+	if !strings.Contains(s, "://") {
+		if _, err := HostKey(s); err != nil {
+			return "", err
+		}
+		full = "https://" + s
+	}
+	if strings.ContainsFunc(full, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return "", fmt.Errorf("invalid tarball host %q: contains white space or control characters", s)
+	}
+	u, err := url.Parse(full)
+	if err != nil {
+		return "", fmt.Errorf("invalid tarball host %q: %w", s, unwrapURLError(err))
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return "", fmt.Errorf("invalid tarball host %q: give a host, or a scheme, a host and a port, without a path", s)
+	}
+	o, err := upstream.OriginOf(u)
+	if err != nil {
+		return "", fmt.Errorf("invalid tarball host %q: %w", s, err)
+	}
+	return o.String(), nil
 }
 
 // checkNPMPattern accepts a package name ("left-pad", "@acme/skates"),

@@ -29,6 +29,12 @@ func TestPackageRules(t *testing.T) {
 	if n1.Registry != "http://127.0.0.1:4873/" || n1.CacheTTL != 0 || !n1.AlwaysProxy || !n1.AllowPublish {
 		t.Errorf("npm with fields: %+v", n1)
 	}
+	if got := strings.Join(n1.TarballHosts, " "); got != "https://cdn.acme.dev http://127.0.0.1:4874 https://[::1]:8443" {
+		t.Errorf("tarball-hosts: %q, want origins with a bare host meaning https", got)
+	}
+	if n0.TarballHosts != nil || n0.TarballHostsText != nil {
+		t.Errorf("tarball-hosts absent: %#v", n0.TarballHosts)
+	}
 	if n2.Registry != "https://npm.internal.test/registry/" || n2.Extensions["x-note"] == nil {
 		t.Errorf("npm bare host with path: %+v", n2)
 	}
@@ -62,6 +68,14 @@ func TestPackageRuleErrors(t *testing.T) {
 		{`{"type":"npm-v1","domain":"a.test","package-name":"x","package-id":"p","registry":"https://r.test/?a=1"}`, "without user, query or fragment"},
 		{`{"type":"npm-v1","domain":"a.test","package-name":"x","package-id":"p","always-proxy":"yes"}`, "must be true, false or null"},
 		{`{"type":"npm-v1","domain":"a.test","package-name":"x","package-id":"p","tarballs":"proxy"}`, "unknown field"},
+		{`{"type":"npm-v1","domain":"a.test","package-name":"x","package-id":"p","tarball-hosts":"cdn.test"}`, "rules[0] (npm-v1): tarball-hosts: must be an array of strings"},
+		{`{"type":"npm-v1","domain":"a.test","package-name":"x","package-id":"p","tarball-hosts":["cdn.test",7]}`, "tarball-hosts[1]: must be a string, not number"},
+		{`{"type":"npm-v1","domain":"a.test","package-name":"x","package-id":"p","tarball-hosts":["cdn.test","ftp://cdn.test"]}`, `tarball-hosts[1]: invalid tarball host "ftp://cdn.test": scheme "ftp" is not http or https`},
+		{`{"type":"npm-v1","domain":"a.test","package-name":"x","package-id":"p","tarball-hosts":["https://cdn.test/tarballs/"]}`, "tarball-hosts[0]: invalid tarball host \"https://cdn.test/tarballs/\": give a host, or a scheme, a host and a port, without a path"},
+		{`{"type":"npm-v1","domain":"a.test","package-name":"x","package-id":"p","tarball-hosts":["https://u:p@cdn.test"]}`, "tarball-hosts[0]: invalid tarball host \"https://u:p@cdn.test\": the URL carries credentials"},
+		{`{"type":"npm-v1","domain":"a.test","package-name":"x","package-id":"p","tarball-hosts":["*.cdn.test"]}`, `tarball-hosts[0]: invalid host "*.cdn.test"`},
+		{`{"type":"npm-v1","domain":"a.test","package-name":"x","package-id":"p","tarball-hosts":["http://0x7f.1"]}`, "tarball-hosts[0]: invalid tarball host \"http://0x7f.1\": invalid IP address"},
+		{`{"type":"npm-v1","domain":"a.test","package-name":"x","package-id":"p","tarball-hosts":["cdn.test:99999"]}`, "tarball-hosts[0]: invalid host \"cdn.test:99999\": bad port"},
 	} {
 		_, err := Decode("m.json", []byte(fmt.Sprintf(`{"rules":[%s]}`, c.rule)))
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -1,18 +1,30 @@
-// Package upstream builds the HTTP clients Portico uses to reach backends:
-// registries, package indexes, file hosts. They never follow redirects on
-// their own (each protocol decides which ones to follow, so credentials
-// cannot leak to another host), bound every wait, and keep enough idle
-// connections for many concurrent downloads.
+// Package upstream is Portico's outbound policy and the HTTP transport
+// that enforces it for every request to a backend: registries, their
+// token services, package indexes, tarball and blob storage.
+//
+// A request made on behalf of a rule carries the rule's Policy in its
+// context. The transport refuses a request whose origin the policy does
+// not allow, and dials a host other than the rule's own backend only on
+// public addresses: the check runs on the resolved address at connect
+// time, so a name that resolves to a private address later (DNS
+// rebinding) is refused too. Headers that would disclose the client's
+// address never leave, and credentials go only to the backend (and the
+// rule's own credentials to its token service).
+//
+// Clients never follow redirects on their own: each protocol decides,
+// with Resolve and the policy, which ones to follow, pass to the client
+// or refuse. Every wait is bounded, and enough idle connections are kept
+// for many concurrent downloads.
 package upstream
 
 import (
 	"crypto/tls"
-	"net"
 	"net/http"
+	"net/url"
 	"time"
 )
 
-// Options tune a client. Zero values take the defaults.
+// Options tune a transport. Zero values take the defaults.
 type Options struct {
 	// DialTimeout bounds connecting, TLSTimeout the TLS handshake and
 	// HeaderTimeout the wait for response headers once the request is
@@ -25,6 +37,15 @@ type Options struct {
 	// TLSConfig, when set, replaces the system defaults (tests use it to
 	// trust their own certificate authority).
 	TLSConfig *tls.Config
+	// AllowPrivate lets requests that do not go to a rule's own backend
+	// (token services, tarball hosts, storage redirects) reach
+	// loopback, private, link-local and reserved addresses: the
+	// operator's --allow-private-upstreams. Metadata, unspecified and
+	// multicast addresses stay refused.
+	AllowPrivate bool
+	// Proxy picks a forward proxy for a request; nil reads the
+	// environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY).
+	Proxy func(*http.Request) (*url.URL, error)
 }
 
 // Defaults for Options.
@@ -35,42 +56,14 @@ const (
 	DefaultMaxIdlePerHost = 128
 )
 
-// NewTransport returns a transport with o's limits.
-func NewTransport(o Options) *http.Transport {
-	if o.DialTimeout <= 0 {
-		o.DialTimeout = DefaultDialTimeout
-	}
-	if o.TLSTimeout <= 0 {
-		o.TLSTimeout = DefaultTLSTimeout
-	}
-	if o.HeaderTimeout <= 0 {
-		o.HeaderTimeout = DefaultHeaderTimeout
-	}
-	if o.MaxIdlePerHost <= 0 {
-		o.MaxIdlePerHost = DefaultMaxIdlePerHost
-	}
-	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       o.TLSConfig,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          4 * o.MaxIdlePerHost,
-		MaxIdleConnsPerHost:   o.MaxIdlePerHost,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   o.TLSTimeout,
-		ResponseHeaderTimeout: o.HeaderTimeout,
-		ExpectContinueTimeout: time.Second,
-	}
-}
-
-// NewClient returns a client over transport (NewTransport(Options{}) when
-// nil) that returns redirects to the caller instead of following them.
-func NewClient(transport http.RoundTripper) *http.Client {
-	if transport == nil {
-		transport = NewTransport(Options{})
+// NewClient returns a client over t (NewTransport(Options{}) when nil)
+// that returns redirects to the caller instead of following them.
+func NewClient(t *Transport) *http.Client {
+	if t == nil {
+		t = NewTransport(Options{})
 	}
 	return &http.Client{
-		Transport: transport,
+		Transport: t,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},

@@ -12,6 +12,7 @@ import (
 	"portico/internal/gateway"
 	"portico/internal/imagepattern"
 	"portico/internal/manifest"
+	"portico/internal/upstream"
 )
 
 // rule is one compiled docker-v1 or docker-v2 rule.
@@ -31,6 +32,7 @@ type rule struct {
 	mode           string
 	push           bool
 	creds          credentials
+	policy         *upstream.Policy // nil if the backend URL is unusable
 }
 
 // Handler serves the registry API of one domain: all of its docker-v1
@@ -87,6 +89,9 @@ func New(v1 []*manifest.DockerV1, v2 []*manifest.DockerV2, opts Options) *Handle
 func (r *rule) setCommon(b manifest.Backend, o *manifest.DockerOptions) {
 	r.backend = b
 	r.base = b.URL()
+	// The manifest checked the backend; a nil policy, which the proxy
+	// refuses, could only come from a host it let through by mistake.
+	r.policy, _ = upstream.NewPolicy(r.base)
 	r.hub = isDockerHub(b.Host)
 	r.mode = o.Mode
 	if r.mode == "" {
@@ -234,11 +239,11 @@ func (h *Handler) forward(w http.ResponseWriter, req *gateway.Request, ev event.
 		ev.Docker.Pull = pull
 		return gateway.Result{Status: http.StatusTemporaryRedirect, Outcome: event.OutcomeRedirect, Event: ev}
 	}
-	t := &target{base: r.base, path: strings.TrimPrefix(upURL, r.base), key: key, body: write}
+	t := &target{base: r.base, path: strings.TrimPrefix(upURL, r.base), policy: r.policy, key: key, body: write, blob: ev.Docker.Object == objBlob}
 	if key != nil && key.repo != ev.Docker.Image {
 		t.rename = [2]string{"/v2/" + key.repo + "/", "/v2/" + ev.Docker.Image + "/"}
 	}
-	out := h.opts.Proxy.serve(w, req.HTTP, t, h.opts.Trusted)
+	out := h.opts.Proxy.serve(w, req.HTTP, t)
 	if ev.Docker.Object == objManifest || ev.Docker.Object == objReferrers {
 		ev.Docker.MediaType = out.mediaType
 	}

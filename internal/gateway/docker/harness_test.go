@@ -43,6 +43,7 @@ import (
 	"portico/internal/manifest"
 	"portico/internal/route"
 	"portico/internal/testenv"
+	"portico/internal/upstream"
 )
 
 // testHosts are the names the tests use; each must resolve to 127.0.0.1.
@@ -299,7 +300,11 @@ func newOptions(t testing.TB) route.Options {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return route.Options{Docker: docker.Options{Proxy: docker.NewProxy(nil, nil), Signer: signer, Trusted: trusted}}
+	// The token services of these registries are on other loopback
+	// ports (auth.test): a gateway that fetches upstream tokens may
+	// reach them only with private upstreams allowed.
+	proxy := docker.NewProxy(upstream.NewTransport(upstream.Options{AllowPrivate: true}), nil)
+	return route.Options{Docker: docker.Options{Proxy: proxy, Signer: signer, Trusted: trusted}}
 }
 
 // compile compiles manifest JSON with opts.

@@ -12,14 +12,13 @@ import (
 	"sync"
 	"time"
 
-	"portico/internal/clientip"
 	"portico/internal/event"
 	"portico/internal/upstream"
 )
 
 const (
-	// maxInternalRedirects bounds the registry-internal redirects the
-	// proxy follows for one request.
+	// maxInternalRedirects bounds the redirects within the registry's
+	// origin that the proxy follows for one request.
 	maxInternalRedirects = 10
 	// DefaultIdleTimeout is how long a proxied body may make no progress,
 	// reading from the registry or writing to the client, before the
@@ -57,9 +56,9 @@ type Proxy struct {
 	log    *slog.Logger
 }
 
-// NewProxy returns a proxy using transport, or upstream's default
-// transport when nil, logging to log (nil discards).
-func NewProxy(transport http.RoundTripper, log *slog.Logger) *Proxy {
+// NewProxy returns a proxy sending through transport, or upstream's
+// default transport when nil, logging to log (nil discards).
+func NewProxy(transport *upstream.Transport, log *slog.Logger) *Proxy {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -71,6 +70,11 @@ func NewProxy(transport http.RoundTripper, log *slog.Logger) *Proxy {
 type target struct {
 	base string // backend URL: scheme://host[:port]
 	path string // raw path and query to request there
+	// policy is the rule's outbound policy: the registry's origin.
+	policy *upstream.Policy
+	// blob is set for blob downloads, whose redirects to storage on
+	// another host go back to the client.
+	blob bool
 	// key is set on domains where Portico owns the auth handshake: the
 	// client's Authorization is then replaced by the gateway's own
 	// upstream credentials for key.
@@ -100,12 +104,15 @@ var hopByHop = []string{
 }
 
 // serve proxies the request to t and streams the answer to w.
-func (p *Proxy) serve(w http.ResponseWriter, in *http.Request, t *target, trusted *clientip.Trusted) outcome {
+func (p *Proxy) serve(w http.ResponseWriter, in *http.Request, t *target) outcome {
+	if t.policy == nil {
+		return outcome{status: writeError(w, http.StatusBadGateway, codeUnavailable, "invalid registry URL"), outcome: event.OutcomeError}
+	}
 	u, err := url.Parse(t.base + t.path)
 	if err != nil {
 		return outcome{status: writeError(w, http.StatusBadGateway, codeUnavailable, "invalid upstream URL"), outcome: event.OutcomeError}
 	}
-	ctx, cancel := context.WithCancel(in.Context())
+	ctx, cancel := context.WithCancel(upstream.WithPolicy(in.Context(), t.policy))
 	defer cancel()
 
 	var authz string
@@ -116,7 +123,8 @@ func (p *Proxy) serve(w http.ResponseWriter, in *http.Request, t *target, truste
 	}
 	withBody := t.body && in.Body != nil && in.Body != http.NoBody
 	var resp *http.Response
-	onBackend, retried := true, false
+	var loc *url.URL // the redirect passed back to the client
+	retried := false
 	for hop := 0; ; {
 		var body io.Reader
 		if withBody {
@@ -129,24 +137,17 @@ func (p *Proxy) serve(w http.ResponseWriter, in *http.Request, t *target, truste
 		if withBody {
 			out.ContentLength = in.ContentLength
 		}
-		copyRequestHeaders(out.Header, in, trusted)
-		switch {
-		case !onBackend:
-			// Credentials go to the rule's registry only.
-			out.Header.Del("Authorization")
-			out.Header.Del("Cookie")
-		case t.key != nil:
-			out.Header.Del("Authorization")
-			out.Header.Del("Cookie")
-			if authz != "" {
-				out.Header.Set("Authorization", authz)
-			}
+		// Where Portico owns the handshake, the client's Authorization
+		// is Portico's own token: the registry gets the gateway's.
+		copyRequestHeaders(out.Header, in.Header, t.key == nil)
+		if authz != "" {
+			out.Header.Set("Authorization", authz)
 		}
 		resp, err = p.client.Do(out)
 		if err != nil {
 			return p.upstreamFailure(w, in, err, "sending the request")
 		}
-		if t.key != nil && onBackend && resp.StatusCode == http.StatusUnauthorized && !retried && !withBody {
+		if t.key != nil && resp.StatusCode == http.StatusUnauthorized && !retried && !withBody {
 			// The upstream token may have been revoked or expired
 			// early: fetch a new one once.
 			drain(resp.Body)
@@ -157,18 +158,27 @@ func (p *Proxy) serve(w http.ResponseWriter, in *http.Request, t *target, truste
 			}
 			continue
 		}
-		next, follow := internalRedirect(resp, u)
-		if !follow || hop >= maxInternalRedirects || withBody {
+		if !isRedirect(resp.StatusCode) {
+			break
+		}
+		next, follow, err := redirect(resp, in.Method, u, t, withBody)
+		if err != nil {
+			drain(resp.Body)
+			return p.refused(w, err, t)
+		}
+		if !follow {
+			loc = next
 			break
 		}
 		drain(resp.Body)
-		hop++
-		onBackend = onBackend && next.Scheme+"://"+next.Host == t.base
+		if hop++; hop > maxInternalRedirects {
+			return p.refused(w, &upstream.RefusedError{Target: next.Host, Reason: "too many redirects"}, t)
+		}
 		u = next
 	}
 	defer resp.Body.Close()
 
-	if t.key != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) && onBackend {
+	if t.key != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
 		// The client is authorized by Portico; a refusal now is the
 		// registry refusing Portico's credentials.
 		drain(resp.Body)
@@ -181,8 +191,10 @@ func (p *Proxy) serve(w http.ResponseWriter, in *http.Request, t *target, truste
 	if t.key != nil {
 		h.Del("Www-Authenticate")
 	}
-	if loc := resp.Header.Get("Location"); loc != "" {
-		h.Set("Location", p.location(loc, resp.StatusCode, u, t))
+	if loc != nil {
+		h.Set("Location", loc.String())
+	} else if l := resp.Header.Get("Location"); l != "" {
+		h.Set("Location", p.location(l, t))
 	}
 	res := outcome{status: resp.StatusCode, outcome: event.OutcomeProxy}
 	if resp.StatusCode >= 500 {
@@ -210,18 +222,54 @@ func (p *Proxy) serve(w http.ResponseWriter, in *http.Request, t *target, truste
 	return res
 }
 
-// location rewrites a Location header from the registry. A relative
-// redirect is made absolute against the host that sent it, so that the
-// client reaches the object itself. An upload URL (push, 201/202) that
-// points at the registry is made relative, so that the client keeps going
-// through the gateway, and renamed repositories get their public name.
-func (p *Proxy) location(loc string, status int, from *url.URL, t *target) string {
-	if status >= 300 && status < 400 {
-		if strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") {
-			return from.Scheme + "://" + from.Host + loc
-		}
-		return loc
+// redirect decides what to do with a redirect the registry answered the
+// request to from with: follow it (a read that stays on the registry's
+// own origin), pass it back to the client (next, absolute), or refuse it
+// (err, a 502 for the client). Blob downloads are the only requests
+// whose redirects may leave the registry: to the storage that serves the
+// bytes, which the client fetches itself, without Portico and without
+// the registry's credentials.
+func redirect(resp *http.Response, method string, from *url.URL, t *target, withBody bool) (next *url.URL, follow bool, err error) {
+	next, err = upstream.Resolve(from, resp.Header.Get("Location"))
+	if err != nil {
+		return nil, false, err
 	}
+	if t.policy.IsBackend(next) {
+		// A blob redirect to a path outside the API is the registry's
+		// own storage: the client fetches it there, as from any
+		// storage.
+		read := !withBody && (method == http.MethodGet || method == http.MethodHead)
+		api := next.Path == "/v2" || strings.HasPrefix(next.Path, "/v2/")
+		return next, read && (api || !t.blob), nil
+	}
+	if t.blob {
+		return next, false, nil
+	}
+	o, _ := upstream.OriginOf(next)
+	return nil, false, &upstream.RefusedError{Target: o.String(), Reason: "the registry redirected to another host; only blob downloads may leave the registry's origin"}
+}
+
+func isRedirect(code int) bool {
+	switch code {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// refused answers a request the outbound policy stopped, naming the
+// refused host (never the client's address) in the OCI error and the log.
+func (p *Proxy) refused(w http.ResponseWriter, err error, t *target) outcome {
+	p.log.Warn("outbound request refused", "registry", t.base, "err", err)
+	return outcome{status: writeError(w, http.StatusBadGateway, codeUnavailable, "the gateway refused to follow the registry: "+err.Error()), outcome: event.OutcomeError}
+}
+
+// location rewrites the Location header of an answer that is not a
+// redirect (uploads, 201/202). An upload URL that points at the registry
+// is made relative, so that the client keeps going through the gateway,
+// and renamed repositories get their public name.
+func (p *Proxy) location(loc string, t *target) string {
 	if rest, ok := strings.CutPrefix(loc, t.base); ok && strings.HasPrefix(rest, "/") {
 		loc = rest
 	}
@@ -239,6 +287,10 @@ func (p *Proxy) upstreamFailure(w http.ResponseWriter, in *http.Request, err err
 		// The client went away first: nothing can be sent, and the
 		// request was not served.
 		return outcome{status: statusClientClosed, outcome: event.OutcomeError}
+	}
+	if re, ok := errors.AsType[*upstream.RefusedError](err); ok {
+		p.log.Warn("outbound request refused", "doing", doing, "err", re)
+		return outcome{status: writeError(w, http.StatusBadGateway, codeUnavailable, "the gateway refused a request while "+doing+": "+re.Error()), outcome: event.OutcomeError}
 	}
 	if errors.Is(err, errRefused) {
 		p.log.Warn("registry refused the gateway's credentials", "doing", doing, "err", err)
@@ -261,36 +313,57 @@ func (p *Proxy) upstreamFailure(w http.ResponseWriter, in *http.Request, err err
 // was answered (the status nginx logs for it).
 const statusClientClosed = 499
 
-func copyRequestHeaders(dst http.Header, in *http.Request, trusted *clientip.Trusted) {
-	for k, v := range in.Header {
-		switch k {
-		case "Host", "Content-Length", "X-Forwarded-For":
-			continue
-		}
-		dst[k] = v
+// forwardedHeaders are the client headers a registry gets, and why:
+//   - Accept: manifest media types; the registry picks the manifest's
+//     form (index, OCI, Docker schema 2) from it.
+//   - Range, If-Range: partial blob downloads, which containerd uses to
+//     resume; If-None-Match, If-Modified-Since: conditional requests
+//     with the ETag the registry gave.
+//   - User-Agent: registries classify clients by it (and Docker Hub
+//     applies its pull limits by client); it names no person.
+//   - Content-Type: the media type of a pushed manifest, the type of an
+//     uploaded blob chunk; Content-Range: the offset of a chunk in a
+//     chunked upload (PATCH). Content-Length is set from the body.
+//
+// Nothing else goes: no cookie (the registry API uses none), no
+// X-Registry-Auth (the Docker Engine API's credentials header, meant for
+// the client's daemon), no X-Forwarded-For or any other header carrying
+// the client's address, no header the registry API does not define.
+// Authorization is added separately, only where the client
+// authenticates to the registry itself.
+var forwardedHeaders = []string{"Accept", "User-Agent", "Content-Type", "Content-Range"}
+
+// copyRequestHeaders copies the headers a registry gets from the client's
+// request. The client's Authorization goes along when auth is set: the
+// pass-through mode, where the client holds the registry's own token.
+func copyRequestHeaders(dst, src http.Header, auth bool) {
+	upstream.CopyHeaders(dst, src, forwardedHeaders, upstream.ConditionalHeaders)
+	if auth {
+		upstream.CopyHeaders(dst, src, authorization)
 	}
-	removeHopByHop(dst, in.Header)
-	if len(dst["Accept-Encoding"]) == 0 {
+	if v := src["Accept-Encoding"]; len(v) > 0 {
+		dst["Accept-Encoding"] = v
+	} else {
 		// Without this the HTTP client would ask for gzip itself and
 		// decompress, changing the body and its length.
-		dst["Accept-Encoding"] = []string{"identity"}
+		dst["Accept-Encoding"] = identity
 	}
-	// X-Forwarded-For: the chain a trusted proxy vouches for, then the
-	// peer. A chain from anyone else is made up and dropped.
-	peer := clientip.Peer(in)
-	var chain string
-	if xff := in.Header["X-Forwarded-For"]; len(xff) > 0 && trusted != nil && trusted.Contains(peer) {
-		chain = strings.Join(xff, ", ") + ", "
-	}
-	if peer.IsValid() {
-		dst["X-Forwarded-For"] = []string{chain + peer.String()}
-	} else if chain != "" {
-		dst["X-Forwarded-For"] = []string{strings.TrimSuffix(chain, ", ")}
-	}
+	removeHopByHop(dst, src)
 }
 
+var (
+	authorization = []string{"Authorization"}
+	identity      = []string{"identity"}
+)
+
+// copyResponseHeaders passes the registry's headers back, except
+// hop-by-hop ones and Set-Cookie: a registry has no business setting
+// cookies on the gateway's domain.
 func copyResponseHeaders(dst, src http.Header) {
 	for k, v := range src {
+		if k == "Set-Cookie" {
+			continue
+		}
 		dst[k] = v
 	}
 	removeHopByHop(dst, src)
@@ -309,28 +382,6 @@ func removeHopByHop(dst, src http.Header) {
 	for _, k := range hopByHop {
 		delete(dst, k)
 	}
-}
-
-// internalRedirect reports whether resp is a registry-internal redirect
-// (302 or 307 to a /v2 path) that the proxy follows itself, and where to.
-// Other redirects, typically to signed blob storage URLs, go back to the
-// client.
-func internalRedirect(resp *http.Response, from *url.URL) (*url.URL, bool) {
-	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusTemporaryRedirect {
-		return nil, false
-	}
-	loc, err := from.Parse(strings.TrimSpace(resp.Header.Get("Location")))
-	if err != nil {
-		return nil, false
-	}
-	if loc.Scheme != "http" && loc.Scheme != "https" {
-		return nil, false
-	}
-	if loc.Path != "/v2" && !strings.HasPrefix(loc.Path, "/v2/") {
-		return nil, false
-	}
-	loc.Fragment = ""
-	return loc, true
 }
 
 // copyBody streams body to w through a pooled buffer, in constant memory.

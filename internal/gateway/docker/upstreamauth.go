@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"portico/internal/upstream"
 )
 
 // Upstream authentication is used on domains where Portico owns the auth
@@ -142,7 +144,11 @@ func (a *upstreamAuth) challenge(ctx context.Context, base string) (challenge, e
 	if ok && a.now().Sub(ch.at) < challengeTTL {
 		return ch, nil
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v2/", nil)
+	policy, err := upstream.NewPolicy(base)
+	if err != nil {
+		return challenge{}, fmt.Errorf("registry ping: %w", err)
+	}
+	req, err := http.NewRequestWithContext(upstream.WithPolicy(ctx, policy), http.MethodGet, base+"/v2/", nil)
 	if err != nil {
 		return challenge{}, err
 	}
@@ -238,7 +244,17 @@ func (a *upstreamAuth) fetchToken(ctx context.Context, ch challenge, k upstreamK
 	}
 	q.Set("scope", "repository:"+k.repo+":"+actions)
 	u.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	// The realm is whatever the registry's challenge names: it may be
+	// fetched with the rule's credentials, but only on a public address
+	// (or, if the operator allows it, a private one).
+	policy, err := upstream.NewPolicy(k.base)
+	if err == nil {
+		policy, err = policy.WithRealm(u)
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("token service: %w", err)
+	}
+	req, err := http.NewRequestWithContext(upstream.WithPolicy(ctx, policy), http.MethodGet, u.String(), nil)
 	if err != nil {
 		return "", 0, fmt.Errorf("token service: %w", err)
 	}

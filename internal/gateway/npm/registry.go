@@ -8,8 +8,11 @@ package npm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -33,9 +36,12 @@ type Options struct {
 	// Trusted says whose X-Forwarded-Host and X-Forwarded-Proto to
 	// believe when building tarball URLs. Nil believes nobody.
 	Trusted *clientip.Trusted
-	// Client proxies tarballs and publishes; nil uses upstream's
-	// default.
+	// Client proxies tarballs and publishes, under each rule's outbound
+	// policy; nil uses upstream's default.
 	Client *http.Client
+	// Logger receives warnings about refused upstream requests; nil
+	// discards them.
+	Logger *slog.Logger
 }
 
 var (
@@ -58,6 +64,7 @@ type Registry struct {
 	cache    *doccache.Cache
 	client   *http.Client
 	trusted  *clientip.Trusted
+	log      *slog.Logger
 }
 
 type rule struct {
@@ -69,6 +76,9 @@ type rule struct {
 	cacheControl []string
 	alwaysProxy  bool
 	allowPublish bool
+	// policy allows the registry's origin and the rule's tarball-hosts;
+	// storage also any https host, for redirects of tarball downloads.
+	policy, storage *upstream.Policy
 	// fixed holds the cache requests of an exact-name rule (full,
 	// abbreviated), built once; other rules keep those of the names
 	// they served in requests (up to maxRequestMemo names).
@@ -85,18 +95,26 @@ const maxRequestMemo = 10000
 // manifest order: the first rule that takes a package serves it.
 func New(rules []*manifest.NPM, opts Options) (*Registry, error) {
 	defaults()
-	reg := &Registry{cache: opts.Cache, client: opts.Client, trusted: opts.Trusted}
+	reg := &Registry{cache: opts.Cache, client: opts.Client, trusted: opts.Trusted, log: opts.Logger}
 	if reg.cache == nil {
 		reg.cache = defaultCache
 	}
 	if reg.client == nil {
 		reg.client = defaultClient
 	}
+	if reg.log == nil {
+		reg.log = slog.New(slog.DiscardHandler)
+	}
 	for _, r := range rules {
+		policy, err := upstream.NewPolicy(r.Registry, r.TarballHosts...)
+		if err != nil {
+			return nil, fmt.Errorf("rules[%d] (npm-v1): %w", r.Index, err)
+		}
 		ru := &rule{
 			packageID: r.PackageID, registry: r.Registry, ttl: r.CacheTTL,
 			cacheControl: []string{"max-age=" + strconv.Itoa(int(r.CacheTTL/time.Second)) + ", public"},
 			alwaysProxy:  r.AlwaysProxy, allowPublish: r.AllowPublish,
+			policy: policy, storage: policy.ForStorage(),
 		}
 		switch {
 		case r.PackageName == "*":
@@ -470,7 +488,7 @@ func (reg *Registry) serveTarball(w http.ResponseWriter, req *gateway.Request, r
 	}
 	ev.NPM.Version = tb.version
 	if ru.alwaysProxy {
-		status := reg.proxyTarball(w, req, tb.location[0])
+		status := reg.proxyTarball(w, req, ru, tb.location[0])
 		outcome := event.OutcomeProxy
 		if status >= 500 || status == 499 {
 			outcome = event.OutcomeError
@@ -493,19 +511,36 @@ func (reg *Registry) peekTarball(ru *rule, name, file string) (tarball, bool) {
 	return tarball{}, false
 }
 
-// proxyTarball streams a tarball from the upstream, following the
-// upstream's redirects (to its storage, say) without client headers.
-func (reg *Registry) proxyTarball(w http.ResponseWriter, req *gateway.Request, target string) int {
+// maxTarballRedirects bounds the redirects followed for one tarball.
+const maxTarballRedirects = 5
+
+// proxyTarball streams a tarball from the upstream. The tarball URL comes
+// from the upstream's document, so it is checked like a redirect: it must
+// be on the registry's origin or one the rule lists in tarball-hosts.
+// Redirects are followed there, and to storage on other https hosts
+// (public addresses only); no client header is ever sent.
+func (reg *Registry) proxyTarball(w http.ResponseWriter, req *gateway.Request, ru *rule, target string) int {
+	u, err := url.Parse(target)
+	if err == nil {
+		_, err = ru.policy.Check(u)
+	}
+	if err != nil {
+		return reg.refuseTarball(w, req, ru, err)
+	}
 	ctx := req.HTTP.Context()
+	policy := ru.policy
 	var resp *http.Response
 	for hop := 0; ; hop++ {
-		out, err := http.NewRequestWithContext(ctx, req.Method(), target, nil)
+		out, err := http.NewRequestWithContext(upstream.WithPolicy(ctx, policy), req.Method(), u.String(), nil)
 		if err != nil {
 			return writeProxyError(w, req, http.StatusBadGateway, err)
 		}
 		out.Header.Set("User-Agent", "portico")
 		resp, err = reg.client.Do(out)
 		if err != nil {
+			if _, ok := errors.AsType[*upstream.RefusedError](err); ok {
+				return reg.refuseTarball(w, req, ru, err)
+			}
 			if errors.Is(err, context.Canceled) {
 				return 499
 			}
@@ -515,19 +550,29 @@ func (reg *Registry) proxyTarball(w http.ResponseWriter, req *gateway.Request, t
 			}
 			return writeProxyError(w, req, status, err)
 		}
-		loc := resp.Header.Get("Location")
-		if resp.StatusCode < 300 || resp.StatusCode > 399 || loc == "" || hop >= 5 {
+		if !isRedirect(resp.StatusCode) {
 			break
 		}
 		resp.Body.Close()
-		next, err := url.Parse(target)
-		if err == nil {
-			next, err = next.Parse(loc)
+		next, err := upstream.Resolve(u, resp.Header.Get("Location"))
+		if err == nil && hop >= maxTarballRedirects {
+			err = &upstream.RefusedError{Target: next.Host, Reason: "too many redirects"}
 		}
-		if err != nil || next.Scheme != "http" && next.Scheme != "https" {
-			return writeProxyError(w, req, http.StatusBadGateway, errors.New("bad redirect from the upstream"))
+		if err != nil {
+			return reg.refuseTarball(w, req, ru, err)
 		}
-		target = next.String()
+		policy = ru.policy
+		if !ru.policy.Allows(next) {
+			// Storage elsewhere (a CDN, signed object storage): https
+			// only, and the transport dials it on public addresses
+			// only.
+			if next.Scheme != "https" {
+				o, _ := upstream.OriginOf(next)
+				return reg.refuseTarball(w, req, ru, &upstream.RefusedError{Target: o.String(), Reason: "tarball redirects leave the registry's and tarball-hosts' origins only for https"})
+			}
+			policy = ru.storage
+		}
+		u = next
 	}
 	defer resp.Body.Close()
 	h := w.Header()
@@ -543,10 +588,64 @@ func (reg *Registry) proxyTarball(w http.ResponseWriter, req *gateway.Request, t
 	return resp.StatusCode
 }
 
+// listable reports whether listing origin in tarball-hosts could make
+// it reachable: not for an address that is refused anyway.
+func listable(origin string) bool {
+	o, err := upstream.ParseOrigin(origin)
+	if err != nil {
+		return false
+	}
+	a, err := netip.ParseAddr(o.Host)
+	return err != nil || upstream.Classify(a) == upstream.Public
+}
+
+func isRedirect(code int) bool {
+	switch code {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// refuseTarball answers a tarball request the outbound policy stopped: a
+// 502 naming the refused host, and a warning (which, like the answer,
+// says nothing of the client).
+func (reg *Registry) refuseTarball(w http.ResponseWriter, req *gateway.Request, ru *rule, err error) int {
+	re, ok := errors.AsType[*upstream.RefusedError](err)
+	if ok {
+		// The transport's wrapping ("Get …: dial tcp …:") repeats
+		// what the refusal says.
+		err = re
+	}
+	reg.log.Warn("outbound request refused", "registry", ru.registry, "err", err)
+	msg := "portico: the upstream tarball was not fetched: " + err.Error()
+	if ok && strings.HasPrefix(re.Reason, "not the rule's backend") && listable(re.Target) {
+		msg += "; list the host in the rule's tarball-hosts to allow it"
+	}
+	writeJSON(w, req, http.StatusBadGateway, errorBody(msg))
+	return http.StatusBadGateway
+}
+
 func writeProxyError(w http.ResponseWriter, req *gateway.Request, status int, err error) int {
 	writeJSON(w, req, status, errorBody("portico: the upstream tarball could not be fetched: "+err.Error()))
 	return status
 }
+
+// publishHeaders are the client headers a publish takes to the rule's
+// registry, and only there (publishes follow no redirect), and why:
+//   - Authorization: the publisher's token, for the registry it is
+//     meant for;
+//   - Npm-Otp: the one-time password of accounts with two-factor
+//     authentication; Npm-Auth-Type and Npm-Command: how npm
+//     authenticates and which command runs, which the registry uses to
+//     choose its answer (a web login, an OTP prompt);
+//   - Content-Type, with Content-Length set from the body: the
+//     document being published;
+//   - Accept and User-Agent: the answer's format, the client's name.
+//
+// The client's address, cookies and every other header stay behind.
+var publishHeaders = []string{"Authorization", "Npm-Otp", "Npm-Auth-Type", "Npm-Command", "Content-Type", "Accept", "User-Agent"}
 
 // publish forwards npm publish to the upstream when the rule allows it,
 // and refuses it otherwise.
@@ -555,18 +654,17 @@ func (reg *Registry) publish(w http.ResponseWriter, req *gateway.Request, ru *ru
 		return refuse(w, req, http.StatusMethodNotAllowed, "publishing "+name+" through this registry is not allowed; publish to "+ru.registry+" instead")
 	}
 	in := req.HTTP
-	out, err := http.NewRequestWithContext(in.Context(), http.MethodPut, ru.registry+upstreamPath(name), in.Body)
+	out, err := http.NewRequestWithContext(upstream.WithPolicy(in.Context(), ru.policy), http.MethodPut, ru.registry+upstreamPath(name), in.Body)
 	if err != nil {
 		return refuse(w, req, http.StatusBadGateway, "invalid upstream request")
 	}
 	out.ContentLength = in.ContentLength
-	for _, k := range [...]string{"Authorization", "Content-Type", "Npm-Otp", "Npm-Auth-Type", "Npm-Command", "User-Agent", "Accept"} {
-		if v := in.Header[k]; len(v) > 0 {
-			out.Header[k] = v
-		}
-	}
+	upstream.CopyHeaders(out.Header, in.Header, publishHeaders)
 	resp, err := reg.client.Do(out)
 	if err != nil {
+		if _, ok := errors.AsType[*upstream.RefusedError](err); ok {
+			reg.log.Warn("outbound request refused", "registry", ru.registry, "err", err)
+		}
 		return refuse(w, req, http.StatusBadGateway, "the upstream registry could not be reached: "+err.Error())
 	}
 	defer resp.Body.Close()

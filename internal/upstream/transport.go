@@ -1,0 +1,197 @@
+package upstream
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Transport sends requests under their context's Policy. It holds two
+// connection pools: one for rules' backend origins, dialed on any
+// address, and one for everything else, dialed on allowed addresses
+// only. Keeping them apart means a connection opened to one rule's
+// private backend is never reused for another rule's request to the same
+// host, which that rule may not reach.
+type Transport struct {
+	backend      *http.Transport
+	strict       *http.Transport
+	dialer       net.Dialer
+	allowPrivate bool
+	proxy        func(*http.Request) (*url.URL, error)
+	resolver     *net.Resolver
+	// proxies are the host:port of the forward proxies the strict
+	// pool was sent through: the operator's, dialed as they are.
+	proxies sync.Map
+}
+
+// NewTransport returns a transport with o's limits and address rules.
+func NewTransport(o Options) *Transport {
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = DefaultDialTimeout
+	}
+	if o.TLSTimeout <= 0 {
+		o.TLSTimeout = DefaultTLSTimeout
+	}
+	if o.HeaderTimeout <= 0 {
+		o.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if o.MaxIdlePerHost <= 0 {
+		o.MaxIdlePerHost = DefaultMaxIdlePerHost
+	}
+	if o.Proxy == nil {
+		o.Proxy = http.ProxyFromEnvironment
+	}
+	t := &Transport{
+		dialer:       net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second},
+		allowPrivate: o.AllowPrivate,
+		proxy:        o.Proxy,
+		resolver:     net.DefaultResolver,
+	}
+	t.backend = newPool(o, o.Proxy, t.dialer.DialContext)
+	t.strict = newPool(o, t.strictProxy, t.dialStrict)
+	return t
+}
+
+func newPool(o Options, proxy func(*http.Request) (*url.URL, error), dial func(context.Context, string, string) (net.Conn, error)) *http.Transport {
+	return &http.Transport{
+		Proxy:                 proxy,
+		DialContext:           dial,
+		TLSClientConfig:       o.TLSConfig,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          4 * o.MaxIdlePerHost,
+		MaxIdleConnsPerHost:   o.MaxIdlePerHost,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   o.TLSTimeout,
+		ResponseHeaderTimeout: o.HeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// RoundTrip implements http.RoundTripper: it checks req against the
+// policy of its context, drops the headers that may not go to its
+// destination, and sends it through the pool its destination belongs to.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	p := PolicyFrom(req.Context())
+	if p == nil {
+		closeBody(req)
+		return nil, &RefusedError{Target: req.URL.Host, Reason: "the request names no outbound policy"}
+	}
+	dest, err := p.Check(req.URL)
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	req = scrub(req, dest)
+	if dest == DestBackend {
+		return t.backend.RoundTrip(req)
+	}
+	return t.strict.RoundTrip(req)
+}
+
+// CloseIdleConnections closes the idle connections of both pools.
+func (t *Transport) CloseIdleConnections() {
+	t.backend.CloseIdleConnections()
+	t.strict.CloseIdleConnections()
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+// dialStrict connects to addr only on allowed addresses. The check is in
+// the dialer's Control hook, which sees each address the name resolved
+// to just before connecting to it: no later answer of the resolver can
+// slip past it.
+func (t *Transport) dialStrict(ctx context.Context, network, addr string) (net.Conn, error) {
+	if _, ok := t.proxies.Load(addr); ok {
+		return t.dialer.DialContext(ctx, network, addr)
+	}
+	d := t.dialer
+	d.Control = func(_, address string, _ syscall.RawConn) error {
+		ap, err := netip.ParseAddrPort(address)
+		if err != nil {
+			return &RefusedError{Target: addr, Reason: "unreadable address " + address}
+		}
+		return t.checkAddr(addr, ap.Addr())
+	}
+	return d.DialContext(ctx, network, addr)
+}
+
+// strictProxy picks the forward proxy for a request of the strict pool.
+// Through a proxy, the connection Portico opens goes to the proxy and the
+// proxy resolves the target: so the target's addresses are checked here,
+// before the request is handed over, and the proxy's own address is
+// dialed as the operator configured it.
+func (t *Transport) strictProxy(req *http.Request) (*url.URL, error) {
+	pu, err := t.proxy(req)
+	if err != nil || pu == nil {
+		return pu, err
+	}
+	if err := t.checkName(req.Context(), req.URL); err != nil {
+		return nil, err
+	}
+	// The HTTP transport dials the proxy's name as IDNA maps it, which
+	// lower-cases it.
+	addr := proxyAddr(pu)
+	t.proxies.Store(addr, struct{}{})
+	t.proxies.Store(strings.ToLower(addr), struct{}{})
+	return pu, nil
+}
+
+// checkName checks every address u's host resolves to.
+func (t *Transport) checkName(ctx context.Context, u *url.URL) error {
+	host := u.Hostname()
+	target := u.Host
+	if a, err := netip.ParseAddr(host); err == nil {
+		return t.checkAddr(target, a)
+	}
+	addrs, err := t.resolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return fmt.Errorf("resolving %s: %w", host, err)
+	}
+	for _, a := range addrs {
+		if err := t.checkAddr(target, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkAddr decides whether an address may be dialed for a request that
+// does not go to a rule's backend.
+func (t *Transport) checkAddr(target string, a netip.Addr) error {
+	c := Classify(a)
+	if c == Public || t.allowPrivate && c.allowedPrivately() {
+		return nil
+	}
+	reason := fmt.Sprintf("%s is a %s address", a.WithZone(""), c)
+	if c.allowedPrivately() {
+		reason += "; only the rule's own backend may be on one, unless private upstreams are allowed (--allow-private-upstreams)"
+	}
+	return &RefusedError{Target: target, Reason: reason}
+}
+
+// proxyAddr is the host:port the HTTP transport dials for proxy u.
+func proxyAddr(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		switch u.Scheme {
+		case "https":
+			port = "443"
+		case "socks5", "socks5h":
+			port = "1080"
+		default:
+			port = "80"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
