@@ -6,6 +6,7 @@ import (
 	"portico/internal/clientip"
 	"portico/internal/config"
 	"portico/internal/gateway/docker"
+	"portico/internal/upstream"
 )
 
 // newDockerOptions builds the registry handlers' long-lived state once
@@ -24,7 +25,7 @@ func newDockerOptions(cfg config.Config, trusted *clientip.Trusted, log *slog.Lo
 		return docker.Options{}, err
 	}
 	return docker.Options{
-		Proxy:   docker.NewProxy(nil, log),
+		Proxy:   docker.NewProxy(upstream.NewTransport(upstream.Options{AllowPrivate: cfg.AllowPrivateUpstreams}), log),
 		Signer:  signer,
 		Trusted: trusted,
 		Logger:  log,

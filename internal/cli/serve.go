@@ -24,6 +24,7 @@ import (
 	"portico/internal/reload"
 	"portico/internal/route"
 	"portico/internal/server"
+	"portico/internal/upstream"
 )
 
 func runServe(ctx context.Context, env *Env, args []string) int {
@@ -97,14 +98,17 @@ func serve(ctx context.Context, cfg config.Config, events io.Writer, log *slog.L
 		_ = pipe.Close(context.Background())
 		return err
 	}
+	// Index pages, packuments, tarballs and publishes go out through the
+	// outbound policy's transport (docs/security.md).
+	outbound := upstream.NewClient(upstream.NewTransport(upstream.Options{AllowPrivate: cfg.AllowPrivateUpstreams}))
 	// Upstream index pages and packuments are cached for the life of
 	// the process, across manifest reloads.
-	docs := doccache.New(doccache.Options{Logger: log})
+	docs := doccache.New(doccache.Options{Logger: log, Client: outbound})
 	opts := route.Options{
 		Logger: log,
 		Docker: dockerOpts,
 		Python: python.Options{Cache: docs},
-		NPM:    npm.Options{Cache: docs, Trusted: trusted},
+		NPM:    npm.Options{Cache: docs, Trusted: trusted, Client: outbound, Logger: log},
 	}
 	loader := reload.New(cfg.Manifest, opts, log, m)
 	router, err := loader.Load(func(t *route.Table) *route.Router {

@@ -33,7 +33,11 @@ type Config struct {
 	HeaderTimeout   time.Duration
 	IdleTimeout     time.Duration
 	TokenKeyFile    string
-	Analytics       Analytics
+	// AllowPrivateUpstreams lets requests that do not go to a rule's own
+	// backend (token services, tarball hosts, storage redirects) reach
+	// private, loopback and link-local addresses.
+	AllowPrivateUpstreams bool
+	Analytics             Analytics
 }
 
 // Default returns the configuration used when nothing is set.
@@ -78,6 +82,7 @@ func (c *Config) settings() []setting {
 		{"header-timeout", "time a client has to send the request header", &c.HeaderTimeout},
 		{"idle-timeout", "how long an idle keep-alive connection is kept", &c.IdleTimeout},
 		{"token-key-file", "`file` with the secret (32 bytes or more) that signs registry tokens; replicas must share it; \"\" uses a random key per process", &c.TokenKeyFile},
+		{"allow-private-upstreams", "let token services, tarball hosts and storage redirects be on private, loopback or link-local addresses (a rule's own backend always may be); metadata addresses stay refused", &c.AllowPrivateUpstreams},
 	}
 }
 

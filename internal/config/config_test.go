@@ -65,3 +65,18 @@ func TestValidateReportsEverything(t *testing.T) {
 		}
 	}
 }
+
+func TestAllowPrivateUpstreams(t *testing.T) {
+	if c, _ := load(t, nil); c.AllowPrivateUpstreams {
+		t.Error("private upstreams allowed by default")
+	}
+	if c, err := load(t, map[string]string{"PORTICO_ALLOW_PRIVATE_UPSTREAMS": "true"}); err != nil || !c.AllowPrivateUpstreams {
+		t.Errorf("from the environment: %v %v", c.AllowPrivateUpstreams, err)
+	}
+	if c, err := load(t, map[string]string{"PORTICO_ALLOW_PRIVATE_UPSTREAMS": "true"}, "--allow-private-upstreams=false"); err != nil || c.AllowPrivateUpstreams {
+		t.Errorf("the flag does not win over the environment: %v %v", c.AllowPrivateUpstreams, err)
+	}
+	if _, err := load(t, map[string]string{"PORTICO_ALLOW_PRIVATE_UPSTREAMS": "sometimes"}); err == nil || !strings.Contains(err.Error(), "PORTICO_ALLOW_PRIVATE_UPSTREAMS") {
+		t.Errorf("bad boolean: %v", err)
+	}
+}
