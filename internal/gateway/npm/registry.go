@@ -339,7 +339,7 @@ func (ru *rule) newDocRequest(name string, abbreviated bool) doccache.Request {
 	}
 	return doccache.Request{
 		Key: key, URL: u, Accept: accept, TTL: ru.ttl,
-		Parse: func(_ *url.URL, header http.Header, body []byte) (any, int64, error) {
+		Parse: func(_ context.Context, _ *url.URL, header http.Header, body []byte) (any, int64, error) {
 			p, err := parsePackument(name, abbreviated, header, body)
 			if err != nil {
 				return nil, 0, err

@@ -1,6 +1,7 @@
 package python
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"path"
@@ -83,7 +84,7 @@ func (ir *indexRule) newRequest(norm string) doccache.Request {
 	u := ir.pageURL(norm)
 	return doccache.Request{
 		Key: "python " + u, URL: u, Accept: upstreamAccept, TTL: ir.ttl,
-		Parse: func(final *url.URL, header http.Header, body []byte) (any, int64, error) {
+		Parse: func(_ context.Context, final *url.URL, header http.Header, body []byte) (any, int64, error) {
 			pp, err := parseProjectPage(final, header, body)
 			if err != nil {
 				return nil, 0, err
