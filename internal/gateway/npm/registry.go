@@ -36,7 +36,17 @@ type Options struct {
 	// Client proxies tarballs and publishes; nil uses upstream's
 	// default.
 	Client *http.Client
+	// MaxPackument bounds the size of an upstream packument; a larger
+	// one is refused (the cached copy is served, or 502). 0 means
+	// DefaultMaxPackument.
+	MaxPackument int64
 }
+
+// DefaultMaxPackument bounds an upstream packument when Options do not.
+// The npm registry refuses packuments over 100 MB; full documents of the
+// most published packages are tens of megabytes (abbreviated ones a few),
+// so every document it serves fits, with a margin.
+const DefaultMaxPackument = 128 << 20
 
 var (
 	defaultsOnce  sync.Once
@@ -66,6 +76,7 @@ type rule struct {
 	packageID    string
 	registry     string // base URL ending in '/'
 	ttl          time.Duration
+	maxDoc       int64
 	cacheControl []string
 	alwaysProxy  bool
 	allowPublish bool
@@ -92,9 +103,13 @@ func New(rules []*manifest.NPM, opts Options) (*Registry, error) {
 	if reg.client == nil {
 		reg.client = defaultClient
 	}
+	maxDoc := opts.MaxPackument
+	if maxDoc <= 0 {
+		maxDoc = DefaultMaxPackument
+	}
 	for _, r := range rules {
 		ru := &rule{
-			packageID: r.PackageID, registry: r.Registry, ttl: r.CacheTTL,
+			packageID: r.PackageID, registry: r.Registry, ttl: r.CacheTTL, maxDoc: maxDoc,
 			cacheControl: []string{"max-age=" + strconv.Itoa(int(r.CacheTTL/time.Second)) + ", public"},
 			alwaysProxy:  r.AlwaysProxy, allowPublish: r.AllowPublish,
 		}
@@ -338,7 +353,7 @@ func (ru *rule) newDocRequest(name string, abbreviated bool) doccache.Request {
 		key, accept = "npm abbreviated "+u, ctypeAbbrev+"; q=1.0, "+ctypeJSON+"; q=0.8"
 	}
 	return doccache.Request{
-		Key: key, URL: u, Accept: accept, TTL: ru.ttl,
+		Key: key, URL: u, Accept: accept, TTL: ru.ttl, MaxDocument: ru.maxDoc,
 		Parse: func(_ context.Context, _ *url.URL, header http.Header, body []byte) (any, int64, error) {
 			p, err := parsePackument(name, abbreviated, header, body)
 			if err != nil {
