@@ -54,7 +54,7 @@ func Default() Config {
 		HeaderTimeout:   10 * time.Second,
 		IdleTimeout:     120 * time.Second,
 		MaxPythonPage:   64 << 20,
-		MaxPackument:    128 << 20,
+		MaxPackument:    64 << 20,
 		Analytics:       DefaultAnalytics(),
 	}
 }

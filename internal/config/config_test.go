@@ -76,7 +76,7 @@ func TestDocumentLimits(t *testing.T) {
 	if c.MaxPythonPage != 2<<20 || c.MaxPackument != 1<<20 {
 		t.Errorf("limits %d, %d; want 2 MiB and 1 MiB", c.MaxPythonPage, c.MaxPackument)
 	}
-	if d := Default(); d.MaxPythonPage != 64<<20 || d.MaxPackument != 128<<20 {
-		t.Errorf("default limits %d, %d; want 64 MiB and 128 MiB", d.MaxPythonPage, d.MaxPackument)
+	if d := Default(); d.MaxPythonPage != 64<<20 || d.MaxPackument != 64<<20 {
+		t.Errorf("default limits %d, %d; want 64 MiB each", d.MaxPythonPage, d.MaxPackument)
 	}
 }

@@ -43,10 +43,12 @@ type Options struct {
 }
 
 // DefaultMaxPackument bounds an upstream packument when Options do not.
-// The npm registry refuses packuments over 100 MB; full documents of the
-// most published packages are tens of megabytes (abbreviated ones a few),
-// so every document it serves fits, with a margin.
-const DefaultMaxPackument = 128 << 20
+// Full documents of the most published packages on the npm registry are
+// 30-40 MB (abbreviated ones, which installers ask for, a few MB); the
+// registry itself refuses documents over 100 MB. Rewriting a document
+// allocates about twelve times its size, so the bound keeps a margin over
+// today's largest without letting one upstream take gigabytes.
+const DefaultMaxPackument = 64 << 20
 
 var (
 	defaultsOnce  sync.Once
