@@ -6,7 +6,7 @@
 // it is revalidated with If-None-Match / If-Modified-Since, and a 304 only
 // renews it. When the upstream cannot be reached or fails, the last good
 // copy is served (stale) and the upstream is left alone for a short while.
-// With no copy at all the caller gets an *Error to turn into a 502 or 504.
+// With no copy at all the caller gets an *Error to turn into a 502, 503 or 504.
 // Concurrent requests for the same document share one fetch. The cache is
 // bounded in bytes and evicts the least recently used documents.
 //
@@ -157,7 +157,7 @@ type Request struct {
 }
 
 // An Error says why a document could not be had: the upstream failed and
-// nothing was cached. Status is the answer to give (502 or 504).
+// nothing was cached. Status is the answer to give (502, 503 while shutting down, or 504).
 type Error struct {
 	Status int
 	URL    string
@@ -195,7 +195,7 @@ func formatBytes(n int64) string {
 var errClosed = errors.New("the gateway is shutting down")
 
 // FailureStatus is the status to answer when Get failed with err: the
-// Error's own (502 or 504), else 502. ok is false when ctx, the
+// Error's own (502, 503 or 504), else 502. ok is false when ctx, the
 // request's, is done: the client went away and needs no answer.
 func FailureStatus(ctx context.Context, err error) (status int, ok bool) {
 	if ue, isErr := errors.AsType[*Error](err); isErr {
