@@ -6,9 +6,9 @@
 // it is revalidated with If-None-Match / If-Modified-Since, and a 304 only
 // renews it. When the upstream cannot be reached or fails, the last good
 // copy is served (stale) and the upstream is left alone for a short while.
-// With no copy at all the caller gets an *Error to turn into a 502, 503 or 504.
-// Concurrent requests for the same document share one fetch. The cache is
-// bounded in bytes and evicts the least recently used documents.
+// With no copy at all the caller gets an *Error to turn into a 502, 503
+// or 504. Concurrent requests for the same document share one fetch. The
+// cache is bounded in bytes and evicts the least recently used documents.
 //
 // Every fetch is bounded: its body by a size limit (per request, else the
 // cache's), and the fetch and the parse together by the fetch timeout.
@@ -157,7 +157,8 @@ type Request struct {
 }
 
 // An Error says why a document could not be had: the upstream failed and
-// nothing was cached. Status is the answer to give (502, 503 while shutting down, or 504).
+// nothing was cached. Status is the answer to give: 502, 504 for
+// timeouts, 503 once the cache is closed.
 type Error struct {
 	Status int
 	URL    string
