@@ -71,6 +71,9 @@ func TestHTMLPageLinear(t *testing.T) {
 		{"unclosed quotes", 1000, func(n int) string { return strings.Repeat(`<a href="x.tar.gz `, n) }},
 		{"unended anchors", 1000, func(n int) string { return strings.Repeat("<a href=/f/p-1.0.tar.gz>p-1.0.tar.gz <b>", n) }},
 		{"unclosed comments", 1000, func(n int) string { return strings.Repeat("<!-- <a href=x> -", n) }},
+		{"deep nesting", 2000, func(n int) string {
+			return strings.Repeat("<div><span>", n) + "<a href=/f/p-1.0.tar.gz>p-1.0.tar.gz</a>" + strings.Repeat("</span></div>", n)
+		}},
 		{"huge attribute", 5000, func(n int) string {
 			return `<a href="/f/p-1.0.tar.gz" data-yanked="` + strings.Repeat("&amp;x", n) + `">p-1.0.tar.gz</a>`
 		}},
