@@ -107,8 +107,8 @@ func serve(ctx context.Context, cfg config.Config, events io.Writer, log *slog.L
 	opts := route.Options{
 		Logger: log,
 		Docker: dockerOpts,
-		Python: python.Options{Cache: docs},
-		NPM:    npm.Options{Cache: docs, Trusted: trusted, Client: outbound, Logger: log},
+		Python: python.Options{Cache: docs, MaxPage: int64(cfg.MaxPythonPage)},
+		NPM:    npm.Options{Cache: docs, Trusted: trusted, Client: outbound, Logger: log, MaxPackument: int64(cfg.MaxPackument)},
 	}
 	loader := reload.New(cfg.Manifest, opts, log, m)
 	router, err := loader.Load(func(t *route.Table) *route.Router {
@@ -169,6 +169,9 @@ func serve(ctx context.Context, cfg config.Config, events io.Writer, log *slog.L
 	<-watchDone
 
 	opsHandler.Drain()
+	// Requests waiting for an upstream document get the cached copy or
+	// a 503 now rather than holding the shutdown up.
+	docs.Close()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	_ = gw.Shutdown(shutdownCtx)

@@ -32,6 +32,8 @@ type Config struct {
 	MaxHeaderBytes  int
 	HeaderTimeout   time.Duration
 	IdleTimeout     time.Duration
+	MaxPythonPage   int // bytes of an upstream project page
+	MaxPackument    int // bytes of an upstream packument
 	TokenKeyFile    string
 	// AllowPrivateUpstreams lets requests that do not go to a rule's own
 	// backend (token services, tarball hosts, storage redirects) reach
@@ -55,6 +57,8 @@ func Default() Config {
 		MaxHeaderBytes:  64 << 10,
 		HeaderTimeout:   10 * time.Second,
 		IdleTimeout:     120 * time.Second,
+		MaxPythonPage:   64 << 20,
+		MaxPackument:    64 << 20,
 		Analytics:       DefaultAnalytics(),
 	}
 }
@@ -81,6 +85,8 @@ func (c *Config) settings() []setting {
 		{"max-header-bytes", "largest request header accepted", &c.MaxHeaderBytes},
 		{"header-timeout", "time a client has to send the request header", &c.HeaderTimeout},
 		{"idle-timeout", "how long an idle keep-alive connection is kept", &c.IdleTimeout},
+		{"max-python-page-bytes", "largest upstream Python project page (HTML or JSON) read; larger ones are refused", &c.MaxPythonPage},
+		{"max-packument-bytes", "largest upstream npm packument read; larger ones are refused", &c.MaxPackument},
 		{"token-key-file", "`file` with the secret (32 bytes or more) that signs registry tokens; replicas must share it; \"\" uses a random key per process", &c.TokenKeyFile},
 		{"allow-private-upstreams", "let token services, tarball hosts and storage redirects be on private, loopback or link-local addresses (a rule's own backend always may be); metadata addresses stay refused", &c.AllowPrivateUpstreams},
 	}
@@ -202,6 +208,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxHeaderBytes < 4096 {
 		add("--max-header-bytes must be at least 4096")
+	}
+	if c.MaxPythonPage < 64<<10 {
+		add("--max-python-page-bytes must be at least 65536")
+	}
+	if c.MaxPackument < 64<<10 {
+		add("--max-packument-bytes must be at least 65536")
 	}
 	if c.HeaderTimeout <= 0 || c.IdleTimeout <= 0 {
 		add("--header-timeout and --idle-timeout must be positive")

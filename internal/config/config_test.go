@@ -55,11 +55,13 @@ func TestValidateReportsEverything(t *testing.T) {
 	c.Events = "kafka"
 	c.TrustedProxies = "10.0.0.0/99"
 	c.LogFormat = "xml"
+	c.MaxPythonPage = 100
+	c.MaxPackument = -1
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("Validate accepted a bad configuration")
 	}
-	for _, want := range []string{"--manifest is required", "--listen", "--events", "--trusted-proxies", "--log-format"} {
+	for _, want := range []string{"--manifest is required", "--listen", "--events", "--trusted-proxies", "--log-format", "--max-python-page-bytes", "--max-packument-bytes"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate error lacks %q:\n%v", want, err)
 		}
@@ -78,5 +80,18 @@ func TestAllowPrivateUpstreams(t *testing.T) {
 	}
 	if _, err := load(t, map[string]string{"PORTICO_ALLOW_PRIVATE_UPSTREAMS": "sometimes"}); err == nil || !strings.Contains(err.Error(), "PORTICO_ALLOW_PRIVATE_UPSTREAMS") {
 		t.Errorf("bad boolean: %v", err)
+	}
+}
+
+func TestDocumentLimits(t *testing.T) {
+	c, err := load(t, map[string]string{"PORTICO_MAX_PACKUMENT_BYTES": "1048576"}, "--max-python-page-bytes", "2097152")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxPythonPage != 2<<20 || c.MaxPackument != 1<<20 {
+		t.Errorf("limits %d, %d; want 2 MiB and 1 MiB", c.MaxPythonPage, c.MaxPackument)
+	}
+	if d := Default(); d.MaxPythonPage != 64<<20 || d.MaxPackument != 64<<20 {
+		t.Errorf("default limits %d, %d; want 64 MiB each", d.MaxPythonPage, d.MaxPackument)
 	}
 }

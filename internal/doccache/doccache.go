@@ -6,9 +6,17 @@
 // it is revalidated with If-None-Match / If-Modified-Since, and a 304 only
 // renews it. When the upstream cannot be reached or fails, the last good
 // copy is served (stale) and the upstream is left alone for a short while.
-// With no copy at all the caller gets an *Error to turn into a 502 or 504.
-// Concurrent requests for the same document share one fetch. The cache is
-// bounded in bytes and evicts the least recently used documents.
+// With no copy at all the caller gets an *Error to turn into a 502, 503
+// or 504. Concurrent requests for the same document share one fetch. The
+// cache is bounded in bytes and evicts the least recently used documents.
+//
+// Every fetch is bounded: its body by a size limit (per request, else the
+// cache's), and the fetch and the parse together by the fetch timeout.
+// The parse is given a context that ends with that timeout; a parse that
+// ignores it is abandoned when it expires, so a flight always ends on
+// time. A caller waits for a flight no longer than its own context and
+// the fetch timeout allow, and then gets the cached copy if there is one.
+// Close ends every fetch at once, for shutdown.
 //
 // A Cache is long-lived: it is created once per process and shared by
 // every routing table, so documents survive manifest reloads. Keys are
@@ -49,8 +57,11 @@ type Options struct {
 	Client *http.Client
 	// MaxBytes bounds the estimated memory of all documents kept.
 	MaxBytes int64
-	// MaxDocument bounds the size of one upstream response body.
-	MaxDocument  int64
+	// MaxDocument bounds the size of one upstream response body when
+	// the Request does not set its own bound.
+	MaxDocument int64
+	// FetchTimeout bounds a fetch with its parse, and how long a caller
+	// waits for one.
 	FetchTimeout time.Duration
 	RetryAfter   time.Duration
 	Logger       *slog.Logger
@@ -62,6 +73,11 @@ type Options struct {
 // concurrent use.
 type Cache struct {
 	opts Options
+
+	// ctx ends with Close; every fetch runs under it.
+	ctx       context.Context
+	closeCtx  context.CancelFunc
+	closeOnce sync.Once
 
 	mu      sync.Mutex
 	entries map[string]*list.Element // of *entry
@@ -132,13 +148,19 @@ type Request struct {
 	// Accept is sent as the Accept header.
 	Accept string
 	TTL    time.Duration
+	// MaxDocument bounds the response body; 0 takes the cache's bound.
+	// A larger document is refused with a *SizeError.
+	MaxDocument int64
 	// Parse reads a 200 response. It returns the value to keep and an
-	// estimate of the memory it holds beyond the body.
-	Parse func(final *url.URL, header http.Header, body []byte) (value any, extra int64, err error)
+	// estimate of the memory it holds beyond the body. ctx ends when
+	// the fetch's time is up: a long parse checks it now and then and
+	// gives up, since its result would be thrown away.
+	Parse func(ctx context.Context, final *url.URL, header http.Header, body []byte) (value any, extra int64, err error)
 }
 
 // An Error says why a document could not be had: the upstream failed and
-// nothing was cached. Status is the answer to give (502 or 504).
+// nothing was cached. Status is the answer to give: 502, 504 for
+// timeouts, 503 once the cache is closed.
 type Error struct {
 	Status int
 	URL    string
@@ -148,8 +170,35 @@ type Error struct {
 func (e *Error) Error() string { return fmt.Sprintf("upstream %s: %v", e.URL, e.Err) }
 func (e *Error) Unwrap() error { return e.Err }
 
+// A SizeError says that a document was larger than its bound.
+type SizeError struct {
+	Limit int64
+	// Size is the size the upstream announced, or -1 when the body was
+	// cut off at the limit while reading.
+	Size int64
+}
+
+func (e *SizeError) Error() string {
+	if e.Size >= 0 {
+		return fmt.Sprintf("the document (%d bytes) exceeds the size limit of %s", e.Size, formatBytes(e.Limit))
+	}
+	return fmt.Sprintf("the document exceeds the size limit of %s", formatBytes(e.Limit))
+}
+
+// formatBytes writes n in bytes, with MiB when it is a whole number of
+// them, as limits are usually set.
+func formatBytes(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB (%d bytes)", n>>20, n)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// errClosed is why fetches fail once the cache is closed.
+var errClosed = errors.New("the gateway is shutting down")
+
 // FailureStatus is the status to answer when Get failed with err: the
-// Error's own (502 or 504), else 502. ok is false when ctx, the
+// Error's own (502, 503 or 504), else 502. ok is false when ctx, the
 // request's, is done: the client went away and needs no answer.
 func FailureStatus(ctx context.Context, err error) (status int, ok bool) {
 	if ue, isErr := errors.AsType[*Error](err); isErr {
@@ -184,7 +233,17 @@ func New(o Options) *Cache {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Cache{opts: o, entries: make(map[string]*list.Element), flights: make(map[string]*flight)}
+	c := &Cache{opts: o, entries: make(map[string]*list.Element), flights: make(map[string]*flight)}
+	c.ctx, c.closeCtx = context.WithCancel(context.Background())
+	return c
+}
+
+// Close ends every fetch in flight and refuses new ones: callers get the
+// cached copy, stale or not, or an *Error with status 503. Documents
+// still fresh are served as before. It is called when the process shuts
+// down, so that no request waits for an upstream meanwhile.
+func (c *Cache) Close() {
+	c.closeOnce.Do(c.closeCtx)
 }
 
 // Stats are counters since the cache was made.
@@ -220,8 +279,11 @@ func (c *Cache) Peek(key string) *Doc {
 
 // Get returns the document of r: the cached one while it is fresh,
 // otherwise what the upstream says now, or the cached one if the upstream
-// fails. ctx only bounds the caller's wait; the fetch itself is shared
-// and finishes for the others even if this caller goes away.
+// fails. The fetch itself is shared and finishes for the others even if
+// this caller goes away. The caller waits for it until it ends (within
+// the fetch timeout) or ctx does; in the latter case it gets the cached
+// copy (Stale) if there is one, else ctx's error when the caller went
+// away, else (ctx's deadline passed) an *Error with status 504.
 func (c *Cache) Get(ctx context.Context, r Request) (*Doc, State, error) {
 	now := c.opts.Now()
 	c.mu.Lock()
@@ -241,6 +303,10 @@ func (c *Cache) Get(ctx context.Context, r Request) (*Doc, State, error) {
 		}
 		cached = e.doc
 	}
+	if c.ctx.Err() != nil {
+		c.mu.Unlock()
+		return c.notWaiting(ctx, r, cached, errClosed)
+	}
 	f := c.flights[r.Key]
 	if f == nil {
 		f = &flight{done: make(chan struct{})}
@@ -248,19 +314,53 @@ func (c *Cache) Get(ctx context.Context, r Request) (*Doc, State, error) {
 		go c.fetch(r, cached, f)
 	}
 	c.mu.Unlock()
+	// A flight ends within the fetch timeout (see fetch), which bounds
+	// the wait even for a caller without a deadline.
 	select {
 	case <-f.done:
 		return f.doc, f.state, f.err
 	case <-ctx.Done():
-		return nil, Fetched, ctx.Err()
+		return c.notWaiting(ctx, r, cached, ctx.Err())
+	case <-c.ctx.Done():
+		return c.notWaiting(ctx, r, cached, errClosed)
 	}
 }
 
-// fetch runs one flight and publishes its result.
+// notWaiting answers a caller that stops waiting for a flight (or never
+// starts): with the cached copy if there is one, else with why.
+func (c *Cache) notWaiting(ctx context.Context, r Request, cached *Doc, why error) (*Doc, State, error) {
+	if cached != nil {
+		c.stats.stale.Add(1)
+		return cached, Stale, nil
+	}
+	switch {
+	case errors.Is(why, errClosed):
+		return nil, Fetched, &Error{Status: http.StatusServiceUnavailable, URL: r.URL, Err: why}
+	case errors.Is(why, context.Canceled) && ctx.Err() != nil:
+		// The caller went away: nobody needs an answer.
+		return nil, Fetched, why
+	}
+	return nil, Fetched, &Error{Status: http.StatusGatewayTimeout, URL: r.URL, Err: fmt.Errorf("gave up waiting for the upstream: %w", why)}
+}
+
+// fetch runs one flight and publishes its result, at the latest when the
+// fetch timeout passes: a load still running then (a parse that does not
+// look at its context) is abandoned and its result dropped.
 func (c *Cache) fetch(r Request, cached *Doc, f *flight) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.opts.FetchTimeout)
+	ctx, cancel := context.WithTimeout(c.ctx, c.opts.FetchTimeout)
 	defer cancel()
-	doc, state, err := c.load(ctx, r, cached)
+	results := make(chan loaded, 1)
+	go func() {
+		doc, state, err := c.load(ctx, r, cached)
+		results <- loaded{doc, state, err}
+	}()
+	var l loaded
+	select {
+	case l = <-results:
+	case <-ctx.Done():
+		l.err = c.abandoned(r.URL)
+	}
+	doc, state, err := l.doc, l.state, l.err
 	now := c.opts.Now()
 
 	c.mu.Lock()
@@ -276,17 +376,46 @@ func (c *Cache) fetch(r Request, cached *Doc, f *flight) {
 	case err != nil:
 		c.stats.failures.Add(1)
 	default:
+		c.count(state)
 		c.store(r.Key, doc)
 	}
 	c.mu.Unlock()
 
 	if state == Stale {
-		c.opts.Logger.Warn("upstream failed, serving the cached copy", "url", r.URL, "cached", cached.Validated)
+		c.opts.Logger.Warn("upstream failed, serving the cached copy", "url", r.URL, "cached", cached.Validated, "err", l.err)
 	} else if err != nil {
 		c.opts.Logger.Warn("upstream failed, nothing cached", "url", r.URL, "err", err)
 	}
 	f.doc, f.state, f.err = doc, state, err
 	close(f.done)
+}
+
+// loaded is what load returned.
+type loaded struct {
+	doc   *Doc
+	state State
+	err   error
+}
+
+// abandoned is the error of a fetch whose time ran out (or whose cache
+// was closed) before it finished.
+func (c *Cache) abandoned(u string) error {
+	if c.ctx.Err() != nil {
+		return &Error{Status: http.StatusServiceUnavailable, URL: u, Err: errClosed}
+	}
+	return &Error{Status: http.StatusGatewayTimeout, URL: u, Err: fmt.Errorf("no complete answer within %v", c.opts.FetchTimeout)}
+}
+
+// count records how a successful fetch went.
+func (c *Cache) count(state State) {
+	switch {
+	case state == Revalidated:
+		c.stats.revalidated.Add(1)
+	case state == Refreshed:
+		c.stats.refreshed.Add(1)
+	case state == Fetched:
+		c.stats.misses.Add(1)
+	}
 }
 
 // store puts doc under key and evicts the least recently used documents
@@ -360,7 +489,6 @@ func (c *Cache) load(ctx context.Context, r Request, cached *Doc) (*Doc, State, 
 	now := c.opts.Now()
 	switch {
 	case resp.StatusCode == http.StatusNotModified && cached != nil:
-		c.stats.revalidated.Add(1)
 		doc := *cached
 		doc.Validated = now
 		if v := resp.Header.Get("ETag"); v != "" {
@@ -368,28 +496,34 @@ func (c *Cache) load(ctx context.Context, r Request, cached *Doc) (*Doc, State, 
 		}
 		return &doc, Revalidated, nil
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
-		c.stats.misses.Add(1)
 		return &Doc{Missing: true, URL: target, Validated: now, size: 256}, Fetched, nil
 	case resp.StatusCode != http.StatusOK:
 		return nil, 0, &Error{Status: http.StatusBadGateway, URL: r.URL, Err: fmt.Errorf("answered %s", resp.Status)}
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxDocument+1))
+	limit := r.MaxDocument
+	if limit <= 0 {
+		limit = c.opts.MaxDocument
+	}
+	if resp.ContentLength > limit {
+		return nil, 0, &Error{Status: http.StatusBadGateway, URL: r.URL, Err: &SizeError{Limit: limit, Size: resp.ContentLength}}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, 0, fetchError(r.URL, err)
 	}
-	if int64(len(body)) > c.opts.MaxDocument {
-		return nil, 0, &Error{Status: http.StatusBadGateway, URL: r.URL, Err: fmt.Errorf("document larger than %d bytes", c.opts.MaxDocument)}
+	if int64(len(body)) > limit {
+		return nil, 0, &Error{Status: http.StatusBadGateway, URL: r.URL, Err: &SizeError{Limit: limit, Size: -1}}
 	}
-	value, extra, err := r.Parse(target, resp.Header, body)
+	value, extra, err := r.Parse(ctx, target, resp.Header, body)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, 0, fetchError(r.URL, ctx.Err())
+		}
 		return nil, 0, &Error{Status: http.StatusBadGateway, URL: r.URL, Err: fmt.Errorf("unreadable document: %w", err)}
 	}
 	state := Fetched
 	if cached != nil {
 		state = Refreshed
-		c.stats.refreshed.Add(1)
-	} else {
-		c.stats.misses.Add(1)
 	}
 	return &Doc{
 		Value: value, URL: target, Validated: now,

@@ -84,7 +84,7 @@ func (o *origin) set(f func(o *origin)) { o.mu.Lock(); f(o); o.mu.Unlock() }
 
 var parses atomic.Int64
 
-func upper(_ *url.URL, _ http.Header, body []byte) (any, int64, error) {
+func upper(_ context.Context, _ *url.URL, _ http.Header, body []byte) (any, int64, error) {
 	parses.Add(1)
 	if strings.HasPrefix(string(body), "bad") {
 		return nil, 0, errors.New("not a document")
@@ -310,5 +310,162 @@ func TestCallerCancelDoesNotCancelFetch(t *testing.T) {
 	}
 	if n := o.requests.Load(); n != 1 {
 		t.Errorf("upstream saw %d requests, want the abandoned fetch to complete and be reused", n)
+	}
+}
+
+func TestSizeLimit(t *testing.T) {
+	o := &origin{body: strings.Repeat("x", 2000)}
+	c, clk, srv := setup(t, o)
+	u := srv.URL + "/doc"
+	r := Request{Key: u, URL: u, TTL: time.Minute, Parse: upper, MaxDocument: 1000}
+	_, _, err := c.Get(context.Background(), r)
+	var ue *Error
+	var se *SizeError
+	if !errors.As(err, &ue) || ue.Status != http.StatusBadGateway || !errors.As(err, &se) || se.Limit != 1000 || se.Size != 2000 ||
+		!strings.Contains(err.Error(), "exceeds the size limit of 1000 bytes") {
+		t.Fatalf("announced body over the limit: err %v, want a 502 *Error with a *SizeError naming the limit", err)
+	}
+
+	// Without a Content-Length the body is cut off at the limit.
+	chunked := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		for range 40 {
+			_, _ = w.Write([]byte(strings.Repeat("y", 100)))
+			w.(http.Flusher).Flush()
+		}
+	}))
+	defer chunked.Close()
+	cr := Request{Key: chunked.URL, URL: chunked.URL, TTL: time.Minute, Parse: upper, MaxDocument: 2 << 20}
+	if _, _, err := c.Get(context.Background(), cr); err != nil {
+		t.Fatalf("a 4000-byte streamed body under a 2 MiB limit: %v", err)
+	}
+	clk.add(2 * time.Minute)
+	cr.MaxDocument = 1 << 10
+	d, st, err := c.Get(context.Background(), cr)
+	if err != nil || st != Stale || d.Value != strings.Repeat("Y", 4000) {
+		t.Fatalf("streamed body over the limit with a copy cached: %v %v, want the stale copy", st, err)
+	}
+	delete(c.entries, chunked.URL)
+	_, _, err = c.Get(context.Background(), cr)
+	if !errors.As(err, &se) || se.Size != -1 || !strings.Contains(err.Error(), "exceeds the size limit of 1024 bytes") {
+		t.Fatalf("streamed body over the limit, nothing cached: err %v", err)
+	}
+	if e := (&SizeError{Limit: 64 << 20, Size: -1}).Error(); !strings.Contains(e, "64 MiB (67108864 bytes)") {
+		t.Errorf("SizeError for 64 MiB reads %q", e)
+	}
+}
+
+// stuckParse is a Parse that ignores its context until release is closed.
+func stuckParse(release chan struct{}) func(context.Context, *url.URL, http.Header, []byte) (any, int64, error) {
+	return func(_ context.Context, _ *url.URL, _ http.Header, body []byte) (any, int64, error) {
+		<-release
+		return string(body), 0, nil
+	}
+}
+
+// TestParseCannotOutliveFetchTimeout: a parse that never looks at its
+// context is abandoned when the fetch timeout passes, and the flight
+// ends with a 504 or the stale copy.
+func TestParseCannotOutliveFetchTimeout(t *testing.T) {
+	o := &origin{body: "one"}
+	srv := httptest.NewServer(o)
+	defer srv.Close()
+	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c := New(Options{Now: clk.now, FetchTimeout: 500 * time.Millisecond})
+	release := make(chan struct{})
+	defer close(release)
+	u := srv.URL + "/doc"
+	_, _, err := c.Get(context.Background(), Request{Key: u, URL: u, TTL: time.Minute, Parse: stuckParse(release)})
+	var ue *Error
+	if !errors.As(err, &ue) || ue.Status != http.StatusGatewayTimeout {
+		t.Fatalf("stuck parse, nothing cached: err %v, want a 504 *Error", err)
+	}
+	if _, _, err := get(t, c, u); err != nil {
+		t.Fatalf("the next fetch must not wait behind the abandoned one: %v", err)
+	}
+	clk.add(2 * time.Minute)
+	d, st, err := c.Get(context.Background(), Request{Key: u, URL: u, TTL: time.Minute, Parse: stuckParse(release)})
+	if err != nil || st != Stale || d.Value != "ONE" {
+		t.Fatalf("stuck parse with a copy cached: %v %v %v, want the stale copy", d, st, err)
+	}
+}
+
+// TestParseGetsDeadline: the context given to Parse ends with the fetch
+// timeout.
+func TestParseGetsDeadline(t *testing.T) {
+	o := &origin{body: "one"}
+	c, _, srv := setup(t, o)
+	u := srv.URL + "/doc"
+	var deadline bool
+	_, _, err := c.Get(context.Background(), Request{Key: u, URL: u, TTL: time.Minute,
+		Parse: func(ctx context.Context, _ *url.URL, _ http.Header, body []byte) (any, int64, error) {
+			_, deadline = ctx.Deadline()
+			return string(body), 0, nil
+		}})
+	if err != nil || !deadline {
+		t.Fatalf("err %v, deadline %v: want the parse to run under the fetch deadline", err, deadline)
+	}
+}
+
+// TestWaiterStopsAtOwnDeadline: callers waiting on a slow fetch stop at
+// their own deadline with the stale copy or a 504, while the fetch goes
+// on for others.
+func TestWaiterStopsAtOwnDeadline(t *testing.T) {
+	o := &origin{body: "one"}
+	c, clk, srv := setup(t, o)
+	u := srv.URL + "/doc"
+	if _, _, err := get(t, c, u); err != nil {
+		t.Fatal(err)
+	}
+	o.set(func(o *origin) { o.gate = make(chan struct{}) })
+	defer close(o.gate)
+	clk.add(2 * time.Minute)
+	for _, key := range []string{u, u + "?cold"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		d, st, err := c.Get(ctx, Request{Key: key, URL: key, TTL: time.Minute, Parse: upper})
+		cancel()
+		var ue *Error
+		switch {
+		case key == u && (err != nil || st != Stale || d.Value != "ONE"):
+			t.Errorf("slow revalidation: %v %v %v, want the stale copy at the caller's deadline", d, st, err)
+		case key != u && (!errors.As(err, &ue) || ue.Status != http.StatusGatewayTimeout):
+			t.Errorf("slow first fetch: err %v, want a 504 *Error at the caller's deadline", err)
+		}
+	}
+}
+
+// TestClose: closing the cache releases waiting callers and refuses new
+// fetches; fresh documents are still served.
+func TestClose(t *testing.T) {
+	o := &origin{body: "one"}
+	c, clk, srv := setup(t, o)
+	fresh := srv.URL + "/doc?fresh"
+	if _, _, err := get(t, c, fresh); err != nil {
+		t.Fatal(err)
+	}
+	o.set(func(o *origin) { o.gate = make(chan struct{}) })
+	defer close(o.gate)
+	u := srv.URL + "/doc"
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := get(t, c, u)
+		done <- err
+	}()
+	for o.requests.Load() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	c.Close()
+	var ue *Error
+	if err := <-done; !errors.As(err, &ue) || ue.Status != http.StatusServiceUnavailable {
+		t.Fatalf("waiting caller after Close: err %v, want a 503 *Error", err)
+	}
+	if _, st, err := get(t, c, fresh); err != nil || st != Fresh {
+		t.Errorf("fresh document after Close: %v %v", st, err)
+	}
+	clk.add(2 * time.Minute)
+	if _, st, err := get(t, c, fresh); err != nil || st != Stale {
+		t.Errorf("expired document after Close: %v %v, want the stale copy without a fetch", st, err)
+	}
+	if _, _, err := get(t, c, u+"?new"); !errors.As(err, &ue) || ue.Status != http.StatusServiceUnavailable {
+		t.Errorf("new document after Close: err %v, want a 503 *Error", err)
 	}
 }

@@ -6,9 +6,36 @@
 // and ';', a key without '=' is distinct from a key with an empty value,
 // invalid percent-escapes are kept literally instead of failing the whole
 // query, and '+' decodes to a space.
+//
+// Queries come from clients, so everything here takes time linear in the
+// query (KeepFirst: expected linear), and the gateway refuses queries of
+// more than MaxItems parameters before any rule reads them (TooMany).
 package query
 
 import "strings"
+
+// MaxItems is the largest number of parameters the gateway accepts in a
+// query. Real download URLs carry a handful; a thousand leaves room for
+// any generated one while bounding the work per request.
+const MaxItems = 1000
+
+// TooMany reports whether raw (with or without its leading '?') holds more
+// than MaxItems items. It does not allocate, and looks at the bytes only
+// when the query is long enough to hold that many.
+func TooMany(raw string) bool {
+	raw = strings.TrimPrefix(raw, "?")
+	// n items need n-1 separators.
+	if len(raw) < MaxItems {
+		return false
+	}
+	n := 1
+	for i := 0; i < len(raw); i++ {
+		if raw[i] == '&' || raw[i] == ';' {
+			n++
+		}
+	}
+	return n > MaxItems
+}
 
 // An Item is one decoded query parameter.
 type Item struct {
@@ -82,6 +109,50 @@ func Get(items []Item, key string) (Item, bool) {
 		}
 	}
 	return Item{}, false
+}
+
+// smallKeepFirst is the length up to which KeepFirst compares every pair
+// of keys: cheaper than a map for the few parameters of real queries, and
+// it does not allocate.
+const smallKeepFirst = 16
+
+// KeepFirst removes, in place, every item whose key an earlier item has,
+// and returns the shortened slice: the first occurrence of each key wins,
+// in the original order. Its work is linear in len(items) (expected, with
+// a map past a few items).
+func KeepFirst(items []Item) []Item {
+	kept, _ := keepFirst(items)
+	return kept
+}
+
+// keepFirst is KeepFirst, also returning the number of key comparisons
+// and lookups it made, which tests use to check its complexity.
+func keepFirst(items []Item) ([]Item, int) {
+	ops := 0
+	kept := items[:0]
+	if len(items) <= smallKeepFirst {
+	next:
+		for _, it := range items {
+			for _, k := range kept {
+				ops++
+				if k.Key == it.Key {
+					continue next
+				}
+			}
+			kept = append(kept, it)
+		}
+		return kept, ops
+	}
+	seen := make(map[string]struct{}, len(items))
+	for _, it := range items {
+		ops++
+		if _, dup := seen[it.Key]; dup {
+			continue
+		}
+		seen[it.Key] = struct{}{}
+		kept = append(kept, it)
+	}
+	return kept, ops
 }
 
 // AppendRender appends "?k=v&k2&..." to dst with keys and values escaped

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"portico/internal/gateway"
+	"portico/internal/query"
 )
 
 // A Table is an immutable routing snapshot. Build one with Compile and
@@ -39,8 +40,13 @@ type Domain struct {
 }
 
 // Serve offers req to the candidate rules in precedence order and reports
-// the result of the first that takes it.
+// the result of the first that takes it. A query of more parameters than
+// query.MaxItems is refused first, so that no rule's work on it grows
+// without bound.
 func (d *Domain) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Result, bool) {
+	if query.TooMany(req.RawQuery) {
+		return gateway.TooManyParams(w, req), true
+	}
 	cands := d.prefixes.collect(req.Cands[:0], req.RawPath)
 	if seg, plain := gateway.FirstSegment(req.RawPath); plain {
 		cands = append(cands, d.segs[seg]...)

@@ -38,6 +38,39 @@ func TestMerge(t *testing.T) {
 	}
 }
 
+// FuzzMerge checks query merging against its definition (spec 5.7): the
+// target's head and fragment around the rendering of the target's items
+// then the request's, the first of each key only, in that order.
+func FuzzMerge(f *testing.F) {
+	f.Add("q=a+b&k", "z=1&z=2&k=9&sp=a+b&e=&n")
+	f.Add("", "a=1;b=2;a=3")
+	f.Add("a=1", strings.Repeat("k&j=1&", 12)+"a=2&z")
+	f.Fuzz(func(t *testing.T, targetQuery, reqQuery string) {
+		target := "https://x.io/p"
+		if targetQuery != "" {
+			target += "?" + targetQuery
+		}
+		target += "#f"
+		u, ok := parseAbsURI(target)
+		if !ok {
+			return // not merged into, by definition
+		}
+		reqItems := query.Parse(reqQuery)
+		got, _ := appendMerged(nil, u, reqItems, nil)
+		var want []query.Item
+		seen := map[string]bool{}
+		for _, it := range append(query.Parse(u.rawQuery), reqItems...) {
+			if !seen[it.Key] {
+				seen[it.Key] = true
+				want = append(want, it)
+			}
+		}
+		if w := "https://x.io/p" + string(query.AppendRender(nil, want)) + "#f"; string(got) != w {
+			t.Fatalf("merge(%q, %q) = %q, want %q", target, reqQuery, got, w)
+		}
+	})
+}
+
 func TestParseAbsURIRejects(t *testing.T) {
 	for _, s := range []string{"", "/relative", "https://x.io/a b", "https://x.io/%zz", "https://x.io/é", "1https://x", "https://x.io/a?b|c", "https://a@b@c/"} {
 		if _, ok := parseAbsURI(s); ok {

@@ -160,19 +160,7 @@ func appendMerged(dst []byte, u absURI, reqItems, scratch []query.Item) ([]byte,
 		items = query.AppendParse(items, u.rawQuery)
 	}
 	items = append(items, reqItems...)
-	kept := items[:0]
-	for _, it := range items {
-		dup := false
-		for _, k := range kept {
-			if k.Key == it.Key {
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			kept = append(kept, it)
-		}
-	}
+	kept := query.KeepFirst(items)
 	dst = append(dst, u.head...)
 	dst = query.AppendRender(dst, kept)
 	dst = append(dst, u.fragment...)

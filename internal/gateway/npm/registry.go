@@ -42,7 +42,19 @@ type Options struct {
 	// Logger receives warnings about refused upstream requests; nil
 	// discards them.
 	Logger *slog.Logger
+	// MaxPackument bounds the size of an upstream packument; a larger
+	// one is refused (the cached copy is served, or 502). 0 means
+	// DefaultMaxPackument.
+	MaxPackument int64
 }
+
+// DefaultMaxPackument bounds an upstream packument when Options do not.
+// Full documents of the most published packages on the npm registry are
+// 30-40 MB (abbreviated ones, which installers ask for, a few MB); the
+// registry itself refuses documents over 100 MB. Rewriting a document
+// allocates about twelve times its size, so the bound keeps a margin over
+// today's largest without letting one upstream take gigabytes.
+const DefaultMaxPackument = 64 << 20
 
 var (
 	defaultsOnce  sync.Once
@@ -73,6 +85,7 @@ type rule struct {
 	packageID    string
 	registry     string // base URL ending in '/'
 	ttl          time.Duration
+	maxDoc       int64
 	cacheControl []string
 	alwaysProxy  bool
 	allowPublish bool
@@ -105,13 +118,17 @@ func New(rules []*manifest.NPM, opts Options) (*Registry, error) {
 	if reg.log == nil {
 		reg.log = slog.New(slog.DiscardHandler)
 	}
+	maxDoc := opts.MaxPackument
+	if maxDoc <= 0 {
+		maxDoc = DefaultMaxPackument
+	}
 	for _, r := range rules {
 		policy, err := upstream.NewPolicy(r.Registry, r.TarballHosts...)
 		if err != nil {
 			return nil, fmt.Errorf("rules[%d] (npm-v1): %w", r.Index, err)
 		}
 		ru := &rule{
-			packageID: r.PackageID, registry: r.Registry, ttl: r.CacheTTL,
+			packageID: r.PackageID, registry: r.Registry, ttl: r.CacheTTL, maxDoc: maxDoc,
 			cacheControl: []string{"max-age=" + strconv.Itoa(int(r.CacheTTL/time.Second)) + ", public"},
 			alwaysProxy:  r.AlwaysProxy, allowPublish: r.AllowPublish,
 			policy: policy, storage: policy.ForStorage(),
@@ -356,8 +373,8 @@ func (ru *rule) newDocRequest(name string, abbreviated bool) doccache.Request {
 		key, accept = "npm abbreviated "+u, ctypeAbbrev+"; q=1.0, "+ctypeJSON+"; q=0.8"
 	}
 	return doccache.Request{
-		Key: key, URL: u, Accept: accept, TTL: ru.ttl,
-		Parse: func(_ *url.URL, header http.Header, body []byte) (any, int64, error) {
+		Key: key, URL: u, Accept: accept, TTL: ru.ttl, MaxDocument: ru.maxDoc,
+		Parse: func(_ context.Context, _ *url.URL, header http.Header, body []byte) (any, int64, error) {
 			p, err := parsePackument(name, abbreviated, header, body)
 			if err != nil {
 				return nil, 0, err

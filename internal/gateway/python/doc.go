@@ -13,6 +13,12 @@
 // Projects the domain does not know are redirected to the fallback index,
 // so dependencies still resolve.
 //
+// Upstream pages are untrusted input: they are bounded in size
+// (Options.MaxPage), HTML is read with the HTML5 tokenizer of
+// golang.org/x/net/html, and every step from bytes to the rendered page
+// (names, PEP 440 versions, sorting) takes time linear in the page, or
+// n log n for the sort.
+//
 // Project names are normalized as PEP 503 requires, and requests for a
 // name in another spelling are redirected to the normalized URL.
 package python

@@ -50,11 +50,8 @@ func fileVersionText(project, file string) (string, bool) {
 		// With the project known, the name is the longest prefix that
 		// normalizes to it.
 		if project != "" {
-			want := Normalize(project)
-			for i := len(base) - 1; i > 0; i-- {
-				if base[i] == '-' && Normalize(base[:i]) == want && i+1 < len(base) {
-					return base[i+1:], true
-				}
+			if i := nameEnd(base, Normalize(project)); i > 0 {
+				return base[i+1:], true
 			}
 		}
 		// Otherwise the version starts at the first '-' followed by a
@@ -67,4 +64,34 @@ func fileVersionText(project, file string) (string, bool) {
 		return "", false
 	}
 	return "", false
+}
+
+// nameEnd returns the largest i > 0 such that base[i] is '-', something
+// follows it, and base[:i] normalizes to want; -1 if there is none. The
+// normal form of base[:i] only grows with i, each a prefix of the next,
+// so one pass that compares it with want as it goes finds them all: file
+// names come from upstream pages, and normalizing every prefix would take
+// quadratic time.
+func nameEnd(base, want string) int {
+	end := -1
+	n := 0 // base[:i] normalizes to want[:n]
+	for i := 0; i < len(base); i++ {
+		c := base[i]
+		if c == '-' && i > 0 && i+1 < len(base) && n == len(want) {
+			end = i
+		}
+		switch {
+		case isSep(c) && i > 0 && isSep(base[i-1]):
+			continue // a run of separators normalizes to one '-'
+		case isSep(c):
+			c = '-'
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if n == len(want) || want[n] != c {
+			break
+		}
+		n++
+	}
+	return end
 }

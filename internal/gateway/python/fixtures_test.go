@@ -324,12 +324,19 @@ type portico struct {
 	srv    *httptest.Server
 	rec    *recorder
 	cache  *doccache.Cache
+	opts   python.Options
 	router *route.Router
 }
 
 func startPortico(t testing.TB, manifestJSON string) *portico {
 	t.Helper()
-	p := &portico{rec: &recorder{}, cache: doccache.New(doccache.Options{})}
+	return startPorticoWith(t, manifestJSON, python.Options{Cache: doccache.New(doccache.Options{})})
+}
+
+// startPorticoWith is startPortico with the repository options given.
+func startPorticoWith(t testing.TB, manifestJSON string, opts python.Options) *portico {
+	t.Helper()
+	p := &portico{rec: &recorder{}, cache: opts.Cache, opts: opts}
 	trusted, _ := clientip.ParseTrusted("")
 	p.router = route.NewRouter(p.compile(t, manifestJSON), trusted, p.rec, nil)
 	p.srv = httptest.NewServer(p.router)
@@ -343,7 +350,7 @@ func (p *portico) compile(t testing.TB, manifestJSON string) *route.Table {
 	if err != nil {
 		t.Fatalf("manifest: %v", err)
 	}
-	table, err := route.Compile(m, route.Options{Python: python.Options{Cache: p.cache}})
+	table, err := route.Compile(m, route.Options{Python: p.opts})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package python
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"path"
@@ -22,15 +23,20 @@ type indexRule struct {
 	packageID          string
 	index              string // upstream base URL, ending in '/'
 	ttl                time.Duration
+	maxPage            int64
 	cacheControl       string
 	cacheControlHeader []string
 	// fixed is the cache request of an exact-name rule, built once.
 	fixed *doccache.Request
 }
 
-func newIndexRule(r *manifest.PythonIndex) *indexRule {
+func newIndexRule(r *manifest.PythonIndex, maxPage int64) *indexRule {
 	pat := Normalize(r.PackageName)
+	if maxPage <= 0 {
+		maxPage = DefaultMaxPage
+	}
 	ir := &indexRule{
+		maxPage:      maxPage,
 		pattern:      pat,
 		glob:         strings.ContainsAny(pat, "*?["),
 		packageID:    r.PackageID,
@@ -82,9 +88,9 @@ func (ir *indexRule) request(norm string) doccache.Request {
 func (ir *indexRule) newRequest(norm string) doccache.Request {
 	u := ir.pageURL(norm)
 	return doccache.Request{
-		Key: "python " + u, URL: u, Accept: upstreamAccept, TTL: ir.ttl,
-		Parse: func(final *url.URL, header http.Header, body []byte) (any, int64, error) {
-			pp, err := parseProjectPage(final, header, body)
+		Key: "python " + u, URL: u, Accept: upstreamAccept, TTL: ir.ttl, MaxDocument: ir.maxPage,
+		Parse: func(ctx context.Context, final *url.URL, header http.Header, body []byte) (any, int64, error) {
+			pp, err := parseProjectPage(ctx, final, header, body)
 			if err != nil {
 				return nil, 0, err
 			}

@@ -18,11 +18,20 @@ import (
 // change only with the manifest, and clients revalidate with the ETag.
 const StaticCacheControl = "max-age=300, public"
 
+// DefaultMaxPage bounds an upstream project page when Options do not.
+// PyPI's pages of the projects with the most files (nightly builds) are
+// some megabytes; this leaves a wide margin.
+const DefaultMaxPage = 64 << 20
+
 // Options are what a repository needs at request time.
 type Options struct {
 	// Cache keeps upstream project pages; it outlives routing tables.
 	// Nil uses a cache shared by all repositories of the process.
 	Cache *doccache.Cache
+	// MaxPage bounds the size of an upstream project page, HTML or
+	// JSON; a larger one is refused (the cached copy is served, or
+	// 502). 0 means DefaultMaxPage.
+	MaxPage int64
 }
 
 var (
@@ -99,7 +108,7 @@ func New(v1 []*manifest.PythonV1, idx []*manifest.PythonIndex, opts Options) (*R
 		sp.pages = renderProject(sp.project, true, StaticCacheControl)
 	}
 	for i, r := range idx {
-		ir := newIndexRule(r)
+		ir := newIndexRule(r, opts.MaxPage)
 		repo.indexes = append(repo.indexes, ir)
 		if i == 0 {
 			repo.fallback = ir.index

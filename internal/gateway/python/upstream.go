@@ -1,15 +1,19 @@
 package python
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
+	"io"
 	"mime"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+
+	"golang.org/x/net/html"
 )
 
 // upstreamAccept asks an index for PEP 691 JSON, falling back to HTML.
@@ -40,13 +44,13 @@ type parsedPage struct {
 // parseProjectPage reads an upstream project page in the format its
 // Content-Type names: PEP 691 JSON or PEP 503 HTML. Relative URLs are
 // resolved against base.
-func parseProjectPage(base *url.URL, header http.Header, body []byte) (*parsedPage, error) {
+func parseProjectPage(ctx context.Context, base *url.URL, header http.Header, body []byte) (*parsedPage, error) {
 	ct, _, _ := mime.ParseMediaType(header.Get("Content-Type"))
 	switch {
 	case strings.HasSuffix(ct, "+json") || ct == "application/json":
 		return parseJSONPage(base, body)
 	default:
-		return parseHTMLPage(base, body)
+		return parseHTMLPage(ctx, base, body)
 	}
 }
 
@@ -182,225 +186,178 @@ func resolve(base *url.URL, ref string) (string, error) {
 	return u.String(), nil
 }
 
-// parseHTMLPage reads the anchors of a PEP 503 project page.
-func parseHTMLPage(base *url.URL, body []byte) (*parsedPage, error) {
+// parseHTMLPage reads the anchors of a PEP 503 project page. It tokenizes
+// the page as HTML5 does (x/net/html), which takes time linear in the
+// page's length whatever it holds; ctx is looked at every few hundred
+// tokens so that a parse past the fetch deadline stops.
+func parseHTMLPage(ctx context.Context, base *url.URL, body []byte) (*parsedPage, error) {
 	p := &parsedPage{}
-	var firstErr error
-	err := scanHTML(string(body), func(tag string, attrs []attr, text string) {
-		switch tag {
-		case "meta":
-			if v, ok := attrValue(attrs, "name"); ok && v == "pypi:repository-version" {
-				c, _ := attrValue(attrs, "content")
-				if err := checkAPIVersion(c); err != nil && firstErr == nil {
-					firstErr = err
-				}
-			}
-		case "a":
-			href, ok := attrValue(attrs, "href")
-			if !ok {
-				return
-			}
-			name := strings.TrimSpace(text)
-			ref, frag, _ := strings.Cut(href, "#")
-			u, err := resolve(base, ref)
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				return
-			}
-			if name == "" || strings.ContainsAny(name, "/\\") {
-				// The file name is the link text; fall back to the
-				// URL's last segment.
-				pu, _ := url.Parse(u)
-				name = pu.Path[strings.LastIndexByte(pu.Path, '/')+1:]
-				if name, err = url.PathUnescape(name); err != nil || name == "" {
-					return
-				}
-			}
-			l := link{name: name, url: u, size: -1}
-			if k, v, ok := strings.Cut(frag, "="); ok && k != "" && v != "" {
-				l.hashes = []hashPair{{k, v}}
-			}
-			if v, ok := attrValue(attrs, "data-requires-python"); ok {
-				l.requiresPython = &v
-			}
-			if v, ok := attrValue(attrs, "data-gpg-sig"); ok {
-				b := v == "true"
-				l.gpgSig = &b
-			}
-			if v, ok := attrValue(attrs, "data-yanked"); ok {
-				l.yanked, l.yankedReason = true, v
-			}
-			v, ok := attrValue(attrs, "data-core-metadata")
-			if !ok {
-				v, ok = attrValue(attrs, "data-dist-info-metadata")
-			}
-			if ok && v != "false" {
-				l.coreMetadata = true
-				if k, h, found := strings.Cut(v, "="); found && k != "" && h != "" {
-					l.metadataHashes = []hashPair{{k, h}}
-				}
-			}
-			p.links = append(p.links, l)
+	z := html.NewTokenizer(bytes.NewReader(body))
+	var (
+		a        anchor // the open <a>, while open is set
+		open     bool
+		text     strings.Builder
+		firstErr error
+	)
+	// closeAnchor ends the open anchor: at </a>, at the next <a> (which
+	// closes it in HTML), or at the end of the page.
+	closeAnchor := func() {
+		if !open {
+			return
 		}
-	})
+		open = false
+		l, err := a.link(base, text.String())
+		text.Reset()
+		switch {
+		case err != nil && firstErr == nil:
+			firstErr = err
+		case err == nil && l != nil:
+			p.links = append(p.links, *l)
+		}
+	}
+	for n := 0; ; n++ {
+		if n%256 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		switch z.Next() {
+		case html.ErrorToken:
+			if err := z.Err(); err != io.EOF {
+				return nil, fmt.Errorf("HTML page: %w", err)
+			}
+			closeAnchor()
+			if firstErr != nil {
+				return nil, fmt.Errorf("HTML page: %w", firstErr)
+			}
+			return p, nil
+		case html.StartTagToken, html.SelfClosingTagToken:
+			// A self-closing <a/> is a start tag in HTML: its text
+			// follows.
+			name, hasAttr := z.TagName()
+			switch string(name) {
+			case "a":
+				closeAnchor()
+				a.read(z, hasAttr)
+				open = true
+			case "meta":
+				if err := checkMeta(z, hasAttr); err != nil && firstErr == nil {
+					firstErr = err
+				}
+			}
+		case html.EndTagToken:
+			if name, _ := z.TagName(); string(name) == "a" {
+				closeAnchor()
+			}
+		case html.TextToken:
+			if open {
+				text.Write(z.Text())
+			}
+		}
+	}
+}
+
+// The attributes of an anchor that PEP 503, 592, 658 and 714 give
+// meaning to, as indexes into anchor.
+const (
+	attrHref = iota
+	attrRequiresPython
+	attrGPGSig
+	attrYanked
+	attrCoreMetadata
+	attrDistInfoMetadata
+	numAttrs
+)
+
+var anchorAttrs = [numAttrs]string{"href", "data-requires-python", "data-gpg-sig", "data-yanked", "data-core-metadata", "data-dist-info-metadata"}
+
+// anchor holds the attributes of one <a> start tag, each the first of
+// its name, as HTML keeps them.
+type anchor struct {
+	val [numAttrs]string
+	has [numAttrs]bool
+}
+
+func (a *anchor) read(z *html.Tokenizer, more bool) {
+	*a = anchor{}
+	for more {
+		var k, v []byte
+		k, v, more = z.TagAttr()
+		for i, name := range anchorAttrs {
+			if !a.has[i] && string(k) == name {
+				a.val[i], a.has[i] = string(v), true
+				break
+			}
+		}
+	}
+}
+
+func (a *anchor) get(i int) (string, bool) { return a.val[i], a.has[i] }
+
+// link is the file an anchor with text text lists, nil for an anchor
+// without href or without a usable file name.
+func (a *anchor) link(base *url.URL, text string) (*link, error) {
+	href, ok := a.get(attrHref)
+	if !ok {
+		return nil, nil
+	}
+	name := strings.TrimSpace(text)
+	ref, frag, _ := strings.Cut(href, "#")
+	u, err := resolve(base, ref)
 	if err != nil {
 		return nil, err
 	}
-	if firstErr != nil {
-		return nil, fmt.Errorf("HTML page: %w", firstErr)
+	if name == "" || strings.ContainsAny(name, "/\\") {
+		// The file name is the link text; fall back to the URL's last
+		// segment.
+		pu, _ := url.Parse(u)
+		name = pu.Path[strings.LastIndexByte(pu.Path, '/')+1:]
+		if name, err = url.PathUnescape(name); err != nil || name == "" || strings.ContainsAny(name, "/\\") {
+			return nil, nil
+		}
 	}
-	return p, nil
+	l := &link{name: name, url: u, size: -1}
+	if k, v, ok := strings.Cut(frag, "="); ok && k != "" && v != "" {
+		l.hashes = []hashPair{{k, v}}
+	}
+	if v, ok := a.get(attrRequiresPython); ok {
+		l.requiresPython = &v
+	}
+	if v, ok := a.get(attrGPGSig); ok {
+		b := v == "true"
+		l.gpgSig = &b
+	}
+	if v, ok := a.get(attrYanked); ok {
+		l.yanked, l.yankedReason = true, v
+	}
+	v, ok := a.get(attrCoreMetadata)
+	if !ok {
+		v, ok = a.get(attrDistInfoMetadata)
+	}
+	if ok && v != "false" {
+		l.coreMetadata = true
+		if k, h, found := strings.Cut(v, "="); found && k != "" && h != "" {
+			l.metadataHashes = []hashPair{{k, h}}
+		}
+	}
+	return l, nil
 }
 
-// attr is one attribute of an HTML start tag, name lower-cased and value
-// unescaped.
-type attr struct{ name, value string }
-
-func attrValue(attrs []attr, name string) (string, bool) {
-	for _, a := range attrs {
-		if a.name == name {
-			return a.value, true
-		}
-	}
-	return "", false
-}
-
-// scanHTML calls f for every <a> element (with its text) and <meta>
-// tag in s. It understands just enough HTML for index pages: comments,
-// quoted and unquoted attribute values, character references.
-func scanHTML(s string, f func(tag string, attrs []attr, text string)) error {
-	for i := 0; i < len(s); {
-		lt := strings.IndexByte(s[i:], '<')
-		if lt < 0 {
-			return nil
-		}
-		i += lt
-		if strings.HasPrefix(s[i:], "<!--") {
-			end := strings.Index(s[i+4:], "-->")
-			if end < 0 {
-				return nil
-			}
-			i += 4 + end + 3
-			continue
-		}
-		name, attrs, next, ok := startTag(s, i)
-		if !ok {
-			i++
-			continue
-		}
-		i = next
-		switch name {
-		case "a":
-			end := indexFold(s[i:], "</a")
-			text := s[i:]
-			if end >= 0 {
-				text = s[i : i+end]
-				i += end
-			} else {
-				i = len(s)
-			}
-			f(name, attrs, html.UnescapeString(stripTags(text)))
-		case "meta":
-			f(name, attrs, "")
-		}
-	}
-	return nil
-}
-
-// startTag reads the start tag at s[i] ('<'): its lower-cased name, its
-// attributes and the index after '>'.
-func startTag(s string, i int) (string, []attr, int, bool) {
-	j := i + 1
-	for j < len(s) && isNameChar(s[j]) {
-		j++
-	}
-	if j == i+1 {
-		return "", nil, 0, false
-	}
-	name := strings.ToLower(s[i+1 : j])
-	var attrs []attr
-	for {
-		for j < len(s) && isSpace(s[j]) {
-			j++
-		}
-		if j >= len(s) {
-			return "", nil, 0, false
-		}
-		if s[j] == '>' {
-			return name, attrs, j + 1, true
-		}
-		if s[j] == '/' {
-			j++
-			continue
-		}
-		k := j
-		for j < len(s) && !isSpace(s[j]) && s[j] != '=' && s[j] != '>' && s[j] != '/' {
-			j++
-		}
-		an := strings.ToLower(s[k:j])
-		for j < len(s) && isSpace(s[j]) {
-			j++
-		}
-		val := ""
-		if j < len(s) && s[j] == '=' {
-			j++
-			for j < len(s) && isSpace(s[j]) {
-				j++
-			}
-			if j < len(s) && (s[j] == '"' || s[j] == '\'') {
-				q := s[j]
-				end := strings.IndexByte(s[j+1:], q)
-				if end < 0 {
-					return "", nil, 0, false
-				}
-				val = s[j+1 : j+1+end]
-				j += end + 2
-			} else {
-				k := j
-				for j < len(s) && !isSpace(s[j]) && s[j] != '>' {
-					j++
-				}
-				val = s[k:j]
-			}
-		}
-		if an != "" {
-			attrs = append(attrs, attr{an, html.UnescapeString(val)})
-		}
-	}
-}
-
-func stripTags(s string) string {
-	if strings.IndexByte(s, '<') < 0 {
-		return s
-	}
-	var b strings.Builder
-	in := false
-	for i := 0; i < len(s); i++ {
+// checkMeta refuses a page whose repository version (PEP 629) is of a
+// major version this code does not know.
+func checkMeta(z *html.Tokenizer, more bool) error {
+	var name, content string
+	var hasName, hasContent bool
+	for more {
+		var k, v []byte
+		k, v, more = z.TagAttr()
 		switch {
-		case s[i] == '<':
-			in = true
-		case s[i] == '>':
-			in = false
-		case !in:
-			b.WriteByte(s[i])
+		case string(k) == "name" && !hasName:
+			name, hasName = string(v), true
+		case string(k) == "content" && !hasContent:
+			content, hasContent = string(v), true
 		}
 	}
-	return b.String()
-}
-
-func indexFold(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if strings.EqualFold(s[i:i+len(sub)], sub) {
-			return i
-		}
+	if name != "pypi:repository-version" {
+		return nil
 	}
-	return -1
+	return checkAPIVersion(content)
 }
-
-func isNameChar(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-'
-}
-
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' }

@@ -2,7 +2,6 @@ package python
 
 import (
 	"cmp"
-	"math/big"
 	"strconv"
 	"strings"
 )
@@ -40,15 +39,19 @@ func Normalize(name string) string {
 
 func isSep(c byte) bool { return c == '-' || c == '_' || c == '.' }
 
-// A Version is a parsed PEP 440 version.
+// A Version is a parsed PEP 440 version. Its numbers have no bound, so
+// they are kept as decimal strings without leading zeros ("0" for zero):
+// reading, comparing and printing them takes time linear in their length,
+// where arbitrary-precision integers would take quadratic time in
+// conversions, and versions come from upstream pages.
 type Version struct {
 	Epoch   int64
-	Release []*big.Int
+	Release []string
 	// Pre is "a", "b" or "rc" with PreN; "" when not a pre-release.
 	Pre     string
-	PreN    *big.Int
-	Post    *big.Int // nil when not a post-release
-	Dev     *big.Int // nil when not a development release
+	PreN    string
+	Post    string   // "" when not a post-release
+	Dev     string   // "" when not a development release
 	Local   []string // lower-cased segments
 	hasPost bool
 	hasDev  bool
@@ -92,8 +95,7 @@ func ParseVersion(s string) (Version, bool) {
 		return v, false
 	}
 	for {
-		x, _ := new(big.Int).SetString(p[:n], 10)
-		v.Release = append(v.Release, x)
+		v.Release = append(v.Release, decimal(p[:n]))
 		p = p[n:]
 		if len(p) < 2 || p[0] != '.' || digits(p[1:]) == 0 {
 			break
@@ -149,17 +151,34 @@ func cutSep(p string) (string, bool) {
 }
 
 // number reads an optional separator and digits; no digits means 0.
-func number(p string) (*big.Int, string) {
+func number(p string) (string, string) {
 	q := p
 	if q != "" && isSep(q[0]) && digits(q[1:]) > 0 {
 		q = q[1:]
 	}
 	n := digits(q)
 	if n == 0 {
-		return new(big.Int), p
+		return "0", p
 	}
-	x, _ := new(big.Int).SetString(q[:n], 10)
-	return x, q[n:]
+	return decimal(q[:n]), q[n:]
+}
+
+// decimal is the canonical form of a string of digits: without leading
+// zeros, "0" for zero.
+func decimal(d string) string {
+	d = strings.TrimLeft(d, "0")
+	if d == "" {
+		return "0"
+	}
+	return d
+}
+
+// cmpDecimal compares canonical decimals numerically.
+func cmpDecimal(a, b string) int {
+	if c := cmp.Compare(len(a), len(b)); c != 0 {
+		return c
+	}
+	return strings.Compare(a, b)
 }
 
 func digits(s string) int {
@@ -194,19 +213,19 @@ func (v Version) String() string {
 		if i > 0 {
 			b.WriteByte('.')
 		}
-		b.WriteString(r.String())
+		b.WriteString(r)
 	}
 	if v.Pre != "" {
 		b.WriteString(v.Pre)
-		b.WriteString(v.PreN.String())
+		b.WriteString(v.PreN)
 	}
 	if v.hasPost {
 		b.WriteString(".post")
-		b.WriteString(v.Post.String())
+		b.WriteString(v.Post)
 	}
 	if v.hasDev {
 		b.WriteString(".dev")
-		b.WriteString(v.Dev.String())
+		b.WriteString(v.Dev)
 	}
 	if len(v.Local) > 0 {
 		b.WriteByte('+')
@@ -222,7 +241,7 @@ func (v Version) Compare(w Version) int {
 	}
 	n := max(len(v.Release), len(w.Release))
 	for i := range n {
-		if c := releaseAt(v.Release, i).Cmp(releaseAt(w.Release, i)); c != 0 {
+		if c := cmpDecimal(releaseAt(v.Release, i), releaseAt(w.Release, i)); c != 0 {
 			return c
 		}
 	}
@@ -230,7 +249,7 @@ func (v Version) Compare(w Version) int {
 		return c
 	}
 	if v.Pre != "" && w.Pre != "" {
-		if c := v.PreN.Cmp(w.PreN); c != 0 {
+		if c := cmpDecimal(v.PreN, w.PreN); c != 0 {
 			return c
 		}
 	}
@@ -243,13 +262,11 @@ func (v Version) Compare(w Version) int {
 	return compareLocal(v.Local, w.Local)
 }
 
-var zero = new(big.Int)
-
-func releaseAt(r []*big.Int, i int) *big.Int {
+func releaseAt(r []string, i int) string {
 	if i < len(r) {
 		return r[i]
 	}
-	return zero
+	return "0"
 }
 
 // preRank places a version among its kind: a development release of a
@@ -271,10 +288,10 @@ func (v Version) preRank() int {
 
 // cmpOptional compares optional numbers; absent sorts as missing (-1:
 // before any value, +1: after any value).
-func cmpOptional(hasA bool, a *big.Int, hasB bool, b *big.Int, missing int) int {
+func cmpOptional(hasA bool, a string, hasB bool, b string, missing int) int {
 	switch {
 	case hasA && hasB:
-		return a.Cmp(b)
+		return cmpDecimal(a, b)
 	case hasA:
 		return -missing
 	case hasB:
@@ -287,11 +304,10 @@ func cmpOptional(hasA bool, a *big.Int, hasB bool, b *big.Int, missing int) int 
 // numbers numerically, and a longer label above its prefix.
 func compareLocal(a, b []string) int {
 	for i := 0; i < len(a) && i < len(b); i++ {
-		an, aNum := new(big.Int).SetString(a[i], 10)
-		bn, bNum := new(big.Int).SetString(b[i], 10)
+		aNum, bNum := digits(a[i]) == len(a[i]), digits(b[i]) == len(b[i])
 		switch {
 		case aNum && bNum:
-			if c := an.Cmp(bn); c != 0 {
+			if c := cmpDecimal(decimal(a[i]), decimal(b[i])); c != 0 {
 				return c
 			}
 		case aNum:

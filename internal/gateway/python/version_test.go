@@ -1,10 +1,14 @@
 package python
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestNormalize(t *testing.T) {
@@ -203,7 +207,7 @@ const sampleHTML = `<!DOCTYPE html>
 
 func TestParseHTMLPage(t *testing.T) {
 	base, _ := url.Parse("https://index.example/simple/rocket-skates/")
-	p, err := parseHTMLPage(base, []byte(sampleHTML))
+	p, err := parseHTMLPage(context.Background(), base, []byte(sampleHTML))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,10 +226,10 @@ func TestParseHTMLPage(t *testing.T) {
 	if c.name != "rocket-skates-0.9.tar.gz" || c.gpgSig == nil || !*c.gpgSig || !c.coreMetadata || len(c.metadataHashes) != 0 {
 		t.Errorf("third link %+v", c)
 	}
-	if _, err := parseHTMLPage(base, []byte(`<meta name="pypi:repository-version" content="2.0">`)); err == nil {
+	if _, err := parseHTMLPage(context.Background(), base, []byte(`<meta name="pypi:repository-version" content="2.0">`)); err == nil {
 		t.Error("a page of repository version 2.0 must be refused (PEP 629)")
 	}
-	if _, err := parseHTMLPage(base, []byte(`<a href="file:///etc/passwd">x.whl</a>`)); err == nil {
+	if _, err := parseHTMLPage(context.Background(), base, []byte(`<a href="file:///etc/passwd">x.whl</a>`)); err == nil {
 		t.Error("a file: link must be refused")
 	}
 }
@@ -270,7 +274,7 @@ func FuzzParseHTMLPage(f *testing.F) {
 	f.Add(`<!-- <a href="x">`)
 	base, _ := url.Parse("https://index.example/simple/p/")
 	f.Fuzz(func(t *testing.T, s string) {
-		p, err := parseHTMLPage(base, []byte(s))
+		p, err := parseHTMLPage(context.Background(), base, []byte(s))
 		if err != nil {
 			return
 		}
@@ -282,6 +286,72 @@ func FuzzParseHTMLPage(f *testing.F) {
 			if l.name == "" || strings.ContainsAny(l.name, "/\\") {
 				t.Fatalf("file name %q", l.name)
 			}
+		}
+		// Every link comes from an anchor of the page.
+		if n := strings.Count(strings.ToLower(s), "<a"); len(p.links) > n {
+			t.Fatalf("%d links from a page with %d anchors", len(p.links), n)
+		}
+	})
+}
+
+// FuzzHTMLPageRoundTrip checks that the parser reads back exactly what
+// Portico's own renderer writes: file names, URLs, hashes and every
+// data attribute, whatever characters they hold.
+func FuzzHTMLPageRoundTrip(f *testing.F) {
+	f.Add("rocket_skates-1.0-py3-none-any.whl", ">=3.8", "broken & bad", "sha256=ef01", true, true, true)
+	f.Add("a<b>&\"'.tar.gz", "", "", "", false, false, false)
+	f.Add(" x .zip", "<a href=x>", "</a>", "true", false, true, true)
+	base, _ := url.Parse("https://index.example/simple/p/")
+	f.Fuzz(func(t *testing.T, name, requiresPython, yankedReason, metadata string, yanked, gpg, hasRequires bool) {
+		if name == "" || strings.TrimSpace(name) != name || strings.ContainsAny(name, "/\\") || !utf8.ValidString(name) {
+			return // not a file name an index lists
+		}
+		for _, v := range []string{name, requiresPython, yankedReason, metadata} {
+			// HTML turns these into other characters in any text.
+			if strings.ContainsAny(v, "\x00\r") {
+				return
+			}
+		}
+		sum := sha256.Sum256([]byte(name))
+		d := &dist{name: name, hashes: []hashPair{{"sha256", hex.EncodeToString(sum[:])}}, yanked: yanked, yankedReason: yankedReason}
+		if gpg {
+			d.gpgSig = &yanked
+		}
+		if hasRequires {
+			d.requiresPython = &requiresPython
+		}
+		if metadata != "" && metadata != "false" {
+			d.coreMetadata = true
+			if k, h, ok := strings.Cut(metadata, "="); ok && k != "" && h != "" {
+				d.metadataHashes = []hashPair{{k, h}}
+			}
+		}
+		other := &dist{name: "other-1.0.tar.gz"}
+		prj := &project{name: "p", norm: "p", files: []*dist{d, other}}
+		page := projectHTML(prj, true)
+		got, err := parseHTMLPage(context.Background(), base, []byte(page))
+		if err != nil {
+			t.Fatalf("parse of a rendered page: %v\n%s", err, page)
+		}
+		if len(got.links) != 2 || got.links[1].name != other.name {
+			t.Fatalf("%d links, want 2: %+v\n%s", len(got.links), got.links, page)
+		}
+		l := got.links[0]
+		wantURL, _ := base.Parse(fileHref(prj, d))
+		if l.name != name || l.url != wantURL.String() || !slices.Equal(l.hashes, d.hashes) {
+			t.Fatalf("link %+v, want name %q url %q hashes %v\n%s", l, name, wantURL, d.hashes, page)
+		}
+		if l.yanked != yanked || yanked && l.yankedReason != yankedReason {
+			t.Fatalf("yanked %v %q, want %v %q", l.yanked, l.yankedReason, yanked, yankedReason)
+		}
+		if (l.gpgSig != nil) != gpg || gpg && *l.gpgSig != yanked {
+			t.Fatalf("gpg-sig %v, want %v", l.gpgSig, d.gpgSig)
+		}
+		if (l.requiresPython != nil) != hasRequires || hasRequires && *l.requiresPython != requiresPython {
+			t.Fatalf("requires-python %v, want %q", l.requiresPython, requiresPython)
+		}
+		if l.coreMetadata != d.coreMetadata || !slices.Equal(l.metadataHashes, d.metadataHashes) {
+			t.Fatalf("core metadata %v %v, want %v %v", l.coreMetadata, l.metadataHashes, d.coreMetadata, d.metadataHashes)
 		}
 	})
 }
