@@ -75,7 +75,7 @@ func Compile(m *manifest.Manifest, opts Options) (*Table, error) {
 			return nil, fmt.Errorf("domain %s: %w", h, err)
 		}
 		t.domains[h] = d
-		t.rules += len(d.rules)
+		t.rules += len(byHost[h])
 	}
 	return t, nil
 }

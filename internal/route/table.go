@@ -20,7 +20,9 @@ func (t *Table) Domain(host string) *Domain { return t.domains[host] }
 // Domains returns the number of hosts the table serves.
 func (t *Table) Domains() int { return len(t.domains) }
 
-// Rules returns the number of compiled rules.
+// Rules returns the number of manifest rules the table was compiled from.
+// Rules that share one handler (a domain's docker, Python or npm rules)
+// each count, so the number is the one `portico check` reports.
 func (t *Table) Rules() int { return t.rules }
 
 // A Domain is the compiled rules of one host.
