@@ -109,6 +109,7 @@ func (d *decoder) document(data []byte) (*Manifest, error) {
 	if !seenRules {
 		d.errorf(-1, "", "rules", "missing")
 	}
+	d.checkDockerPush(m.Rules)
 	slices.Sort(unknown)
 	for _, k := range unknown {
 		d.errorf(-1, "", k, "unknown field; extension fields must start with \"x-\"")
