@@ -101,10 +101,11 @@ func serve(ctx context.Context, cfg config.Config, events io.Writer, log *slog.L
 	// the process, across manifest reloads.
 	docs := doccache.New(doccache.Options{Logger: log})
 	opts := route.Options{
-		Logger: log,
-		Docker: dockerOpts,
-		Python: python.Options{Cache: docs},
-		NPM:    npm.Options{Cache: docs, Trusted: trusted},
+		Logger:      log,
+		Docker:      dockerOpts,
+		Python:      python.Options{Cache: docs},
+		NPM:         npm.Options{Cache: docs, Trusted: trusted},
+		BodyTimeout: cfg.BodyTimeout,
 	}
 	loader := reload.New(cfg.Manifest, opts, log, m)
 	router, err := loader.Load(func(t *route.Table) *route.Router {

@@ -31,6 +31,7 @@ type Config struct {
 	EventQueue      int
 	MaxHeaderBytes  int
 	HeaderTimeout   time.Duration
+	BodyTimeout     time.Duration
 	IdleTimeout     time.Duration
 	TokenKeyFile    string
 	Analytics       Analytics
@@ -50,6 +51,7 @@ func Default() Config {
 		EventQueue:      16384,
 		MaxHeaderBytes:  64 << 10,
 		HeaderTimeout:   10 * time.Second,
+		BodyTimeout:     10 * time.Second,
 		IdleTimeout:     120 * time.Second,
 		Analytics:       DefaultAnalytics(),
 	}
@@ -76,6 +78,7 @@ func (c *Config) settings() []setting {
 		{"event-queue", "events that may wait for the event pipeline before new ones are dropped", &c.EventQueue},
 		{"max-header-bytes", "largest request header accepted", &c.MaxHeaderBytes},
 		{"header-timeout", "time a client has to send the request header", &c.HeaderTimeout},
+		{"body-timeout", "time a client has to send a request body that a rule reads (telemetry, scarf-js and file events, token forms); pushes are not bounded by it", &c.BodyTimeout},
 		{"idle-timeout", "how long an idle keep-alive connection is kept", &c.IdleTimeout},
 		{"token-key-file", "`file` with the secret (32 bytes or more) that signs registry tokens; replicas must share it; \"\" uses a random key per process", &c.TokenKeyFile},
 	}
@@ -198,8 +201,8 @@ func (c Config) Validate() error {
 	if c.MaxHeaderBytes < 4096 {
 		add("--max-header-bytes must be at least 4096")
 	}
-	if c.HeaderTimeout <= 0 || c.IdleTimeout <= 0 {
-		add("--header-timeout and --idle-timeout must be positive")
+	if c.HeaderTimeout <= 0 || c.IdleTimeout <= 0 || c.BodyTimeout <= 0 {
+		add("--header-timeout, --body-timeout and --idle-timeout must be positive")
 	}
 	c.Analytics.validate(add)
 	return errors.Join(errs...)

@@ -3,6 +3,7 @@ package route
 import (
 	"net/http"
 	"slices"
+	"time"
 
 	"portico/internal/gateway"
 )
@@ -38,6 +39,9 @@ type Domain struct {
 	segs     map[string][]int32
 	segRules []int32
 	wild     []int32
+	// bodyTimeout is Options.BodyTimeout, handed to rules with each
+	// request.
+	bodyTimeout time.Duration
 }
 
 // Serve offers req to the candidate rules in precedence order and reports
@@ -53,6 +57,7 @@ func (d *Domain) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Res
 	cands = append(cands, d.wild...)
 	slices.Sort(cands)
 	req.Cands = cands
+	req.BodyTimeout = d.bodyTimeout
 	for _, k := range cands {
 		if res, ok := d.rules[k].Serve(w, req); ok {
 			return res, true

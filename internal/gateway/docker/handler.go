@@ -2,6 +2,8 @@ package docker
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -374,8 +376,16 @@ func (h *Handler) serveToken(w http.ResponseWriter, req *gateway.Request) gatewa
 	case http.MethodGet, http.MethodHead:
 		scopes = r.URL.Query()["scope"]
 	case http.MethodPost:
-		r.Body = http.MaxBytesReader(w, r.Body, maxTokenForm)
-		if err := r.ParseForm(); err != nil {
+		err := req.ReadBody(w, func(body io.ReadCloser) error {
+			r.Body = http.MaxBytesReader(w, body, maxTokenForm)
+			return r.ParseForm()
+		})
+		if errors.Is(err, gateway.ErrBodyTimeout) {
+			w.Header().Set("Connection", "close")
+			res.Status, res.Outcome = writeError(w, http.StatusRequestTimeout, codeUnsupported, "the request body did not arrive in time"), event.OutcomeError
+			return res
+		}
+		if err != nil {
 			res.Status, res.Outcome = writeError(w, http.StatusBadRequest, "UNSUPPORTED", "invalid token request"), event.OutcomeError
 			return res
 		}
