@@ -105,10 +105,11 @@ func serve(ctx context.Context, cfg config.Config, events io.Writer, log *slog.L
 	// the process, across manifest reloads.
 	docs := doccache.New(doccache.Options{Logger: log, Client: outbound})
 	opts := route.Options{
-		Logger: log,
-		Docker: dockerOpts,
-		Python: python.Options{Cache: docs, MaxPage: int64(cfg.MaxPythonPage)},
-		NPM:    npm.Options{Cache: docs, Trusted: trusted, Client: outbound, Logger: log, MaxPackument: int64(cfg.MaxPackument)},
+		Logger:      log,
+		Docker:      dockerOpts,
+		Python:      python.Options{Cache: docs, MaxPage: int64(cfg.MaxPythonPage)},
+		NPM:         npm.Options{Cache: docs, Trusted: trusted, Client: outbound, Logger: log, MaxPackument: int64(cfg.MaxPackument)},
+		BodyTimeout: cfg.BodyTimeout,
 	}
 	loader := reload.New(cfg.Manifest, opts, log, m)
 	router, err := loader.Load(func(t *route.Table) *route.Router {

@@ -31,6 +31,7 @@ type Config struct {
 	EventQueue      int
 	MaxHeaderBytes  int
 	HeaderTimeout   time.Duration
+	BodyTimeout     time.Duration
 	IdleTimeout     time.Duration
 	MaxPythonPage   int // bytes of an upstream project page
 	MaxPackument    int // bytes of an upstream packument
@@ -56,6 +57,7 @@ func Default() Config {
 		EventQueue:      16384,
 		MaxHeaderBytes:  64 << 10,
 		HeaderTimeout:   10 * time.Second,
+		BodyTimeout:     10 * time.Second,
 		IdleTimeout:     120 * time.Second,
 		MaxPythonPage:   64 << 20,
 		MaxPackument:    64 << 20,
@@ -84,6 +86,7 @@ func (c *Config) settings() []setting {
 		{"event-queue", "events that may wait for the event pipeline before new ones are dropped", &c.EventQueue},
 		{"max-header-bytes", "largest request header accepted", &c.MaxHeaderBytes},
 		{"header-timeout", "time a client has to send the request header", &c.HeaderTimeout},
+		{"body-timeout", "time a client has to send a request body that a rule reads (telemetry, scarf-js and file events, token forms); pushes are not bounded by it", &c.BodyTimeout},
 		{"idle-timeout", "how long an idle keep-alive connection is kept", &c.IdleTimeout},
 		{"max-python-page-bytes", "largest upstream Python project page (HTML or JSON) read; larger ones are refused", &c.MaxPythonPage},
 		{"max-packument-bytes", "largest upstream npm packument read; larger ones are refused", &c.MaxPackument},
@@ -215,8 +218,8 @@ func (c Config) Validate() error {
 	if c.MaxPackument < 64<<10 {
 		add("--max-packument-bytes must be at least 65536")
 	}
-	if c.HeaderTimeout <= 0 || c.IdleTimeout <= 0 {
-		add("--header-timeout and --idle-timeout must be positive")
+	if c.HeaderTimeout <= 0 || c.IdleTimeout <= 0 || c.BodyTimeout <= 0 {
+		add("--header-timeout, --body-timeout and --idle-timeout must be positive")
 	}
 	c.Analytics.validate(add)
 	return errors.Join(errs...)

@@ -95,3 +95,17 @@ func TestDocumentLimits(t *testing.T) {
 		t.Errorf("default limits %d, %d; want 64 MiB each", d.MaxPythonPage, d.MaxPackument)
 	}
 }
+
+func TestBodyTimeout(t *testing.T) {
+	c, err := load(t, map[string]string{"PORTICO_BODY_TIMEOUT": "3s"}, "--manifest", "m.json")
+	if err != nil || c.BodyTimeout != 3*time.Second {
+		t.Fatalf("PORTICO_BODY_TIMEOUT: %v, %v", c.BodyTimeout, err)
+	}
+	if c, _ := load(t, nil, "--manifest", "m.json"); c.BodyTimeout != 10*time.Second {
+		t.Errorf("default body timeout %v, want 10s", c.BodyTimeout)
+	}
+	c, _ = load(t, nil, "--manifest", "m.json", "--body-timeout", "0s")
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "--body-timeout") {
+		t.Errorf("a zero body timeout: Validate = %v", err)
+	}
+}

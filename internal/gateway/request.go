@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"portico/internal/query"
@@ -23,6 +24,9 @@ type Request struct {
 	// RawQuery is the query including its leading '?', or "" when the
 	// request target has no '?'.
 	RawQuery string
+	// BodyTimeout bounds the time to receive a body that a rule reads
+	// (see ReadBody); zero means DefaultBodyTimeout.
+	BodyTimeout time.Duration
 
 	segs      []string
 	segsDone  bool
@@ -66,6 +70,7 @@ func (req *Request) Free() {
 		return // let oversized scratch space go instead of pinning it
 	}
 	req.HTTP = nil
+	req.BodyTimeout = 0
 	req.segs = req.segs[:0]
 	req.segsDone = false
 	req.items = req.items[:0]

@@ -2,10 +2,12 @@ package manifest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -22,8 +24,11 @@ func Load(path string) (*Manifest, error) {
 }
 
 // Decode parses and validates a manifest. file names the manifest in
-// errors. On failure the error joins one *Error per problem (see Errors)
-// and no manifest is returned: a manifest is used whole or not at all.
+// errors. On failure the error joins one *Error per problem (see Errors),
+// rule by rule and then the document's own, and no manifest is returned:
+// a manifest is used whole or not at all. A UTF-8 byte order mark at the
+// start is ignored; repeated keys and text that is not valid UTF-8 are
+// problems wherever they are.
 func Decode(file string, data []byte) (*Manifest, error) {
 	d := &decoder{file: file}
 	m, err := d.document(data)
@@ -31,14 +36,32 @@ func Decode(file string, data []byte) (*Manifest, error) {
 		return nil, err
 	}
 	if len(d.errs) > 0 {
+		// Rule by rule, then the document's own problems; within each,
+		// in the order found.
+		slices.SortStableFunc(d.errs, func(a, b error) int { return cmp.Compare(errorRank(a), errorRank(b)) })
 		return nil, errors.Join(d.errs...)
 	}
 	return m, nil
 }
 
+func errorRank(err error) int {
+	if e, ok := err.(*Error); ok && e.Rule >= 0 {
+		return e.Rule
+	}
+	return math.MaxInt
+}
+
 // document validates the whole input once, then walks it without copying:
 // each rule's fields are sub-slices of data.
 func (d *decoder) document(data []byte) (*Manifest, error) {
+	// Some editors start UTF-8 files with a byte order mark. RFC 8259
+	// lets a parser ignore it, and it carries no meaning in UTF-8, so it
+	// is skipped. Other encodings are named rather than reported as a
+	// stray character.
+	data = bytes.TrimPrefix(data, utf8BOM)
+	if enc := wideEncoding(data); enc != "" {
+		return nil, &Error{File: d.file, Rule: -1, Err: fmt.Errorf("the manifest is encoded as %s; save it as UTF-8", enc)}
+	}
 	if !json.Valid(data) {
 		var v any
 		return nil, d.documentError(data, json.Unmarshal(data, &v))
@@ -49,13 +72,15 @@ func (d *decoder) document(data []byte) (*Manifest, error) {
 		_ = json.Unmarshal(data, &v)
 		return nil, &Error{File: d.file, Rule: -1, Err: fmt.Errorf("the manifest must be a JSON object, not %s", jsonKind(data))}
 	}
+	if enc := d.strictScan(data); len(enc) > 0 {
+		return nil, errors.Join(enc...)
+	}
 	m := &Manifest{}
 	seenRules := false
 	var unknown []string
 	for i, mb := range top {
 		if duplicate(top[:i], mb.key) {
-			d.errorf(-1, "", mb.key, "appears more than once")
-			continue
+			continue // reported by strictScan
 		}
 		switch {
 		case mb.key == "rules":
@@ -84,6 +109,7 @@ func (d *decoder) document(data []byte) (*Manifest, error) {
 	if !seenRules {
 		d.errorf(-1, "", "rules", "missing")
 	}
+	d.checkDockerPush(m.Rules)
 	slices.Sort(unknown)
 	for _, k := range unknown {
 		d.errorf(-1, "", k, "unknown field; extension fields must start with \"x-\"")
@@ -108,6 +134,24 @@ func (d *decoder) fail(rule int, typ, field string, err error) {
 	d.errs = append(d.errs, &Error{File: d.file, Rule: rule, Type: typ, Field: field, Err: err})
 }
 
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// wideEncoding names the encoding of data when it is UTF-16 or UTF-32, by
+// its byte order mark or by the zero bytes that ASCII text has in those
+// encodings (a JSON document starts with an ASCII character), or returns
+// "".
+func wideEncoding(data []byte) string {
+	switch {
+	case bytes.HasPrefix(data, []byte{0, 0, 0xfe, 0xff}), bytes.HasPrefix(data, []byte{0xff, 0xfe, 0, 0}):
+		return "UTF-32 (it starts with a UTF-32 byte order mark)"
+	case bytes.HasPrefix(data, []byte{0xfe, 0xff}), bytes.HasPrefix(data, []byte{0xff, 0xfe}):
+		return "UTF-16 (it starts with a UTF-16 byte order mark)"
+	case len(data) >= 2 && (data[0] == 0 || data[1] == 0):
+		return "UTF-16 or UTF-32 (it has zero bytes between its characters)"
+	}
+	return ""
+}
+
 // documentError turns a JSON error about the whole file into an *Error
 // with a line and column.
 func (d *decoder) documentError(data []byte, err error) error {
@@ -121,7 +165,11 @@ func (d *decoder) documentError(data []byte, err error) error {
 	}
 	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
 		line, col := position(data, se.Offset)
-		return &Error{File: d.file, Rule: -1, Err: fmt.Errorf("line %d, column %d: %s", line, col, se.Error())}
+		msg := se.Error()
+		if se.Offset > 0 && bytes.HasPrefix(data[se.Offset-1:], utf8BOM) {
+			msg = "unexpected byte order mark (U+FEFF): one may only start the file"
+		}
+		return &Error{File: d.file, Rule: -1, Err: fmt.Errorf("line %d, column %d: %s", line, col, msg)}
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		line, col := position(data, int64(len(data)))
@@ -157,11 +205,6 @@ func (d *decoder) rule(i int, raw json.RawMessage, scratch []member) (Rule, []me
 		return nil, ms
 	}
 	f := &fields{d: d, rule: i, m: ms}
-	for j, mb := range ms {
-		if duplicate(ms[:j], mb.key) && !duplicate(ms[j+1:], mb.key) {
-			f.errorf(mb.key, "appears more than once")
-		}
-	}
 	typ, ok := f.typeField()
 	if !ok {
 		return nil, ms

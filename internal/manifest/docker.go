@@ -259,3 +259,65 @@ func checkEnvName(s string) error {
 	}
 	return nil
 }
+
+// checkDockerPush refuses "push": true without credentials on a domain
+// where Portico runs the registry auth handshake (see docs/docker.md; the
+// conditions are those of the docker handler). There Portico hands out
+// its own tokens and goes upstream with the rule's credentials, so it
+// must know who may push: only a client that logs in with the rule's
+// credentials gets a token that allows pushing. Without credentials there
+// is nobody to allow, and an anonymous push would have nowhere to go.
+// On a pass-through domain the registry authenticates pushers itself.
+func (d *decoder) checkDockerPush(rules []Rule) {
+	type domain struct {
+		reason     string // why Portico runs the handshake, "" when it does not
+		registries map[string]bool
+		push       []Rule // rules with push and no credentials
+	}
+	domains := make(map[string]*domain)
+	var order []string
+	for _, r := range rules {
+		var o *DockerOptions
+		var renames bool
+		var registry Backend
+		switch r := r.(type) {
+		case *DockerV1:
+			o, renames, registry = &r.DockerOptions, r.UpstreamRepository != "", r.Registry
+		case *DockerV2:
+			o, renames, registry = &r.DockerOptions, r.UpstreamPrefix != "", r.Registry
+		default:
+			continue
+		}
+		b := r.Common()
+		dom := domains[b.Host]
+		if dom == nil {
+			dom = &domain{registries: make(map[string]bool)}
+			domains[b.Host] = dom
+			order = append(order, b.Host)
+		}
+		dom.registries[registry.URL()] = true
+		switch {
+		case dom.reason != "":
+		case renames:
+			dom.reason = fmt.Sprintf("rules[%d] serves an image under another name", b.Index)
+		case o.HasCredentials():
+			dom.reason = fmt.Sprintf("rules[%d] names upstream credentials", b.Index)
+		}
+		if o.Push && !o.HasCredentials() {
+			dom.push = append(dom.push, r)
+		}
+	}
+	for _, host := range order {
+		dom := domains[host]
+		if dom.reason == "" && len(dom.registries) > 1 {
+			dom.reason = "its docker rules use more than one registry"
+		}
+		if dom.reason == "" {
+			continue
+		}
+		for _, r := range dom.push {
+			d.errorf(r.Common().Index, r.Type(), "push",
+				"needs credentials-env or credentials-file: Portico runs the registry auth handshake on %s (%s), so only clients that log in with the rule's credentials may push, and pushes go upstream with them", host, dom.reason)
+		}
+	}
+}

@@ -37,7 +37,7 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Errors returns the individual problems in an error returned by Decode,
-// in the order they were found.
+// in the order Decode reports them.
 func Errors(err error) []*Error {
 	var out []*Error
 	var walk func(error)

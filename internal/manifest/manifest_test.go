@@ -204,6 +204,14 @@ func FuzzDecode(f *testing.F) {
 		}
 	}
 	f.Add([]byte(`{"rules":[{"type":"file-v1","domain":"a","incoming-path":"/{a}","outgoing-url":"https://b/{a}","package-id":"p"}]}`))
+	// Hostile shapes: encodings, repeated keys at every depth, templates
+	// past their limits.
+	f.Add([]byte("\xef\xbb\xbf{\"rules\":[]}"))
+	f.Add([]byte("\xff\xfe{\x00}\x00"))
+	f.Add([]byte(`{"rules":[{"type":"pixel-v1","domain":"a","x-a":{"b":[{"c":1,"c":2}]}}],"x-b":{"d":1,"\u0064":2}}`))
+	f.Add([]byte(`{"rules":[{"type":"python-v1","domain":"p","package-name":"x","file-name":"x.whl","version":"1","backend-url":"https://f/x.whl","package-id":"p","hash-value":{"type":"a","hash":"b","hash":"c"}}]}`))
+	f.Add([]byte(`{"rules":[{"type":"scarf-js-v1","domain":"a","package-id":"\ud800\udc00\udc00"}]}`))
+	f.Add([]byte(`{"rules":[{"type":"file-v1","domain":"a","incoming-path":"/` + strings.Repeat("{a}", 40) + `","outgoing-url":null,"package-id":"p"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Decode("fuzz.json", data)
 		if err != nil {
@@ -221,6 +229,7 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
+		acceptedIsStrict(t, data)
 		out, err := Encode(m)
 		if err != nil {
 			t.Fatalf("Encode of a decoded manifest: %v", err)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"portico/internal/gateway"
 	"portico/internal/gateway/docker"
@@ -25,6 +26,9 @@ type Options struct {
 	Python python.Options
 	NPM    npm.Options
 	Logger *slog.Logger
+	// BodyTimeout bounds the time to receive a request body that a rule
+	// reads; zero means gateway.DefaultBodyTimeout.
+	BodyTimeout time.Duration
 }
 
 // Precedence of rule kinds within a domain, as in Scarf Gateway.
@@ -75,7 +79,7 @@ func Compile(m *manifest.Manifest, opts Options) (*Table, error) {
 			return nil, fmt.Errorf("domain %s: %w", h, err)
 		}
 		t.domains[h] = d
-		t.rules += len(d.rules)
+		t.rules += len(byHost[h])
 	}
 	return t, nil
 }
@@ -194,7 +198,7 @@ func compileDomain(host string, rules []manifest.Rule, opts Options) (*Domain, e
 	}
 	slices.SortStableFunc(entries, compareEntries)
 
-	d := &Domain{Name: host, rules: make([]gateway.Rule, len(entries)), segs: make(map[string][]int32)}
+	d := &Domain{Name: host, rules: make([]gateway.Rule, len(entries)), segs: make(map[string][]int32), bodyTimeout: opts.BodyTimeout}
 	for i, e := range entries {
 		d.rules[i] = e.rule
 		switch {

@@ -3,6 +3,7 @@ package route
 import (
 	"net/http"
 	"slices"
+	"time"
 
 	"portico/internal/gateway"
 	"portico/internal/query"
@@ -21,7 +22,9 @@ func (t *Table) Domain(host string) *Domain { return t.domains[host] }
 // Domains returns the number of hosts the table serves.
 func (t *Table) Domains() int { return len(t.domains) }
 
-// Rules returns the number of compiled rules.
+// Rules returns the number of manifest rules the table was compiled from.
+// Rules that share one handler (a domain's docker, Python or npm rules)
+// each count, so the number is the one `portico check` reports.
 func (t *Table) Rules() int { return t.rules }
 
 // A Domain is the compiled rules of one host.
@@ -37,6 +40,9 @@ type Domain struct {
 	segs     map[string][]int32
 	segRules []int32
 	wild     []int32
+	// bodyTimeout is Options.BodyTimeout, handed to rules with each
+	// request.
+	bodyTimeout time.Duration
 }
 
 // Serve offers req to the candidate rules in precedence order and reports
@@ -57,6 +63,7 @@ func (d *Domain) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Res
 	cands = append(cands, d.wild...)
 	slices.Sort(cands)
 	req.Cands = cands
+	req.BodyTimeout = d.bodyTimeout
 	for _, k := range cands {
 		if res, ok := d.rules[k].Serve(w, req); ok {
 			return res, true

@@ -13,6 +13,7 @@
 // operator (+ # . / ; ? &), and comma-separated variables '}'. A variable
 // name is one or more fields of [A-Za-z0-9_] or %HH separated by single
 // dots, optionally followed by '*' (explode) or ":N" with 1 ≤ N ≤ 9999.
+// A template has at most MaxLen bytes and MaxVars variables (see Cost).
 // Anything else is a *SyntaxError.
 //
 // # Expansion
@@ -75,6 +76,16 @@
 // that repeat a name the pruned search may still backtrack. It gets a
 // budget of about a million steps; a match that needs more is reported as
 // no match.
+//
+// The table has about seven rows per variable, and building it compares
+// literals and keys at every position, so its cost is the input length
+// times the template size. Both are bounded so that the product is too:
+// Parse refuses templates longer than MaxLen or with more than MaxVars
+// variables, and an input longer than MaxInput matches nothing, at no
+// cost. The costliest template and input these allow (MaxVars adjacent
+// variables against MaxInput bytes that do not match) take a few
+// milliseconds; the bounds are far above real templates, which have a
+// handful of variables, and real paths.
 //
 // # Query parameters
 //

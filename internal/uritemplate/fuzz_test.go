@@ -45,6 +45,12 @@ func FuzzMatch(f *testing.F) {
 	f.Add("/{version}/{os}/app.tar.gz", "/v1%C3%A9/linux/app.tar.gz")
 	f.Add("/{a}/{b}", "/x,/y")
 	f.Add("/{a}?q={b}", "/%41?q=%C3")
+	// Shapes that cost the matcher the most: many adjacent variables,
+	// repeated names among them, inputs that almost match.
+	f.Add(adjacent(8), "/aaaaaaaaaaaaaaaaaaaa!x")
+	f.Add(adjacent(MaxVars), "/a,a,a,a,a,a,a,a,a,a,ax")
+	f.Add("/{v}{a}{b}{c}/{v}", "/aaaaaaaa/aaaa")
+	f.Add("{;a,b,c,d,e,f}x", ";a;b=;c;d=1;e;f=x")
 	f.Fuzz(func(t *testing.T, tmpl, in string) {
 		if len(in) > fuzzMaxInput {
 			in = in[:fuzzMaxInput]
@@ -139,6 +145,12 @@ func FuzzParse(f *testing.F) {
 	for _, c := range matchCases {
 		f.Add(c.tmpl)
 	}
+	// Templates at and past the limits.
+	f.Add(adjacent(MaxVars))
+	f.Add(adjacent(MaxVars + 1))
+	f.Add("{" + strings.Repeat("a,", MaxVars) + "a}")
+	f.Add("/" + strings.Repeat("é", MaxLen/2))
+	f.Add(strings.Repeat("{a}", MaxLen/3) + "{a}")
 	f.Fuzz(func(t *testing.T, s string) {
 		tp, err := Parse(s)
 		if err != nil {
@@ -153,6 +165,15 @@ func FuzzParse(f *testing.F) {
 		}
 		if tp.String() != s {
 			t.Fatalf("Parse(%q).String() = %q", s, tp.String())
+		}
+		vars := 0
+		for _, pt := range tp.Parts() {
+			if pt.Expr != nil {
+				vars += len(pt.Expr.Vars)
+			}
+		}
+		if len(s) > MaxLen || vars > MaxVars {
+			t.Fatalf("Parse accepted %d bytes with %d variables, past the limits", len(s), vars)
 		}
 		if _, err := Parse(tp.String()); err != nil {
 			t.Fatalf("Parse(Parse(%q).String()): %v", s, err)

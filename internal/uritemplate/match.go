@@ -84,8 +84,18 @@ var matchers = sync.Pool{New: func() any { return new(matcher) }}
 // MatchAppend matches input (a raw, still percent-encoded path, possibly
 // followed by "?query") against t and appends the defined variables to dst
 // in order of first appearance. ok is false when there is no complete
-// parse. See the package documentation for which parse is returned.
+// parse, and always for an input longer than MaxInput. See the package
+// documentation for which parse is returned.
 func (t *Template) MatchAppend(dst []Var, input string) (out []Var, ok bool) {
+	return t.matchAppend(dst, input, nil)
+}
+
+// matchAppend is MatchAppend with the matcher m, or one from the pool
+// when m is nil; tests pass their own to read its work.
+func (t *Template) matchAppend(dst []Var, input string, m *matcher) (out []Var, ok bool) {
+	if len(input) > MaxInput {
+		return dst, false
+	}
 	if len(t.vars) == 0 {
 		return dst, input == t.lit
 	}
@@ -97,7 +107,10 @@ func (t *Template) MatchAppend(dst []Var, input string) (out []Var, ok bool) {
 			return out, ok
 		}
 	}
-	m := matchers.Get().(*matcher)
+	if m != nil {
+		return m.run(t, dst, input, modeHybrid)
+	}
+	m = matchers.Get().(*matcher)
 	out, ok = m.run(t, dst, input, modeHybrid)
 	m.release()
 	matchers.Put(m)

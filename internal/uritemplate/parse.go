@@ -83,8 +83,35 @@ type cvar struct {
 	slot    int // index into the matcher's consistency slots; -1 when the name occurs once
 }
 
+// Limits on templates and on what they are matched against. Matching a
+// template that does not match costs up to a fixed amount of work per
+// input byte for each variable occurrence and each template byte (see the
+// package documentation), so both sides are bounded: the product is the
+// most a request can cost. Real templates have a handful of variables and
+// a few dozen bytes, and real request paths stay far below 8 KiB.
+const (
+	// MaxLen is the longest template, in bytes, that Parse accepts.
+	MaxLen = 4 << 10
+	// MaxVars is the largest number of variables (counting every
+	// occurrence: {a,b} is two, {a}{a} too) that Parse accepts.
+	MaxVars = 32
+	// MaxInput is the longest input, in bytes, that can match: a longer
+	// one matches no template.
+	MaxInput = 8 << 10
+)
+
 // Parse parses a template. Errors are *SyntaxError.
 func Parse(s string) (*Template, error) {
+	if len(s) > MaxLen {
+		at := MaxLen
+		for at > 0 && !utf8.RuneStart(s[at]) {
+			at--
+		}
+		return nil, &SyntaxError{
+			Column: utf8.RuneCountInString(s[:at]) + 1,
+			Msg:    fmt.Sprintf("template longer than %d bytes (the limit keeps matching fast)", MaxLen),
+		}
+	}
 	p := parser{src: s, t: &Template{src: s}}
 	if err := p.parse(); err != nil {
 		return nil, err
@@ -179,6 +206,9 @@ func (p *parser) expression() (*Expr, error) {
 		return nil, p.fail(p.i, "reserved operator %q", rune(c))
 	}
 	for {
+		if len(p.specs) == MaxVars {
+			return nil, p.fail(p.i, "more than %d variables in one template (the limit keeps matching fast)", MaxVars)
+		}
 		v, err := p.varspec(open)
 		if err != nil {
 			return nil, err

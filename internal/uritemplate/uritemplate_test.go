@@ -333,13 +333,18 @@ func TestRepeatedNamesLongValues(t *testing.T) {
 		tmpl, in string
 		want     bool
 	}{
-		{"/{v}/{v}", "/" + strings.Repeat("a", 8000) + "/" + strings.Repeat("a", 8000), true},
-		{"/{v}/{v}", "/" + strings.Repeat("a", 8000) + "/" + strings.Repeat("b", 8000), false},
-		{"/{v}/{v}", "/" + strings.Repeat("%09", 2600) + "/" + strings.Repeat("%09", 2600), true},
-		{"/{v}/{v}", "/" + strings.Repeat("%09", 2600) + "/" + strings.Repeat("%09", 2600) + "x", false},
-		{"{0}{0}{0}{0}", strings.Repeat("%09", 4000), false},
-		{"/{a}{a}", "/" + strings.Repeat("a", 16000) + "b", false},
-		{"/{+a}/{+a}", "/" + strings.Repeat("a/", 5000), false},
+		{"/{v}/{v}", "/" + strings.Repeat("a", 4000) + "/" + strings.Repeat("a", 4000), true},
+		{"/{v}/{v}", "/" + strings.Repeat("a", 4000) + "/" + strings.Repeat("b", 4000), false},
+		{"/{v}/{v}", "/" + strings.Repeat("%09", 1300) + "/" + strings.Repeat("%09", 1300), true},
+		{"/{v}/{v}", "/" + strings.Repeat("%09", 1300) + "/" + strings.Repeat("%09", 1300) + "x", false},
+		{"{0}{0}{0}{0}", strings.Repeat("%09", MaxInput/3), false},
+		{"/{a}{a}", "/" + strings.Repeat("a", MaxInput-2) + "b", false},
+		{"/{+a}/{+a}", "/" + strings.Repeat("a/", MaxInput/2-1), false},
+	}
+	for _, c := range cases {
+		if len(c.in) > MaxInput {
+			t.Fatalf("input of %d bytes is past MaxInput: it would not reach the matcher", len(c.in))
+		}
 	}
 	for _, c := range cases {
 		tp := mustParse(t, c.tmpl)
@@ -402,6 +407,9 @@ func BenchmarkMatch(b *testing.B) {
 		{"reserved", "/{+path}", "/some/long/path/to/a%20file.tar.gz"},
 		{"nomatch", "/downloads/{file}", "/other/thing"},
 		{"adjacent-8k", "/{a}{b}{c}{d}{e}{f}x", "/" + strings.Repeat("a", 8000) + "%FFx"},
+		// The costliest template and input the limits allow.
+		{"widest-longest", adjacent(MaxVars), nonMatching(MaxInput)},
+		{"past-limit", adjacent(MaxVars), nonMatching(MaxInput + 1)},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			tp := mustParse(b, c.tmpl)

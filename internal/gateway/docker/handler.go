@@ -2,6 +2,8 @@ package docker
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -47,7 +49,10 @@ type Handler struct {
 	// a rule renames an image, authenticates upstream, or the domain's
 	// rules use more than one registry.
 	owned bool
-	opts  Options
+	// pushers are the rules that allow pushes with credentials: on an
+	// owned domain, the only ones whose clients may get push tokens.
+	pushers []*rule
+	opts    Options
 }
 
 // New compiles the docker rules of one domain, each list in manifest
@@ -71,6 +76,7 @@ func New(v1 []*manifest.DockerV1, v2 []*manifest.DockerV2, opts Options) *Handle
 		}
 		h.owned = h.owned || r.upstream != "" || r.creds.set()
 		registries[r.base] = true
+		h.addPusher(r)
 	}
 	for _, m := range v2 {
 		r := &rule{ruleID: m.RuleID, pattern: m.Pattern, upstreamPrefix: m.UpstreamPrefix, fixed: m.Pattern.FixedPrefix()}
@@ -81,9 +87,16 @@ func New(v1 []*manifest.DockerV1, v2 []*manifest.DockerV2, opts Options) *Handle
 		}
 		h.owned = h.owned || r.upstreamPrefix != "" || r.creds.set()
 		registries[r.base] = true
+		h.addPusher(r)
 	}
 	h.owned = h.owned || len(registries) > 1
 	return h
+}
+
+func (h *Handler) addPusher(r *rule) {
+	if r.push && r.creds.set() {
+		h.pushers = append(h.pushers, r)
+	}
 }
 
 func (r *rule) setCommon(b manifest.Backend, o *manifest.DockerOptions) {
@@ -357,8 +370,9 @@ const maxTokenForm = 64 << 10
 
 // serveToken is the token endpoint of Portico's auth handshake
 // (/v2/token): it grants each requested repository the domain serves,
-// pull for everyone and push where the rule allows it. Token requests are
-// not downloads and are not recorded.
+// pull for everyone, and push where the rule allows it to a client that
+// logged in with the rule's credentials (see pushAuth). Token requests
+// are not downloads and are not recorded.
 func (h *Handler) serveToken(w http.ResponseWriter, req *gateway.Request) gateway.Result {
 	r := req.HTTP
 	res := gateway.Result{Outcome: event.OutcomeServe, Uncounted: true, Event: event.Event{Kind: event.KindDocker, Docker: event.Docker{Object: objToken}}}
@@ -367,8 +381,16 @@ func (h *Handler) serveToken(w http.ResponseWriter, req *gateway.Request) gatewa
 	case http.MethodGet, http.MethodHead:
 		scopes = r.URL.Query()["scope"]
 	case http.MethodPost:
-		r.Body = http.MaxBytesReader(w, r.Body, maxTokenForm)
-		if err := r.ParseForm(); err != nil {
+		err := req.ReadBody(w, func(body io.ReadCloser) error {
+			r.Body = http.MaxBytesReader(w, body, maxTokenForm)
+			return r.ParseForm()
+		})
+		if errors.Is(err, gateway.ErrBodyTimeout) {
+			w.Header().Set("Connection", "close")
+			res.Status, res.Outcome = writeError(w, http.StatusRequestTimeout, codeUnsupported, "the request body did not arrive in time"), event.OutcomeError
+			return res
+		}
+		if err != nil {
 			res.Status, res.Outcome = writeError(w, http.StatusBadRequest, "UNSUPPORTED", "invalid token request"), event.OutcomeError
 			return res
 		}
@@ -378,13 +400,20 @@ func (h *Handler) serveToken(w http.ResponseWriter, req *gateway.Request) gatewa
 		res.Status, res.Outcome = writeError(w, http.StatusMethodNotAllowed, codeUnsupported, "token requests use GET or POST"), event.OutcomeError
 		return res
 	}
+	auth := h.pushAuth(r)
+	if auth.presented && len(h.pushers) > 0 && !auth.any(h.pushers) {
+		// Credentials only serve to push here: wrong ones are refused,
+		// so that a login with them fails instead of a later push.
+		res.Status, res.Outcome = writeError(w, http.StatusUnauthorized, codeUnauthorized, "invalid username or password"), event.OutcomeError
+		return res
+	}
 	c := claims{Aud: req.Domain}
 	for _, sc := range parseScopes(scopes) {
 		m, ok := h.lookup(strings.Split(sc.name, "/"))
 		if !ok {
 			continue
 		}
-		g := grant{Name: m.public, Push: sc.push && m.r.push}
+		g := grant{Name: m.public, Push: sc.push && auth.allows(m.r)}
 		if i := slices.IndexFunc(c.Grants, func(x grant) bool { return x.Name == g.Name }); i >= 0 {
 			c.Grants[i].Push = c.Grants[i].Push || g.Push
 			continue

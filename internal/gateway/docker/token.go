@@ -4,10 +4,13 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -193,4 +196,68 @@ func parseScopes(values []string) []scope {
 		}
 	}
 	return out
+}
+
+// pushAuth is what the credentials of a token request prove: Basic
+// credentials, or those of an OAuth2 password grant posted as a form
+// (containerd tries that first). Portico goes upstream with a rule's
+// credentials, so it lends them only to a client that already holds
+// them: a rule with "push": true grants push to a client that logs in
+// ("docker login") with that rule's user and password, and to nobody
+// else. Until per-user accounts exist, these credentials are the whole of
+// push authorization.
+type pushAuth struct {
+	presented bool
+	sum       [32]byte // SHA-256 of the client's "user:password"
+	log       *slog.Logger
+	results   map[*rule]bool
+}
+
+func (h *Handler) pushAuth(r *http.Request) *pushAuth {
+	a := &pushAuth{log: h.opts.Logger}
+	user, pass, ok := r.BasicAuth()
+	if !ok && r.PostForm.Get("grant_type") == "password" {
+		user, pass, ok = r.PostForm.Get("username"), r.PostForm.Get("password"), true
+	}
+	if ok {
+		a.presented = true
+		a.sum = sha256.Sum256([]byte(user + ":" + pass))
+	}
+	return a
+}
+
+// allows reports whether the client may push to r's images.
+func (a *pushAuth) allows(r *rule) bool {
+	if !a.presented || !r.push || !r.creds.set() {
+		return false
+	}
+	if ok, done := a.results[r]; done {
+		return ok
+	}
+	ok := false
+	// Read anew each time, as for upstream requests, so a rotated secret
+	// applies at once.
+	if user, pass, err := r.creds.read(); err != nil {
+		if a.log != nil {
+			a.log.Warn("push refused: the rule's credentials cannot be read", "err", err)
+		}
+	} else {
+		want := sha256.Sum256([]byte(user + ":" + pass))
+		ok = subtle.ConstantTimeCompare(a.sum[:], want[:]) == 1
+	}
+	if a.results == nil {
+		a.results = make(map[*rule]bool)
+	}
+	a.results[r] = ok
+	return ok
+}
+
+// any reports whether the client's credentials are those of one of rules.
+func (a *pushAuth) any(rules []*rule) bool {
+	found := false
+	for _, r := range rules {
+		// Every rule is checked, so the time taken does not tell which.
+		found = a.allows(r) || found
+	}
+	return found
 }

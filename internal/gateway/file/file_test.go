@@ -102,9 +102,10 @@ func TestBodyObjects(t *testing.T) {
 	}
 	// Only the first 256 bytes count: an object that starts after them is lost.
 	long := `{"pad":"` + strings.Repeat("x", 240) + `"}` + `{"late":1}`
-	r := httptest.NewRequest("POST", "/", strings.NewReader(long))
-	if got := readBodyObjects(r); len(got) != 1 {
-		t.Errorf("readBodyObjects of %d bytes = %d objects, want 1 (the limit is %d bytes)", len(long), len(got), maxBodyBytes)
+	req := gateway.NewRequest(httptest.NewRequest("POST", "/", strings.NewReader(long)), "a.test")
+	defer req.Free()
+	if got, err := readBodyObjects(httptest.NewRecorder(), req); len(got) != 1 || err != nil {
+		t.Errorf("readBodyObjects of %d bytes = %d objects, %v, want 1 (the limit is %d bytes)", len(long), len(got), err, maxBodyBytes)
 	}
 }
 

@@ -89,7 +89,10 @@ func (v *V1) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Result,
 	if v.target == nil {
 		// The body is read before anything is written: HTTP/1 clients
 		// may stop sending it once the response has begun.
-		res.Payloads = readBodyObjects(req.HTTP)
+		var err error
+		if res.Payloads, err = readBodyObjects(w, req); err != nil {
+			return bodyTimedOut(w, res), true
+		}
 		w.WriteHeader(http.StatusOK)
 		res.Status, res.Outcome = http.StatusOK, event.OutcomeServe
 		return res, true
@@ -98,7 +101,10 @@ func (v *V1) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Result,
 	if !ok {
 		return gateway.Result{}, false
 	}
-	res.Payloads = readBodyObjects(req.HTTP)
+	var err error
+	if res.Payloads, err = readBodyObjects(w, req); err != nil {
+		return bodyTimedOut(w, res), true
+	}
 	redirect(w, loc, shared)
 	res.Status, res.Outcome = http.StatusTemporaryRedirect, event.OutcomeRedirect
 	return res, true

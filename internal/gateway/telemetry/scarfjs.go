@@ -37,8 +37,16 @@ func (s *ScarfJS) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Re
 		return gateway.Result{}, false
 	}
 	ev := event.Event{Kind: event.KindScarfJS, PackageID: s.packageID}
-	body, err := io.ReadAll(http.MaxBytesReader(w, req.HTTP.Body, maxScarfJSBody))
+	var body []byte
+	err := req.ReadBody(w, func(r io.ReadCloser) error {
+		var err error
+		body, err = io.ReadAll(http.MaxBytesReader(w, r, maxScarfJSBody))
+		return err
+	})
 	if err != nil {
+		if errors.Is(err, gateway.ErrBodyTimeout) {
+			return gateway.Result{Status: gateway.RequestTimeout(w), Outcome: event.OutcomeError, Event: ev, Uncounted: true}, true
+		}
 		status := http.StatusBadRequest
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			status = http.StatusRequestEntityTooLarge

@@ -4,7 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"io"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -77,7 +77,11 @@ func (t *Telemetry) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.
 			Event: event.Event{Kind: event.KindTelemetry, PackageID: t.packageID}, Uncounted: true}, true
 	}
 	var buf [maxBodyBytes]byte
-	n, _ := io.ReadFull(req.HTTP.Body, buf[:])
+	n, err := req.ReadBodyPrefix(w, buf[:])
+	if errors.Is(err, gateway.ErrBodyTimeout) {
+		return gateway.Result{Status: gateway.RequestTimeout(w), Outcome: event.OutcomeError,
+			Event: event.Event{Kind: event.KindTelemetry, PackageID: t.packageID}, Uncounted: true}, true
+	}
 	objs := file.ParseObjects(buf[:n], maxBodyEvents)
 	w.WriteHeader(http.StatusOK)
 	return gateway.Result{
