@@ -2,6 +2,8 @@ package route
 
 import (
 	"net/http"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -46,11 +48,20 @@ func (rt *Router) Table() *Table { return rt.table.Load() }
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	t := rt.table.Load()
-	host := HostKey(rt.trusted.Host(r))
+	text, https, fwdOK := rt.trusted.Forwarded(r)
+	host, port, ok := ParseHost(text)
+	if !ok || !fwdOK {
+		badHost(w)
+		if rt.observer != nil {
+			rt.observer.Observe(event.KindNone, event.OutcomeError, http.StatusBadRequest, time.Since(start))
+		}
+		return
+	}
 	req := gateway.NewRequest(r, host)
+	req.Port, req.HTTPS = port, https
 
 	var res gateway.Result
-	ok := false
+	ok = false
 	if d := t.Domain(host); d != nil {
 		res, ok = d.Serve(w, req)
 	}
@@ -65,6 +76,25 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.emit(req, &res, start)
 	}
 	req.Free()
+}
+
+const badHostBody = "400 Bad Request: the Host header, or a trusted proxy's X-Forwarded-Host or X-Forwarded-Proto, is not a valid host[:port] or protocol\n"
+
+var (
+	textContentType = []string{"text/plain; charset=utf-8"}
+	noSniff         = []string{"nosniff"}
+	badHostLen      = []string{strconv.Itoa(len(badHostBody))}
+)
+
+// badHost refuses a request whose host cannot be parsed: it names no
+// domain, and nothing in it may reach a URL the gateway writes.
+func badHost(w http.ResponseWriter) {
+	h := w.Header()
+	h["Content-Type"] = textContentType
+	h["X-Content-Type-Options"] = noSniff
+	h["Content-Length"] = badHostLen
+	w.WriteHeader(http.StatusBadRequest)
+	_, _ = w.Write([]byte(badHostBody))
 }
 
 // emit sends the events of a counted request: one per payload, or one.
@@ -97,11 +127,22 @@ func (rt *Router) emit(req *gateway.Request, res *gateway.Result, start time.Tim
 
 // optedOut reports whether the client asked not to be tracked, with
 // Do-Not-Track or Global Privacy Control. Such requests are served like
-// any other and never recorded.
+// any other and never recorded. Any "1" counts, on any header line and in
+// any comma-separated list: a client (or a proxy adding its own line) that
+// says so once has said so.
 func optedOut(r *http.Request) bool {
-	return headerIs1(r.Header["Dnt"]) || headerIs1(r.Header["Sec-Gpc"])
+	return anyIs1(r.Header["Dnt"]) || anyIs1(r.Header["Sec-Gpc"])
 }
 
-func headerIs1(v []string) bool {
-	return len(v) > 0 && len(v[0]) > 0 && v[0][0] == '1'
+func anyIs1(lines []string) bool {
+	for _, v := range lines {
+		for v != "" {
+			var elem string
+			elem, v, _ = strings.Cut(v, ",")
+			if strings.TrimSpace(elem) == "1" {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -14,7 +14,7 @@ type Table struct {
 	rules   int
 }
 
-// Domain returns the rules of host, a key made by HostKey, or nil.
+// Domain returns the rules of host, a key made by ParseHost, or nil.
 func (t *Table) Domain(host string) *Domain { return t.domains[host] }
 
 // Domains returns the number of hosts the table serves.

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"portico/internal/clientip"
 	"portico/internal/event"
 	"portico/internal/gateway"
 	"portico/internal/imagepattern"
@@ -290,20 +289,10 @@ func methodNotAllowed(w http.ResponseWriter, ev event.Event, push bool) gateway.
 }
 
 // realm returns the token endpoint URL and service name of the domain as
-// the client addressed it.
+// the client addressed it. The URL is built from the parsed host and
+// port, never from header text.
 func (h *Handler) realm(req *gateway.Request) (realm, service string) {
-	r := req.HTTP
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	} else if p := r.Header.Get("X-Forwarded-Proto"); (p == "https" || p == "http") && h.opts.Trusted != nil && h.opts.Trusted.Contains(clientip.Peer(r)) {
-		scheme = p
-	}
-	host := r.Host
-	if h.opts.Trusted != nil {
-		host = h.opts.Trusted.Host(r)
-	}
-	return scheme + "://" + host + "/v2/token", req.Domain
+	return string(req.AppendOrigin(nil)) + "/v2/token", req.Domain
 }
 
 // challenge answers 401 with Portico's Bearer challenge.

@@ -246,13 +246,23 @@ type portico struct {
 
 func startPortico(t testing.TB, manifestJSON string) *portico {
 	t.Helper()
+	return startPorticoTrusting(t, manifestJSON, "")
+}
+
+// startPorticoTrusting is startPortico believing the forwarding headers
+// of the proxies in trustedList.
+func startPorticoTrusting(t testing.TB, manifestJSON, trustedList string) *portico {
+	t.Helper()
 	m, err := manifest.Decode("manifest.json", []byte(manifestJSON))
 	if err != nil {
 		t.Fatalf("manifest: %v", err)
 	}
 	p := &portico{rec: &recorder{}, cache: doccache.New(doccache.Options{})}
-	trusted, _ := clientip.ParseTrusted("")
-	table, err := route.Compile(m, route.Options{NPM: npm.Options{Cache: p.cache, Trusted: trusted}})
+	trusted, err := clientip.ParseTrusted(trustedList)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, err := route.Compile(m, route.Options{NPM: npm.Options{Cache: p.cache}})
 	if err != nil {
 		t.Fatal(err)
 	}
