@@ -192,6 +192,12 @@ func (h *Handler) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Re
 		ev.Docker.Backend = r.backend.Host
 		return h.forward(w, req, ev, r, r.base+req.RawPath+req.RawQuery, nil, false), true
 	}
+	if code, msg, ok := checkPath(req.RawPath, p); !ok {
+		// Not recorded: the name belongs to no rule, and it is text
+		// the client chose.
+		status := writeError(w, http.StatusBadRequest, code, msg)
+		return gateway.Result{Status: status, Outcome: event.OutcomeError, Uncounted: true}, true
+	}
 	m, ok := h.lookup(p.image)
 	if !ok {
 		return gateway.Result{}, false
