@@ -2,6 +2,7 @@ package docker
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -95,9 +96,13 @@ func (r *rule) setCommon(b manifest.Backend, o *manifest.DockerOptions) {
 	r.creds = credentials{env: o.CredentialsEnv, file: o.CredentialsFile}
 }
 
-// isDockerHub reports whether host serves Docker Hub's registry API,
-// where single-name images live under library/.
+// isDockerHub reports whether host, with or without a port, serves
+// Docker Hub's registry API, where single-name images live under
+// library/.
 func isDockerHub(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
 	switch strings.ToLower(host) {
 	case "docker.io", "registry-1.docker.io", "index.docker.io", "registry.hub.docker.com":
 		return true
