@@ -1,6 +1,7 @@
 package route
 
 import (
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -29,6 +30,48 @@ type Router struct {
 	trusted  *clientip.Trusted
 	emitter  Emitter
 	observer Observer
+	fallback DefaultDomain
+	log      *slog.Logger
+}
+
+// DefaultDomain says which domain answers a request whose host no domain
+// of the table names, as a web server's default server does. The zero
+// value answers such requests 404.
+type DefaultDomain struct {
+	// Name is the domain (a manifest host key) that answers.
+	Name string
+	// Sole, when Name is "", makes the table's only domain answer, if
+	// it has exactly one: Scarf Gateway's command line serves its one
+	// domain whatever the host.
+	Sole bool
+}
+
+// SetDefaultDomain sets the domain that answers requests for unknown
+// hosts, and the logger that notes, at debug level, each request no
+// domain answers. Call it before the router serves.
+func (rt *Router) SetDefaultDomain(d DefaultDomain, log *slog.Logger) {
+	rt.fallback, rt.log = d, log
+}
+
+// DescribeDefault says, for /readyz, which domain answers unknown hosts
+// in the current table: "" when none does.
+func (rt *Router) DescribeDefault() string {
+	if d := rt.fallbackDomain(rt.table.Load()); d != nil {
+		return "default domain: " + d.Name + " (answers hosts no domain names)\n"
+	}
+	return ""
+}
+
+// fallbackDomain returns the domain that answers unknown hosts in t, or
+// nil.
+func (rt *Router) fallbackDomain(t *Table) *Domain {
+	switch {
+	case rt.fallback.Name != "":
+		return t.Domain(rt.fallback.Name)
+	case rt.fallback.Sole:
+		return t.Only()
+	}
+	return nil
 }
 
 // NewRouter returns a router serving t. emitter and observer may be nil.
@@ -62,11 +105,21 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	var res gateway.Result
 	ok = false
-	if d := t.Domain(host); d != nil {
+	d := t.Domain(host)
+	if d == nil {
+		if d = rt.fallbackDomain(t); d != nil {
+			req.Domain = d.Name
+		}
+	}
+	if d != nil {
 		res, ok = d.Serve(w, req)
 	}
 	if !ok {
-		gateway.NotFound(w, req.RawPath)
+		if d == nil {
+			rt.unknownHost(w, req)
+		} else {
+			gateway.NotFound(w, req.RawPath)
+		}
 		res = gateway.Result{Status: http.StatusNotFound, Outcome: event.OutcomeNotFound, Uncounted: true}
 	}
 	if rt.observer != nil {
@@ -76,6 +129,15 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.emit(req, &res, start)
 	}
 	req.Free()
+}
+
+// unknownHost answers a request for a host that no domain names and no
+// default domain serves, saying so to clients that show messages.
+func (rt *Router) unknownHost(w http.ResponseWriter, req *gateway.Request) {
+	if rt.log != nil {
+		rt.log.Debug("no domain matches the request's host", "host", req.Host, "path", req.RawPath)
+	}
+	gateway.UnknownHost(w, req)
 }
 
 const badHostBody = "400 Bad Request: the Host header, or a trusted proxy's X-Forwarded-Host or X-Forwarded-Proto, is not a valid host[:port] or protocol\n"
@@ -103,6 +165,9 @@ func (rt *Router) emit(req *gateway.Request, res *gateway.Result, start time.Tim
 	r := req.HTTP
 	e.Time = start
 	e.Domain = req.Domain
+	if req.Host != req.Domain {
+		e.RequestedHost = req.Host
+	}
 	e.Method = r.Method
 	e.Path = req.RawPath
 	e.Status = res.Status

@@ -239,9 +239,10 @@ func (r *recorder) downloads(pkg string) int {
 }
 
 type portico struct {
-	srv   *httptest.Server
-	rec   *recorder
-	cache *doccache.Cache
+	srv    *httptest.Server
+	router *route.Router
+	rec    *recorder
+	cache  *doccache.Cache
 }
 
 func startPortico(t testing.TB, manifestJSON string) *portico {
@@ -266,7 +267,8 @@ func startPorticoTrusting(t testing.TB, manifestJSON, trustedList string) *porti
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.srv = httptest.NewServer(route.NewRouter(table, trusted, p.rec, nil))
+	p.router = route.NewRouter(table, trusted, p.rec, nil)
+	p.srv = httptest.NewServer(p.router)
 	t.Cleanup(p.srv.Close)
 	return p
 }

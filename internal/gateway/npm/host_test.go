@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"portico/internal/route"
 )
 
 // TestTarballURLHost checks that tarball URLs in served documents lead
@@ -83,4 +85,36 @@ func tarballs(t *testing.T, body string) []string {
 		out = append(out, v.Dist.Tarball)
 	}
 	return out
+}
+
+// TestDefaultDomainTarballs: when the default domain answers for a host
+// no domain names, its tarball URLs lead back to the host the client
+// asked for, so that the client can fetch them, and the download is
+// recorded for the domain that answered.
+func TestDefaultDomainTarballs(t *testing.T) {
+	f := newNPMFixtures(t)
+	js := fmt.Sprintf(`{"rules":[{"type":"npm-v1","domain":"npm.test","package-name":"@acme/*","package-id":"pkg-acme","registry":%q}]}`, f.up.srv.URL+"/")
+	p := startPorticoTrusting(t, js, "")
+	p.router.SetDefaultDomain(route.DefaultDomain{Name: "npm.test"}, nil)
+	port := p.srv.URL[strings.LastIndexByte(p.srv.URL, ':')+1:]
+	resp, body := fetch(t, "GET", p.srv.URL+"/@acme%2frocket-skates", "Host", "LocalHost:"+port)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d\n%s", resp.StatusCode, body)
+	}
+	for _, u := range tarballs(t, body) {
+		if !strings.HasPrefix(u, "http://localhost:"+port+"/@acme/rocket-skates/-/") {
+			t.Errorf("tarball URL %q, want it on the host asked for", u)
+		}
+	}
+	resp, _ = fetch(t, "GET", p.srv.URL+"/@acme/rocket-skates/-/rocket-skates-1.1.0.tgz", "Host", "localhost:"+port)
+	if resp.StatusCode != 307 {
+		t.Fatalf("tarball: status %d", resp.StatusCode)
+	}
+	var got []string
+	for _, e := range p.rec.all() {
+		got = append(got, e.Domain+" "+e.RequestedHost+" "+e.NPM.Object)
+	}
+	if strings.Join(got, ",") != "npm.test localhost packument,npm.test localhost tarball" {
+		t.Errorf("events %q", got)
+	}
 }
