@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"portico/internal/clientip"
+	"portico/internal/manifest"
 )
 
 // Config is the gateway's process configuration.
@@ -33,7 +34,14 @@ type Config struct {
 	HeaderTimeout   time.Duration
 	IdleTimeout     time.Duration
 	TokenKeyFile    string
-	Analytics       Analytics
+	// DefaultDomain is --default-domain as given: "" when not given,
+	// "none", or a manifest domain.
+	DefaultDomain string
+	// DropIn is set for Scarf Gateway's command line, "portico
+	// --manifest FILE" without a subcommand: without --default-domain,
+	// a manifest's only domain then answers every host.
+	DropIn    bool
+	Analytics Analytics
 }
 
 // Default returns the configuration used when nothing is set.
@@ -77,6 +85,7 @@ func (c *Config) settings() []setting {
 		{"max-header-bytes", "largest request header accepted", &c.MaxHeaderBytes},
 		{"header-timeout", "time a client has to send the request header", &c.HeaderTimeout},
 		{"idle-timeout", "how long an idle keep-alive connection is kept", &c.IdleTimeout},
+		{"default-domain", "manifest `domain` that answers requests whose host no domain names, as if sent to it; \"none\" answers them 404 (the default, except that \"portico --manifest FILE\" without a subcommand defaults to a manifest's only domain)", &c.DefaultDomain},
 		{"token-key-file", "`file` with the secret (32 bytes or more) that signs registry tokens; replicas must share it; \"\" uses a random key per process", &c.TokenKeyFile},
 	}
 }
@@ -200,6 +209,11 @@ func (c Config) Validate() error {
 	}
 	if c.HeaderTimeout <= 0 || c.IdleTimeout <= 0 {
 		add("--header-timeout and --idle-timeout must be positive")
+	}
+	if d := c.DefaultDomain; d != "" && d != "none" {
+		if _, err := manifest.HostKey(d); err != nil {
+			add("--default-domain: %v", err)
+		}
 	}
 	c.Analytics.validate(add)
 	return errors.Join(errs...)
