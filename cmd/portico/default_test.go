@@ -69,45 +69,59 @@ func hubStandIn(t *testing.T) (registryField string, transport *http.Transport, 
 // startDropIn runs "portico --manifest ./my-manifest.json" in a fresh
 // directory, exactly as the Scarf README says, with the listen addresses
 // given through the environment so the command line stays as written.
+// Free ports can be taken by another process before portico binds them,
+// so a start that fails that way is tried again on new ones.
 func startDropIn(t *testing.T, manifest string) (addr string, stdout, stderr *syncBuffer) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "my-manifest.json"), []byte(manifest), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr, ops := freeAddr(t), freeAddr(t)
-	cmd := exec.Command(bin, "--manifest", "./my-manifest.json")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "PORTICO_LISTEN="+addr, "PORTICO_OPS_LISTEN="+ops)
-	stdout, stderr = &syncBuffer{}, &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("stderr:\n%s\nstdout:\n%s", stderr, stdout)
+	for try := 0; ; try++ {
+		addr, ops := freeAddr(t), freeAddr(t)
+		cmd := exec.Command(bin, "--manifest", "./my-manifest.json")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "PORTICO_LISTEN="+addr, "PORTICO_OPS_LISTEN="+ops)
+		stdout, stderr = &syncBuffer{}, &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = stdout, stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
 		}
-	})
-	waitListening(t, addr, stderr)
-	return addr, stdout, stderr
-}
-
-func waitListening(t *testing.T, addr string, stderr *syncBuffer) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		stop := func() { _ = cmd.Process.Kill(); <-done }
+		if waitListening(addr, done) {
+			t.Cleanup(func() {
+				stop()
+				if t.Failed() {
+					t.Logf("stderr:\n%s\nstdout:\n%s", stderr, stdout)
+				}
+			})
+			return addr, stdout, stderr
 		}
-		if time.Now().After(deadline) {
+		stop()
+		if try == 2 || !strings.Contains(stderr.String(), "address already in use") {
 			t.Fatalf("portico did not start listening:\n%s", stderr)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// waitListening waits until addr accepts connections, or the process
+// ends (done is closed), or a generous deadline passes.
+func waitListening(addr string, done <-chan struct{}) bool {
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return true
+		}
+		select {
+		case <-done:
+			return false
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return false
 }
 
 // fetchBody is get that also returns the body.
@@ -296,8 +310,12 @@ func TestDefaultDomainNone(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	waitListening(t, addr, stderr)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	defer func() { _ = cmd.Process.Kill(); <-done }()
+	if !waitListening(addr, done) {
+		t.Fatalf("portico did not start listening:\n%s", stderr)
+	}
 	if resp := get(t, "http://"+addr+"/dl/y", "localhost"); resp.StatusCode != 404 {
 		t.Errorf("drop-in with --default-domain none: %d, want 404", resp.StatusCode)
 	}
