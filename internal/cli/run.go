@@ -60,7 +60,7 @@ func RunEnv(ctx context.Context, env *Env, args []string) int {
 			return exitOK
 		}
 		// "portico --manifest FILE" is Scarf Gateway's command line.
-		return runServe(ctx, env, args)
+		return runDropIn(ctx, env, args)
 	}
 	for _, c := range commands() {
 		if c.name == name {

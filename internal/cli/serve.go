@@ -28,7 +28,12 @@ import (
 )
 
 func runServe(ctx context.Context, env *Env, args []string) int {
+	return runServeMode(ctx, env, args, false)
+}
+
+func runServeMode(ctx context.Context, env *Env, args []string, dropIn bool) int {
 	cfg := config.Default()
+	cfg.DropIn = dropIn
 	fs := flag.NewFlagSet("portico serve", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	fs.Usage = func() {
@@ -119,6 +124,10 @@ func serve(ctx context.Context, cfg config.Config, events io.Writer, log *slog.L
 		_ = pipe.Close(context.Background())
 		return err
 	}
+	if err := useDefaultDomain(router, cfg.DefaultDomain, cfg.DropIn, log); err != nil {
+		_ = pipe.Close(context.Background())
+		return err
+	}
 
 	lim := server.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes, HeaderTimeout: cfg.HeaderTimeout, IdleTimeout: cfg.IdleTimeout}
 	gw, err := server.Listen("gateway", cfg.Listen, router, lim, log)
@@ -129,7 +138,7 @@ func serve(ctx context.Context, cfg config.Config, events io.Writer, log *slog.L
 	opsHandler := ops.New(m.Registry, func() (bool, string) {
 		s := loader.Status()
 		return s.Generation > 0, s.Describe()
-	}, an.check)
+	}, an.check, func() (bool, string) { return true, router.DescribeDefault() })
 	var opsSrv *server.Server
 	if cfg.OpsListen != "off" {
 		opsSrv, err = server.Listen("ops", cfg.OpsListen, opsHandler, lim, log)

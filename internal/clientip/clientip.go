@@ -70,22 +70,49 @@ func Peer(r *http.Request) netip.Addr {
 	return ap.Addr().Unmap()
 }
 
-// Host returns the host r is addressed to: the last X-Forwarded-Host value
-// when the peer is trusted (the value the nearest proxy vouches for), else
-// the Host header.
-func (t *Trusted) Host(r *http.Request) string {
-	xfh := r.Header["X-Forwarded-Host"]
-	if len(xfh) == 0 || len(t.prefixes) == 0 || !t.Contains(Peer(r)) {
-		return r.Host
+// Forwarded returns the host r is addressed to, as text still to be
+// parsed, and whether the client reached the gateway over https. When
+// the peer is a trusted proxy, its X-Forwarded-Host and X-Forwarded-Proto
+// replace the Host header and the connection's TLS state: of several
+// values the last one counts (the one the nearest proxy vouches for), and
+// a blank one counts as absent. ok is false when a trusted proxy names a
+// protocol other than http or https, which the gateway refuses rather
+// than guess.
+func (t *Trusted) Forwarded(r *http.Request) (host string, https, ok bool) {
+	host, https = r.Host, r.TLS != nil
+	if len(t.prefixes) == 0 {
+		return host, https, true
 	}
-	v := xfh[len(xfh)-1]
+	xfh, xfp := r.Header["X-Forwarded-Host"], r.Header["X-Forwarded-Proto"]
+	if len(xfh)+len(xfp) == 0 || !t.Contains(Peer(r)) {
+		return host, https, true
+	}
+	if v := lastValue(xfh); v != "" {
+		host = v
+	}
+	switch v := lastValue(xfp); {
+	case v == "":
+	case strings.EqualFold(v, "https"):
+		https = true
+	case strings.EqualFold(v, "http"):
+		https = false
+	default:
+		return host, https, false
+	}
+	return host, https, true
+}
+
+// lastValue returns the last comma-separated element of the last header
+// line, without surrounding white space.
+func lastValue(lines []string) string {
+	if len(lines) == 0 {
+		return ""
+	}
+	v := lines[len(lines)-1]
 	if i := strings.LastIndexByte(v, ','); i >= 0 {
 		v = v[i+1:]
 	}
-	if v = strings.TrimSpace(v); v == "" {
-		return r.Host
-	}
-	return v
+	return strings.TrimSpace(v)
 }
 
 // Client returns the client's address: the peer, or, when the peer is a

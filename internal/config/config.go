@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"portico/internal/clientip"
+	"portico/internal/manifest"
 )
 
 // Config is the gateway's process configuration.
@@ -40,7 +41,14 @@ type Config struct {
 	// backend (token services, tarball hosts, storage redirects) reach
 	// private, loopback and link-local addresses.
 	AllowPrivateUpstreams bool
-	Analytics             Analytics
+	// DefaultDomain is --default-domain as given: "" when not given,
+	// "none", or a manifest domain.
+	DefaultDomain string
+	// DropIn is set for Scarf Gateway's command line, "portico
+	// --manifest FILE" without a subcommand: without --default-domain,
+	// a manifest's only domain then answers every host.
+	DropIn    bool
+	Analytics Analytics
 }
 
 // Default returns the configuration used when nothing is set.
@@ -90,6 +98,7 @@ func (c *Config) settings() []setting {
 		{"idle-timeout", "how long an idle keep-alive connection is kept", &c.IdleTimeout},
 		{"max-python-page-bytes", "largest upstream Python project page (HTML or JSON) read; larger ones are refused", &c.MaxPythonPage},
 		{"max-packument-bytes", "largest upstream npm packument read; larger ones are refused", &c.MaxPackument},
+		{"default-domain", "manifest `domain` that answers requests whose host no domain names, as if sent to it; \"none\" answers them 404 (the default, except that \"portico --manifest FILE\" without a subcommand defaults to a manifest's only domain)", &c.DefaultDomain},
 		{"token-key-file", "`file` with the secret (32 bytes or more) that signs registry tokens; replicas must share it; \"\" uses a random key per process", &c.TokenKeyFile},
 		{"allow-private-upstreams", "let token services, tarball hosts and storage redirects be on private, loopback or link-local addresses (a rule's own backend always may be); metadata addresses stay refused", &c.AllowPrivateUpstreams},
 	}
@@ -220,6 +229,11 @@ func (c Config) Validate() error {
 	}
 	if c.HeaderTimeout <= 0 || c.IdleTimeout <= 0 || c.BodyTimeout <= 0 {
 		add("--header-timeout, --body-timeout and --idle-timeout must be positive")
+	}
+	if d := c.DefaultDomain; d != "" && d != "none" {
+		if _, err := manifest.HostKey(d); err != nil {
+			add("--default-domain: %v", err)
+		}
 	}
 	c.Analytics.validate(add)
 	return errors.Join(errs...)

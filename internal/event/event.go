@@ -199,10 +199,13 @@ type Event struct {
 	PackageID string // "" is written as null
 	RuleID    string // "" is written as null
 	Domain    string
-	Method    string
-	Path      string // raw path, without the query
-	Status    int
-	Outcome   Outcome
+	// RequestedHost is the host the client asked for, when the default
+	// domain answered for a host that no domain names; "" otherwise.
+	RequestedHost string
+	Method        string
+	Path          string // raw path, without the query
+	Status        int
+	Outcome       Outcome
 
 	Variables []Var  // file events
 	Body      []byte // file events: one JSON object from the request body, compact

@@ -31,7 +31,7 @@ func sampleEvents() []Event {
 		},
 		{ID: ids.New(at), Time: at, Kind: KindTelemetry, PackageID: "t", RuleID: "r", Domain: "d", Method: "POST", Path: "/events",
 			Status: 200, Outcome: OutcomeServe, Payload: []byte(`{"n":1.5,"l":[true,null]}`)},
-		{ID: ids.New(at), Time: at, Kind: KindPixel, Domain: "static.acme.dev", Method: "GET", Path: "/a.png", Status: 200, Outcome: OutcomeServe, PixelID: "abc def"},
+		{ID: ids.New(at), Time: at, Kind: KindPixel, Domain: "static.acme.dev", RequestedHost: "localhost", Method: "GET", Path: "/a.png", Status: 200, Outcome: OutcomeServe, PixelID: "abc def"},
 		{ID: ids.New(at), Time: at, Kind: KindScarfJS, Domain: "scarf.sh", Method: "POST", Path: "/package-event/install/x", Status: 200, Outcome: OutcomeServe, Payload: []byte(`[1]`), Subject: "x"},
 		{ID: ids.New(at), Time: at, Kind: KindPython, PackageID: "py", Domain: "py.acme.dev", Method: "GET", Path: "/simple/numpy/", Status: 304, Outcome: OutcomeNotModified,
 			Python: Python{Object: "project", Project: "numpy"}},

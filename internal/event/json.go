@@ -31,6 +31,8 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	b = appendNullable(b, e.RuleID)
 	b = append(b, `,"domain":`...)
 	b = appendString(b, e.Domain)
+	b = append(b, `,"requested_host":`...)
+	b = appendNullable(b, e.RequestedHost)
 	b = append(b, `,"method":`...)
 	b = appendString(b, e.Method)
 	b = append(b, `,"path":`...)
@@ -237,6 +239,7 @@ type wire struct {
 	PackageID *string         `json:"package_id"`
 	RuleID    *string         `json:"rule_id"`
 	Domain    string          `json:"domain"`
+	Requested *string         `json:"requested_host"`
 	Method    string          `json:"method"`
 	Path      string          `json:"path"`
 	Status    int             `json:"status"`
@@ -306,7 +309,7 @@ func Parse(line []byte) (Event, error) {
 	}
 	e := Event{
 		ID: w.ID, Time: w.Time, PackageID: str(w.PackageID), RuleID: str(w.RuleID),
-		Domain: w.Domain, Method: w.Method, Path: w.Path, Status: w.Status, PixelID: w.PixelID,
+		Domain: w.Domain, RequestedHost: str(w.Requested), Method: w.Method, Path: w.Path, Status: w.Status, PixelID: w.PixelID,
 	}
 	var ok bool
 	if e.Kind, ok = parseKind(w.Kind); !ok {

@@ -50,3 +50,40 @@ func isCatalog(rawPath string) bool {
 	second, _, _ := strings.Cut(rest, "/")
 	return DecodeSegment(second) == "_catalog"
 }
+
+// UnknownHost answers a request whose host names no domain of the
+// gateway (and that no default domain serves) with 404, saying which host
+// was asked for to the clients that show a message: registry clients on
+// /v2 paths get NAME_UNKNOWN with it, clients that accept JSON an
+// {"error": …} object. Others, and /v2/_catalog, get the empty 404 of any
+// path no rule takes. The host is the parsed one, never header text.
+func UnknownHost(w http.ResponseWriter, req *Request) {
+	msg := "no domain of this gateway matches the host " + strconv.Quote(req.Host) + " the request was sent to"
+	var body string
+	switch {
+	case isRegistryPath(req.RawPath) && !isCatalog(req.RawPath):
+		body = `{"errors":[{"code":"NAME_UNKNOWN","detail":{},"message":` + strconv.Quote(msg) + `}]}`
+	case acceptsJSON(req.HTTP.Header["Accept"]):
+		body = `{"error":` + strconv.Quote(msg) + `}`
+	default:
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(http.StatusNotFound)
+	_, _ = w.Write([]byte(body))
+}
+
+// acceptsJSON reports whether an Accept header names a JSON media type
+// (application/json, or one with a +json suffix or a json subtype, as npm
+// and PEP 691 clients send).
+func acceptsJSON(accept []string) bool {
+	for _, v := range accept {
+		if strings.Contains(strings.ToLower(v), "json") {
+			return true
+		}
+	}
+	return false
+}

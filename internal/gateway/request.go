@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +19,15 @@ type Request struct {
 	HTTP *http.Request
 	// Domain is the normalized host that selected the rules.
 	Domain string
+	// Host is the canonical host the client addressed (route.ParseHost):
+	// Domain, unless the default domain answered for a host no domain
+	// names. Port is the port it gave, 0 for none, and HTTPS whether it
+	// reached the gateway over TLS, directly or through a trusted proxy.
+	// URLs that lead back to the gateway are built from these, never from
+	// header text (AppendOrigin).
+	Host  string
+	Port  uint16
+	HTTPS bool
 	// RawPath is the path exactly as the client sent it: percent-escapes
 	// are not decoded and dot segments are kept.
 	RawPath string
@@ -60,6 +70,9 @@ func NewRequest(r *http.Request, domain string) *Request {
 	req := requestPool.Get().(*Request)
 	req.HTTP = r
 	req.Domain = domain
+	req.Host = domain
+	req.Port = 0
+	req.HTTPS = r.TLS != nil
 	req.RawPath, req.RawQuery = SplitTarget(r)
 	return req
 }
@@ -99,6 +112,33 @@ func SplitTarget(r *http.Request) (rawPath, rawQuery string) {
 		return target[:i], target[i:]
 	}
 	return target, ""
+}
+
+// AppendOrigin appends the scheme and authority by which the client
+// reaches the gateway again: "https://" or "http://", the canonical host
+// (an IPv6 address in brackets) and the port the client gave, unless it is
+// the scheme's default. The port is kept because Portico often listens on
+// a port of its own (8081 by default) that the client must use again; it
+// is a number the client itself connected with, so it can lead nowhere
+// the request did not already go.
+func (req *Request) AppendOrigin(dst []byte) []byte {
+	if req.HTTPS {
+		dst = append(dst, "https://"...)
+	} else {
+		dst = append(dst, "http://"...)
+	}
+	if strings.IndexByte(req.Host, ':') >= 0 {
+		dst = append(dst, '[')
+		dst = append(dst, req.Host...)
+		dst = append(dst, ']')
+	} else {
+		dst = append(dst, req.Host...)
+	}
+	if p := req.Port; p != 0 && !(req.HTTPS && p == 443) && !(!req.HTTPS && p == 80) {
+		dst = append(dst, ':')
+		dst = strconv.AppendUint(dst, uint64(p), 10)
+	}
+	return dst
 }
 
 // Method returns the request method as sent.

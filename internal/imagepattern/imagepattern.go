@@ -274,13 +274,18 @@ func (p *Pattern) FixedPrefix() int {
 
 // Match reports whether image, a name split on '/' such as
 // []string{"library", "nginx"}, has as many segments as the pattern and each
-// segment matches. It does not allocate.
+// segment matches. A segment that itself holds a '/' (a decoded "%2F")
+// matches nothing, so that a wildcard never spans two segments of the
+// name a registry sees. It does not allocate.
+//
+// Match checks no other grammar: callers validate request names first
+// (the docker gateway against the distribution reference grammar).
 func (p *Pattern) Match(image []string) bool {
 	if len(image) != len(p.segs) {
 		return false
 	}
 	for i := range p.segs {
-		if !p.segs[i].match(image[i]) {
+		if strings.IndexByte(image[i], '/') >= 0 || !p.segs[i].match(image[i]) {
 			return false
 		}
 	}

@@ -340,3 +340,20 @@ func TestFixedPrefix(t *testing.T) {
 		}
 	}
 }
+
+// TestMatchRefusesSlashInSegment: a decoded "%2F" inside a segment never
+// lets a wildcard reach past its segment.
+func TestMatchRefusesSlashInSegment(t *testing.T) {
+	p, err := Parse("acme/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, img := range [][]string{{"acme", "../other/secret"}, {"acme", "x/y"}, {"acme", "/"}} {
+		if p.Match(img) {
+			t.Errorf("acme/* matches %q", img)
+		}
+	}
+	if !p.Match([]string{"acme", "rocket"}) {
+		t.Error("acme/* does not match acme/rocket")
+	}
+}

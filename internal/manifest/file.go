@@ -13,9 +13,13 @@ type FileV1 struct {
 	// OutgoingURL is nil when the manifest has null: matching requests
 	// are answered 200 without a redirect.
 	OutgoingURL *uritemplate.Template
-	PackageID   string
-	PackageName string
-	Owner       string
+	// AllowDotSegments lets variables put "." and ".." segments into
+	// the outgoing URL's path; without it such a request matches no
+	// rule.
+	AllowDotSegments bool
+	PackageID        string
+	PackageName      string
+	Owner            string
 }
 
 func (*FileV1) Type() string { return TypeFileV1 }
@@ -27,6 +31,7 @@ func (r *FileV1) encode(o *object) {
 	} else {
 		o.add("outgoing-url", nil)
 	}
+	o.flag("allow-dot-segments", r.AllowDotSegments)
 	o.add("package-id", r.PackageID)
 	o.opt("package-name", r.PackageName)
 	o.opt("owner", r.Owner)
@@ -40,9 +45,11 @@ type FileV2 struct {
 	IncomingPath string
 	Regexp       *regexp.Regexp
 	OutgoingURL  *uritemplate.Template
-	PackageID    string
-	PackageName  string
-	Owner        string
+	// AllowDotSegments is as for FileV1.
+	AllowDotSegments bool
+	PackageID        string
+	PackageName      string
+	Owner            string
 }
 
 func (*FileV2) Type() string { return TypeFileV2 }
@@ -54,6 +61,7 @@ func (r *FileV2) encode(o *object) {
 	} else {
 		o.add("outgoing-url", nil)
 	}
+	o.flag("allow-dot-segments", r.AllowDotSegments)
 	o.add("package-id", r.PackageID)
 	o.opt("package-name", r.PackageName)
 	o.opt("owner", r.Owner)
@@ -92,6 +100,7 @@ func (f *fields) fileV1() Rule {
 		bound = r.IncomingPath.Vars()
 	}
 	r.OutgoingURL = f.outgoingURL(r.IncomingPath != nil, bound, "incoming-path does not bind")
+	r.AllowDotSegments = f.allowDotSegments(r.OutgoingURL)
 	r.PackageID = f.str("package-id")
 	r.PackageName = f.optStr("package-name")
 	r.Owner = f.optStr("owner")
@@ -113,6 +122,7 @@ func (f *fields) fileV2() Rule {
 		groups = r.Regexp.SubexpNames()
 	}
 	r.OutgoingURL = f.outgoingURL(r.Regexp != nil, groups, "is not a named group of incoming-path")
+	r.AllowDotSegments = f.allowDotSegments(r.OutgoingURL)
 	r.PackageID = f.str("package-id")
 	r.PackageName = f.optStr("package-name")
 	r.Owner = f.optStr("owner")
@@ -151,4 +161,15 @@ func (f *fields) outgoingURL(checkVars bool, bound []string, unbound string) *ur
 		}
 	}
 	return t
+}
+
+// allowDotSegments reads the optional allow-dot-segments flag, which only
+// means something for an outgoing URL with variables (null, or one that
+// failed to compile, is reported elsewhere or has nothing to allow).
+func (f *fields) allowDotSegments(out *uritemplate.Template) bool {
+	allow := f.flag("allow-dot-segments")
+	if allow && out != nil && !out.HasVars() {
+		f.errorf("allow-dot-segments", "has no effect: outgoing-url has no variables")
+	}
+	return allow
 }

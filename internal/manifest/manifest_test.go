@@ -18,8 +18,8 @@ func TestDecodeGood(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load(good.json): %v", err)
 	}
-	if len(m.Rules) != 12 {
-		t.Fatalf("got %d rules, want 12", len(m.Rules))
+	if len(m.Rules) != 13 {
+		t.Fatalf("got %d rules, want 13", len(m.Rules))
 	}
 	d1 := m.Rules[0].(*DockerV1)
 	if !d1.AlwaysProxy || d1.Registry != (Backend{Text: "ghcr.io", Scheme: "https", Host: "ghcr.io"}) || d1.Host != "cr.acme.dev" {
@@ -55,6 +55,9 @@ func TestDecodeGood(t *testing.T) {
 	}
 	if tel := m.Rules[9].(*Telemetry); tel.AccessTokens == nil || len(tel.AccessTokens) != 0 {
 		t.Errorf("access-tokens [] decoded as %#v, want an empty non-nil list (nobody may post)", tel.AccessTokens)
+	}
+	if m.Rules[3].(*FileV1).AllowDotSegments || !m.Rules[12].(*FileV1).AllowDotSegments {
+		t.Error("allow-dot-segments: want false by default and true where set")
 	}
 	if string(m.Extensions["x-comment"]) != `"one rule of every kind"` {
 		t.Errorf("document extensions = %s", m.Extensions)
@@ -167,6 +170,8 @@ func TestHostKey(t *testing.T) {
 		{"get.acme.dev.", "get.acme.dev", ""},
 		{"[::1]:8081", "::1", ""},
 		{"[::1]", "::1", ""},
+		{"[0:0::1]", "::1", ""},
+		{"[2001:DB8::A]", "2001:db8::a", ""},
 		{"127.0.0.1:8081", "127.0.0.1", ""},
 		{"localhost", "localhost", ""},
 		{"", "", "must not be empty"},

@@ -44,7 +44,8 @@ func HostKey(s string) (string, error) {
 		if ip == nil || ip.To4() != nil {
 			return "", fmt.Errorf("invalid host %q: not an IPv6 address", s)
 		}
-		return strings.ToLower(host[1:end]), nil
+		// The RFC 5952 form, as requests are routed by it.
+		return ip.String(), nil
 	}
 	if i := strings.LastIndexByte(host, ':'); i >= 0 {
 		if !validPort(host[i:]) {

@@ -1,7 +1,10 @@
 package route
 
 import (
+	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +30,48 @@ type Router struct {
 	trusted  *clientip.Trusted
 	emitter  Emitter
 	observer Observer
+	fallback DefaultDomain
+	log      *slog.Logger
+}
+
+// DefaultDomain says which domain answers a request whose host no domain
+// of the table names, as a web server's default server does. The zero
+// value answers such requests 404.
+type DefaultDomain struct {
+	// Name is the domain (a manifest host key) that answers.
+	Name string
+	// Sole, when Name is "", makes the table's only domain answer, if
+	// it has exactly one: Scarf Gateway's command line serves its one
+	// domain whatever the host.
+	Sole bool
+}
+
+// SetDefaultDomain sets the domain that answers requests for unknown
+// hosts, and the logger that notes, at debug level, each request no
+// domain answers. Call it before the router serves.
+func (rt *Router) SetDefaultDomain(d DefaultDomain, log *slog.Logger) {
+	rt.fallback, rt.log = d, log
+}
+
+// DescribeDefault says, for /readyz, which domain answers unknown hosts
+// in the current table: "" when none does.
+func (rt *Router) DescribeDefault() string {
+	if d := rt.fallbackDomain(rt.table.Load()); d != nil {
+		return "default domain: " + d.Name + " (answers hosts no domain names)\n"
+	}
+	return ""
+}
+
+// fallbackDomain returns the domain that answers unknown hosts in t, or
+// nil.
+func (rt *Router) fallbackDomain(t *Table) *Domain {
+	switch {
+	case rt.fallback.Name != "":
+		return t.Domain(rt.fallback.Name)
+	case rt.fallback.Sole:
+		return t.Only()
+	}
+	return nil
 }
 
 // NewRouter returns a router serving t. emitter and observer may be nil.
@@ -46,16 +91,35 @@ func (rt *Router) Table() *Table { return rt.table.Load() }
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	t := rt.table.Load()
-	host := HostKey(rt.trusted.Host(r))
+	text, https, fwdOK := rt.trusted.Forwarded(r)
+	host, port, ok := ParseHost(text)
+	if !ok || !fwdOK {
+		badHost(w)
+		if rt.observer != nil {
+			rt.observer.Observe(event.KindNone, event.OutcomeError, http.StatusBadRequest, time.Since(start))
+		}
+		return
+	}
 	req := gateway.NewRequest(r, host)
+	req.Port, req.HTTPS = port, https
 
 	var res gateway.Result
-	ok := false
-	if d := t.Domain(host); d != nil {
+	ok = false
+	d := t.Domain(host)
+	if d == nil {
+		if d = rt.fallbackDomain(t); d != nil {
+			req.Domain = d.Name
+		}
+	}
+	if d != nil {
 		res, ok = d.Serve(w, req)
 	}
 	if !ok {
-		gateway.NotFound(w, req.RawPath)
+		if d == nil {
+			rt.unknownHost(w, req)
+		} else {
+			gateway.NotFound(w, req.RawPath)
+		}
 		res = gateway.Result{Status: http.StatusNotFound, Outcome: event.OutcomeNotFound, Uncounted: true}
 	}
 	if rt.observer != nil {
@@ -67,12 +131,43 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req.Free()
 }
 
+// unknownHost answers a request for a host that no domain names and no
+// default domain serves, saying so to clients that show messages.
+func (rt *Router) unknownHost(w http.ResponseWriter, req *gateway.Request) {
+	if rt.log != nil {
+		rt.log.Debug("no domain matches the request's host", "host", req.Host, "path", req.RawPath)
+	}
+	gateway.UnknownHost(w, req)
+}
+
+const badHostBody = "400 Bad Request: the Host header, or a trusted proxy's X-Forwarded-Host or X-Forwarded-Proto, is not a valid host[:port] or protocol\n"
+
+var (
+	textContentType = []string{"text/plain; charset=utf-8"}
+	noSniff         = []string{"nosniff"}
+	badHostLen      = []string{strconv.Itoa(len(badHostBody))}
+)
+
+// badHost refuses a request whose host cannot be parsed: it names no
+// domain, and nothing in it may reach a URL the gateway writes.
+func badHost(w http.ResponseWriter) {
+	h := w.Header()
+	h["Content-Type"] = textContentType
+	h["X-Content-Type-Options"] = noSniff
+	h["Content-Length"] = badHostLen
+	w.WriteHeader(http.StatusBadRequest)
+	_, _ = w.Write([]byte(badHostBody))
+}
+
 // emit sends the events of a counted request: one per payload, or one.
 func (rt *Router) emit(req *gateway.Request, res *gateway.Result, start time.Time) {
 	e := &res.Event
 	r := req.HTTP
 	e.Time = start
 	e.Domain = req.Domain
+	if req.Host != req.Domain {
+		e.RequestedHost = req.Host
+	}
 	e.Method = r.Method
 	e.Path = req.RawPath
 	e.Status = res.Status
@@ -97,11 +192,22 @@ func (rt *Router) emit(req *gateway.Request, res *gateway.Result, start time.Tim
 
 // optedOut reports whether the client asked not to be tracked, with
 // Do-Not-Track or Global Privacy Control. Such requests are served like
-// any other and never recorded.
+// any other and never recorded. Any "1" counts, on any header line and in
+// any comma-separated list: a client (or a proxy adding its own line) that
+// says so once has said so.
 func optedOut(r *http.Request) bool {
-	return headerIs1(r.Header["Dnt"]) || headerIs1(r.Header["Sec-Gpc"])
+	return anyIs1(r.Header["Dnt"]) || anyIs1(r.Header["Sec-Gpc"])
 }
 
-func headerIs1(v []string) bool {
-	return len(v) > 0 && len(v[0]) > 0 && v[0][0] == '1'
+func anyIs1(lines []string) bool {
+	for _, v := range lines {
+		for v != "" {
+			var elem string
+			elem, v, _ = strings.Cut(v, ",")
+			if strings.TrimSpace(elem) == "1" {
+				return true
+			}
+		}
+	}
+	return false
 }

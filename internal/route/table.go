@@ -16,11 +16,32 @@ type Table struct {
 	rules   int
 }
 
-// Domain returns the rules of host, a key made by HostKey, or nil.
+// Domain returns the rules of host, a key made by ParseHost, or nil.
 func (t *Table) Domain(host string) *Domain { return t.domains[host] }
 
 // Domains returns the number of hosts the table serves.
 func (t *Table) Domains() int { return len(t.domains) }
+
+// Only returns the table's domain when it has exactly one, else nil.
+func (t *Table) Only() *Domain {
+	if len(t.domains) != 1 {
+		return nil
+	}
+	for _, d := range t.domains {
+		return d
+	}
+	return nil
+}
+
+// DomainNames returns the hosts the table serves, sorted.
+func (t *Table) DomainNames() []string {
+	names := make([]string, 0, len(t.domains))
+	for h := range t.domains {
+		names = append(names, h)
+	}
+	slices.Sort(names)
+	return names
+}
 
 // Rules returns the number of manifest rules the table was compiled from.
 // Rules that share one handler (a domain's docker, Python or npm rules)

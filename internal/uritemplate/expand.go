@@ -25,9 +25,16 @@ func init() {
 // variable of the template is missing from vars: the gateway relies on an
 // expansion failing as a whole rather than silently dropping a variable.
 func (t *Template) AppendExpand(dst []byte, vars []Var) (out []byte, ok bool) {
+	out, _, ok = t.appendExpand(dst, vars, nil, false)
+	return out, ok
+}
+
+// appendExpand is AppendExpand that also appends to spans, when record
+// is set, where each value went.
+func (t *Template) appendExpand(dst []byte, vars []Var, spans []valueSpan, record bool) (out []byte, _ []valueSpan, ok bool) {
 	for _, name := range t.vars {
 		if _, found := lookup(vars, name); !found {
-			return dst, false
+			return dst, spans, false
 		}
 	}
 	for i := range t.nodes {
@@ -51,10 +58,107 @@ func (t *Template) AppendExpand(dst []byte, vars []Var) (out []byte, ok bool) {
 					dst = append(dst, '=')
 				}
 			}
+			start := len(dst)
 			dst = appendValue(dst, val, v.prefix, nd.reserved)
+			if record {
+				spans = append(spans, valueSpan{start, len(dst)})
+			}
 		}
 	}
-	return dst, true
+	return dst, spans, true
+}
+
+// AppendExpandNoDots is AppendExpand for outgoing URLs whose path must
+// stay below the template's literal text: ok is also false, and dst is
+// returned unchanged, when a variable's value makes up all or part of a
+// dot segment ("." or "..") of the expansion's path, so that a value such
+// as "../../other" cannot climb out of "/base/{+path}". A dot may be
+// written percent-encoded in either case ("%2e%2E"), and segments are
+// also split at "%2F" and "%5C", which some servers decode before they
+// resolve dot segments. The path ends at the first '?' or '#'. Dot
+// segments made of literal text alone are the template author's and are
+// left as written.
+func (t *Template) AppendExpandNoDots(dst []byte, vars []Var) ([]byte, bool) {
+	var stack [8]valueSpan
+	out, spans, ok := t.appendExpand(dst, vars, stack[:0], true)
+	if ok && dotSegment(out[len(dst):], len(dst), spans) {
+		return dst, false
+	}
+	return out, ok
+}
+
+// valueSpan is where one value went in an expansion, as offsets into it.
+type valueSpan struct{ start, end int }
+
+// dotSegment reports whether a segment of the path of expanded, which
+// starts at offset base of the buffer the spans refer to, is a dot
+// segment that a value took part in: with a byte of the segment or of
+// the separators around it (a value "/" after a literal "." ends a "."
+// segment), or, for an empty value, by standing in it.
+func dotSegment(expanded []byte, base int, spans []valueSpan) bool {
+	sepStart, start := 0, 0
+	for i := 0; ; {
+		next := i
+		switch {
+		case i == len(expanded) || expanded[i] == '?' || expanded[i] == '#':
+			next = i
+		case expanded[i] == '/':
+			next = i + 1
+		case isEncodedSlash(expanded, i):
+			next = i + 3
+		default:
+			i++
+			continue
+		}
+		if isDotSegment(expanded[start:i]) && touches(spans, base+sepStart, base+next, base+start, base+i) {
+			return true
+		}
+		if next == i {
+			return false
+		}
+		sepStart, start, i = i, next, next
+	}
+}
+
+// isEncodedSlash reports whether b[i:] starts with %2F or %5C, any case.
+func isEncodedSlash(b []byte, i int) bool {
+	if b[i] != '%' || i+2 >= len(b) {
+		return false
+	}
+	hi, lo := b[i+1], b[i+2]|0x20
+	return hi == '2' && lo == 'f' || hi == '5' && lo == 'c'
+}
+
+// isDotSegment reports whether seg is "." or "..", each dot raw or
+// percent-encoded in either case.
+func isDotSegment(seg []byte) bool {
+	dots := 0
+	for i := 0; i < len(seg); {
+		switch {
+		case seg[i] == '.':
+			i++
+		case seg[i] == '%' && i+2 < len(seg) && seg[i+1] == '2' && seg[i+2]|0x20 == 'e':
+			i += 3
+		default:
+			return false
+		}
+		if dots++; dots > 2 {
+			return false
+		}
+	}
+	return dots > 0
+}
+
+// touches reports whether a value has a byte in [lo, hi), a segment
+// with its separators, or is empty and stands in [start, end], the
+// segment itself.
+func touches(spans []valueSpan, lo, hi, start, end int) bool {
+	for _, sp := range spans {
+		if sp.start < sp.end && sp.start < hi && lo < sp.end || sp.start == sp.end && start <= sp.start && sp.start <= end {
+			return true
+		}
+	}
+	return false
 }
 
 // Expand is AppendExpand into a new string.

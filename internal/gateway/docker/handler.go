@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 
-	"portico/internal/clientip"
 	"portico/internal/event"
 	"portico/internal/gateway"
 	"portico/internal/imagepattern"
@@ -114,9 +114,13 @@ func (r *rule) setCommon(b manifest.Backend, o *manifest.DockerOptions) {
 	r.creds = credentials{env: o.CredentialsEnv, file: o.CredentialsFile}
 }
 
-// isDockerHub reports whether host serves Docker Hub's registry API,
-// where single-name images live under library/.
+// isDockerHub reports whether host, with or without a port, serves
+// Docker Hub's registry API, where single-name images live under
+// library/.
 func isDockerHub(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
 	switch strings.ToLower(host) {
 	case "docker.io", "registry-1.docker.io", "index.docker.io", "registry.hub.docker.com":
 		return true
@@ -210,6 +214,12 @@ func (h *Handler) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Re
 		r := h.first
 		ev.Docker.Backend = r.backend.Host
 		return h.forward(w, req, ev, r, r.base+req.RawPath+req.RawQuery, nil, false), true
+	}
+	if code, msg, ok := checkPath(req.RawPath, p); !ok {
+		// Not recorded: the name belongs to no rule, and it is text
+		// the client chose.
+		status := writeError(w, http.StatusBadRequest, code, msg)
+		return gateway.Result{Status: status, Outcome: event.OutcomeError, Uncounted: true}, true
 	}
 	m, ok := h.lookup(p.image)
 	if !ok {
@@ -308,20 +318,10 @@ func methodNotAllowed(w http.ResponseWriter, ev event.Event, push bool) gateway.
 }
 
 // realm returns the token endpoint URL and service name of the domain as
-// the client addressed it.
+// the client addressed it. The URL is built from the parsed host and
+// port, never from header text.
 func (h *Handler) realm(req *gateway.Request) (realm, service string) {
-	r := req.HTTP
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	} else if p := r.Header.Get("X-Forwarded-Proto"); (p == "https" || p == "http") && h.opts.Trusted != nil && h.opts.Trusted.Contains(clientip.Peer(r)) {
-		scheme = p
-	}
-	host := r.Host
-	if h.opts.Trusted != nil {
-		host = h.opts.Trusted.Host(r)
-	}
-	return scheme + "://" + host + "/v2/token", req.Domain
+	return string(req.AppendOrigin(nil)) + "/v2/token", req.Domain
 }
 
 // challenge answers 401 with Portico's Bearer challenge.

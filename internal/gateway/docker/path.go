@@ -1,7 +1,10 @@
 package docker
 
 import (
+	"regexp"
 	"strings"
+
+	"github.com/distribution/reference"
 )
 
 // Object kinds, as recorded in events.
@@ -114,4 +117,77 @@ func escapeRepository(name string) string {
 func isDigest(ref string) bool {
 	alg, hex, ok := strings.Cut(ref, ":")
 	return ok && alg != "" && len(hex) >= 32
+}
+
+// codeNameInvalid is the registry API's error for a malformed repository
+// name.
+const codeNameInvalid = "NAME_INVALID"
+
+// checkPath validates a registry request before any rule sees it: the
+// repository name must be a name of the distribution reference grammar
+// written plainly (no percent-escapes, so "%2F" cannot hide a segment,
+// and what is matched is what goes upstream), and the segments from the
+// keyword on, which are forwarded as written, must be free of dot
+// segments and encoded slashes. It returns the registry error code and
+// message for a request that fails.
+func checkPath(rawPath string, p apiPath) (code, msg string, ok bool) {
+	fromName := rawFrom(rawPath, 1)
+	// An empty name ("/v2/manifests/x") is no name at all: no rule
+	// takes it, and it gets the registry's NAME_UNKNOWN as in Scarf.
+	if name := fromName[:len(fromName)-len(p.rest)]; name != "" && !validName(name[1:]) {
+		return codeNameInvalid, "invalid repository name: lower-case path components of letters and digits separated by '.', '_', '__' or '-', at most 255 characters, written without percent-escapes", false
+	}
+	// The keyword, the reference and anything after them.
+	for seg := range strings.SplitSeq(p.rest[1:], "/") {
+		if isDotSegment(seg) || hasEncodedSlash(seg) {
+			return codeNameInvalid, "invalid path: dot segment or encoded slash", false
+		}
+	}
+	return "", "", true
+}
+
+// anchoredName is the reference grammar's name, an optional domain and a
+// path, matched whole.
+var anchoredName = regexp.MustCompile(`^(?:` + reference.NameRegexp.String() + `)$`)
+
+// validName reports whether raw, the repository name as written in the
+// request path, is a path of the distribution reference grammar.
+func validName(raw string) bool {
+	if raw == "" || len(raw) > reference.RepositoryNameTotalLengthMax || strings.IndexByte(raw, '%') >= 0 {
+		return false
+	}
+	// Repository names in the registry API are the grammar's path,
+	// without a domain. With "localhost/" in front, the domain can only
+	// be "localhost" or absent, and either way raw must be a path.
+	return anchoredName.MatchString("localhost/" + raw)
+}
+
+// isDotSegment reports whether a raw segment is "." or "..", each dot
+// written plainly or percent-encoded in either case.
+func isDotSegment(seg string) bool {
+	dots := 0
+	for i := 0; i < len(seg); {
+		switch {
+		case seg[i] == '.':
+			i++
+		case seg[i] == '%' && i+2 < len(seg) && seg[i+1] == '2' && seg[i+2]|0x20 == 'e':
+			i += 3
+		default:
+			return false
+		}
+		if dots++; dots > 2 {
+			return false
+		}
+	}
+	return dots > 0
+}
+
+// hasEncodedSlash reports whether seg holds %2F or %5C in either case.
+func hasEncodedSlash(seg string) bool {
+	for i := 0; i+2 < len(seg); i++ {
+		if seg[i] == '%' && (seg[i+1] == '2' && seg[i+2]|0x20 == 'f' || seg[i+1] == '5' && seg[i+2]|0x20 == 'c') {
+			return true
+		}
+	}
+	return false
 }

@@ -11,6 +11,10 @@ import (
 // target is a compiled outgoing URL.
 type target struct {
 	tmpl *uritemplate.Template
+	// dots lets values form "." and ".." path segments
+	// (allow-dot-segments); otherwise an expansion with one fails and
+	// the rule declines the request, as for a path it does not match.
+	dots bool
 	// origin is the expanded scheme://authority, fixed text by manifest
 	// validation; every expansion is checked to still start with it.
 	origin string
@@ -23,8 +27,8 @@ type target struct {
 	fixedOK  bool
 }
 
-func newTarget(t *uritemplate.Template) *target {
-	tg := &target{tmpl: t}
+func newTarget(t *uritemplate.Template, allowDots bool) *target {
+	tg := &target{tmpl: t, dots: allowDots}
 	lead := t.ExpandEmpty()
 	if !t.HasVars() {
 		tg.fixed = true
@@ -49,7 +53,8 @@ func newTarget(t *uritemplate.Template) *target {
 // location returns where to redirect: the target expanded with vars and
 // merged with the request query. A target without variables and a request
 // without a query give a header value built once (shared). ok is false
-// when the target needs a variable that the match left undefined.
+// when the target needs a variable that the match left undefined, or a
+// value would put a dot segment into the path without allow-dot-segments.
 func (tg *target) location(req *gateway.Request, vars []uritemplate.Var) (loc string, shared []string, ok bool) {
 	items := req.Query()
 	if tg.fixed {
@@ -61,7 +66,12 @@ func (tg *target) location(req *gateway.Request, vars []uritemplate.Var) (loc st
 		req.Buf = buf
 		return string(buf), nil, true
 	}
-	expanded, ok := tg.tmpl.AppendExpand(req.Buf[:0], vars)
+	var expanded []byte
+	if tg.dots {
+		expanded, ok = tg.tmpl.AppendExpand(req.Buf[:0], vars)
+	} else {
+		expanded, ok = tg.tmpl.AppendExpandNoDots(req.Buf[:0], vars)
+	}
 	req.Buf = expanded
 	if !ok || !sameOrigin(expanded, tg.origin) {
 		return "", nil, false

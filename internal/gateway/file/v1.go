@@ -37,7 +37,7 @@ type V1 struct {
 func NewV1(r *manifest.FileV1) *V1 {
 	v := &V1{packageID: r.PackageID, incoming: r.IncomingPath}
 	if r.OutgoingURL != nil {
-		v.target = newTarget(r.OutgoingURL)
+		v.target = newTarget(r.OutgoingURL, r.AllowDotSegments)
 	}
 	v.capturesQuery = r.IncomingPath.CapturesQuery()
 	if !r.IncomingPath.HasVars() {

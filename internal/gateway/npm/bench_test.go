@@ -40,7 +40,7 @@ func BenchmarkNPM(b *testing.B) {
 		b.Fatal(err)
 	}
 	trusted, _ := clientip.ParseTrusted("")
-	table, err := route.Compile(m, route.Options{NPM: npm.Options{Cache: doccache.New(doccache.Options{}), Trusted: trusted}})
+	table, err := route.Compile(m, route.Options{NPM: npm.Options{Cache: doccache.New(doccache.Options{})}})
 	if err != nil {
 		b.Fatal(err)
 	}

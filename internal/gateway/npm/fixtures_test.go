@@ -239,24 +239,36 @@ func (r *recorder) downloads(pkg string) int {
 }
 
 type portico struct {
-	srv   *httptest.Server
-	rec   *recorder
-	cache *doccache.Cache
+	srv    *httptest.Server
+	router *route.Router
+	rec    *recorder
+	cache  *doccache.Cache
 }
 
 func startPortico(t testing.TB, manifestJSON string) *portico {
+	t.Helper()
+	return startPorticoTrusting(t, manifestJSON, "")
+}
+
+// startPorticoTrusting is startPortico believing the forwarding headers
+// of the proxies in trustedList.
+func startPorticoTrusting(t testing.TB, manifestJSON, trustedList string) *portico {
 	t.Helper()
 	m, err := manifest.Decode("manifest.json", []byte(manifestJSON))
 	if err != nil {
 		t.Fatalf("manifest: %v", err)
 	}
 	p := &portico{rec: &recorder{}, cache: doccache.New(doccache.Options{})}
-	trusted, _ := clientip.ParseTrusted("")
-	table, err := route.Compile(m, route.Options{NPM: npm.Options{Cache: p.cache, Trusted: trusted}})
+	trusted, err := clientip.ParseTrusted(trustedList)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.srv = httptest.NewServer(route.NewRouter(table, trusted, p.rec, nil))
+	table, err := route.Compile(m, route.Options{NPM: npm.Options{Cache: p.cache}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.router = route.NewRouter(table, trusted, p.rec, nil)
+	p.srv = httptest.NewServer(p.router)
 	t.Cleanup(p.srv.Close)
 	return p
 }

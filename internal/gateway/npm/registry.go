@@ -33,8 +33,11 @@ type Options struct {
 	// Cache keeps upstream packuments; it outlives routing tables. Nil
 	// uses a cache shared by all registries of the process.
 	Cache *doccache.Cache
-	// Trusted says whose X-Forwarded-Host and X-Forwarded-Proto to
-	// believe when building tarball URLs. Nil believes nobody.
+	// Trusted is unused: tarball URLs are built from the host, port
+	// and scheme the router parsed (gateway.Request.AppendOrigin), which
+	// already honour trusted proxies.
+	//
+	// Deprecated: leave it nil.
 	Trusted *clientip.Trusted
 	// Client proxies tarballs and publishes, under each rule's outbound
 	// policy; nil uses upstream's default.
@@ -75,7 +78,6 @@ type Registry struct {
 	fallback string // registry of the first rule
 	cache    *doccache.Cache
 	client   *http.Client
-	trusted  *clientip.Trusted
 	log      *slog.Logger
 }
 
@@ -108,7 +110,7 @@ const maxRequestMemo = 10000
 // manifest order: the first rule that takes a package serves it.
 func New(rules []*manifest.NPM, opts Options) (*Registry, error) {
 	defaults()
-	reg := &Registry{cache: opts.Cache, client: opts.Client, trusted: opts.Trusted, log: opts.Logger}
+	reg := &Registry{cache: opts.Cache, client: opts.Client, log: opts.Logger}
 	if reg.cache == nil {
 		reg.cache = defaultCache
 	}
@@ -384,25 +386,6 @@ func (ru *rule) newDocRequest(name string, abbreviated bool) doccache.Request {
 	}
 }
 
-// baseURL returns whether clients reach this registry over https, and
-// by which host, as written into tarball URLs.
-func (reg *Registry) baseURL(r *http.Request) (https bool, host string) {
-	host = r.Host
-	https = r.TLS != nil
-	if reg.trusted != nil && len(r.Header["X-Forwarded-Host"])+len(r.Header["X-Forwarded-Proto"]) > 0 && reg.trusted.Contains(clientip.Peer(r)) {
-		host = reg.trusted.Host(r)
-		if p := r.Header["X-Forwarded-Proto"]; len(p) > 0 {
-			switch strings.ToLower(strings.TrimSpace(p[len(p)-1])) {
-			case "http":
-				https = false
-			case "https":
-				https = true
-			}
-		}
-	}
-	return https, host
-}
-
 func (reg *Registry) servePackument(w http.ResponseWriter, req *gateway.Request, ru *rule, name string, ev event.Event) gateway.Result {
 	abbrev := wantsAbbreviated(req.HTTP.Header["Accept"])
 	doc, state, err := reg.cache.Get(req.HTTP.Context(), ru.docRequest(name, abbrev))
@@ -413,7 +396,7 @@ func (reg *Registry) servePackument(w http.ResponseWriter, req *gateway.Request,
 		return refuse(w, req, http.StatusNotFound, "package "+name+" is not on the upstream registry "+ru.registry)
 	}
 	p := doc.Value.(*packument)
-	req.Buf = reg.appendBase(req.Buf[:0], req.HTTP)
+	req.Buf = reg.appendBase(req.Buf[:0], req)
 	rendered := p.forBase(req.Buf, abbrev)
 	h := w.Header()
 	h["Etag"] = rendered.etag
@@ -448,22 +431,10 @@ var (
 )
 
 // appendBase appends the base URL clients reach this registry by, as it
-// must appear inside a JSON string.
-func (reg *Registry) appendBase(dst []byte, r *http.Request) []byte {
-	https, host := reg.baseURL(r)
-	start := len(dst)
-	if https {
-		dst = append(dst, "https://"...)
-	} else {
-		dst = append(dst, "http://"...)
-	}
-	dst = append(dst, host...)
-	for _, c := range dst[start:] {
-		if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
-			return append(dst[:start], jsonBase(string(dst[start:]))...)
-		}
-	}
-	return dst
+// must appear inside a JSON string: the router's parsed host and port,
+// which hold nothing JSON would need to escape.
+func (reg *Registry) appendBase(dst []byte, req *gateway.Request) []byte {
+	return req.AppendOrigin(dst)
 }
 
 var varyAccept = []string{"Accept"}
@@ -477,7 +448,7 @@ func (reg *Registry) serveVersion(w http.ResponseWriter, req *gateway.Request, r
 		return refuse(w, req, http.StatusNotFound, "package "+name+" is not on the upstream registry "+ru.registry)
 	}
 	p := doc.Value.(*packument)
-	body, version, ok := p.version(spec, reg.appendBase(nil, req.HTTP))
+	body, version, ok := p.version(spec, reg.appendBase(nil, req))
 	if !ok {
 		return refuse(w, req, http.StatusNotFound, "version not found: "+name+"@"+spec)
 	}
