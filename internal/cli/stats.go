@@ -6,16 +6,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
+	"portico/internal/app"
 	"portico/internal/config"
 	"portico/internal/event"
 	"portico/internal/stats"
 	"portico/internal/store"
-	"portico/internal/store/postgres"
-	"portico/internal/store/sqlite"
 )
 
 const statsUsage = `Usage: portico stats [flags]
@@ -100,7 +98,7 @@ func runStats(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "portico stats: %v\n", err)
 		return exitUsage
 	}
-	st, err := openStoreForReading(ctx, loc)
+	st, err := app.OpenStore(ctx, loc, app.StoreOptions{ReadOnly: true})
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "portico stats: %v\n", err)
 		return exitFail
@@ -207,30 +205,6 @@ func parseWhere(conds []string) ([]store.Cond, error) {
 	return out, nil
 }
 
-// openStoreForReading opens the store that "serve" writes, without
-// creating one.
-func openStoreForReading(ctx context.Context, loc config.StoreLocation) (store.Store, error) {
-	if loc.Database != "" {
-		pg, err := postgres.New(postgres.Config{URL: loc.Database, MaxConns: 4, ReadOnly: true})
-		if err != nil {
-			return nil, err
-		}
-		if err := pg.Migrate(ctx); err != nil {
-			pg.Close()
-			return nil, err
-		}
-		return pg, nil
-	}
-	if loc.Data == config.NoStore {
-		return nil, errors.New("--data none: there is no store to read")
-	}
-	st, err := sqlite.Open(ctx, sqlite.Config{Dir: loc.Data, ReadOnly: true})
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("no analytics store in %s (run portico serve with --data %s first, or point --data or --database at the store)", loc.Data, loc.Data)
-	}
-	return st, err
-}
-
 func runExport(ctx context.Context, env *Env, args []string) int {
 	fs := flag.NewFlagSet("portico stats export", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
@@ -275,7 +249,7 @@ Flags:
 		fmt.Fprintf(env.Stderr, "portico stats export: %v\n", err)
 		return exitUsage
 	}
-	st, err := openStoreForReading(ctx, loc)
+	st, err := app.OpenStore(ctx, loc, app.StoreOptions{ReadOnly: true})
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "portico stats export: %v\n", err)
 		return exitFail
