@@ -122,8 +122,8 @@ func (a *App) openEvents(ctx context.Context, events io.Writer) error {
 	return nil
 }
 
-// loadRules builds what rules need at request time and loads the
-// manifest into a new router.
+// loadRules builds what rules need at request time and loads the rules
+// of their sources into a new router.
 func (a *App) loadRules() error {
 	cfg, log, trusted := a.cfg, a.log, a.trusted
 	dockerOpts, err := newDockerOptions(cfg, trusted, log)
@@ -139,7 +139,9 @@ func (a *App) loadRules() error {
 		Python: python.Options{Cache: docs},
 		NPM:    npm.Options{Cache: docs, Trusted: trusted},
 	}
-	loader := reload.New(cfg.Manifest, opts, log, a.metrics)
+	// The rules' sources, compiled in this order into one table.
+	sources := []reload.Source{reload.NewFile(cfg.Manifest)}
+	loader := reload.NewLoader(sources, opts, log, a.metrics)
 	router, err := loader.Load(func(t *route.Table) *route.Router {
 		return route.NewRouter(t, trusted, a.pipe, a.metrics)
 	})
@@ -211,8 +213,8 @@ func (a *App) Run(ctx context.Context) error {
 // Close releases an App that was built but not run.
 func (a *App) Close() { a.closers.run(context.Background()) }
 
-// watch reloads the rules when the manifest changes and on SIGHUP, until
-// the function it returns stops it.
+// watch reloads the rules when a source changes and on SIGHUP, until the
+// function it returns stops it.
 func (a *App) watch() func(context.Context) {
 	ctx, stop := context.WithCancel(context.Background())
 	hup := make(chan os.Signal, 1)
