@@ -1,21 +1,23 @@
-// Package reload keeps the router's table in step with the manifest file.
+// Package reload keeps the router's table in step with the sources of
+// its rules: the manifest file, and later the store.
 //
-// The file is polled for changes (size, modification time, identity) and
-// re-read on demand, for SIGHUP. Each version is decoded and compiled off
-// the request path; only a version that passes every check is swapped in.
-// A rejected version is logged with every problem, shown on /readyz and
-// counted, and the previous table keeps serving, so a typo in a manifest
-// push never takes a gateway down.
+// Each source is watched (a file is polled for changes to its size,
+// modification time and identity) and every source is re-read on
+// demand, for SIGHUP. Each new version is decoded and compiled, with the
+// other sources' versions in use, off the request path; only a version
+// that passes every check is swapped in. A rejected version is logged
+// with every problem, shown on /readyz and counted, and the previous
+// table keeps serving, so a typo in a manifest push never takes a
+// gateway down.
 package reload
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,29 +33,34 @@ type Recorder interface {
 	ConfigRejected()
 }
 
-// Loader loads a manifest file into a router.
+// Loader loads the rules of its sources into a router.
 type Loader struct {
-	path     string
+	sources  []Source
+	names    string // of every source, for Status
 	opts     route.Options
 	log      *slog.Logger
 	recorder Recorder
 
 	mu     sync.Mutex // serializes loads
 	router *route.Router
-	sum    [32]byte // of the manifest in use
-	stat   fileStat
-	status atomic.Pointer[Status]
+	sets   []route.RuleSet // in use, one per source
+	// pending holds, per source, the problems of its latest version if
+	// that was rejected after the version in use.
+	pending    [][]string
+	rejectedAt time.Time
+	status     atomic.Pointer[Status]
 }
 
-// Status describes the manifest in use and the last rejected one.
+// Status describes the rules in use and the last rejected version.
 type Status struct {
 	Generation uint64
-	File       string
-	LoadedAt   time.Time
-	Rules      int
-	Domains    int
-	// RejectedAt and Problems describe the most recent rejected version,
-	// if it came after the version in use.
+	// File names the sources: the manifest's path.
+	File     string
+	LoadedAt time.Time
+	Rules    int
+	Domains  int
+	// RejectedAt and Problems describe the most recent rejected versions,
+	// if they came after the ones in use.
 	RejectedAt time.Time
 	Problems   []string
 }
@@ -61,80 +68,109 @@ type Status struct {
 // New returns a loader for the manifest at path. Call Load once before
 // serving; it creates the router.
 func New(path string, opts route.Options, log *slog.Logger, recorder Recorder) *Loader {
+	return NewLoader([]Source{NewFile(path)}, opts, log, recorder)
+}
+
+// NewLoader returns a loader for the rules of sources, compiled in that
+// order (see route.CompileSets). Call Load once before serving; it
+// creates the router.
+func NewLoader(sources []Source, opts route.Options, log *slog.Logger, recorder Recorder) *Loader {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Loader{path: path, opts: opts, log: log, recorder: recorder}
+	names := make([]string, len(sources))
+	for i, s := range sources {
+		names[i] = s.Name()
+	}
+	return &Loader{sources: sources, names: strings.Join(names, ", "), opts: opts, log: log, recorder: recorder,
+		sets: make([]route.RuleSet, len(sources)), pending: make([][]string, len(sources))}
 }
 
-// Load reads, checks and compiles the manifest. The first successful Load
-// creates the router through newRouter; later ones swap a new table into
-// it. On error the router, if any, keeps its table.
+// Load reads, checks and compiles every source. The first successful
+// Load creates the router through newRouter; later ones swap a new table
+// into it. On error the router, if any, keeps its table.
 func (l *Loader) Load(newRouter func(*route.Table) *route.Router) (*route.Router, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.load(newRouter, true)
+	return l.load(newRouter, true, -1)
 }
 
-// Reload re-reads the manifest if its contents changed, or always when
-// force is set. It returns whether a new table was swapped in.
+// Reload re-reads the sources and loads those whose contents changed, or
+// all of them when force is set. It returns whether a new table was
+// swapped in.
 func (l *Loader) Reload(force bool) (bool, error) {
+	return l.reload(force, -1)
+}
+
+// reload is Reload of one source (only >= 0) or of all.
+func (l *Loader) reload(force bool, only int) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.router == nil {
 		return false, errors.New("reload before the first load")
 	}
 	gen := l.Status().Generation
-	_, err := l.load(nil, force)
+	_, err := l.load(nil, force, only)
 	return l.Status().Generation != gen, err
 }
 
-func (l *Loader) load(newRouter func(*route.Table) *route.Router, force bool) (*route.Router, error) {
-	st, _ := statFile(l.path)
-	data, err := os.ReadFile(l.path)
-	if err != nil {
-		return l.router, l.reject(fmt.Errorf("read manifest: %w", err), nil)
-	}
-	sum := sha256.Sum256(data)
-	l.stat = st
-	if !force && l.router != nil && bytes.Equal(sum[:], l.sum[:]) {
-		// Unchanged, or back to the version in use after a rejected
-		// one: nothing is pending any more.
-		if s := l.Status(); len(s.Problems) > 0 {
-			s.Problems, s.RejectedAt = nil, time.Time{}
-			l.status.Store(&s)
-		}
-		return l.router, nil
-	}
+func (l *Loader) load(newRouter func(*route.Table) *route.Router, force bool, only int) (*route.Router, error) {
 	start := time.Now()
-	m, err := manifest.Decode(l.path, data)
-	if err != nil {
-		return l.router, l.reject(err, manifest.Errors(err))
+	next := slices.Clone(l.sets)
+	var changed []int
+	var errs []error
+	for i, src := range l.sources {
+		if only >= 0 && i != only {
+			continue
+		}
+		have := l.sets[i].Version
+		if force || l.router == nil {
+			have = ""
+		}
+		set, err := src.Read(context.Background(), have)
+		if err != nil {
+			errs = append(errs, l.reject([]int{i}, err, manifest.Errors(err)))
+			continue
+		}
+		if have != "" && set.Version == have {
+			// Unchanged, or back to the version in use after a rejected
+			// one: nothing is pending any more.
+			l.settle(i)
+			continue
+		}
+		next[i] = set
+		changed = append(changed, i)
 	}
-	t, err := route.Compile(m, l.opts)
+	if len(changed) == 0 || (l.router == nil && len(errs) > 0) {
+		return l.router, errors.Join(errs...)
+	}
+	t, err := route.CompileSets(l.opts, next...)
 	if err != nil {
-		return l.router, l.reject(fmt.Errorf("%s: %w", l.path, err), nil)
+		return l.router, errors.Join(append(errs, l.reject(changed, err, nil))...)
 	}
 	if l.router == nil {
 		l.router = newRouter(t)
 	} else {
 		l.router.Swap(t)
 	}
-	l.sum = sum
+	l.sets = next
+	for _, i := range changed {
+		l.pending[i] = nil
+	}
 	prev := l.Status()
 	now := time.Now()
-	s := &Status{Generation: prev.Generation + 1, File: l.path, LoadedAt: now, Rules: t.Rules(), Domains: t.Domains()}
+	s := l.problems(&Status{Generation: prev.Generation + 1, File: l.names, LoadedAt: now, Rules: t.Rules(), Domains: t.Domains()})
 	l.status.Store(s)
 	if l.recorder != nil {
 		l.recorder.ConfigLoaded(s.Generation, s.Rules, s.Domains, now)
 	}
-	l.log.Info("manifest loaded", "file", l.path, "generation", s.Generation,
+	l.log.Info("manifest loaded", "file", l.namesOf(changed), "generation", s.Generation,
 		"rules", s.Rules, "domains", s.Domains, "took", time.Since(start).Round(time.Microsecond))
-	return l.router, nil
+	return l.router, errors.Join(errs...)
 }
 
-// reject records a version that was not accepted.
-func (l *Loader) reject(err error, problems []*manifest.Error) error {
+// reject records a version of sources that was not accepted.
+func (l *Loader) reject(sources []int, err error, problems []*manifest.Error) error {
 	lines := make([]string, 0, len(problems))
 	for _, p := range problems {
 		lines = append(lines, p.Error())
@@ -142,22 +178,60 @@ func (l *Loader) reject(err error, problems []*manifest.Error) error {
 	if len(lines) == 0 {
 		lines = append(lines, err.Error())
 	}
+	names := l.namesOf(sources)
 	if l.router != nil {
-		l.log.Error("manifest rejected, previous version still serving", "file", l.path, "problems", len(lines))
+		l.log.Error("manifest rejected, previous version still serving", "file", names, "problems", len(lines))
 	} else {
-		l.log.Error("manifest rejected", "file", l.path, "problems", len(lines))
+		l.log.Error("manifest rejected", "file", names, "problems", len(lines))
 	}
 	for _, line := range lines {
 		l.log.Error("manifest problem", "problem", line)
 	}
+	for _, i := range sources {
+		l.pending[i] = lines
+	}
+	l.rejectedAt = time.Now()
 	s := l.Status()
-	s.RejectedAt = time.Now()
-	s.Problems = lines
-	l.status.Store(&s)
+	l.status.Store(l.problems(&s))
 	if l.recorder != nil {
 		l.recorder.ConfigRejected()
 	}
 	return err
+}
+
+// settle drops the problems of source i, whose version in use is its
+// current one again.
+func (l *Loader) settle(i int) {
+	if l.pending[i] == nil {
+		return
+	}
+	l.pending[i] = nil
+	s := l.Status()
+	l.status.Store(l.problems(&s))
+}
+
+// problems sets the pending problems of every source on s.
+func (l *Loader) problems(s *Status) *Status {
+	s.Problems, s.RejectedAt = nil, time.Time{}
+	for _, p := range l.pending {
+		s.Problems = append(s.Problems, p...)
+	}
+	if len(s.Problems) > 0 {
+		s.RejectedAt = l.rejectedAt
+	}
+	return s
+}
+
+// namesOf names sources for the log.
+func (l *Loader) namesOf(sources []int) string {
+	if len(sources) == len(l.sources) {
+		return l.names
+	}
+	names := make([]string, len(sources))
+	for k, i := range sources {
+		names[k] = l.sources[i].Name()
+	}
+	return strings.Join(names, ", ")
 }
 
 // Status returns a copy of the current status.
@@ -165,33 +239,27 @@ func (l *Loader) Status() Status {
 	if s := l.status.Load(); s != nil {
 		return *s
 	}
-	return Status{File: l.path}
+	return Status{File: l.names}
 }
 
-// Watch polls the file every interval and reloads it when it changed, and
-// reloads it whenever hup delivers. It returns when ctx ends.
+// Watch reloads each source when it changes (polling every interval,
+// where the source polls), and every source whenever hup delivers. It
+// returns when ctx ends.
 func (l *Loader) Watch(ctx context.Context, interval time.Duration, hup <-chan os.Signal) {
-	var tick <-chan time.Time
-	if interval > 0 {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		tick = t.C
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for i, src := range l.sources {
+		wg.Go(func() {
+			src.Watch(ctx, interval, func() { _, _ = l.reload(false, i) })
+		})
 	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-hup:
-			l.log.Info("reloading manifest on signal", "file", l.path)
+			l.log.Info("reloading manifest on signal", "file", l.names)
 			_, _ = l.Reload(true)
-		case <-tick:
-			st, err := statFile(l.path)
-			l.mu.Lock()
-			changed := err == nil && st != l.stat
-			l.mu.Unlock()
-			if changed {
-				_, _ = l.Reload(false)
-			}
 		}
 	}
 }

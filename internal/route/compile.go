@@ -48,7 +48,7 @@ const (
 // entry is a rule being placed in a domain's order.
 type entry struct {
 	rank  int
-	index int      // manifest position
+	index int      // position among the domain's rules
 	spec  []string // file-v1 specificity key
 	src   string   // file-v2 expression
 	rule  gateway.Rule
@@ -61,27 +61,68 @@ type entry struct {
 	keyed    bool
 }
 
+// A RuleSet is the rules of one source, such as a manifest file, at one
+// version.
+type RuleSet struct {
+	// Name identifies the source in errors: a manifest's path.
+	Name string
+	// Version identifies the content of the rules, and changes whenever
+	// they do. Sources set it, for whoever watches them; compiling does
+	// not read it.
+	Version string
+	// Rules are validated rules, in the source's order.
+	Rules []manifest.Rule
+}
+
 // Compile builds a routing table from a validated manifest.
 func Compile(m *manifest.Manifest, opts Options) (*Table, error) {
+	return CompileSets(opts, RuleSet{Rules: m.Rules})
+}
+
+// CompileSets builds one routing table from the rules of any number of
+// sources. They are compiled as if they were one manifest, the sets
+// concatenated in the order given: on a domain that several sources
+// serve, rules follow the precedence they would within one manifest,
+// and where it ties (rules of the same kind and specificity; the first
+// python-v1 rule of a file or npm-v1 rule of a package takes it), the
+// earlier source wins.
+func CompileSets(opts Options, sets ...RuleSet) (*Table, error) {
 	byHost := make(map[string][]manifest.Rule)
 	var hosts []string
-	for _, r := range m.Rules {
-		h := r.Common().Host
-		if _, ok := byHost[h]; !ok {
-			hosts = append(hosts, h)
+	for _, set := range sets {
+		for _, r := range set.Rules {
+			h := r.Common().Host
+			if _, ok := byHost[h]; !ok {
+				hosts = append(hosts, h)
+			}
+			byHost[h] = append(byHost[h], r)
 		}
-		byHost[h] = append(byHost[h], r)
 	}
 	t := &Table{domains: make(map[string]*Domain, len(byHost))}
 	for _, h := range hosts {
 		d, err := compileDomain(h, byHost[h], opts)
 		if err != nil {
-			return nil, fmt.Errorf("domain %s: %w", h, err)
+			return nil, fmt.Errorf("%sdomain %s: %w", sourcesOf(h, sets), h, err)
 		}
 		t.domains[h] = d
 		t.rules += len(byHost[h])
 	}
 	return t, nil
+}
+
+// sourcesOf names the sources that have rules for host, as the prefix of
+// an error: "manifest.json: ".
+func sourcesOf(host string, sets []RuleSet) string {
+	var names []string
+	for _, set := range sets {
+		if set.Name != "" && slices.ContainsFunc(set.Rules, func(r manifest.Rule) bool { return r.Common().Host == host }) {
+			names = append(names, set.Name)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return strings.Join(names, ", ") + ": "
 }
 
 func compileDomain(host string, rules []manifest.Rule, opts Options) (*Domain, error) {
@@ -91,8 +132,10 @@ func compileDomain(host string, rules []manifest.Rule, opts Options) (*Domain, e
 	var dockerV2 []*manifest.DockerV2
 	var pythonIndexes []*manifest.PythonIndex
 	var npmRules []*manifest.NPM
-	for _, r := range rules {
-		e := entry{index: r.Common().Index}
+	for i, r := range rules {
+		// A rule's position among the domain's rules of every source:
+		// within one manifest, the order of its index.
+		e := entry{index: i}
 		switch r := r.(type) {
 		case *manifest.DockerV1:
 			// All docker rules of a domain form one handler, placed

@@ -1,6 +1,11 @@
 // Package route compiles manifests into immutable routing tables and
 // serves every gateway request from the current one.
 //
+// A table is compiled from the rules of any number of sources (a
+// manifest file, the store), each a RuleSet; they are placed as if they
+// were one manifest, in the order given. The table does not keep where a
+// rule came from: the request path is the same for every source.
+//
 // A Table maps each host to its Domain: the domain's rules sorted by
 // precedence, plus an index from the first path segment to the rules that
 // can only match requests starting with it. A request costs one map lookup

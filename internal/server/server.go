@@ -72,13 +72,16 @@ func (s *Server) Start() {
 func (s *Server) Done() <-chan error { return s.done }
 
 // Shutdown stops accepting connections and waits for in-flight requests
-// until ctx ends, then closes what is left.
+// until ctx ends, then closes what is left. A server that was never
+// started releases its address.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.srv.Shutdown(ctx)
 	if err != nil {
 		s.log.Warn("in-flight requests did not finish in time; closing their connections", "listener", s.name, "err", err)
 		_ = s.srv.Close()
 	}
+	// Serve closed the listener already, if it ran.
+	_ = s.ln.Close()
 	return err
 }
 

@@ -33,6 +33,13 @@ import (
 
 // Errors shared by the stores.
 var (
+	// ErrNotFound means that the thing asked for does not exist. Each
+	// backend maps its driver's "no rows" to it.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means that a write would break a uniqueness rule: a
+	// name, a domain or a key that is already taken. Each backend maps
+	// its driver's unique violations to it.
+	ErrConflict = errors.New("conflict")
 	// ErrUnsupported is returned for a query a store cannot answer.
 	ErrUnsupported = errors.New("query not supported")
 	// ErrSchemaTooNew means the database was migrated by a newer Portico.

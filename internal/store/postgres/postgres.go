@@ -19,11 +19,8 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -117,8 +114,24 @@ const stagingTable = `CREATE TEMP TABLE IF NOT EXISTS portico_staging (
 	id uuid NOT NULL, time timestamptz NOT NULL, package text NOT NULL, data text NOT NULL
 ) ON COMMIT DELETE ROWS`
 
-// New returns a store for cfg.URL. It does not connect: call Migrate, or
-// let the first call do it.
+// Open returns the store of cfg.URL, ready: connected, and migrated (with
+// cfg.ReadOnly, checked to have the schema this portico knows). It has
+// the shape of sqlite.Open.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	s, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// New returns a store for cfg.URL without connecting, for a gateway that
+// must start while the server is away: call Migrate, or let the first
+// call do it.
 func New(cfg Config) (*Store, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -182,7 +195,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 // checkSchema makes sure that a database opened read-only has the schema
 // this portico knows.
 func (s *Store) checkSchema(ctx context.Context) error {
-	files, err := fs.Glob(migrations, "migrations/*.sql")
+	ms, err := store.ReadMigrations(migrations)
 	if err != nil {
 		return err
 	}
@@ -190,7 +203,7 @@ func (s *Store) checkSchema(ctx context.Context) error {
 	if err := s.pool.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
 		return fmt.Errorf("open store %s (has portico serve run on it?): %w", s.desc, err)
 	}
-	return store.CheckSchema(s.desc, current, len(files))
+	return store.CheckSchema(s.desc, current, len(ms))
 }
 
 func (s *Store) ready(ctx context.Context) error {
@@ -204,11 +217,10 @@ func (s *Store) ready(ctx context.Context) error {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	files, err := fs.Glob(migrations, "migrations/*.sql")
+	ms, err := store.ReadMigrations(migrations)
 	if err != nil {
 		return err
 	}
-	sort.Strings(files)
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate %s: %w", s.desc, err)
@@ -224,39 +236,27 @@ func (s *Store) migrate(ctx context.Context) error {
 		version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return fmt.Errorf("migrate %s: %w", s.desc, err)
 	}
-	var current int
-	if err := conn.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
-		return fmt.Errorf("migrate %s: %w", s.desc, err)
-	}
-	if current > len(files) {
-		return fmt.Errorf("migrate %s: at version %d, this portico knows %d: %w", s.desc, current, len(files), store.ErrSchemaTooNew)
-	}
-	for i, f := range files {
-		version := i + 1
-		name := strings.TrimSuffix(f[strings.LastIndexByte(f, '/')+1:], ".sql")
-		if n, err := strconv.Atoi(name[:4]); err != nil || n != version {
-			return fmt.Errorf("migration %s is out of sequence", f)
-		}
-		if version <= current {
-			continue
-		}
-		body, err := migrations.ReadFile(f)
-		if err != nil {
+	return store.Migrate(ctx, migrator{conn}, ms, s.desc, s.cfg.Logger.With("store", s.desc))
+}
+
+// migrator applies migrations on one connection that holds the migration
+// lock, each in its own transaction.
+type migrator struct{ conn *pgxpool.Conn }
+
+func (m migrator) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := m.conn.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v)
+	return v, err
+}
+
+func (m migrator) ApplyMigration(ctx context.Context, mg store.Migration) error {
+	return pgx.BeginFunc(ctx, m.conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, mg.SQL); err != nil {
 			return err
 		}
-		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, string(body)); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("migrate %s: apply %s: %w", s.desc, name, err)
-		}
-		s.cfg.Logger.Info("store migrated", "store", s.desc, "version", version, "name", name)
-	}
-	return nil
+		_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", mg.Version, mg.Name)
+		return err
+	})
 }
 
 // Append implements store.Appender.

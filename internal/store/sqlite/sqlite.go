@@ -16,14 +16,11 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -149,7 +146,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 // checkSchema makes sure that a database opened read-only has the schema
 // this portico knows.
 func (s *Store) checkSchema(ctx context.Context) error {
-	files, err := fs.Glob(migrations, "migrations/*.sql")
+	ms, err := store.ReadMigrations(migrations)
 	if err != nil {
 		return err
 	}
@@ -157,7 +154,7 @@ func (s *Store) checkSchema(ctx context.Context) error {
 	if err := s.read.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
 		return fmt.Errorf("open store %s: %w", s.path, err)
 	}
-	return store.CheckSchema(s.path, current, len(files))
+	return store.CheckSchema(s.path, current, len(ms))
 }
 
 // Describe implements store.Store.
@@ -178,11 +175,10 @@ func (s *Store) Close() error {
 // one IMMEDIATE transaction, so that two processes opening the same file
 // cannot both apply them.
 func (s *Store) migrate(ctx context.Context) error {
-	files, err := fs.Glob(migrations, "migrations/*.sql")
+	ms, err := store.ReadMigrations(migrations)
 	if err != nil {
 		return err
 	}
-	sort.Strings(files)
 	conn, err := s.write.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate %s: %w", s.path, err)
@@ -201,39 +197,34 @@ func (s *Store) migrate(ctx context.Context) error {
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("migrate %s: %w", s.path, err)
 	}
-	var current int
-	if err := conn.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
-		return fmt.Errorf("migrate %s: %w", s.path, err)
-	}
-	if current > len(files) {
-		return fmt.Errorf("migrate %s: at version %d, this portico knows %d: %w", s.path, current, len(files), store.ErrSchemaTooNew)
-	}
-	for i, f := range files {
-		version := i + 1
-		name := strings.TrimSuffix(filepath.Base(f), ".sql")
-		if n, err := strconv.Atoi(name[:4]); err != nil || n != version {
-			return fmt.Errorf("migration %s is out of sequence", f)
-		}
-		if version <= current {
-			continue
-		}
-		body, err := migrations.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		if _, err := conn.ExecContext(ctx, string(body)); err != nil {
-			return fmt.Errorf("migrate %s: apply %s: %w", s.path, name, err)
-		}
-		if _, err := conn.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-			version, name, time.Now().Unix()); err != nil {
-			return fmt.Errorf("migrate %s: record %s: %w", s.path, name, err)
-		}
-		s.cfg.Logger.Info("store migrated", "store", s.Describe(), "version", version, "name", name)
+	if err := store.Migrate(ctx, migrator{conn}, ms, s.path, s.cfg.Logger.With("store", s.Describe())); err != nil {
+		return err
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("migrate %s: %w", s.path, err)
 	}
 	done = true
+	return nil
+}
+
+// migrator applies migrations inside the IMMEDIATE transaction that
+// migrate holds on conn, so that they are applied all or none.
+type migrator struct{ conn *sql.Conn }
+
+func (m migrator) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := m.conn.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v)
+	return v, err
+}
+
+func (m migrator) ApplyMigration(ctx context.Context, mg store.Migration) error {
+	if _, err := m.conn.ExecContext(ctx, mg.SQL); err != nil {
+		return err
+	}
+	if _, err := m.conn.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+		mg.Version, mg.Name, time.Now().Unix()); err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
 	return nil
 }
 

@@ -1,8 +1,7 @@
-package cli
+package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -18,11 +17,9 @@ import (
 	"portico/internal/pipeline"
 	"portico/internal/spool"
 	"portico/internal/store"
-	"portico/internal/store/postgres"
-	"portico/internal/store/sqlite"
 )
 
-// analytics is the part of "serve" that turns events into stored
+// analytics is the part of the gateway that turns events into stored
 // analytics: enrichment, the store, and the spool in front of it.
 type analytics struct {
 	log      *slog.Logger
@@ -58,33 +55,13 @@ func openAnalytics(ctx context.Context, cfg config.Analytics, log *slog.Logger) 
 	a.geo = geo
 	var salts store.SaltStore
 	if cfg.Data != config.NoStore {
-		switch {
-		case cfg.Database != "":
-			pg, err := postgres.New(postgres.Config{URL: cfg.Database, Retention: cfg.Retention(), Logger: log})
-			if err != nil {
-				a.close()
-				return nil, err
-			}
-			mctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-			if err := pg.Migrate(mctx); err != nil {
-				if errors.Is(err, store.ErrSchemaTooNew) {
-					cancel()
-					pg.Close()
-					a.close()
-					return nil, err
-				}
-				log.Error("analytics store unreachable at start; events are spooled until it answers", "store", pg.Describe(), "err", err)
-			}
-			cancel()
-			a.store, salts = pg, pg
-		default:
-			lite, err := sqlite.Open(ctx, sqlite.Config{Dir: cfg.Data, Retention: cfg.Retention(), Logger: log})
-			if err != nil {
-				a.close()
-				return nil, err
-			}
-			a.store = lite
+		st, err := OpenStore(ctx, cfg.StoreLocation, StoreOptions{Retention: cfg.Retention(), Logger: log})
+		if err != nil {
+			a.close()
+			return nil, err
 		}
+		a.store = st
+		salts, _ = st.(store.SaltStore) // PostgreSQL shares the daily salt among replicas
 		sp, err := spool.Open(spool.Config{Dir: filepath.Join(cfg.Data, "spool"), Store: a.store, SyncInterval: cfg.FlushInterval, Logger: log})
 		if err != nil {
 			a.close()

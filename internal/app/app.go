@@ -1,0 +1,256 @@
+// Package app assembles a Portico process from its settings: metrics, the
+// analytics store with its spool and the event pipeline, the options that
+// rules need at request time, the router and what reloads it, the
+// listeners and the operator endpoints. Package cli parses the command
+// line into a config.Config; New builds everything from it, all or
+// nothing, and Run serves until its context ends.
+//
+// Every part that needs releasing is pushed on one stack of closers as
+// it is built, and the stack runs in reverse on every exit path: when
+// New fails part way, and when Run returns. No error path repeats a
+// clean-up, and shutdown is the assembly backwards: /readyz starts
+// failing, the gateway listener finishes its in-flight requests, the
+// pipeline writes every queued event, the operator listener closes, and
+// the store is released.
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"portico/internal/clientip"
+	"portico/internal/config"
+	"portico/internal/doccache"
+	"portico/internal/gateway/npm"
+	"portico/internal/gateway/python"
+	"portico/internal/metrics"
+	"portico/internal/ops"
+	"portico/internal/pipeline"
+	"portico/internal/reload"
+	"portico/internal/route"
+	"portico/internal/server"
+	"portico/internal/upstream"
+)
+
+// flushTimeout bounds the writing of the queued events at shutdown.
+const flushTimeout = 10 * time.Second
+
+// App is one gateway process.
+type App struct {
+	cfg     config.Config
+	log     *slog.Logger
+	trusted *clientip.Trusted
+	metrics *metrics.Gateway
+	an      *analytics
+	pipe    *pipeline.Pipeline
+	docs    *doccache.Cache
+	loader  *reload.Loader
+	router  *route.Router
+	gw      *server.Server
+	ops     *server.Server // nil with --ops-listen off
+	closers closers
+}
+
+// New builds the process that cfg describes: it opens the store, loads
+// the manifest and binds the listeners, but serves nothing until Run.
+// Events are written to events as JSON lines when cfg.Events is
+// "stdout"; logs go to log. On error, everything built so far is
+// released.
+func New(ctx context.Context, cfg config.Config, events io.Writer, log *slog.Logger) (*App, error) {
+	a := &App{cfg: cfg, log: log}
+	if err := a.build(ctx, events); err != nil {
+		a.closers.run(context.Background())
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) build(ctx context.Context, events io.Writer) error {
+	var err error
+	if a.trusted, err = clientip.ParseTrusted(a.cfg.TrustedProxies); err != nil {
+		return err
+	}
+	a.metrics = metrics.New()
+	if err := a.openEvents(ctx, events); err != nil {
+		return err
+	}
+	if err := a.loadRules(); err != nil {
+		return err
+	}
+	return a.listen()
+}
+
+// openEvents opens the analytics side and the event pipeline in front of
+// it.
+func (a *App) openEvents(ctx context.Context, events io.Writer) error {
+	cfg, log := a.cfg, a.log
+	an, err := openAnalytics(ctx, cfg.Analytics, log)
+	if err != nil {
+		return err
+	}
+	a.an = an
+	a.closers.push(func(context.Context) { an.close() }) // after the pipeline, which hands the spool to the store
+	// The operator listener closes once the events are written: until
+	// then /readyz reports the drain and /metrics the final counts.
+	a.closers.push(func(ctx context.Context) {
+		if a.ops != nil {
+			_ = a.ops.Shutdown(ctx)
+		}
+	})
+	var sinks []pipeline.Sink
+	if cfg.Events == "stdout" {
+		sinks = append(sinks, pipeline.NewLineSink(events))
+	}
+	sinks = append(sinks, an.sinks()...)
+	pipe := pipeline.New(pipeline.Config{QueueSize: cfg.EventQueue, Sinks: sinks, Logger: log, Enricher: an.enricher, Linger: an.linger})
+	a.pipe = pipe
+	a.closers.push(func(context.Context) {
+		// Events of the requests that just finished are still queued:
+		// write them all before exiting.
+		flushCtx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+		defer cancel()
+		if err := pipe.Close(flushCtx); err != nil {
+			log.Error("flushing events", "err", err, "unwritten", pipe.Stats().Queued)
+		}
+	})
+	a.metrics.WatchPipeline(pipe)
+	a.metrics.Registry.MustRegister(an.collectors()...)
+	return nil
+}
+
+// loadRules builds what rules need at request time and loads the rules
+// of their sources into a new router.
+func (a *App) loadRules() error {
+	cfg, log, trusted := a.cfg, a.log, a.trusted
+	dockerOpts, err := newDockerOptions(cfg, trusted, log)
+	if err != nil {
+		return err
+	}
+	// Index pages, packuments, tarballs and publishes go out through the
+	// outbound policy's transport (docs/security.md).
+	outbound := upstream.NewClient(upstream.NewTransport(upstream.Options{AllowPrivate: cfg.AllowPrivateUpstreams}))
+	// Upstream index pages and packuments are cached for the life of
+	// the process, across manifest reloads.
+	docs := doccache.New(doccache.Options{Logger: log, Client: outbound})
+	a.docs = docs
+	opts := route.Options{
+		Logger:      log,
+		Docker:      dockerOpts,
+		Python:      python.Options{Cache: docs, MaxPage: int64(cfg.MaxPythonPage)},
+		NPM:         npm.Options{Cache: docs, Trusted: trusted, Client: outbound, Logger: log, MaxPackument: int64(cfg.MaxPackument)},
+		BodyTimeout: cfg.BodyTimeout,
+	}
+	// The rules' sources, compiled in this order into one table.
+	sources := []reload.Source{reload.NewFile(cfg.Manifest)}
+	loader := reload.NewLoader(sources, opts, log, a.metrics)
+	router, err := loader.Load(func(t *route.Table) *route.Router {
+		return route.NewRouter(t, trusted, a.pipe, a.metrics)
+	})
+	if err != nil {
+		return err
+	}
+	a.loader, a.router = loader, router
+	return useDefaultDomain(router, cfg.DefaultDomain, cfg.DropIn, log)
+}
+
+// listen binds the gateway and operator listeners.
+func (a *App) listen() error {
+	cfg, log := a.cfg, a.log
+	lim := server.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes, HeaderTimeout: cfg.HeaderTimeout, IdleTimeout: cfg.IdleTimeout}
+	gw, err := server.Listen("gateway", cfg.Listen, a.router, lim, log)
+	if err != nil {
+		return fmt.Errorf("gateway listener: %w", err)
+	}
+	a.gw = gw
+	a.closers.push(func(ctx context.Context) { _ = gw.Shutdown(ctx) })
+	opsHandler := ops.New(a.metrics.Registry, func() (bool, string) {
+		s := a.loader.Status()
+		return s.Generation > 0, s.Describe()
+	}, a.an.check, func() (bool, string) { return true, a.router.DescribeDefault() })
+	// First of all, /readyz fails, so that load balancers stop sending
+	// new requests while the gateway finishes the ones in flight.
+	a.closers.push(func(context.Context) { opsHandler.Drain() })
+	if cfg.OpsListen != "off" {
+		if a.ops, err = server.Listen("ops", cfg.OpsListen, opsHandler, lim, log); err != nil {
+			return fmt.Errorf("ops listener: %w", err)
+		}
+	}
+	return nil
+}
+
+// Run serves until ctx ends or the gateway listener fails, then shuts
+// down (see the package documentation) and returns the listener's error,
+// if any. In-flight requests get cfg.ShutdownTimeout to finish. Run
+// releases everything; call it once.
+func (a *App) Run(ctx context.Context) error {
+	if a.ops != nil {
+		a.ops.Start()
+		a.log.Info("ops listening", "addr", a.ops.Addr().String())
+	}
+	a.gw.Start()
+	a.log.Info("gateway listening", "addr", a.gw.Addr().String())
+
+	// Events are written to stdout, often a pipe into another program.
+	// If that program exits, writes must fail (and be counted) rather
+	// than kill the gateway with SIGPIPE: serving does not depend on
+	// recording.
+	signal.Ignore(syscall.SIGPIPE)
+	a.closers.push(a.watch())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		a.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout)
+	case runErr = <-a.gw.Done():
+		a.log.Error("gateway listener failed", "err", runErr)
+	}
+	// Requests waiting for an upstream document get the cached copy or
+	// a 503 now rather than holding the shutdown up.
+	a.docs.Close()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	a.closers.run(shutdownCtx)
+	a.log.Info("stopped")
+	return runErr
+}
+
+// Close releases an App that was built but not run.
+func (a *App) Close() { a.closers.run(context.Background()) }
+
+// watch reloads the rules when a source changes and on SIGHUP, until the
+// function it returns stops it.
+func (a *App) watch() func(context.Context) {
+	ctx, stop := context.WithCancel(context.Background())
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.loader.Watch(ctx, a.cfg.ReloadInterval, hup)
+	}()
+	return func(context.Context) {
+		signal.Stop(hup)
+		stop()
+		<-done
+	}
+}
+
+// closers is a stack of clean-ups, run in the reverse order of pushing.
+type closers []func(ctx context.Context)
+
+func (c *closers) push(f func(ctx context.Context)) { *c = append(*c, f) }
+
+// run runs every clean-up once, the last pushed first; ctx bounds the
+// graceful ones.
+func (c *closers) run(ctx context.Context) {
+	for i := len(*c) - 1; i >= 0; i-- {
+		(*c)[i](ctx)
+	}
+	*c = nil
+}

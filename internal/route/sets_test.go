@@ -1,0 +1,128 @@
+package route
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+
+	"portico/internal/clientip"
+	"portico/internal/manifest"
+)
+
+func decodeRules(t *testing.T, name, data string) []manifest.Rule {
+	t.Helper()
+	m, err := manifest.Decode(name, []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Rules
+}
+
+// TestCompileSetsAsOneManifest splits a manifest into two and three
+// sources at every point: the table must answer every request as the
+// whole manifest does.
+func TestCompileSetsAsOneManifest(t *testing.T) {
+	data := `{"rules":[
+	 {"type":"file-v1","domain":"a.test","incoming-path":"/{+path}","outgoing-url":"https://wild.test/{+path}","package-id":"wild"},
+	 {"type":"file-v1","domain":"a.test","incoming-path":"/dl/{f}","outgoing-url":"https://dl.test/{f}","package-id":"dl"},
+	 {"type":"file-v1","domain":"a.test","incoming-path":"/dl/{g}","outgoing-url":"https://dl-second.test/{g}","package-id":"dl2"},
+	 {"type":"file-v1","domain":"a.test","incoming-path":"/dl/fixed","outgoing-url":"https://fixed.test/","package-id":"fixed"},
+	 {"type":"file-v2","domain":"a.test","incoming-path":"^/re/(?<x>[a-z]+)$","outgoing-url":"https://re.test/{x}","package-id":"re"},
+	 {"type":"file-v2","domain":"a.test","incoming-path":"^/re/(?<y>[a-z]+)$","outgoing-url":"https://re-second.test/{y}","package-id":"re2"},
+	 {"type":"docker-v1","domain":"a.test","package-id":"img","repository-name":"acme/x","registry":"ghcr.io"},
+	 {"type":"docker-v2","domain":"a.test","rule-id":"img2","pattern":"acme/*","registry":"reg.test"},
+	 {"type":"python-v1","domain":"a.test","package-name":"x","file-name":"x-1.tar.gz","version":"1","backend-url":"https://f.test/x-1.tar.gz","package-id":"py"},
+	 {"type":"python-v1","domain":"a.test","package-name":"x","file-name":"x-1.tar.gz","version":"1","backend-url":"https://f2.test/x-1.tar.gz","package-id":"py2"},
+	 {"type":"catch-all-v1","domain":"a.test","package-id":"rest","redirect-target-domain":"rest.test"},
+	 {"type":"catch-all-v1","domain":"a.test","package-id":"rest2","redirect-target-domain":"rest2.test"}
+	]}`
+	all := decodeRules(t, "all.json", data)
+	trusted, _ := clientip.ParseTrusted("")
+	paths := []string{"/", "/dl/file", "/dl/fixed", "/re/abc", "/v2/", "/v2/acme/x/manifests/1", "/v2/acme/y/manifests/1",
+		"/simple/x/", "/simple/x/x-1.tar.gz", "/other/path?a=b"}
+	answers := func(tbl *Table) string {
+		var s string
+		for _, method := range []string{"GET", "HEAD"} {
+			for _, p := range paths {
+				s += method + " " + p + " " + serveOnce(t, tbl, trusted, method, p) + "\n"
+			}
+		}
+		return s
+	}
+	whole, err := Compile(&manifest.Manifest{Rules: all}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := answers(whole)
+	for i := range len(all) + 1 {
+		for j := i; j <= len(all); j++ {
+			tbl, err := CompileSets(Options{}, RuleSet{Name: "a", Rules: all[:i]}, RuleSet{Name: "b", Rules: all[i:j]}, RuleSet{Name: "c", Rules: all[j:]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tbl.Rules() != whole.Rules() || tbl.Domains() != whole.Domains() {
+				t.Errorf("split at %d, %d: %d rules on %d domains, want %d on %d", i, j, tbl.Rules(), tbl.Domains(), whole.Rules(), whole.Domains())
+			}
+			if got := answers(tbl); got != want {
+				t.Errorf("split at %d, %d: answers differ from the whole manifest's:\n%s\nwant:\n%s", i, j, got, want)
+			}
+		}
+	}
+}
+
+// TestCompileSetsOrder: between sources, precedence first, then the
+// earlier source, whatever the rules' positions in their own files.
+func TestCompileSetsOrder(t *testing.T) {
+	first := decodeRules(t, "first.json", `{"rules":[
+	 {"type":"file-v1","domain":"other.test","incoming-path":"/x","outgoing-url":"https://other.test/x","package-id":"pad"},
+	 {"type":"file-v1","domain":"x.test","incoming-path":"/dl/{file}","outgoing-url":"https://first.test/{file}","package-id":"first"}]}`)
+	second := decodeRules(t, "second.json", `{"rules":[
+	 {"type":"file-v1","domain":"x.test","incoming-path":"/dl/{f}","outgoing-url":"https://second.test/{f}","package-id":"second"},
+	 {"type":"file-v1","domain":"x.test","incoming-path":"/dl/special.tar.gz","outgoing-url":"https://special.test/","package-id":"special"},
+	 {"type":"file-v1","domain":"only-second.test","incoming-path":"/y","outgoing-url":"https://y.test/","package-id":"y"}]}`)
+	trusted, _ := clientip.ParseTrusted("")
+	get := func(tbl *Table, host, path string) string {
+		t.Helper()
+		return serveOnceHost(t, tbl, trusted, host, path)
+	}
+	for _, tc := range []struct {
+		sets []RuleSet
+		dl   string
+	}{
+		{[]RuleSet{{Name: "first", Rules: first}, {Name: "second", Rules: second}}, "307 https://first.test/a.tar.gz"},
+		{[]RuleSet{{Name: "second", Rules: second}, {Name: "first", Rules: first}}, "307 https://second.test/a.tar.gz"},
+	} {
+		tbl, err := CompileSets(Options{}, tc.sets...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		order := fmt.Sprintf("%s then %s", tc.sets[0].Name, tc.sets[1].Name)
+		if got := get(tbl, "x.test", "/dl/a.tar.gz"); got != tc.dl {
+			t.Errorf("%s: /dl/a.tar.gz = %q, want %q (the earlier source)", order, got, tc.dl)
+		}
+		if got := get(tbl, "x.test", "/dl/special.tar.gz"); got != "307 https://special.test/" {
+			t.Errorf("%s: /dl/special.tar.gz = %q, want the more specific rule", order, got)
+		}
+		if got := get(tbl, "only-second.test", "/y"); got != "307 https://y.test/" {
+			t.Errorf("%s: only-second.test/y = %q", order, got)
+		}
+		if tbl.Rules() != 5 || tbl.Domains() != 3 {
+			t.Errorf("%s: %d rules on %d domains, want 5 on 3", order, tbl.Rules(), tbl.Domains())
+		}
+	}
+	if tbl, err := CompileSets(Options{}); err != nil || tbl.Rules() != 0 || tbl.Domains() != 0 {
+		t.Errorf("CompileSets() of no source = %v, %v; want an empty table", tbl, err)
+	}
+}
+
+// serveOnceHost is serveOnce for a GET on any host.
+func serveOnceHost(t *testing.T, tbl *Table, trusted *clientip.Trusted, host, path string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+host+"/", nil)
+	req.RequestURI = path
+	req.Host = host
+	req.RemoteAddr = "192.0.2.1:1"
+	w := &recorder{h: make(http.Header)}
+	NewRouter(tbl, trusted, nil, nil).ServeHTTP(w, req)
+	return fmt.Sprintf("%d %s", w.status, w.h.Get("Location"))
+}
