@@ -27,6 +27,10 @@ type RuleChecker interface {
 	// shadow, or a second registry on a docker domain, is a conflict
 	// naming the other package.
 	CheckHost(host string, pkgs []Package) error
+	// CheckCollection decodes a collection's rule like CheckRule: a
+	// docker-v2 rule, or a file-v1 or file-v2 rule whose template has a
+	// {package} variable naming the packages it creates.
+	CheckCollection(field string, raw json.RawMessage) (canonical json.RawMessage, host string, err error)
 }
 
 // Config configures a Service.
