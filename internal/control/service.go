@@ -108,12 +108,13 @@ type Principal struct {
 // administrator that is no user.
 var Operator = Principal{User: User{ServerAdmin: true}, Scope: ScopeWrite}
 
-// page clamps a requested page.
+// page clamps a requested page. One row more than MaxLimit may be asked
+// for, so that a caller can tell whether another page follows.
 func page(p Page) Page {
 	if p.Limit <= 0 {
 		p.Limit = DefaultLimit
 	}
-	p.Limit = min(p.Limit, MaxLimit)
+	p.Limit = min(p.Limit, MaxLimit+1)
 	return p
 }
 
