@@ -25,9 +25,9 @@ type NewCollection struct {
 	Rule json.RawMessage
 }
 
-func (s *Service) checkCollectionRule(raw json.RawMessage) (json.RawMessage, string, error) {
-	if len(raw) == 0 {
-		return nil, "", Invalid("rule", "is required: a docker-v2 rule, or a file-v1 or file-v2 rule whose template has a {package} variable")
+func (s *Service) checkCollectionRule(raw json.RawMessage) (CheckedRule, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return CheckedRule{}, Invalid("rule", "is required: a docker-v2 rule, or a file-v1 or file-v2 rule whose template has a {package} variable")
 	}
 	return s.rules.CheckCollection("rule", raw)
 }
@@ -71,8 +71,8 @@ func (s *Service) ListCollections(ctx context.Context, p Principal, org string, 
 
 func (s *Service) collectionView(c Collection, org string) CollectionView {
 	v := CollectionView{Collection: c, Org: org}
-	if _, host, err := s.rules.CheckCollection("rule", c.Rule); err == nil {
-		v.Host = host
+	if cr, err := s.rules.CheckCollection("rule", c.Rule); err == nil {
+		v.Host = cr.Host
 	}
 	return v
 }
@@ -116,12 +116,13 @@ func (s *Service) CreateCollection(ctx context.Context, p Principal, nc NewColle
 	if err := CheckPackageName(nc.Name); err != nil {
 		return CollectionView{}, Invalid("name", "%v", err)
 	}
-	rule, host, err := s.checkCollectionRule(nc.Rule)
+	cr, err := s.checkCollectionRule(nc.Rule)
 	if err != nil {
 		return CollectionView{}, err
 	}
+	host := cr.Host
 	now := s.now().UTC()
-	c := Collection{ID: NewID(), Name: nc.Name, Rule: rule, Created: now, Updated: now}
+	c := Collection{ID: NewID(), Name: nc.Name, Rule: cr.Canonical, Created: now, Updated: now}
 	var v CollectionView
 	err = s.store.Update(ctx, func(tx Tx) error {
 		o, a, err := readableOrg(ctx, tx, p, nc.Org)
@@ -182,11 +183,10 @@ func (s *Service) UpdateCollection(ctx context.Context, p Principal, id string, 
 			return CollectionView{}, Invalid("name", "%v", err)
 		}
 	}
-	var rule json.RawMessage
-	var host string
+	var cr CheckedRule
 	if patch.Rule != nil {
 		var err error
-		if rule, host, err = s.checkCollectionRule(patch.Rule); err != nil {
+		if cr, err = s.checkCollectionRule(patch.Rule); err != nil {
 			return CollectionView{}, err
 		}
 	}
@@ -202,11 +202,11 @@ func (s *Service) UpdateCollection(ctx context.Context, p Principal, id string, 
 		if patch.Name != nil {
 			c.Name = *patch.Name
 		}
-		if rule != nil {
-			if err := s.checkOwnedHost(ctx, tx, o, host); err != nil {
+		if cr.Canonical != nil {
+			if err := s.checkOwnedHost(ctx, tx, o, cr.Host); err != nil {
 				return err
 			}
-			c.Rule = rule
+			c.Rule = cr.Canonical
 			tx.RoutingChanged()
 		}
 		c.Updated = s.now().UTC()
@@ -247,12 +247,12 @@ func (s *Service) DeleteCollection(ctx context.Context, p Principal, id string) 
 // that exists is not an error: several replicas may see the same first
 // download.
 func (s *Service) AutoCreate(ctx context.Context, collectionID, id, name string, rule json.RawMessage) (Package, bool, error) {
-	canonical, host, err := s.rules.CheckRule("rule", rule)
+	cr, err := s.rules.CheckRule("rule", rule)
 	if err != nil {
 		return Package{}, false, err
 	}
 	now := s.now().UTC()
-	pkg := Package{ID: id, Host: host, Rule: canonical, Source: SourceCollection, Collection: collectionID, Created: now, Updated: now}
+	pkg := Package{ID: id, Host: cr.Host, Rule: cr.Canonical, Source: SourceCollection, Collection: collectionID, Created: now, Updated: now}
 	created := false
 	err = s.store.Update(ctx, func(tx Tx) error {
 		if _, err := tx.Package(ctx, id); err == nil {

@@ -71,6 +71,24 @@ func CheckPackageName(s string) error {
 	return nil
 }
 
+// MaxPackageID bounds a package id given by a client or a manifest.
+const MaxPackageID = 200
+
+// CheckPackageID checks a package id that a client or an imported
+// manifest chose (ids the API assigns are UUIDs): it appears in API paths
+// and in every event, so it is printable text without slashes.
+func CheckPackageID(s string) error {
+	if err := checkText(s, MaxPackageID); err != nil {
+		return err
+	}
+	for i, r := range s {
+		if r == ' ' || r == '?' || r == '#' || r == '%' {
+			return fmt.Errorf("%s at offset %d is not allowed in an id", describe(s, i), i)
+		}
+	}
+	return nil
+}
+
 // NormalizeEmail checks an e-mail address and returns it in the form it
 // is stored and compared in: trimmed, with the domain in lower case.
 // Display names ("Ann <ann@example.com>") are refused: an address is

@@ -142,12 +142,18 @@ func (s *Service) CreatePackage(ctx context.Context, p Principal, np NewPackage)
 	if err := CheckPackageName(np.Name); err != nil {
 		return PackageView{}, Invalid("name", "%v", err)
 	}
-	rule, host, err := s.checkRule(np.Rule)
+	cr, err := s.checkRule(np.Rule)
 	if err != nil {
 		return PackageView{}, err
 	}
+	id := cr.ID
+	if id == "" {
+		id = NewID()
+	} else if err := CheckPackageID(id); err != nil {
+		return PackageView{}, Invalid("rule.package-id", "%v", err)
+	}
 	now := s.now().UTC()
-	pkg := Package{ID: NewID(), Name: np.Name, Host: host, Rule: rule, Source: SourceAPI, Created: now, Updated: now}
+	pkg := Package{ID: id, Name: np.Name, Host: cr.Host, Rule: cr.Canonical, Source: SourceAPI, Created: now, Updated: now}
 	var v PackageView
 	err = s.store.Update(ctx, func(tx Tx) error {
 		o, a, err := readableOrg(ctx, tx, p, np.Org)
@@ -159,6 +165,11 @@ func (s *Service) CreatePackage(ctx context.Context, p Principal, np NewPackage)
 		}
 		pkg.OrgID = o.ID
 		if err := s.checkPlacement(ctx, tx, o, pkg); err != nil {
+			return err
+		}
+		if _, err := tx.Package(ctx, pkg.ID); err == nil {
+			return Conflict("rule.package-id", "a package with the id %q exists", pkg.ID)
+		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		if err := tx.CreatePackage(ctx, pkg); err != nil {
@@ -174,14 +185,14 @@ func (s *Service) CreatePackage(ctx context.Context, p Principal, np NewPackage)
 	if err != nil {
 		return PackageView{}, err
 	}
-	s.log.Info("package created", "package", pkg.ID, "org", v.Org, "host", host)
+	s.log.Info("package created", "package", pkg.ID, "org", v.Org, "host", pkg.Host)
 	return v, nil
 }
 
 // checkRule validates a rule as received in the request field "rule".
-func (s *Service) checkRule(raw json.RawMessage) (json.RawMessage, string, error) {
-	if len(raw) == 0 {
-		return nil, "", Invalid("rule", "is required: a manifest rule such as {\"type\":\"file-v1\",…}")
+func (s *Service) checkRule(raw json.RawMessage) (CheckedRule, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return CheckedRule{}, Invalid("rule", "is required: a manifest rule such as {\"type\":\"file-v1\",…}")
 	}
 	return s.rules.CheckRule("rule", raw)
 }
@@ -236,11 +247,10 @@ func (s *Service) UpdatePackage(ctx context.Context, p Principal, id string, pat
 			return PackageView{}, Invalid("name", "%v", err)
 		}
 	}
-	var rule json.RawMessage
-	var host string
+	var cr CheckedRule
 	if patch.Rule != nil {
 		var err error
-		if rule, host, err = s.checkRule(patch.Rule); err != nil {
+		if cr, err = s.checkRule(patch.Rule); err != nil {
 			return PackageView{}, err
 		}
 	}
@@ -260,8 +270,11 @@ func (s *Service) UpdatePackage(ctx context.Context, p Principal, id string, pat
 		if patch.Name != nil {
 			pkg.Name = *patch.Name
 		}
-		if rule != nil {
-			pkg.Rule, pkg.Host = rule, host
+		if cr.Canonical != nil {
+			if cr.ID != "" && cr.ID != pkg.ID {
+				return Invalid("rule.package-id", "is the package's id, %q, which never changes", pkg.ID)
+			}
+			pkg.Rule, pkg.Host = cr.Canonical, cr.Host
 			if err := s.checkPlacement(ctx, tx, o, pkg); err != nil {
 				return err
 			}

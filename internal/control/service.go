@@ -17,20 +17,30 @@ import (
 // route provides it; control only stores what it accepts.
 type RuleChecker interface {
 	// CheckRule decodes a rule as a client sent it, at field (the
-	// location in the request, "rule"), and returns it in canonical form
-	// without "package-id", with the host it serves (lower case, no
-	// port). Problems are *Error values with located fields.
-	CheckRule(field string, raw json.RawMessage) (canonical json.RawMessage, host string, err error)
+	// location in the request, "rule"). Problems are *Error values with
+	// located fields.
+	CheckRule(field string, raw json.RawMessage) (CheckedRule, error)
 	// CheckHost reports whether pkgs, the store's packages serving host
-	// with the candidate among them, can be served together with every
-	// other source's rules for host: a rule that another would always
-	// shadow, or a second registry on a docker domain, is a conflict
+	// with the candidate last, can be served together with every other
+	// source's rules for host: a rule that answers exactly what another
+	// answers, or a second registry on a docker domain, is a conflict
 	// naming the other package.
 	CheckHost(host string, pkgs []Package) error
 	// CheckCollection decodes a collection's rule like CheckRule: a
-	// docker-v2 rule, or a file-v1 or file-v2 rule whose template has a
-	// {package} variable naming the packages it creates.
-	CheckCollection(field string, raw json.RawMessage) (canonical json.RawMessage, host string, err error)
+	// docker-v2 rule, or a file-v1 rule whose template has a {package}
+	// variable naming the packages it creates.
+	CheckCollection(field string, raw json.RawMessage) (CheckedRule, error)
+}
+
+// A CheckedRule is a valid rule.
+type CheckedRule struct {
+	// Canonical is the rule as the store keeps it: encoded by package
+	// manifest, without "package-id" (or a docker-v2 rule's "rule-id").
+	Canonical json.RawMessage
+	// Host is the host the rule serves, lower case and without a port.
+	Host string
+	// ID is the id the rule itself named, "" if none.
+	ID string
 }
 
 // Config configures a Service.
