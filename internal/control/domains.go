@@ -180,7 +180,9 @@ func (s *Service) listOrgsTx(ctx context.Context, tx Tx, p Principal, pg Page) (
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, s.view(o, a))
+		if a.CanRead() {
+			out = append(out, s.view(o, a))
+		}
 	}
 	return out, nil
 }

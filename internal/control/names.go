@@ -90,7 +90,9 @@ func CheckPackageID(s string) error {
 }
 
 // NormalizeEmail checks an e-mail address and returns it in the form it
-// is stored and compared in: trimmed, with the domain in lower case.
+// is stored and compared in: trimmed and in lower case. (Local parts may
+// be case-sensitive by the letter of RFC 5321, but no mail system people
+// use treats them so, and people do not type them consistently.)
 // Display names ("Ann <ann@example.com>") are refused: an address is
 // expected.
 func NormalizeEmail(s string) (string, error) {
@@ -102,8 +104,7 @@ func NormalizeEmail(s string) (string, error) {
 	if err != nil || a.Name != "" || a.Address != s {
 		return "", fmt.Errorf("%q is not an e-mail address", s)
 	}
-	at := strings.LastIndexByte(s, '@')
-	return s[:at] + strings.ToLower(s[at:]), nil
+	return strings.ToLower(s), nil
 }
 
 // CheckDisplayName checks a free-text name shown to people: valid UTF-8

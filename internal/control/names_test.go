@@ -57,7 +57,7 @@ func TestCheckPackageName(t *testing.T) {
 func TestNormalizeEmail(t *testing.T) {
 	for in, want := range map[string]string{
 		"ann@example.com":     "ann@example.com",
-		" Ann@Example.COM ":   "Ann@example.com",
+		" Ann@Example.COM ":   "ann@example.com",
 		"a.b+tag@sub.example": "a.b+tag@sub.example",
 	} {
 		got, err := NormalizeEmail(in)

@@ -45,7 +45,11 @@ func (s *Service) ListOrgs(ctx context.Context, p Principal, pg Page) ([]OrgView
 			if err != nil {
 				return err
 			}
-			out = append(out, s.view(o, a))
+			if a.CanRead() {
+				// Roles on packages alone show the packages, not
+				// their organization.
+				out = append(out, s.view(o, a))
+			}
 		}
 		return nil
 	})
@@ -179,6 +183,9 @@ func (s *Service) OrgMembers(ctx context.Context, p Principal, org string, pg Pa
 // SetOrgMember gives the user with that address a role in the
 // organization (RoleNone removes it), if the principal may.
 func (s *Service) SetOrgMember(ctx context.Context, p Principal, org, email string, role Role) (Member, error) {
+	if err := needWrite(p); err != nil {
+		return Member{}, err
+	}
 	var m Member
 	err := s.store.Update(ctx, func(tx Tx) error {
 		o, a, err := readableOrg(ctx, tx, p, org)

@@ -343,6 +343,9 @@ func (s *Service) PackageMembers(ctx context.Context, p Principal, id string, pg
 // SetPackageMember gives a user a role on a package (RoleNone removes
 // it). The role adds to what the user has from the organization.
 func (s *Service) SetPackageMember(ctx context.Context, p Principal, id, email string, role Role) (Member, error) {
+	if err := needWrite(p); err != nil {
+		return Member{}, err
+	}
 	var m Member
 	err := s.store.Update(ctx, func(tx Tx) error {
 		pkg, a, err := readablePackage(ctx, tx, p, id)

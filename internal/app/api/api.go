@@ -42,6 +42,8 @@ type Config struct {
 	// SessionTTL is the session cookie's lifetime.
 	SessionTTL time.Duration
 	Logger     *slog.Logger
+	// Now is the clock of the sign-in limits; nil uses time.Now.
+	Now func() time.Time
 }
 
 // API is the REST API's handler.
@@ -53,6 +55,7 @@ type API struct {
 	ttl      time.Duration
 	log      *slog.Logger
 	limits   *signInLimits
+	now      func() time.Time
 	handler  http.Handler
 }
 
@@ -65,7 +68,10 @@ func OpenAPI() []byte { return openAPI }
 // New returns the API. Mount it at /api/.
 func New(cfg Config) *API {
 	a := &API{svc: cfg.Service, stats: cfg.Stats, exporter: cfg.Exporter, trusted: cfg.Trusted,
-		ttl: cfg.SessionTTL, log: cfg.Logger, limits: newSignInLimits()}
+		ttl: cfg.SessionTTL, log: cfg.Logger, limits: newSignInLimits(), now: cfg.Now}
+	if a.now == nil {
+		a.now = time.Now
+	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -93,9 +99,9 @@ func New(cfg Config) *API {
 // ServeHTTP implements http.Handler.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
 
-// A route is one endpoint: its pattern (method and path, as http.ServeMux
+// An endpoint is one route: its pattern (method and path, as http.ServeMux
 // takes them) and its handler.
-type route struct {
+type endpoint struct {
 	pattern string
 	handler http.Handler
 }

@@ -4,8 +4,8 @@ import "net/http"
 
 // routes lists every endpoint. The OpenAPI document describes exactly
 // these; a test holds the two together.
-func (a *API) routes() []route {
-	return []route{
+func (a *API) routes() []endpoint {
+	return []endpoint{
 		{"GET /api/v1/openapi.json", http.HandlerFunc(a.serveOpenAPI)},
 
 		{"POST /api/v1/session", a.open(a.signIn)},

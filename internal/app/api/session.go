@@ -88,7 +88,7 @@ func (a *API) signIn(w http.ResponseWriter, r *http.Request) error {
 	if req.Link != "" {
 		account = "link"
 	}
-	if ok, wait := a.limits.allow(account, a.trusted.Client(r).String(), time.Now()); !ok {
+	if ok, wait := a.limits.allow(account, a.trusted.Client(r).String(), a.now()); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		return newError(http.StatusTooManyRequests, "rate_limited", "", "too many sign-in attempts: try again in %d seconds", int(wait.Seconds())+1)
 	}
