@@ -1,0 +1,469 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"portico/internal/clientip"
+	"portico/internal/control"
+)
+
+func clientPeer(r *http.Request) netip.Addr { return clientip.Peer(r) }
+
+// lastValue returns the last comma-separated element of a header's
+// values, trimmed.
+func lastValue(vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	v := vs[len(vs)-1]
+	if i := strings.LastIndexByte(v, ','); i >= 0 {
+		v = v[i+1:]
+	}
+	return strings.TrimSpace(v)
+}
+
+// --- organizations ---
+
+func (a *API) listOrgs(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	pg, err := pageOf(r)
+	if err != nil {
+		return err
+	}
+	orgs, err := a.svc.ListOrgs(r.Context(), p, plusOne(pg))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pageAnswer(orgs, pg, func(o control.OrgView) string { return o.ID }, orgOf))
+	return nil
+}
+
+type orgRequest struct {
+	Name        *string `json:"name"`
+	DisplayName *string `json:"display_name"`
+}
+
+func (a *API) createOrg(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	var req orgRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if req.Name == nil {
+		return badRequest("name", "is required")
+	}
+	o, err := a.svc.CreateOrg(r.Context(), p, *req.Name, deref(req.DisplayName))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/orgs/"+o.Name)
+	writeJSON(w, http.StatusCreated, orgOf(o))
+	return nil
+}
+
+func (a *API) getOrg(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	o, err := a.svc.GetOrg(r.Context(), p, r.PathValue("org"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, orgOf(o))
+	return nil
+}
+
+func (a *API) updateOrg(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	var req orgRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	o, err := a.svc.UpdateOrg(r.Context(), p, r.PathValue("org"), control.OrgPatch{Name: req.Name, DisplayName: req.DisplayName})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, orgOf(o))
+	return nil
+}
+
+func (a *API) deleteOrg(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	if err := a.svc.DeleteOrg(r.Context(), p, r.PathValue("org")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) orgMembers(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	pg, err := pageOf(r)
+	if err != nil {
+		return err
+	}
+	ms, err := a.svc.OrgMembers(r.Context(), p, r.PathValue("org"), plusOne(pg))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pageAnswer(ms, pg, func(m control.Member) string { return m.UserID }, memberOf))
+	return nil
+}
+
+type roleRequest struct {
+	Role string `json:"role"`
+}
+
+func decodeRole(r *http.Request) (control.Role, error) {
+	var req roleRequest
+	if err := decode(r, &req); err != nil {
+		return 0, err
+	}
+	if req.Role == "" {
+		return 0, badRequest("role", "is required: owner, admin or member")
+	}
+	role, err := control.ParseRole(req.Role)
+	if err != nil {
+		return 0, badRequest("role", "%v", err)
+	}
+	return role, nil
+}
+
+func (a *API) setOrgMember(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	role, err := decodeRole(r)
+	if err != nil {
+		return err
+	}
+	m, err := a.svc.SetOrgMember(r.Context(), p, r.PathValue("org"), r.PathValue("email"), role)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, memberOf(m))
+	return nil
+}
+
+func (a *API) removeOrgMember(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	if _, err := a.svc.SetOrgMember(r.Context(), p, r.PathValue("org"), r.PathValue("email"), control.RoleNone); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// --- packages ---
+
+func (a *API) listPackages(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	pg, err := pageOf(r)
+	if err != nil {
+		return err
+	}
+	pkgs, err := a.svc.ListPackages(r.Context(), p, r.URL.Query().Get("org"), plusOne(pg))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pageAnswer(pkgs, pg, func(p control.PackageView) string { return p.ID }, packageOf))
+	return nil
+}
+
+type packageRequest struct {
+	Org  *string         `json:"org"`
+	Name *string         `json:"name"`
+	Rule json.RawMessage `json:"rule"`
+}
+
+func (a *API) createPackage(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	var req packageRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	switch {
+	case req.Org == nil:
+		return badRequest("org", "is required")
+	case req.Name == nil:
+		return badRequest("name", "is required")
+	}
+	v, err := a.svc.CreatePackage(r.Context(), p, control.NewPackage{Org: *req.Org, Name: *req.Name, Rule: req.Rule})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/packages/"+v.ID)
+	writeJSON(w, http.StatusCreated, packageOf(v))
+	return nil
+}
+
+func (a *API) getPackage(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	v, err := a.svc.GetPackage(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, packageOf(v))
+	return nil
+}
+
+func (a *API) updatePackage(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	var req packageRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if req.Org != nil {
+		return badRequest("org", "a package cannot move to another organization")
+	}
+	v, err := a.svc.UpdatePackage(r.Context(), p, r.PathValue("id"), control.PackagePatch{Name: req.Name, Rule: req.Rule})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, packageOf(v))
+	return nil
+}
+
+func (a *API) deletePackage(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	if err := a.svc.DeletePackage(r.Context(), p, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) packageMembers(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	pg, err := pageOf(r)
+	if err != nil {
+		return err
+	}
+	ms, err := a.svc.PackageMembers(r.Context(), p, r.PathValue("id"), plusOne(pg))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pageAnswer(ms, pg, func(m control.Member) string { return m.UserID }, memberOf))
+	return nil
+}
+
+func (a *API) setPackageMember(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	role, err := decodeRole(r)
+	if err != nil {
+		return err
+	}
+	m, err := a.svc.SetPackageMember(r.Context(), p, r.PathValue("id"), r.PathValue("email"), role)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, memberOf(m))
+	return nil
+}
+
+func (a *API) removePackageMember(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	if _, err := a.svc.SetPackageMember(r.Context(), p, r.PathValue("id"), r.PathValue("email"), control.RoleNone); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// --- domains ---
+
+func (a *API) listDomains(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	pg, err := pageOf(r)
+	if err != nil {
+		return err
+	}
+	ds, err := a.svc.ListDomains(r.Context(), p, r.URL.Query().Get("org"), plusOne(pg))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pageAnswer(ds, pg, func(d control.DomainView) string { return d.Name }, domainOf))
+	return nil
+}
+
+type domainRequest struct {
+	Org  *string `json:"org"`
+	Name *string `json:"name"`
+}
+
+func (a *API) addDomain(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	var req domainRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	switch {
+	case req.Org == nil:
+		return badRequest("org", "is required")
+	case req.Name == nil:
+		return badRequest("name", "is required")
+	}
+	d, err := a.svc.AddDomain(r.Context(), p, *req.Org, *req.Name, false)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/domains/"+d.Name)
+	writeJSON(w, http.StatusCreated, domainOf(d))
+	return nil
+}
+
+func (a *API) getDomain(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	d, err := a.svc.GetDomain(r.Context(), p, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, domainOf(d))
+	return nil
+}
+
+func (a *API) removeDomain(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	if err := a.svc.RemoveDomain(r.Context(), p, r.PathValue("name")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) verifyDomain(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	d, err := a.svc.VerifyDomain(r.Context(), p, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, domainOf(d))
+	return nil
+}
+
+// --- collections ---
+
+func (a *API) listCollections(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	pg, err := pageOf(r)
+	if err != nil {
+		return err
+	}
+	cs, err := a.svc.ListCollections(r.Context(), p, r.URL.Query().Get("org"), plusOne(pg))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pageAnswer(cs, pg, func(c control.CollectionView) string { return c.ID }, collectionOf))
+	return nil
+}
+
+func (a *API) createCollection(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	var req packageRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	switch {
+	case req.Org == nil:
+		return badRequest("org", "is required")
+	case req.Name == nil:
+		return badRequest("name", "is required")
+	}
+	c, err := a.svc.CreateCollection(r.Context(), p, control.NewCollection{Org: *req.Org, Name: *req.Name, Rule: req.Rule})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/collections/"+c.ID)
+	writeJSON(w, http.StatusCreated, collectionOf(c))
+	return nil
+}
+
+func (a *API) getCollection(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	c, err := a.svc.GetCollection(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, collectionOf(c))
+	return nil
+}
+
+func (a *API) updateCollection(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	var req packageRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if req.Org != nil {
+		return badRequest("org", "a collection cannot move to another organization")
+	}
+	c, err := a.svc.UpdateCollection(r.Context(), p, r.PathValue("id"), control.CollectionPatch{Name: req.Name, Rule: req.Rule})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, collectionOf(c))
+	return nil
+}
+
+func (a *API) deleteCollection(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	if err := a.svc.DeleteCollection(r.Context(), p, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// --- tokens ---
+
+func (a *API) listTokens(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	pg, err := pageOf(r)
+	if err != nil {
+		return err
+	}
+	ts, err := a.svc.ListTokens(r.Context(), p, plusOne(pg))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pageAnswer(ts, pg, func(t control.Token) string { return t.ID }, tokenOf))
+	return nil
+}
+
+type tokenRequest struct {
+	Name  string `json:"name"`
+	Scope string `json:"scope"`
+	// Expires is when the token stops working (RFC 3339), or
+	// ExpiresIn a duration from now ("720h").
+	Expires   string `json:"expires"`
+	ExpiresIn string `json:"expires_in"`
+}
+
+func (a *API) createToken(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	var req tokenRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if req.Scope == "" {
+		return badRequest("scope", "is required: read or write")
+	}
+	scope, err := control.ParseScope(req.Scope)
+	if err != nil {
+		return badRequest("scope", "%v", err)
+	}
+	nt := control.NewToken{Name: req.Name, Scope: scope}
+	switch {
+	case req.Expires != "" && req.ExpiresIn != "":
+		return badRequest("expires_in", "give expires or expires_in, not both")
+	case req.Expires != "":
+		t, err := time.Parse(time.RFC3339, req.Expires)
+		if err != nil {
+			return badRequest("expires", "must be an RFC 3339 time such as 2027-01-31T00:00:00Z")
+		}
+		if nt.TTL = time.Until(t); nt.TTL <= 0 {
+			return badRequest("expires", "must be in the future")
+		}
+	case req.ExpiresIn != "":
+		d, err := time.ParseDuration(req.ExpiresIn)
+		if err != nil || d <= 0 {
+			return badRequest("expires_in", "must be a positive duration such as 720h")
+		}
+		nt.TTL = d
+	}
+	secret, t, err := a.svc.CreateToken(r.Context(), p, nt)
+	if err != nil {
+		return err
+	}
+	out := tokenOf(t)
+	out.Token = secret
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+func (a *API) revokeToken(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	if err := a.svc.RevokeToken(r.Context(), p, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -1,0 +1,335 @@
+package control
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"strconv"
+
+	"portico/internal/store"
+)
+
+// A CollectionView is a collection with its organization's name.
+type CollectionView struct {
+	Collection
+	Org string
+	// Host is the host the collection's rule serves.
+	Host string
+}
+
+// NewCollection is what a collection is created from.
+type NewCollection struct {
+	Org  string
+	Name string
+	Rule json.RawMessage
+}
+
+func (s *Service) checkCollectionRule(raw json.RawMessage) (CheckedRule, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return CheckedRule{}, Invalid("rule", "is required: a docker-v2 rule, or a file-v1 or file-v2 rule whose template has a {package} variable")
+	}
+	return s.rules.CheckCollection("rule", raw)
+}
+
+// ListCollections lists the collections of the organizations the
+// principal may read, or of one.
+func (s *Service) ListCollections(ctx context.Context, p Principal, org string, pg Page) ([]CollectionView, error) {
+	var out []CollectionView
+	err := s.store.View(ctx, func(tx Tx) error {
+		var orgs []Org
+		if org != "" {
+			o, _, err := readableOrg(ctx, tx, p, org)
+			if err != nil {
+				return err
+			}
+			orgs = []Org{o}
+		} else {
+			views, err := s.listOrgsTx(ctx, tx, p, Page{Limit: MaxLimit})
+			if err != nil {
+				return err
+			}
+			for _, v := range views {
+				if v.Role >= RoleMember {
+					orgs = append(orgs, v.Org)
+				}
+			}
+		}
+		for _, o := range orgs {
+			cs, err := tx.ListCollections(ctx, o.ID, page(pg))
+			if err != nil {
+				return err
+			}
+			for _, c := range cs {
+				out = append(out, s.collectionView(c, o.Name))
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (s *Service) collectionView(c Collection, org string) CollectionView {
+	v := CollectionView{Collection: c, Org: org}
+	if cr, err := s.rules.CheckCollection("rule", c.Rule); err == nil {
+		v.Host = cr.Host
+	}
+	return v
+}
+
+func readableCollection(ctx context.Context, tx Tx, p Principal, id string) (Collection, Org, Access, error) {
+	c, err := tx.Collection(ctx, id)
+	if err != nil {
+		return Collection{}, Org{}, Access{}, translate(err, "collection "+quote(id))
+	}
+	a, err := orgAccess(ctx, tx, p, c.OrgID)
+	if err != nil {
+		return Collection{}, Org{}, Access{}, err
+	}
+	if !a.CanRead() {
+		return Collection{}, Org{}, Access{}, NotFound("collection " + quote(id))
+	}
+	o, err := tx.Org(ctx, c.OrgID)
+	return c, o, a, err
+}
+
+// GetCollection returns a collection the principal may read.
+func (s *Service) GetCollection(ctx context.Context, p Principal, id string) (CollectionView, error) {
+	var v CollectionView
+	err := s.store.View(ctx, func(tx Tx) error {
+		c, o, _, err := readableCollection(ctx, tx, p, id)
+		v = s.collectionView(c, o.Name)
+		return err
+	})
+	return v, err
+}
+
+// CreateCollection creates a collection in an organization whose
+// configuration the principal may edit, on one of its verified domains.
+func (s *Service) CreateCollection(ctx context.Context, p Principal, nc NewCollection) (CollectionView, error) {
+	if err := needWrite(p); err != nil {
+		return CollectionView{}, err
+	}
+	if nc.Org == "" {
+		return CollectionView{}, Invalid("org", "must name an organization")
+	}
+	if err := CheckPackageName(nc.Name); err != nil {
+		return CollectionView{}, Invalid("name", "%v", err)
+	}
+	cr, err := s.checkCollectionRule(nc.Rule)
+	if err != nil {
+		return CollectionView{}, err
+	}
+	host := cr.Host
+	now := s.now().UTC()
+	c := Collection{ID: NewID(), Name: nc.Name, Rule: cr.Canonical, Created: now, Updated: now}
+	var v CollectionView
+	err = s.store.Update(ctx, func(tx Tx) error {
+		o, a, err := readableOrg(ctx, tx, p, nc.Org)
+		if err != nil {
+			return err
+		}
+		if !a.CanEdit() {
+			return Forbidden("creating collections takes an Admin or Owner of the organization")
+		}
+		c.OrgID = o.ID
+		if err := s.checkOwnedHost(ctx, tx, o, host); err != nil {
+			return err
+		}
+		if err := tx.CreateCollection(ctx, c); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return Conflict("name", "organization %q has a collection named %q", o.Name, c.Name)
+			}
+			return err
+		}
+		tx.RoutingChanged()
+		v = CollectionView{Collection: c, Org: o.Name, Host: host}
+		return nil
+	})
+	return v, err
+}
+
+// checkOwnedHost checks that host is a routing domain of the
+// organization.
+func (s *Service) checkOwnedHost(ctx context.Context, tx Tx, o Org, host string) error {
+	if s.base != "" && host == o.Name+"."+s.base {
+		return nil
+	}
+	d, err := tx.Domain(ctx, host)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err != nil || d.OrgID != o.ID || !d.Status.Routes() {
+		return &Error{Kind: KindInvalid, Field: "rule.domain",
+			Message: quote(host) + " is not a verified domain of organization " + quote(o.Name) + ": add it to the organization and verify it first"}
+	}
+	return nil
+}
+
+// CollectionPatch is a change to a collection; nil fields are kept.
+type CollectionPatch struct {
+	Name *string
+	Rule json.RawMessage
+}
+
+// UpdateCollection renames a collection or replaces its rule. Packages it
+// created already keep their own rules.
+func (s *Service) UpdateCollection(ctx context.Context, p Principal, id string, patch CollectionPatch) (CollectionView, error) {
+	if err := needWrite(p); err != nil {
+		return CollectionView{}, err
+	}
+	if patch.Name != nil {
+		if err := CheckPackageName(*patch.Name); err != nil {
+			return CollectionView{}, Invalid("name", "%v", err)
+		}
+	}
+	var cr CheckedRule
+	if patch.Rule != nil {
+		var err error
+		if cr, err = s.checkCollectionRule(patch.Rule); err != nil {
+			return CollectionView{}, err
+		}
+	}
+	var v CollectionView
+	err := s.store.Update(ctx, func(tx Tx) error {
+		c, o, a, err := readableCollection(ctx, tx, p, id)
+		if err != nil {
+			return err
+		}
+		if !a.CanEdit() {
+			return Forbidden("changing a collection takes an Admin or Owner")
+		}
+		if patch.Name != nil {
+			c.Name = *patch.Name
+		}
+		if cr.Canonical != nil {
+			if err := s.checkOwnedHost(ctx, tx, o, cr.Host); err != nil {
+				return err
+			}
+			c.Rule = cr.Canonical
+			tx.RoutingChanged()
+		}
+		c.Updated = s.now().UTC()
+		if err := tx.UpdateCollection(ctx, c); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return Conflict("name", "organization %q has a collection named %q", o.Name, c.Name)
+			}
+			return err
+		}
+		v = s.collectionView(c, o.Name)
+		return nil
+	})
+	return v, err
+}
+
+// DeleteCollection deletes a collection. The packages it created stay.
+func (s *Service) DeleteCollection(ctx context.Context, p Principal, id string) error {
+	if err := needWrite(p); err != nil {
+		return err
+	}
+	return s.store.Update(ctx, func(tx Tx) error {
+		c, _, a, err := readableCollection(ctx, tx, p, id)
+		if err != nil {
+			return err
+		}
+		if !a.CanDelete(false) {
+			return Forbidden("deleting a collection takes an Admin or Owner")
+		}
+		tx.RoutingChanged()
+		return tx.DeleteCollection(ctx, c.ID)
+	})
+}
+
+// AutoCreate creates the package a collection's match made: id is the
+// package id the gateway already counted the download under, derived
+// from the collection and the artifact (see CollectionPackageID), name
+// the artifact's name, rule the package's own rule. Creating a package
+// that exists is not an error: several replicas may see the same first
+// download.
+func (s *Service) AutoCreate(ctx context.Context, collectionID, id, name string, rule json.RawMessage) (Package, bool, error) {
+	cr, err := s.rules.CheckRule("rule", rule)
+	if err != nil {
+		return Package{}, false, err
+	}
+	now := s.now().UTC()
+	pkg := Package{ID: id, Host: cr.Host, Rule: cr.Canonical, Source: SourceCollection, Collection: collectionID, Created: now, Updated: now}
+	created := false
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if _, err := tx.Package(ctx, id); err == nil {
+			return nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		c, err := tx.Collection(ctx, collectionID)
+		if err != nil {
+			return translate(err, "collection "+quote(collectionID))
+		}
+		pkg.OrgID = c.OrgID
+		pkg.Name, err = freePackageName(ctx, tx, c.OrgID, name)
+		if err != nil {
+			return err
+		}
+		if err := tx.CreatePackage(ctx, pkg); err != nil {
+			return err
+		}
+		tx.RoutingChanged()
+		created = true
+		return nil
+	})
+	if created {
+		s.log.Info("package created by collection", "package", id, "collection", collectionID, "name", pkg.Name)
+	}
+	return pkg, created, err
+}
+
+// freePackageName makes a package name of an artifact name (an image
+// "acme/rocket" becomes "acme-rocket"), with a number added if the
+// organization has one of that name.
+func freePackageName(ctx context.Context, tx Tx, orgID, artifact string) (string, error) {
+	b := []byte(artifact)
+	for i, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			b[i] = '-'
+		}
+	}
+	base := string(b)
+	if len(base) > MaxPackageName-6 {
+		base = base[:MaxPackageName-6]
+	}
+	if CheckPackageName(base) != nil {
+		base = "p-" + base
+	}
+	for n := 1; n < 1000; n++ {
+		name := base
+		if n > 1 {
+			name = base + "-" + strconv.Itoa(n)
+		}
+		_, err := tx.PackageByName(ctx, orgID, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return name, nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	return "", Conflict("name", "no free package name for %q", artifact)
+}
+
+// CollectionPackageID returns the id of the package a collection creates
+// for an artifact (a docker image name, or the {package} value of a file
+// template). It is derived, not random, so that the gateway can count
+// the first download under the package's id before the package is
+// stored, and every replica derives the same one. The form is a version
+// 8 UUID (RFC 9562) over a SHA-256 of both names.
+func CollectionPackageID(collectionID, artifact string) string {
+	h := sha256.New()
+	h.Write([]byte("portico collection package\x00"))
+	h.Write([]byte(collectionID))
+	h.Write([]byte{0})
+	h.Write([]byte(artifact))
+	var b [16]byte
+	copy(b[:], h.Sum(nil))
+	b[6] = b[6]&0x0f | 0x80
+	b[8] = b[8]&0x3f | 0x80
+	return formatUUID(b)
+}

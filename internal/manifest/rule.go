@@ -1,0 +1,189 @@
+package manifest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// DecodeRule decodes one rule given on its own, as the API receives a
+// package's rule and the store keeps it, with every check a manifest's
+// rules get. When the rule has no "package-id", packageID stands for it
+// (rules in the store are kept without one: the package's id is used);
+// for docker-v2 rules, which have no package id, it stands for "rule-id".
+// file names the rule's source in errors, which are *Error values as for
+// Decode, with Rule 0.
+func DecodeRule(file string, data []byte, packageID string) (Rule, error) {
+	d := &decoder{file: file}
+	data = bytes.TrimSpace(data)
+	if !json.Valid(data) {
+		var v any
+		return nil, d.documentError(data, json.Unmarshal(data, &v))
+	}
+	if jsonKind(data) != "object" {
+		return nil, &Error{File: file, Rule: 0, Err: fmt.Errorf("a rule must be a JSON object, not %s", jsonKind(data))}
+	}
+	if idKey := idField(data); packageID != "" && !hasMember(data, idKey) {
+		data = withMember(data, idKey, packageID)
+	}
+	r, _ := d.rule(0, data, nil)
+	if len(d.errs) > 0 {
+		return nil, errors.Join(d.errs...)
+	}
+	return r, nil
+}
+
+// idField returns the key of the rule's identity: "rule-id" for
+// docker-v2 rules, "package-id" for the others.
+func idField(data []byte) string {
+	ms, _ := members(data, nil)
+	for _, m := range ms {
+		if m.key == "type" {
+			if t, _ := jsonString(m.raw); t == TypeDockerV2 {
+				return "rule-id"
+			}
+		}
+	}
+	return "package-id"
+}
+
+// hasMember reports whether the object data has the key.
+func hasMember(data []byte, key string) bool {
+	ms, _ := members(data, nil)
+	for _, m := range ms {
+		if m.key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// withMember returns the object data with key: value added first.
+func withMember(data []byte, key, value string) []byte {
+	k, _ := json.Marshal(key)
+	v, _ := json.Marshal(value)
+	rest := bytes.TrimSpace(data[1:])
+	out := make([]byte, 0, len(data)+len(k)+len(v)+2)
+	out = append(out, '{')
+	out = append(out, k...)
+	out = append(out, ':')
+	out = append(out, v...)
+	if len(rest) > 0 && rest[0] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, rest...)
+}
+
+// EncodeRule writes one rule as compact JSON, as a manifest holds it.
+// DecodeRule reads it back to an equal rule.
+func EncodeRule(r Rule) ([]byte, error) {
+	var b bytes.Buffer
+	o := &object{}
+	o.add("type", r.Type())
+	c := r.Common()
+	o.add("domain", c.Domain)
+	r.encode(o)
+	for _, k := range sortedKeys(c.Extensions) {
+		o.raw(k, c.Extensions[k])
+	}
+	if err := o.writeTo(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// PackageID returns the rule's package id ("" for pixel and scarf-js
+// rules without one), or for a docker-v2 rule its rule id.
+func PackageID(r Rule) string {
+	switch r := r.(type) {
+	case *DockerV2:
+		return r.RuleID
+	case *DockerV1:
+		return r.PackageID
+	case *FileV1:
+		return r.PackageID
+	case *FileV2:
+		return r.PackageID
+	case *CatchAll:
+		return r.PackageID
+	case *PythonV1:
+		return r.PackageID
+	case *PythonIndex:
+		return r.PackageID
+	case *NPM:
+		return r.PackageID
+	case *Telemetry:
+		return r.PackageID
+	case *Pixel:
+		return r.PackageID
+	case *ScarfJS:
+		return r.PackageID
+	}
+	return ""
+}
+
+// SetPackageID sets the rule's package id, or a docker-v2 rule's rule
+// id.
+func SetPackageID(r Rule, id string) {
+	switch r := r.(type) {
+	case *DockerV2:
+		r.RuleID = id
+	case *DockerV1:
+		r.PackageID = id
+	case *FileV1:
+		r.PackageID = id
+	case *FileV2:
+		r.PackageID = id
+	case *CatchAll:
+		r.PackageID = id
+	case *PythonV1:
+		r.PackageID = id
+	case *PythonIndex:
+		r.PackageID = id
+	case *NPM:
+		r.PackageID = id
+	case *Telemetry:
+		r.PackageID = id
+	case *Pixel:
+		r.PackageID = id
+	case *ScarfJS:
+		r.PackageID = id
+	}
+}
+
+// EncodeRuleWithoutID writes one rule like EncodeRule, without its
+// package id (or a docker-v2 rule's rule id): the form in which the store
+// keeps the rules of packages, whose ids are the packages' own.
+func EncodeRuleWithoutID(r Rule) ([]byte, error) {
+	b, err := EncodeRule(r)
+	if err != nil {
+		return nil, err
+	}
+	key := "package-id"
+	if r.Type() == TypeDockerV2 {
+		key = "rule-id"
+	}
+	ms, ok := members(b, nil)
+	if !ok {
+		return nil, fmt.Errorf("encoded rule %s is not an object", b)
+	}
+	var out bytes.Buffer
+	out.WriteByte('{')
+	n := 0
+	for _, m := range ms {
+		if m.key == key {
+			continue
+		}
+		if n > 0 {
+			out.WriteByte(',')
+		}
+		k, _ := json.Marshal(m.key)
+		out.Write(k)
+		out.WriteByte(':')
+		out.Write(m.raw)
+		n++
+	}
+	out.WriteByte('}')
+	return out.Bytes(), nil
+}

@@ -1,0 +1,66 @@
+package manifest
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestDecodeRule(t *testing.T) {
+	r, err := DecodeRule("api", []byte(`{"type":"file-v1","domain":"Get.Example.com","incoming-path":"/{v}/x.tgz","outgoing-url":"https://cdn.example.com/{v}/x.tgz"}`), "pkg-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if PackageID(r) != "pkg-1" || r.Common().Host != "get.example.com" {
+		t.Fatalf("decoded %+v", r)
+	}
+	b, err := EncodeRule(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := DecodeRule("api", b, "")
+	if err != nil {
+		t.Fatalf("round trip of %s: %v", b, err)
+	}
+	if b2, _ := EncodeRule(again); string(b2) != string(b) {
+		t.Fatalf("round trip changed the rule:\n%s\n%s", b, b2)
+	}
+	if !json.Valid(b) || strings.Contains(string(b), "\n") {
+		t.Fatalf("EncodeRule wrote %q, want compact JSON", b)
+	}
+
+	// A docker-v2 rule's identity is its rule id.
+	r, err = DecodeRule("api", []byte(`{"type":"docker-v2","domain":"cr.example.com","pattern":"acme/*","registry":"ghcr.io"}`), "col-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if PackageID(r) != "col-1" {
+		t.Fatalf("docker-v2 rule id %q", PackageID(r))
+	}
+	// An id in the rule wins over the one given.
+	r, err = DecodeRule("api", []byte(`{"type":"npm-v1","domain":"npm.example.com","package-name":"left-pad","registry":"registry.npmjs.org","package-id":"mine"}`), "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if PackageID(r) != "mine" {
+		t.Fatalf("package id %q, want the rule's own", PackageID(r))
+	}
+}
+
+func TestDecodeRuleErrors(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`[]`, "a rule must be a JSON object, not array"},
+		{`{"type":"file-v1"`, "unexpected end"},
+		{`{"type":"nope","domain":"a.example"}`, `type: unknown rule type "nope"`},
+		{`{"type":"file-v1","domain":"a.example","incoming-path":"/{x","outgoing-url":"https://b.example/"}`, "incoming-path"},
+		{`{"type":"file-v1","domain":"a.example","incoming-path":"/x","outgoing-url":"https://b.example/","colour":"red"}`, "colour: unknown field"},
+	} {
+		_, err := DecodeRule("api", []byte(c.in), "id")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("DecodeRule(%s) = %v, want an error containing %q", c.in, err, c.want)
+		}
+		if err != nil && len(Errors(err)) == 0 {
+			t.Errorf("DecodeRule(%s): %v holds no *Error", c.in, err)
+		}
+	}
+}
