@@ -55,8 +55,21 @@ type MemberChange struct {
 }
 
 // CheckMemberChange decides whether the principal may make the change.
-// It returns nil, ErrForbidden or ErrLastOwner.
+// It returns nil, ErrForbidden or ErrLastOwner; the last Owner is only
+// mentioned to those who could otherwise make the change.
 func (a Access) CheckMemberChange(c MemberChange) error {
+	if err := a.mayChangeMember(c); err != nil {
+		return err
+	}
+	if c.LastOwner && c.From == RoleOwner && c.To != RoleOwner {
+		return ErrLastOwner
+	}
+	return nil
+}
+
+// mayChangeMember applies the role table to a change, leaving the last
+// Owner aside.
+func (a Access) mayChangeMember(c MemberChange) error {
 	if a.Scope != ScopeWrite {
 		return ErrForbidden
 	}
@@ -68,11 +81,8 @@ func (a Access) CheckMemberChange(c MemberChange) error {
 		}
 		return ErrForbidden
 	}
-	if c.LastOwner && c.From == RoleOwner && c.To != RoleOwner {
-		return ErrLastOwner
-	}
 	if c.Self && c.To < c.From {
-		// Anyone may leave or step down (but the last Owner, above).
+		// Anyone may leave or step down.
 		return nil
 	}
 	switch a.Role() {

@@ -79,24 +79,24 @@ func TestCheckMemberChange(t *testing.T) {
 }
 
 func expectMemberChange(actor Role, c MemberChange) error {
+	allowed := false
 	switch {
-	case c.From == c.To && c.Self && c.To != RoleNone:
-		return nil
 	case c.From == c.To:
-		if actor >= RoleAdmin {
-			return nil
-		}
+		allowed = c.Self && c.To != RoleNone || actor >= RoleAdmin
+	case c.Self && c.To < c.From: // leaving or stepping down
+		allowed = true
+	case actor == RoleOwner:
+		allowed = true
+	case actor == RoleAdmin:
+		allowed = c.To <= RoleAdmin && c.From <= RoleMember
+	}
+	switch {
+	case !allowed:
 		return ErrForbidden
 	case c.LastOwner && c.To != RoleOwner:
 		return ErrLastOwner
-	case c.Self && c.To < c.From: // leaving or stepping down
-		return nil
-	case actor == RoleOwner:
-		return nil
-	case actor == RoleAdmin && c.To <= RoleAdmin && c.From <= RoleMember:
-		return nil
 	}
-	return ErrForbidden
+	return nil
 }
 
 func TestAdminCannotRemoveAdmin(t *testing.T) {
@@ -122,6 +122,11 @@ func TestAdminCannotRemoveAdmin(t *testing.T) {
 		if err := admin.CheckMemberChange(c); err != nil {
 			t.Errorf("admin %+v: got %v, want nil", c, err)
 		}
+	}
+	// An Admin trying to remove the last Owner is refused as an Admin:
+	// who the last Owner is is not its business.
+	if err := admin.CheckMemberChange(MemberChange{From: RoleOwner, To: RoleNone, LastOwner: true}); !errors.Is(err, ErrForbidden) {
+		t.Errorf("admin removing the last owner: got %v, want ErrForbidden", err)
 	}
 	owner := Access{Org: RoleOwner, Scope: ScopeWrite}
 	if err := owner.CheckMemberChange(MemberChange{Self: true, From: RoleOwner, To: RoleNone, LastOwner: true}); !errors.Is(err, ErrLastOwner) {

@@ -86,13 +86,20 @@ func New(cfg Config) *API {
 		mux.Handle(rt.pattern, rt.handler)
 	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		// The catch-all takes every method, so the mux never answers 405
+		// itself: find out whether the path exists for other methods.
+		if allowed := allowedMethods(mux, r); len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			a.writeError(w, r, newError(http.StatusMethodNotAllowed, "method_not_allowed", "", "%s is not allowed here; allowed: %s", r.Method, strings.Join(allowed, ", ")))
+			return
+		}
 		a.writeError(w, r, newError(http.StatusNotFound, "not_found", "", "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, newError(http.StatusForbidden, "cross_origin", "", "cross-origin requests that change something are refused"))
 	}))
-	a.handler = csrf.Handler(methodNotAllowed(mux, a))
+	a.handler = csrf.Handler(mux)
 	return a
 }
 
@@ -158,37 +165,15 @@ func (a *API) principal(r *http.Request) (control.Principal, error) {
 	return control.Principal{}, newError(http.StatusUnauthorized, "unauthenticated", "", "sign in, or send an API token as \"Authorization: Bearer <token>\"")
 }
 
-// methodNotAllowed turns the mux's plain-text 405 into the API's JSON
-// error.
-func methodNotAllowed(next http.Handler, a *API) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(&jsonStatus{ResponseWriter: w, r: r, a: a}, r)
-	})
-}
-
-// jsonStatus replaces a 405 written by the mux with a JSON body.
-type jsonStatus struct {
-	http.ResponseWriter
-	r       *http.Request
-	a       *API
-	swallow bool
-}
-
-func (j *jsonStatus) WriteHeader(status int) {
-	if status == http.StatusMethodNotAllowed && j.Header().Get("Content-Type") == "text/plain; charset=utf-8" {
-		j.Header().Del("X-Content-Type-Options")
-		j.swallow = true
-		writeJSON(j.ResponseWriter, status, errorBody{errorDetail{Code: "method_not_allowed", Message: j.r.Method + " is not allowed here; allowed: " + j.Header().Get("Allow")}})
-		return
+// allowedMethods returns the methods the API serves r's path with.
+func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
+	var out []string
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/api/" {
+			out = append(out, m)
+		}
 	}
-	j.ResponseWriter.WriteHeader(status)
+	return out
 }
-
-func (j *jsonStatus) Write(b []byte) (int, error) {
-	if j.swallow {
-		return len(b), nil
-	}
-	return j.ResponseWriter.Write(b)
-}
-
-func (j *jsonStatus) Unwrap() http.ResponseWriter { return j.ResponseWriter }
