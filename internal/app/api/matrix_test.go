@@ -218,13 +218,21 @@ var actions = []action{
 			return e.call("PUT", "/api/v1/orgs/"+org+"/members/"+f.newbie, c, map[string]string{"role": "member"})
 		}},
 	{name: "PUT org member: make an Owner", level: orgLevel, need: needGrant, member: pOrgMember, from: control.RoleMember, to: control.RoleOwner, ok: 200, destructive: true,
-		do: func(e *env, f *fixture, c cred, other bool, _ int) answer { return e.setMember(f, c, other, pOrgMember, "owner") }},
+		do: func(e *env, f *fixture, c cred, other bool, _ int) answer {
+			return e.setMember(f, c, other, pOrgMember, "owner")
+		}},
 	{name: "PUT org member: demote an Admin", level: orgLevel, need: needGrant, member: pOrgAdmin, from: control.RoleAdmin, to: control.RoleMember, ok: 200, destructive: true,
-		do: func(e *env, f *fixture, c cred, other bool, _ int) answer { return e.setMember(f, c, other, pOrgAdmin, "member") }},
+		do: func(e *env, f *fixture, c cred, other bool, _ int) answer {
+			return e.setMember(f, c, other, pOrgAdmin, "member")
+		}},
 	{name: "DELETE org member: a Member", level: orgLevel, need: needGrant, member: pOrgMember, from: control.RoleMember, to: control.RoleNone, ok: 204, destructive: true,
-		do: func(e *env, f *fixture, c cred, other bool, _ int) answer { return e.removeMember(f, c, other, pOrgMember) }},
+		do: func(e *env, f *fixture, c cred, other bool, _ int) answer {
+			return e.removeMember(f, c, other, pOrgMember)
+		}},
 	{name: "DELETE org member: an Admin", level: orgLevel, need: needGrant, member: pOrgAdmin, from: control.RoleAdmin, to: control.RoleNone, ok: 204, destructive: true,
-		do: func(e *env, f *fixture, c cred, other bool, _ int) answer { return e.removeMember(f, c, other, pOrgAdmin) }},
+		do: func(e *env, f *fixture, c cred, other bool, _ int) answer {
+			return e.removeMember(f, c, other, pOrgAdmin)
+		}},
 	{name: "POST package", level: orgLevel, need: needEdit, ok: 201, do: func(e *env, f *fixture, c cred, other bool, n int) answer {
 		org, _ := target(f, other)
 		return e.call("POST", "/api/v1/packages", c, map[string]any{"org": org, "name": fmt.Sprintf("new%d", n), "rule": fileRule(org+"."+baseDomain, fmt.Sprintf("/new%d", n))})
