@@ -128,7 +128,8 @@ const codeNameInvalid = "NAME_INVALID"
 // written plainly (no percent-escapes, so "%2F" cannot hide a segment,
 // and what is matched is what goes upstream), and the segments from the
 // keyword on, which are forwarded as written, must be free of dot
-// segments and encoded slashes. It returns the registry error code and
+// segments, encoded slashes and backslashes (which some servers take for
+// slashes). It returns the registry error code and
 // message for a request that fails.
 func checkPath(rawPath string, p apiPath) (code, msg string, ok bool) {
 	fromName := rawFrom(rawPath, 1)
@@ -139,8 +140,8 @@ func checkPath(rawPath string, p apiPath) (code, msg string, ok bool) {
 	}
 	// The keyword, the reference and anything after them.
 	for seg := range strings.SplitSeq(p.rest[1:], "/") {
-		if isDotSegment(seg) || hasEncodedSlash(seg) {
-			return codeNameInvalid, "invalid path: dot segment or encoded slash", false
+		if isDotSegment(seg) || hasEncodedSlash(seg) || strings.IndexByte(seg, '\\') >= 0 {
+			return codeNameInvalid, "invalid path: dot segment, backslash or encoded slash", false
 		}
 	}
 	return "", "", true
