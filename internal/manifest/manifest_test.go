@@ -177,6 +177,8 @@ func TestHostKey(t *testing.T) {
 		{"", "", "must not be empty"},
 		{"a b", "", "not allowed"},
 		{"a..b", "", "empty label"},
+		{"0..", "", "empty label"},
+		{"a.test..:80", "", "empty label"},
 		{"a:99999", "", "bad port"},
 		{"[127.0.0.1]", "", "not an IPv6"},
 		{"https://a.test", "", "not a URL"},

@@ -66,7 +66,9 @@ func HostKey(s string) (string, error) {
 			return "", fmt.Errorf("invalid host %q: character %q is not allowed in a host name", s, rune(c))
 		}
 	}
-	if strings.Contains(host, "..") || strings.HasPrefix(host, ".") {
+	// One trailing dot (the root) was trimmed above; "a.." has an empty
+	// last label, which no Host header can name.
+	if strings.Contains(host, "..") || strings.HasPrefix(host, ".") || strings.HasSuffix(host, ".") {
 		return "", fmt.Errorf("invalid host %q: empty label", s)
 	}
 	return host, nil
