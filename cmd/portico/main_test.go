@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 	// The gateways of these tests keep no analytics store, so they leave
 	// nothing in the package directory; analytics_test.go passes --data.
 	os.Setenv("PORTICO_DATA", "none")
+	// Those that keep one get an app listener: on a free port, so that
+	// they can run side by side.
+	os.Setenv("PORTICO_APP_LISTEN", "127.0.0.1:0")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building portico: %v\n%s", err, out)
 		os.Exit(1)

@@ -54,6 +54,8 @@ type App struct {
 	router  *route.Router
 	gw      *server.Server
 	ops     *server.Server // nil with --ops-listen off
+	control *controlPlane  // nil without a store
+	app     *server.Server // nil without a store or with --app-listen off
 	closers closers
 }
 
@@ -78,6 +80,9 @@ func (a *App) build(ctx context.Context, events io.Writer) error {
 	}
 	a.metrics = metrics.New()
 	if err := a.openEvents(ctx, events); err != nil {
+		return err
+	}
+	if a.control, err = a.newControlPlane(); err != nil {
 		return err
 	}
 	if err := a.loadRules(); err != nil {
@@ -146,8 +151,17 @@ func (a *App) loadRules() error {
 		NPM:         npm.Options{Cache: docs, Trusted: trusted, Client: outbound, Logger: log, MaxPackument: int64(cfg.MaxPackument)},
 		BodyTimeout: cfg.BodyTimeout,
 	}
-	// The rules' sources, compiled in this order into one table.
-	sources := []reload.Source{reload.NewFile(cfg.Manifest)}
+	// The rules' sources, compiled in this order into one table: on a
+	// tie, the manifest's rule wins.
+	var sources []reload.Source
+	var file reload.Source
+	if cfg.Manifest != "" {
+		file = reload.NewFile(cfg.Manifest)
+		sources = append(sources, file)
+	}
+	if a.control != nil {
+		sources = append(sources, a.control.source)
+	}
 	loader := reload.NewLoader(sources, opts, log, a.metrics)
 	router, err := loader.Load(func(t *route.Table) *route.Router {
 		return route.NewRouter(t, trusted, a.pipe, a.metrics)
@@ -156,6 +170,9 @@ func (a *App) loadRules() error {
 		return err
 	}
 	a.loader, a.router = loader, router
+	if a.control != nil {
+		a.startControl(file)
+	}
 	return useDefaultDomain(router, cfg.DefaultDomain, cfg.DropIn, log)
 }
 
@@ -163,7 +180,7 @@ func (a *App) loadRules() error {
 func (a *App) listen() error {
 	cfg, log := a.cfg, a.log
 	lim := server.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes, HeaderTimeout: cfg.HeaderTimeout, IdleTimeout: cfg.IdleTimeout}
-	gw, err := server.Listen("gateway", cfg.Listen, a.router, lim, log)
+	gw, err := server.Listen("gateway", cfg.Listen, a.gatewayHandler(), lim, log)
 	if err != nil {
 		return fmt.Errorf("gateway listener: %w", err)
 	}
@@ -181,7 +198,7 @@ func (a *App) listen() error {
 			return fmt.Errorf("ops listener: %w", err)
 		}
 	}
-	return nil
+	return a.listenApp(lim)
 }
 
 // Run serves until ctx ends or the gateway listener fails, then shuts
@@ -195,6 +212,19 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.gw.Start()
 	a.log.Info("gateway listening", "addr", a.gw.Addr().String())
+	if a.app != nil {
+		a.app.Start()
+		a.log.Info("app listening", "addr", a.app.Addr().String(), "api", "http://"+a.app.Addr().String()+"/api/v1/")
+	}
+	if a.control != nil {
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			a.maintainControl(ctx)
+		}()
+		a.closers.push(func(context.Context) { stop(); <-done })
+	}
 
 	// Events are written to stdout, often a pipe into another program.
 	// If that program exits, writes must fail (and be counted) rather

@@ -51,6 +51,7 @@ func testConfig(t *testing.T) config.Config {
 	cfg.Manifest = path
 	cfg.Listen = "127.0.0.1:0"
 	cfg.OpsListen = "127.0.0.1:0"
+	cfg.Control.AppListen = "127.0.0.1:0"
 	cfg.Analytics.Data = filepath.Join(dir, "data")
 	cfg.ReloadInterval = 0
 	if err := cfg.Validate(); err != nil {

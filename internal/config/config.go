@@ -49,6 +49,7 @@ type Config struct {
 	// a manifest's only domain then answers every host.
 	DropIn    bool
 	Analytics Analytics
+	Control   Control
 }
 
 // Default returns the configuration used when nothing is set.
@@ -70,6 +71,7 @@ func Default() Config {
 		MaxPythonPage:   64 << 20,
 		MaxPackument:    64 << 20,
 		Analytics:       DefaultAnalytics(),
+		Control:         DefaultControl(),
 	}
 }
 
@@ -82,7 +84,7 @@ type setting struct {
 
 func (c *Config) settings() []setting {
 	return []setting{
-		{"manifest", "manifest `file` to serve (Scarf Gateway format), reloaded when it changes and on SIGHUP", &c.Manifest},
+		{"manifest", "manifest `file` to serve (Scarf Gateway format), reloaded when it changes and on SIGHUP; optional with a store, whose packages are served beside it", &c.Manifest},
 		{"listen", "gateway listen `address`", &c.Listen},
 		{"ops-listen", "`address` for /healthz, /readyz and /metrics; \"off\" disables them", &c.OpsListen},
 		{"trusted-proxies", "comma-separated `CIDRs` whose X-Forwarded-Host and X-Forwarded-For are believed; \"\" trusts none", &c.TrustedProxies},
@@ -113,7 +115,7 @@ func EnvName(flagName string) string {
 // Load fills c from the environment (through lookup) and then from args.
 // Unknown flags, bad values and stray arguments are errors.
 func (c *Config) Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool)) error {
-	return loadSettings(fs, args, lookup, append(c.settings(), c.Analytics.settings()...))
+	return loadSettings(fs, args, lookup, append(append(c.settings(), c.Analytics.settings()...), c.Control.settings()...))
 }
 
 func loadSettings(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), settings []setting) error {
@@ -176,12 +178,16 @@ func set(ptr any, v string) error {
 	return nil
 }
 
+// HasStore reports whether the gateway has a store: the embedded one
+// (--data) or PostgreSQL (--database). The control plane lives in it.
+func (c Config) HasStore() bool { return c.Analytics.Data != NoStore }
+
 // Validate reports every problem with c. It has no side effects.
 func (c Config) Validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if c.Manifest == "" {
-		add("--manifest is required")
+	if c.Manifest == "" && !c.HasStore() {
+		add("--manifest is required with --data none: without a store, a manifest is the only source of rules")
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		add("--listen %q: %v", c.Listen, err)
@@ -236,5 +242,8 @@ func (c Config) Validate() error {
 		}
 	}
 	c.Analytics.validate(add)
+	if c.HasStore() {
+		c.Control.validate(add)
+	}
 	return errors.Join(errs...)
 }

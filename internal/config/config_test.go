@@ -57,12 +57,30 @@ func TestValidateReportsEverything(t *testing.T) {
 	c.LogFormat = "xml"
 	c.MaxPythonPage = 100
 	c.MaxPackument = -1
+	c.Analytics.Data = NoStore
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("Validate accepted a bad configuration")
 	}
 	for _, want := range []string{"--manifest is required", "--listen", "--events", "--trusted-proxies", "--log-format", "--max-python-page-bytes", "--max-packument-bytes"} {
 		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestManifestOptionalWithAStore(t *testing.T) {
+	c := Default()
+	if err := c.Validate(); err != nil {
+		t.Errorf("no manifest, embedded store: %v", err)
+	}
+	c.Control.AppListen = "nowhere"
+	c.Control.BaseDomain = "gw.test:8081"
+	c.Control.DNSResolver = "127.0.0.1"
+	c.Control.DomainCheckInterval = time.Second
+	err := c.Validate()
+	for _, want := range []string{"--app-listen", "--base-domain", "--dns-resolver", "--domain-check-interval"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate error lacks %q:\n%v", want, err)
 		}
 	}

@@ -124,7 +124,7 @@ func (s *Service) CreateCollection(ctx context.Context, p Principal, nc NewColle
 	now := s.now().UTC()
 	c := Collection{ID: NewID(), Name: nc.Name, Rule: cr.Canonical, Created: now, Updated: now}
 	var v CollectionView
-	err = s.store.Update(ctx, func(tx Tx) error {
+	err = s.update(ctx, func(tx Tx) error {
 		o, a, err := readableOrg(ctx, tx, p, nc.Org)
 		if err != nil {
 			return err
@@ -191,7 +191,7 @@ func (s *Service) UpdateCollection(ctx context.Context, p Principal, id string, 
 		}
 	}
 	var v CollectionView
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		c, o, a, err := readableCollection(ctx, tx, p, id)
 		if err != nil {
 			return err
@@ -227,7 +227,7 @@ func (s *Service) DeleteCollection(ctx context.Context, p Principal, id string) 
 	if err := needWrite(p); err != nil {
 		return err
 	}
-	return s.store.Update(ctx, func(tx Tx) error {
+	return s.update(ctx, func(tx Tx) error {
 		c, _, a, err := readableCollection(ctx, tx, p, id)
 		if err != nil {
 			return err
@@ -254,7 +254,7 @@ func (s *Service) AutoCreate(ctx context.Context, collectionID, id, name string,
 	now := s.now().UTC()
 	pkg := Package{ID: id, Host: cr.Host, Rule: cr.Canonical, Source: SourceCollection, Collection: collectionID, Created: now, Updated: now}
 	created := false
-	err = s.store.Update(ctx, func(tx Tx) error {
+	err = s.update(ctx, func(tx Tx) error {
 		if _, err := tx.Package(ctx, id); err == nil {
 			return nil
 		} else if !errors.Is(err, store.ErrNotFound) {

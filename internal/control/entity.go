@@ -150,6 +150,10 @@ type Domain struct {
 	Created      time.Time
 }
 
+// Trusted reports whether the operator added the domain verified: it has
+// no challenge, and is never checked.
+func (d Domain) Trusted() bool { return d.Challenge == "" && d.Status == DomainVerified }
+
 // A Token is an API token. Only a hash of its secret is kept: the secret
 // is shown once, when the token is created.
 type Token struct {

@@ -71,7 +71,7 @@ func (s *Service) CreateOrg(ctx context.Context, p Principal, name, displayName 
 		return OrgView{}, Invalid("display_name", "%v", err)
 	}
 	o := Org{ID: NewID(), Name: name, DisplayName: displayName, Created: s.now().UTC()}
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		if err := tx.CreateOrg(ctx, o); err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				return Conflict("name", "the name %q is taken", name)
@@ -111,7 +111,7 @@ func (s *Service) UpdateOrg(ctx context.Context, p Principal, name string, patch
 		return OrgView{}, err
 	}
 	var v OrgView
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		o, a, err := readableOrg(ctx, tx, p, name)
 		if err != nil {
 			return err
@@ -150,7 +150,7 @@ func (s *Service) DeleteOrg(ctx context.Context, p Principal, name string) error
 	if err := needWrite(p); err != nil {
 		return err
 	}
-	return s.store.Update(ctx, func(tx Tx) error {
+	return s.update(ctx, func(tx Tx) error {
 		o, a, err := readableOrg(ctx, tx, p, name)
 		if err != nil {
 			return err
@@ -187,7 +187,7 @@ func (s *Service) SetOrgMember(ctx context.Context, p Principal, org, email stri
 		return Member{}, err
 	}
 	var m Member
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		o, a, err := readableOrg(ctx, tx, p, org)
 		if err != nil {
 			return err

@@ -155,7 +155,7 @@ func (s *Service) CreatePackage(ctx context.Context, p Principal, np NewPackage)
 	now := s.now().UTC()
 	pkg := Package{ID: id, Name: np.Name, Host: cr.Host, Rule: cr.Canonical, Source: SourceAPI, Created: now, Updated: now}
 	var v PackageView
-	err = s.store.Update(ctx, func(tx Tx) error {
+	err = s.update(ctx, func(tx Tx) error {
 		o, a, err := readableOrg(ctx, tx, p, np.Org)
 		if err != nil {
 			return err
@@ -255,7 +255,7 @@ func (s *Service) UpdatePackage(ctx context.Context, p Principal, id string, pat
 		}
 	}
 	var v PackageView
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		pkg, a, err := readablePackage(ctx, tx, p, id)
 		if err != nil {
 			return s.manifestReadOnly(id, err)
@@ -312,7 +312,7 @@ func (s *Service) DeletePackage(ctx context.Context, p Principal, id string) err
 	if err := needWrite(p); err != nil {
 		return err
 	}
-	return s.store.Update(ctx, func(tx Tx) error {
+	return s.update(ctx, func(tx Tx) error {
 		pkg, a, err := readablePackage(ctx, tx, p, id)
 		if err != nil {
 			return s.manifestReadOnly(id, err)
@@ -347,7 +347,7 @@ func (s *Service) SetPackageMember(ctx context.Context, p Principal, id, email s
 		return Member{}, err
 	}
 	var m Member
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		pkg, a, err := readablePackage(ctx, tx, p, id)
 		if err != nil {
 			return err

@@ -57,7 +57,12 @@ type Config struct {
 	// Manifest returns the packages of the manifest file, shown
 	// read-only. Nil when there is none.
 	Manifest func() []Package
-	Logger   *slog.Logger
+	// Routed, when set, is called after every committed change to what
+	// the gateway serves, before the call that made it returns: the
+	// process reloads its routing table there, so that a change routes
+	// on the replica that took it by the time its client hears back.
+	Routed func(ctx context.Context)
+	Logger *slog.Logger
 	// Now is the clock; nil uses time.Now.
 	Now func() time.Time
 }
@@ -82,6 +87,7 @@ type Service struct {
 	domains  DomainPolicy
 	ttl      time.Duration
 	manifest func() []Package
+	routed   func(ctx context.Context)
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -89,7 +95,7 @@ type Service struct {
 // New returns a service over cfg.Store.
 func New(cfg Config) *Service {
 	s := &Service{store: cfg.Store, rules: cfg.Rules, base: strings.ToLower(strings.TrimSuffix(cfg.BaseDomain, ".")),
-		domains: cfg.Domains, ttl: cfg.SessionTTL, manifest: cfg.Manifest, log: cfg.Logger, now: cfg.Now}
+		domains: cfg.Domains, ttl: cfg.SessionTTL, manifest: cfg.Manifest, routed: cfg.Routed, log: cfg.Logger, now: cfg.Now}
 	if s.ttl <= 0 {
 		s.ttl = DefaultSessionTTL
 	}
@@ -103,6 +109,28 @@ func New(cfg Config) *Service {
 		s.manifest = func() []Package { return nil }
 	}
 	return s
+}
+
+// update runs fn in a read-write transaction of the store, and calls the
+// Routed hook once it committed a routing change.
+func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
+	var routing bool
+	err := s.store.Update(ctx, func(tx Tx) error { return fn(routingTx{tx, &routing}) })
+	if err == nil && routing && s.routed != nil {
+		s.routed(ctx)
+	}
+	return err
+}
+
+// routingTx notes whether a transaction changed routing.
+type routingTx struct {
+	Tx
+	changed *bool
+}
+
+func (t routingTx) RoutingChanged() {
+	*t.changed = true
+	t.Tx.RoutingChanged()
 }
 
 // A Principal is who a request acts for: a user, through a session or a

@@ -44,7 +44,7 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, nt NewToken) (st
 	if nt.TTL > 0 {
 		t.Expires = now.Add(nt.TTL)
 	}
-	if err := s.store.Update(ctx, func(tx Tx) error { return tx.CreateToken(ctx, t) }); err != nil {
+	if err := s.update(ctx, func(tx Tx) error { return tx.CreateToken(ctx, t) }); err != nil {
 		return "", Token{}, err
 	}
 	s.log.Info("token created", "user", p.User.ID, "token", t.ID, "scope", t.Scope.String())
@@ -72,7 +72,7 @@ func (s *Service) RevokeToken(ctx context.Context, p Principal, id string) error
 	if p.Scope != ScopeWrite && p.Token != id {
 		return Forbidden("a read token can only revoke itself")
 	}
-	return s.store.Update(ctx, func(tx Tx) error {
+	return s.update(ctx, func(tx Tx) error {
 		t, err := tx.Token(ctx, id)
 		if err != nil {
 			return translate(err, "token")

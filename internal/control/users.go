@@ -42,7 +42,7 @@ func (s *Service) CreateUser(ctx context.Context, p Principal, nu NewUser) (User
 		u.PasswordHash = HashPassword(nu.Password)
 	}
 	var org Org
-	err = s.store.Update(ctx, func(tx Tx) error {
+	err = s.update(ctx, func(tx Tx) error {
 		if err := tx.CreateUser(ctx, u); err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				return Conflict("email", "a user with the address %q exists", email)
@@ -149,7 +149,7 @@ func (s *Service) UpdateMe(ctx context.Context, p Principal, patch UserPatch) (U
 		return User{}, Forbidden("the operator is not a user")
 	}
 	var u User
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		var err error
 		if u, err = tx.User(ctx, p.User.ID); err != nil {
 			return translate(err, "user")
@@ -189,7 +189,7 @@ func (s *Service) SetServerAdmin(ctx context.Context, p Principal, email string,
 	if !p.User.ServerAdmin || p.Scope != ScopeWrite {
 		return Forbidden("only server administrators change who is one")
 	}
-	return s.store.Update(ctx, func(tx Tx) error {
+	return s.update(ctx, func(tx Tx) error {
 		u, err := userByEmail(ctx, tx, email)
 		if err != nil {
 			return err
@@ -246,13 +246,13 @@ func (s *Service) openSession(ctx context.Context, u User) (string, Session, err
 	secret, hash := newSecret(sessionPrefix)
 	now := s.now().UTC()
 	sess := Session{Hash: hash, UserID: u.ID, Created: now, Expires: now.Add(s.ttl)}
-	err := s.store.Update(ctx, func(tx Tx) error { return tx.CreateSession(ctx, sess) })
+	err := s.update(ctx, func(tx Tx) error { return tx.CreateSession(ctx, sess) })
 	return secret, sess, err
 }
 
 // SignOut ends the session whose cookie holds secret.
 func (s *Service) SignOut(ctx context.Context, secret string) error {
-	return s.store.Update(ctx, func(tx Tx) error {
+	return s.update(ctx, func(tx Tx) error {
 		err := tx.DeleteSession(ctx, HashSecret(secret))
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
@@ -269,7 +269,7 @@ func (s *Service) NewSignInLink(ctx context.Context, p Principal, email string, 
 		return "", Forbidden("only server administrators make sign-in links")
 	}
 	secret, hash := newSecret(linkPrefix)
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		u, err := userByEmail(ctx, tx, email)
 		if err != nil {
 			return err
@@ -286,7 +286,7 @@ func (s *Service) SignInWithLink(ctx context.Context, secret string) (string, Se
 		return "", Session{}, User{}, bad
 	}
 	var u User
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		l, err := tx.UseSignInLink(ctx, HashSecret(secret))
 		if errors.Is(err, store.ErrNotFound) {
 			return bad
@@ -343,7 +343,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, e
 		}
 		p.Scope, p.Token = tok.Scope, tok.ID
 		if now.Sub(tok.LastUsed) >= touchEvery {
-			if err := s.store.Update(ctx, func(tx Tx) error { return tx.TouchToken(ctx, tok.ID, now.UTC()) }); err != nil {
+			if err := s.update(ctx, func(tx Tx) error { return tx.TouchToken(ctx, tok.ID, now.UTC()) }); err != nil {
 				s.log.Warn("recording a token's use", "token", tok.ID, "err", err)
 			}
 		}

@@ -102,6 +102,27 @@ func (l *Loader) Reload(force bool) (bool, error) {
 	return l.reload(force, -1)
 }
 
+// ReloadSource re-reads src, one of the loader's sources, and loads it if
+// it changed. It returns whether a new table was swapped in.
+func (l *Loader) ReloadSource(src Source) (bool, error) {
+	i := slices.Index(l.sources, src)
+	if i < 0 {
+		return false, fmt.Errorf("reload: %s is not a source of this loader", src.Name())
+	}
+	return l.reload(false, i)
+}
+
+// Rules returns the rules of src in use, nil if src is none of the
+// loader's sources or has not loaded.
+func (l *Loader) Rules(src Source) []manifest.Rule {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if i := slices.Index(l.sources, src); i >= 0 {
+		return l.sets[i].Rules
+	}
+	return nil
+}
+
 // reload is Reload of one source (only >= 0) or of all.
 func (l *Loader) reload(force bool, only int) (bool, error) {
 	l.mu.Lock()

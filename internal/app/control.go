@@ -1,0 +1,187 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"portico/internal/app/api"
+	"portico/internal/control"
+	"portico/internal/manifest"
+	"portico/internal/reload"
+	"portico/internal/route"
+	"portico/internal/server"
+	"portico/internal/stats"
+	"portico/internal/store"
+)
+
+// controlPlane is the part of the process that the store's packages,
+// collections and domains need: the store as a source of rules, the
+// service that changes them and the app listener's API.
+type controlPlane struct {
+	store  control.Store
+	source *reload.Store
+	svc    *control.Service
+	app    http.Handler
+}
+
+// maintainControlEvery is how often expired sessions are deleted and
+// domains due for a check are checked.
+const maintainControlEvery = time.Minute
+
+// newControlPlane prepares the control plane over the analytics store,
+// if it keeps the control plane's entities (both stores do). The
+// service is finished by startControl once the loader exists.
+func (a *App) newControlPlane() (*controlPlane, error) {
+	if a.an.store == nil {
+		return nil, nil
+	}
+	st, ok := a.an.store.(control.Store)
+	if !ok {
+		return nil, fmt.Errorf("the %s store keeps no control plane", a.an.store.Describe())
+	}
+	cfg := a.cfg
+	src := reload.NewStore(reload.StoreConfig{
+		Store:      st,
+		BaseDomain: cfg.Control.BaseDomain,
+		LocalCopy:  filepath.Join(cfg.Analytics.Data, "routes.json"),
+		Logger:     a.log,
+	})
+	return &controlPlane{store: st, source: src}, nil
+}
+
+// startControl builds the service and the API once the loader serves
+// the rules: the service checks new rules against the manifest's rules
+// in use, and reloads the store's after every routing change.
+func (a *App) startControl(file reload.Source) {
+	cp, cfg := a.control, a.cfg
+	manifestRules := func() []manifest.Rule {
+		if file == nil {
+			return nil
+		}
+		return a.loader.Rules(file)
+	}
+	checker := &route.Checker{Others: func(host string) []manifest.Rule {
+		var out []manifest.Rule
+		for _, r := range manifestRules() {
+			if r.Common().Host == host {
+				out = append(out, r)
+			}
+		}
+		return out
+	}}
+	cp.svc = control.New(control.Config{
+		Store: cp.store,
+		Rules: checker,
+		Domains: control.DomainPolicy{
+			Resolver:    newResolver(cfg.Control.DNSResolver),
+			CNAMETarget: cfg.Control.CNAMETarget,
+		},
+		BaseDomain: cfg.Control.BaseDomain,
+		SessionTTL: cfg.Control.SessionTTL,
+		Manifest:   func() []control.Package { return manifestPackages(manifestRules()) },
+		Routed: func(context.Context) {
+			if _, err := a.loader.ReloadSource(cp.source); err != nil {
+				a.log.Error("routing the store's change", "err", err)
+			}
+		},
+		Logger: a.log,
+	})
+	var exporter store.Exporter
+	if e, ok := a.an.store.(store.Exporter); ok {
+		exporter = e
+	}
+	apiHandler := api.New(api.Config{
+		Service:    cp.svc,
+		Stats:      stats.New(a.an.store),
+		Exporter:   exporter,
+		Trusted:    a.trusted,
+		SessionTTL: cfg.Control.SessionTTL,
+		Logger:     a.log,
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/api/", apiHandler)
+	cp.app = mux
+}
+
+// manifestPackages shows the manifest's rules as read-only packages.
+func manifestPackages(rules []manifest.Rule) []control.Package {
+	out := make([]control.Package, 0, len(rules))
+	for _, r := range rules {
+		id := manifest.PackageID(r)
+		data, err := manifest.EncodeRuleWithoutID(r)
+		if err != nil || id == "" {
+			continue
+		}
+		out = append(out, control.Package{ID: id, Name: id, Host: r.Common().Host, Rule: data, Source: control.SourceManifest})
+	}
+	return out
+}
+
+// newResolver returns the resolver that verifies domains: the system's,
+// or the DNS server at addr.
+func newResolver(addr string) *net.Resolver {
+	if addr == "" {
+		return net.DefaultResolver
+	}
+	var d net.Dialer
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, network, addr)
+	}}
+}
+
+// listenApp binds the app listener.
+func (a *App) listenApp(lim server.Limits) error {
+	if a.control == nil || a.cfg.Control.AppListen == "off" {
+		return nil
+	}
+	srv, err := server.Listen("app", a.cfg.Control.AppListen, a.control.app, lim, a.log)
+	if err != nil {
+		return fmt.Errorf("app listener: %w", err)
+	}
+	a.app = srv
+	a.closers.push(func(ctx context.Context) { _ = srv.Shutdown(ctx) })
+	return nil
+}
+
+// gatewayHandler is what the gateway listener serves: the router, and
+// the app for --app-domain.
+func (a *App) gatewayHandler() http.Handler {
+	if a.control == nil || a.cfg.Control.AppDomain == "" {
+		return a.router
+	}
+	appHost, _ := manifest.HostKey(a.cfg.Control.AppDomain)
+	app, gw := a.control.app, a.router
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if key, _, ok := route.ParseHost(r.Host); ok && key == appHost {
+			app.ServeHTTP(w, r)
+			return
+		}
+		gw.ServeHTTP(w, r)
+	})
+}
+
+// maintainControl deletes expired sessions and checks the custom
+// domains that are due, until ctx ends.
+func (a *App) maintainControl(ctx context.Context) {
+	t := time.NewTicker(maintainControlEvery)
+	defer t.Stop()
+	for {
+		if err := a.control.svc.DeleteExpired(ctx); err != nil && ctx.Err() == nil {
+			a.log.Error("deleting expired sessions", "err", err)
+		}
+		if n, err := a.control.svc.RecheckDomains(ctx, a.cfg.Control.DomainCheckInterval); err != nil && ctx.Err() == nil {
+			a.log.Error("checking domains", "err", err)
+		} else if n > 0 {
+			a.log.Info("domains checked", "domains", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,95 @@
+package control
+
+import (
+	"context"
+	"strings"
+)
+
+// Routing is what the gateway serves from the store: the packages and
+// collections whose host routes for their organization.
+type Routing struct {
+	Packages    []Package
+	Collections []Collection
+	// CollectionHosts maps each collection's id to the host its rule serves, as
+	// collections keep no host column.
+	CollectionHosts map[string]string
+}
+
+// ReadRouting reads, in one transaction, what routes: a package or
+// collection routes when its host is its organization's name under
+// baseDomain (when set), or a domain of its organization that is
+// verified or failing within its grace (DomainStatus.Routes). A package
+// on a pending domain, or on one another organization owns, stays in the
+// store and in the API but answers nothing.
+func ReadRouting(ctx context.Context, tx Tx, baseDomain string, collectionHost func(Collection) string) (Routing, error) {
+	base := strings.ToLower(strings.TrimSuffix(baseDomain, "."))
+	owner := map[string]string{} // routing host → organization id
+	if base != "" {
+		if err := eachPage(func(p Page) (int, string, error) {
+			orgs, err := tx.ListOrgs(ctx, "", p)
+			for _, o := range orgs {
+				owner[o.Name+"."+base] = o.ID
+			}
+			return len(orgs), lastID(orgs, func(o Org) string { return o.ID }), err
+		}); err != nil {
+			return Routing{}, err
+		}
+	}
+	if err := eachPage(func(p Page) (int, string, error) {
+		ds, err := tx.ListDomains(ctx, "", p)
+		for _, d := range ds {
+			if d.Status.Routes() {
+				owner[d.Name] = d.OrgID
+			}
+		}
+		return len(ds), lastID(ds, func(d Domain) string { return d.Name }), err
+	}); err != nil {
+		return Routing{}, err
+	}
+	var r Routing
+	err := tx.EachPackage(ctx, func(p Package) error {
+		if owner[p.Host] == p.OrgID && p.OrgID != "" {
+			r.Packages = append(r.Packages, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return Routing{}, err
+	}
+	if collectionHost == nil {
+		return r, nil
+	}
+	r.CollectionHosts = map[string]string{}
+	err = eachPage(func(p Page) (int, string, error) {
+		cs, err := tx.ListCollections(ctx, "", p)
+		for _, c := range cs {
+			h := collectionHost(c)
+			if h != "" && owner[h] == c.OrgID {
+				r.Collections = append(r.Collections, c)
+				r.CollectionHosts[c.ID] = h
+			}
+		}
+		return len(cs), lastID(cs, func(c Collection) string { return c.ID }), err
+	})
+	return r, err
+}
+
+// eachPage calls list with successive pages until one is short. list
+// returns the page's length and the cursor after it.
+func eachPage(list func(Page) (int, string, error)) error {
+	p := Page{Limit: MaxLimit}
+	for {
+		n, last, err := list(p)
+		if err != nil || n < p.Limit {
+			return err
+		}
+		p.After = last
+	}
+}
+
+func lastID[T any](rows []T, id func(T) string) string {
+	if len(rows) == 0 {
+		return ""
+	}
+	return id(rows[len(rows)-1])
+}
