@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -578,73 +577,6 @@ func TestKill9(t *testing.T) {
 	t.Logf("%d downloads answered before kill -9; %d of them stored after the restart", len(done), kept)
 }
 
-// tcpProxy forwards connections to a backend until it is cut, which
-// closes every connection and refuses new ones, as a database that went
-// away does.
-type tcpProxy struct {
-	addr, backend string
-	mu            sync.Mutex
-	ln            net.Listener
-	conns         map[net.Conn]bool
-}
-
-func newProxy(t *testing.T, backend string) *tcpProxy {
-	p := &tcpProxy{backend: backend, conns: map[net.Conn]bool{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.addr = ln.Addr().String()
-	p.serve(ln)
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *tcpProxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			b, err := net.Dial("tcp", p.backend)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns[c], p.conns[b] = true, true
-			p.mu.Unlock()
-			go func() { io.Copy(b, c); b.Close() }()
-			go func() { io.Copy(c, b); c.Close() }()
-		}
-	}()
-}
-
-func (p *tcpProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-func (p *tcpProxy) restore(t *testing.T) {
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		t.Fatalf("listen again on %s: %v", p.addr, err)
-	}
-	p.serve(ln)
-}
-
 // outage is how long the store is down in TestStoreOutage; CI sets
 // minutes with PORTICO_TEST_OUTAGE.
 func outage(t *testing.T) time.Duration {
@@ -656,14 +588,6 @@ func outage(t *testing.T) time.Duration {
 		return d
 	}
 	return 10 * time.Second
-}
-
-func pgURLVia(t *testing.T, url, addr string) string {
-	cfg, err := pgx.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable&connect_timeout=3", cfg.User, addr, cfg.Database)
 }
 
 func readyz(t *testing.T, g *gateway) string {
@@ -685,19 +609,15 @@ func readyz(t *testing.T, g *gateway) string {
 // answered ends up in the store exactly once.
 func TestStoreOutage(t *testing.T) {
 	url := testenv.Postgres(t)
-	cfg, err := pgx.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newProxy(t, fmt.Sprintf("%s:%d", cfg.Host, cfg.Port))
+	proxy, viaProxy := testenv.PostgresProxy(t, url)
 	dir := filepath.Join(t.TempDir(), "data")
-	args := []string{"--data", dir, "--database", pgURLVia(t, url, proxy.addr), "--events", "none"}
+	args := []string{"--data", dir, "--database", viaProxy, "--events", "none"}
 	g := start(t, analyticsManifest, args...)
 	st := openPostgres(t, url)
 	l := startLoad([]string{g.addr}, 2, 0, 2*time.Millisecond)
 
 	time.Sleep(time.Second)
-	proxy.cut()
+	proxy.Cut()
 	down := outage(t)
 	t.Logf("store down for %v", down)
 	time.Sleep(down / 2)
@@ -705,7 +625,7 @@ func TestStoreOutage(t *testing.T) {
 		t.Errorf("/readyz during the outage does not say so:\n%s", body)
 	}
 	time.Sleep(down / 2)
-	proxy.restore(t)
+	proxy.Restore(t)
 	time.Sleep(time.Second)
 	done := l.finish()
 	waitFor(t, "every download in the store after the outage", 2*time.Minute, func() bool {
@@ -713,7 +633,7 @@ func TestStoreOutage(t *testing.T) {
 	})
 
 	// Down again, and the gateway restarts before the store is back.
-	proxy.cut()
+	proxy.Cut()
 	l = startLoad([]string{g.addr}, 2, 1<<30, 2*time.Millisecond)
 	time.Sleep(2 * time.Second)
 	more := l.finish()
@@ -721,7 +641,7 @@ func TestStoreOutage(t *testing.T) {
 	if err := g.wait(t); err != nil {
 		t.Fatal(err)
 	}
-	proxy.restore(t)
+	proxy.Restore(t)
 	g = start(t, analyticsManifest, args...)
 	want := int64(len(done) + len(more))
 	waitFor(t, "every download in the store after the restart", 2*time.Minute, func() bool {
@@ -860,13 +780,9 @@ func TestStatsCommand(t *testing.T) {
 // throughout.
 func TestReadyRequiresStore(t *testing.T) {
 	url := testenv.Postgres(t)
-	cfg, err := pgx.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newProxy(t, fmt.Sprintf("%s:%d", cfg.Host, cfg.Port))
+	proxy, viaProxy := testenv.PostgresProxy(t, url)
 	g := start(t, analyticsManifest, "--data", filepath.Join(t.TempDir(), "data"),
-		"--database", pgURLVia(t, url, proxy.addr), "--events", "none", "--ready-requires-store")
+		"--database", viaProxy, "--events", "none", "--ready-requires-store")
 	status := func() int {
 		resp, err := http.Get("http://" + g.opsAddr + "/readyz")
 		if err != nil {
@@ -876,10 +792,10 @@ func TestReadyRequiresStore(t *testing.T) {
 		return resp.StatusCode
 	}
 	waitFor(t, "/readyz 200 with the store up", time.Minute, func() bool { return status() == http.StatusOK })
-	proxy.cut()
+	proxy.Cut()
 	l := startLoad([]string{g.addr}, 1, 0, 5*time.Millisecond)
 	waitFor(t, "/readyz 503 with the store down", time.Minute, func() bool { return status() == http.StatusServiceUnavailable })
-	proxy.restore(t)
+	proxy.Restore(t)
 	waitFor(t, "/readyz 200 once the store is back", 2*time.Minute, func() bool { return status() == http.StatusOK })
 	if done := l.finish(); len(done) == 0 {
 		t.Error("no download was served while the store was down")

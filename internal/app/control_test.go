@@ -212,3 +212,17 @@ func TestManifestShadowRefused(t *testing.T) {
 		t.Errorf("the manifest's rule after the refusal: %d %q", st, loc)
 	}
 }
+
+// jsonField returns a string field of a JSON object.
+func jsonField(t *testing.T, body []byte, name string) string {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatalf("not a JSON object: %s", body)
+	}
+	s, _ := m[name].(string)
+	if s == "" {
+		t.Fatalf("no %q in %s", name, body)
+	}
+	return s
+}
