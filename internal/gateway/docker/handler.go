@@ -57,9 +57,13 @@ type Handler struct {
 
 // New compiles the docker rules of one domain, each list in manifest
 // order. As in Scarf Gateway, docker-v1 rules take precedence over
-// docker-v2 rules, and the domain's first docker rule answers /v2/.
-func New(v1 []*manifest.DockerV1, v2 []*manifest.DockerV2, opts Options) *Handler {
-	h := &Handler{v1: make(map[string]*rule, len(v1)), opts: opts.withDefaults()}
+// docker-v2 rules, and the domain's first docker rule answers /v2/. It
+// fails only when opts lack a required field.
+func New(v1 []*manifest.DockerV1, v2 []*manifest.DockerV2, opts Options) (*Handler, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	h := &Handler{v1: make(map[string]*rule, len(v1)), opts: opts}
 	registries := make(map[string]bool)
 	for _, m := range v1 {
 		r := &rule{
@@ -90,7 +94,7 @@ func New(v1 []*manifest.DockerV1, v2 []*manifest.DockerV2, opts Options) *Handle
 		h.addPusher(r)
 	}
 	h.owned = h.owned || len(registries) > 1
-	return h
+	return h, nil
 }
 
 func (h *Handler) addPusher(r *rule) {

@@ -1,54 +1,37 @@
 package docker
 
 import (
+	"errors"
 	"log/slog"
-	"sync"
-
-	"portico/internal/clientip"
 )
 
 // Options are what docker handlers need at request time. They hold the
 // gateway's long-lived state (connection pool, upstream token cache,
 // token key), so create them once at startup and pass the same Options to
 // every compile: a manifest reload compiles new handlers but keeps them.
+//
+// Every field is required: New refuses Options that lack one, so that a
+// process never falls back to state it did not choose (a second
+// connection pool, a token key no other replica shares, warnings nobody
+// reads).
 type Options struct {
-	// Proxy streams requests to backend registries. Nil uses a
-	// process-wide default.
+	// Proxy streams requests to backend registries.
 	Proxy *Proxy
 	// Signer issues and checks the tokens of Portico's auth handshake.
-	// Nil uses a process-wide signer with a random key.
 	Signer *Signer
-	// Trusted lists the proxies whose X-Forwarded-* headers are
-	// believed. Nil trusts none.
-	Trusted *clientip.Trusted
-	// Logger receives warnings about registries; nil discards them.
+	// Logger receives warnings about registries and credentials.
 	Logger *slog.Logger
 }
 
-var (
-	defaultsOnce   sync.Once
-	defaultProxyV  *Proxy
-	defaultSignerV *Signer
-)
-
-// withDefaults fills the unset fields of o.
-func (o Options) withDefaults() Options {
-	if o.Proxy != nil && o.Signer != nil {
-		return o
+// Validate reports the first required field of o that is unset.
+func (o *Options) Validate() error {
+	switch {
+	case o.Proxy == nil:
+		return errors.New("docker: Options.Proxy is required")
+	case o.Signer == nil:
+		return errors.New("docker: Options.Signer is required")
+	case o.Logger == nil:
+		return errors.New("docker: Options.Logger is required")
 	}
-	defaultsOnce.Do(func() {
-		defaultProxyV = NewProxy(nil, nil)
-		s, err := NewSigner(nil)
-		if err != nil {
-			panic(err) // the system's random source failed
-		}
-		defaultSignerV = s
-	})
-	if o.Proxy == nil {
-		o.Proxy = defaultProxyV
-	}
-	if o.Signer == nil {
-		o.Signer = defaultSignerV
-	}
-	return o
+	return nil
 }
