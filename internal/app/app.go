@@ -148,10 +148,11 @@ func (a *App) loadRules() error {
 
 // RuleOptions builds what rules need at request time, as the process
 // that cfg describes serves them: the registry proxy and token signer,
-// the outbound client and the cache of upstream index pages and
-// packuments, shared by python and npm rules. Build them once per
-// process: they outlive every table. "portico check" compiles with them
-// too, so that a manifest is checked by the code that will serve it.
+// the public access policy of Portico's auth handshake, the outbound
+// client and the cache of upstream index pages and packuments, shared by
+// python and npm rules. Build them once per process: they outlive every
+// table. "portico check" compiles with them too, so that a manifest is
+// checked by the code that will serve it.
 func RuleOptions(cfg config.Config, log *slog.Logger) (route.Options, error) {
 	dockerOpts, err := newDockerOptions(cfg, log)
 	if err != nil {

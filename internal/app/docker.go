@@ -9,8 +9,9 @@ import (
 )
 
 // newDockerOptions builds the registry handlers' long-lived state once
-// per process: the upstream connection pool and token cache, and the key
-// that signs the tokens of Portico's auth handshake.
+// per process: the upstream connection pool and token cache, the key
+// that signs the tokens of Portico's auth handshake, and who gets which
+// tokens. Every image a rule serves is public: anyone may pull it.
 func newDockerOptions(cfg config.Config, log *slog.Logger) (docker.Options, error) {
 	var key []byte
 	if cfg.TokenKeyFile != "" {
@@ -24,8 +25,9 @@ func newDockerOptions(cfg config.Config, log *slog.Logger) (docker.Options, erro
 		return docker.Options{}, err
 	}
 	return docker.Options{
-		Proxy:  docker.NewProxy(upstream.NewTransport(upstream.Options{AllowPrivate: cfg.AllowPrivateUpstreams}), log),
-		Signer: signer,
-		Logger: log,
+		Proxy:     docker.NewProxy(upstream.NewTransport(upstream.Options{AllowPrivate: cfg.AllowPrivateUpstreams}), log),
+		Signer:    signer,
+		Authorize: docker.AllowPull,
+		Logger:    log,
 	}, nil
 }

@@ -54,6 +54,7 @@ func TestRequiredOptions(t *testing.T) {
 	}{
 		{"docker", func(o *Options) { o.Docker.Proxy = nil }, "docker: Options.Proxy is required"},
 		{"docker", func(o *Options) { o.Docker.Signer = nil }, "docker: Options.Signer is required"},
+		{"docker", func(o *Options) { o.Docker.Authorize = nil }, "docker: Options.Authorize is required"},
 		{"docker", func(o *Options) { o.Docker.Logger = nil }, "docker: Options.Logger is required"},
 		{"python", func(o *Options) { o.Python.Cache = nil }, "python: Options.Cache is required"},
 		{"npm", func(o *Options) { o.NPM.Cache = nil }, "npm: Options.Cache is required"},

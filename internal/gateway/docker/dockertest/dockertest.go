@@ -1,6 +1,6 @@
 // Package dockertest builds the docker.Options that tests compile docker
-// rules with: what a gateway process builds at startup, with a random
-// token key and a logger that discards.
+// rules with: what a gateway process builds at startup, with the public
+// access policy, a random token key and a logger that discards.
 package dockertest
 
 import (
@@ -14,7 +14,7 @@ import (
 // Options returns complete docker.Options for one test. The proxy's
 // transport has the process defaults (private upstreams refused), and
 // its idle connections are closed when the test ends. Tests that need
-// another proxy or logger replace that field.
+// another proxy, policy or logger replace that field.
 func Options(t testing.TB) docker.Options {
 	t.Helper()
 	transport := upstream.NewTransport(upstream.Options{})
@@ -25,8 +25,9 @@ func Options(t testing.TB) docker.Options {
 	}
 	log := slog.New(slog.DiscardHandler)
 	return docker.Options{
-		Proxy:  docker.NewProxy(transport, log),
-		Signer: signer,
-		Logger: log,
+		Proxy:     docker.NewProxy(transport, log),
+		Signer:    signer,
+		Authorize: docker.AllowPull,
+		Logger:    log,
 	}
 }
