@@ -133,24 +133,11 @@ func (a *App) openEvents(ctx context.Context, events io.Writer) error {
 // of their sources into a new router.
 func (a *App) loadRules() error {
 	cfg, log, trusted := a.cfg, a.log, a.trusted
-	dockerOpts, err := newDockerOptions(cfg, trusted, log)
+	opts, err := RuleOptions(cfg, log)
 	if err != nil {
 		return err
 	}
-	// Index pages, packuments, tarballs and publishes go out through the
-	// outbound policy's transport (docs/security.md).
-	outbound := upstream.NewClient(upstream.NewTransport(upstream.Options{AllowPrivate: cfg.AllowPrivateUpstreams}))
-	// Upstream index pages and packuments are cached for the life of
-	// the process, across manifest reloads.
-	docs := doccache.New(doccache.Options{Logger: log, Client: outbound})
-	a.docs = docs
-	opts := route.Options{
-		Logger:      log,
-		Docker:      dockerOpts,
-		Python:      python.Options{Cache: docs, MaxPage: int64(cfg.MaxPythonPage)},
-		NPM:         npm.Options{Cache: docs, Trusted: trusted, Client: outbound, Logger: log, MaxPackument: int64(cfg.MaxPackument)},
-		BodyTimeout: cfg.BodyTimeout,
-	}
+	a.docs = opts.NPM.Cache
 	// The rules' sources, compiled in this order into one table: on a
 	// tie, the manifest's rule wins.
 	var sources []reload.Source
@@ -174,6 +161,39 @@ func (a *App) loadRules() error {
 		a.startControl(file)
 	}
 	return useDefaultDomain(router, cfg.DefaultDomain, cfg.DropIn, log)
+}
+
+// RuleOptions builds what rules need at request time, as the process
+// that cfg describes serves them: the registry proxy and token signer,
+// the public access policy of Portico's auth handshake, the outbound
+// client and the cache of upstream index pages and packuments, shared by
+// python and npm rules. Build them once per process: they outlive every
+// table. "portico check" compiles with them too, so that a manifest is
+// checked by the code that will serve it.
+func RuleOptions(cfg config.Config, log *slog.Logger) (route.Options, error) {
+	dockerOpts, err := newDockerOptions(cfg, log)
+	if err != nil {
+		return route.Options{}, err
+	}
+	// Index pages, packuments, tarballs and publishes go out through the
+	// outbound policy's transport (docs/security.md).
+	outbound := upstream.NewClient(upstream.NewTransport(upstream.Options{AllowPrivate: cfg.AllowPrivateUpstreams}))
+	// Upstream index pages and packuments are cached for the life of
+	// the process, across manifest reloads.
+	docs := doccache.New(doccache.Options{Logger: log, Client: outbound})
+	opts := route.Options{
+		Docker:      dockerOpts,
+		Python:      python.Options{Cache: docs, MaxPage: int64(cfg.MaxPythonPage)},
+		NPM:         npm.Options{Cache: docs, Client: outbound, Logger: log, MaxPackument: int64(cfg.MaxPackument)},
+		BodyTimeout: cfg.BodyTimeout,
+	}
+	// Checked for every rule kind now, whatever the manifest holds: a
+	// missing dependency is a startup error, not a rejected reload the
+	// first time a rule of its kind arrives.
+	if err := opts.Validate(); err != nil {
+		return route.Options{}, err
+	}
+	return opts, nil
 }
 
 // listen binds the gateway and operator listeners.

@@ -3,16 +3,16 @@ package app
 import (
 	"log/slog"
 
-	"portico/internal/clientip"
 	"portico/internal/config"
 	"portico/internal/gateway/docker"
 	"portico/internal/upstream"
 )
 
 // newDockerOptions builds the registry handlers' long-lived state once
-// per process: the upstream connection pool and token cache, and the key
-// that signs the tokens of Portico's auth handshake.
-func newDockerOptions(cfg config.Config, trusted *clientip.Trusted, log *slog.Logger) (docker.Options, error) {
+// per process: the upstream connection pool and token cache, the key
+// that signs the tokens of Portico's auth handshake, and who gets which
+// tokens. Every image a rule serves is public: anyone may pull it.
+func newDockerOptions(cfg config.Config, log *slog.Logger) (docker.Options, error) {
 	var key []byte
 	if cfg.TokenKeyFile != "" {
 		var err error
@@ -25,9 +25,9 @@ func newDockerOptions(cfg config.Config, trusted *clientip.Trusted, log *slog.Lo
 		return docker.Options{}, err
 	}
 	return docker.Options{
-		Proxy:   docker.NewProxy(upstream.NewTransport(upstream.Options{AllowPrivate: cfg.AllowPrivateUpstreams}), log),
-		Signer:  signer,
-		Trusted: trusted,
-		Logger:  log,
+		Proxy:     docker.NewProxy(upstream.NewTransport(upstream.Options{AllowPrivate: cfg.AllowPrivateUpstreams}), log),
+		Signer:    signer,
+		Authorize: docker.AllowPull,
+		Logger:    log,
 	}, nil
 }

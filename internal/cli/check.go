@@ -5,7 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 
+	"portico/internal/app"
+	"portico/internal/config"
 	"portico/internal/manifest"
 	"portico/internal/route"
 )
@@ -40,9 +43,16 @@ func runCheck(_ context.Context, env *Env, args []string) int {
 		}
 		return exitFail
 	}
-	// Compiling catches what only the routing table can see. The counts
-	// are the table's, as serve logs them.
-	t, err := route.Compile(m, route.Options{})
+	// Compiling catches what only the routing table can see, with the
+	// handlers serve would build. The counts are the table's, as serve
+	// logs them.
+	opts, err := app.RuleOptions(config.Default(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", *path, err)
+		return exitFail
+	}
+	defer opts.NPM.Cache.Close()
+	t, err := route.Compile(m, opts)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", *path, err)
 		return exitFail

@@ -18,6 +18,7 @@ import (
 
 	"portico/internal/clientip"
 	"portico/internal/route"
+	"portico/internal/route/routetest"
 )
 
 // manifestGen routes /dl/{file} on r.test to gen<N>.test; every valid
@@ -59,7 +60,7 @@ func (r *recorder) ConfigRejected()                          { r.rejected.Add(1)
 func newLoaded(t *testing.T, path string) (*Loader, *route.Router, *recorder) {
 	t.Helper()
 	rec := &recorder{}
-	l := New(path, route.Options{}, nil, rec)
+	l := New(path, routetest.Options(t), nil, rec)
 	trusted, _ := clientip.ParseTrusted("")
 	rt, err := l.Load(func(tbl *route.Table) *route.Router { return route.NewRouter(tbl, trusted, nil, nil) })
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"portico/internal/clientip"
 	"portico/internal/route"
+	"portico/internal/route/routetest"
 )
 
 // counted is a Source that counts its reads.
@@ -50,7 +51,7 @@ func newTwoFiles(t *testing.T, a, b string) *twoFiles {
 	writeFile(t, f.a, a)
 	writeFile(t, f.b, b)
 	f.srcA, f.srcB = &counted{Source: NewFile(f.a)}, &counted{Source: NewFile(f.b)}
-	f.loader = NewLoader([]Source{f.srcA, f.srcB}, route.Options{}, nil, f.rec)
+	f.loader = NewLoader([]Source{f.srcA, f.srcB}, routetest.Options(t), nil, f.rec)
 	trusted, _ := clientip.ParseTrusted("")
 	var err error
 	f.router, err = f.loader.Load(func(tbl *route.Table) *route.Router { return route.NewRouter(tbl, trusted, nil, nil) })

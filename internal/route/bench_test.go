@@ -42,7 +42,7 @@ func mustTable(tb testing.TB, data []byte) *Table {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	t, err := Compile(m, Options{})
+	t, err := Compile(m, testOptions(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -68,6 +68,7 @@ import (
 	"portico/internal/event/eventtest"
 	"portico/internal/manifest"
 	"portico/internal/route"
+	"portico/internal/route/routetest"
 )
 
 // knownFlags are the words a flags section may hold.
@@ -358,7 +359,7 @@ func runCase(t *testing.T, c *testCase) {
 	if err != nil {
 		t.Fatalf("%s: manifest: %v", c.name, err)
 	}
-	table, err := route.Compile(m, route.Options{})
+	table, err := route.Compile(m, routetest.Options(t))
 	if err != nil {
 		t.Fatalf("%s: compile: %v", c.name, err)
 	}

@@ -3,7 +3,6 @@ package route
 import (
 	"cmp"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -18,17 +17,32 @@ import (
 	"portico/internal/uritemplate"
 )
 
-// Options are the dependencies rules need at request time.
+// Options are the dependencies rules need at request time. The docker,
+// python and npm options have required fields (see their Validate
+// methods): compiling a rule of one of those kinds without them fails.
 type Options struct {
 	Docker docker.Options
 	// Python and NPM carry the caches of upstream index pages and
 	// packuments, which outlive every table.
 	Python python.Options
 	NPM    npm.Options
-	Logger *slog.Logger
 	// BodyTimeout bounds the time to receive a request body that a rule
 	// reads; zero means gateway.DefaultBodyTimeout.
 	BodyTimeout time.Duration
+}
+
+// Validate reports the first required field that o lacks, for any rule
+// kind. Compiling checks only the kinds it meets; a process validates
+// its options at startup, so that a rule of another kind added later
+// (through the control plane) cannot be the first to find them missing.
+func (o *Options) Validate() error {
+	if err := o.Docker.Validate(); err != nil {
+		return err
+	}
+	if err := o.Python.Validate(); err != nil {
+		return err
+	}
+	return o.NPM.Validate()
 }
 
 // Precedence of rule kinds within a domain, as in Scarf Gateway.
@@ -214,7 +228,10 @@ func compileDomain(host string, rules []manifest.Rule, opts Options) (*Domain, e
 		}
 	}
 	if len(dockerV1)+len(dockerV2) > 0 {
-		h := docker.New(dockerV1, dockerV2, opts.Docker)
+		h, err := docker.New(dockerV1, dockerV2, opts.Docker)
+		if err != nil {
+			return nil, err
+		}
 		first := rankDockerV2
 		if len(dockerV1) > 0 {
 			first = rankDockerV1

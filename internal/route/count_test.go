@@ -25,7 +25,7 @@ func TestRulesCountsManifestRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tbl, err := Compile(m, Options{})
+	tbl, err := Compile(m, testOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"portico/internal/event/eventtest"
 	"portico/internal/manifest"
 	"portico/internal/route"
+	"portico/internal/route/routetest"
 )
 
 // defaultServer serves js with a default domain.
@@ -23,7 +24,7 @@ func defaultServer(t *testing.T, js string, d route.DefaultDomain) (string, *eve
 	if err != nil {
 		t.Fatal(err)
 	}
-	tab, err := route.Compile(m, route.Options{})
+	tab, err := route.Compile(m, routetest.Options(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"portico/internal/event/eventtest"
 	"portico/internal/manifest"
 	"portico/internal/route"
+	"portico/internal/route/routetest"
 )
 
 const hostManifest = `{"rules":[
@@ -28,7 +29,7 @@ func rawServer(t *testing.T, js, trusted string) (string, *eventtest.Recorder) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tab, err := route.Compile(m, route.Options{})
+	tab, err := route.Compile(m, routetest.Options(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,14 +49,15 @@ func TestCompileSetsAsOneManifest(t *testing.T) {
 		}
 		return s
 	}
-	whole, err := Compile(&manifest.Manifest{Rules: all}, Options{})
+	opts := testOptions(t)
+	whole, err := Compile(&manifest.Manifest{Rules: all}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := answers(whole)
 	for i := range len(all) + 1 {
 		for j := i; j <= len(all); j++ {
-			tbl, err := CompileSets(Options{}, RuleSet{Name: "a", Rules: all[:i]}, RuleSet{Name: "b", Rules: all[i:j]}, RuleSet{Name: "c", Rules: all[j:]})
+			tbl, err := CompileSets(opts, RuleSet{Name: "a", Rules: all[:i]}, RuleSet{Name: "b", Rules: all[i:j]}, RuleSet{Name: "c", Rules: all[j:]})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -73,6 +74,7 @@ func TestCompileSetsAsOneManifest(t *testing.T) {
 // TestCompileSetsOrder: between sources, precedence first, then the
 // earlier source, whatever the rules' positions in their own files.
 func TestCompileSetsOrder(t *testing.T) {
+	opts := testOptions(t)
 	first := decodeRules(t, "first.json", `{"rules":[
 	 {"type":"file-v1","domain":"other.test","incoming-path":"/x","outgoing-url":"https://other.test/x","package-id":"pad"},
 	 {"type":"file-v1","domain":"x.test","incoming-path":"/dl/{file}","outgoing-url":"https://first.test/{file}","package-id":"first"}]}`)
@@ -92,7 +94,7 @@ func TestCompileSetsOrder(t *testing.T) {
 		{[]RuleSet{{Name: "first", Rules: first}, {Name: "second", Rules: second}}, "307 https://first.test/a.tar.gz"},
 		{[]RuleSet{{Name: "second", Rules: second}, {Name: "first", Rules: first}}, "307 https://second.test/a.tar.gz"},
 	} {
-		tbl, err := CompileSets(Options{}, tc.sets...)
+		tbl, err := CompileSets(opts, tc.sets...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +112,7 @@ func TestCompileSetsOrder(t *testing.T) {
 			t.Errorf("%s: %d rules on %d domains, want 5 on 3", order, tbl.Rules(), tbl.Domains())
 		}
 	}
-	if tbl, err := CompileSets(Options{}); err != nil || tbl.Rules() != 0 || tbl.Domains() != 0 {
+	if tbl, err := CompileSets(opts); err != nil || tbl.Rules() != 0 || tbl.Domains() != 0 {
 		t.Errorf("CompileSets() of no source = %v, %v; want an empty table", tbl, err)
 	}
 }

@@ -32,7 +32,7 @@ func BenchmarkProxyBlob(b *testing.B) {
 
 	opts := newOptions(b)
 	tab := compile(b, manifestOf(v1Rule("acme/big", origin.URL, `"mode":"proxy"`)), opts)
-	gw := httptest.NewServer(routeRouter(tab, opts))
+	gw := httptest.NewServer(routeRouter(tab))
 	defer gw.Close()
 	u, _ := url.Parse(origin.URL)
 	rp := httptest.NewServer(httputil.NewSingleHostReverseProxy(u))

@@ -312,7 +312,13 @@ func daemon(t *testing.T, logFile string, name string, args ...string) {
 	})
 }
 
-func TestClientContainerd(t *testing.T) {
+// containerd is a containerd daemon run for one test, driven with ctr.
+type containerd struct{ ctr, sock string }
+
+// startContainerd runs containerd until the test ends, or stops the test
+// through testenv when it cannot.
+func startContainerd(t *testing.T) *containerd {
+	t.Helper()
 	ctrd := testenv.LookPath(t, "containerd")
 	ctr := testenv.LookPath(t, "ctr")
 	if os.Geteuid() != 0 {
@@ -331,35 +337,52 @@ func TestClientContainerd(t *testing.T) {
 		_, err := run(t, 10*time.Second, ctr, "--address", sock, "version")
 		return err == nil
 	})
+	return &containerd{ctr: ctr, sock: sock}
+}
+
+// pull pulls ref and returns the digest containerd stored for it.
+func (c *containerd) pull(t *testing.T, ref string) (string, error) {
+	if _, err := run(t, 3*time.Minute, c.ctr, "--address", c.sock, "images", "pull", "--plain-http", "--snapshotter", "native", "--platform", "linux/amd64", ref); err != nil {
+		return "", err
+	}
+	out, err := run(t, time.Minute, c.ctr, "--address", c.sock, "images", "ls")
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 3 && f[0] == ref {
+			return f[2], err
+		}
+	}
+	return "", fmt.Errorf("%s not in ctr images ls: %v\n%s", ref, err, out)
+}
+
+func (c *containerd) remove(t *testing.T, ref string) {
+	_, _ = run(t, time.Minute, c.ctr, "--address", c.sock, "images", "rm", ref)
+}
+
+func TestClientContainerd(t *testing.T) {
+	c := startContainerd(t)
 	e := newClientEnv(t)
 	e.exercise(t, ociClient{
 		name:             "containerd",
 		retriesManifests: true,
-		pull: func(t *testing.T, ref string) (string, error) {
-			if _, err := run(t, 3*time.Minute, ctr, "--address", sock, "images", "pull", "--plain-http", "--snapshotter", "native", "--platform", "linux/amd64", ref); err != nil {
-				return "", err
-			}
-			out, err := run(t, time.Minute, ctr, "--address", sock, "images", "ls")
-			for _, line := range strings.Split(out, "\n") {
-				if f := strings.Fields(line); len(f) > 3 && f[0] == ref {
-					return f[2], err
-				}
-			}
-			return "", fmt.Errorf("%s not in ctr images ls: %v\n%s", ref, err, out)
-		},
-		remove: func(t *testing.T, ref string) {
-			_, _ = run(t, time.Minute, ctr, "--address", sock, "images", "rm", ref)
-		},
+		pull:             c.pull,
+		remove:           c.remove,
 	})
 }
 
-func TestClientDocker(t *testing.T) {
-	dockerd := testenv.LookPath(t, "dockerd")
+// dockerd is a docker daemon run for one test, driven with the docker
+// command.
+type dockerd struct{ cli, sock string }
+
+// startDockerd runs dockerd, with plain HTTP allowed to the registries
+// insecure, until the test ends, or stops the test through testenv when
+// it cannot.
+func startDockerd(t *testing.T, insecure ...string) *dockerd {
+	t.Helper()
+	bin := testenv.LookPath(t, "dockerd")
 	cli := testenv.LookPath(t, "docker")
 	if os.Geteuid() != 0 {
 		testenv.Missing(t, "dockerd", "the docker test runs as root")
 	}
-	e := newClientEnv(t)
 	dir, err := os.MkdirTemp("", "dockerd")
 	if err != nil {
 		t.Fatal(err)
@@ -369,26 +392,34 @@ func TestClientDocker(t *testing.T) {
 	args := []string{"--iptables=false", "--bridge=none", "--storage-driver=vfs",
 		"--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
 		"--pidfile", filepath.Join(dir, "pid"), "-H", sock}
-	for _, h := range []string{"gw.test:" + e.port, "gw2.test:" + e.port, e.reg.Addr} {
+	for _, h := range insecure {
 		args = append(args, "--insecure-registry", h)
 	}
-	daemon(t, filepath.Join(dir, "log"), dockerd, args...)
+	daemon(t, filepath.Join(dir, "log"), bin, args...)
 	waitFor(t, "dockerd", func() bool {
 		_, err := run(t, 10*time.Second, cli, "-H", sock, "version")
 		return err == nil
 	})
-	e.exercise(t, ociClient{
-		name: "docker",
-		pull: func(t *testing.T, ref string) (string, error) {
-			if _, err := run(t, 3*time.Minute, cli, "-H", sock, "pull", ref); err != nil {
-				return "", err
-			}
-			out, err := run(t, time.Minute, cli, "-H", sock, "image", "inspect", "--format", "{{index .RepoDigests 0}}", ref)
-			_, d, _ := strings.Cut(strings.TrimSpace(out), "@")
-			return d, err
-		},
-		remove: func(t *testing.T, ref string) {
-			_, _ = run(t, time.Minute, cli, "-H", sock, "rmi", "-f", ref)
-		},
-	})
+	return &dockerd{cli: cli, sock: sock}
+}
+
+// pull pulls ref and returns its manifest digest.
+func (d *dockerd) pull(t *testing.T, ref string) (string, error) {
+	if _, err := run(t, 3*time.Minute, d.cli, "-H", d.sock, "pull", ref); err != nil {
+		return "", err
+	}
+	out, err := run(t, time.Minute, d.cli, "-H", d.sock, "image", "inspect", "--format", "{{index .RepoDigests 0}}", ref)
+	_, digest, _ := strings.Cut(strings.TrimSpace(out), "@")
+	return digest, err
+}
+
+func (d *dockerd) remove(t *testing.T, ref string) {
+	_, _ = run(t, time.Minute, d.cli, "-H", d.sock, "rmi", "-f", ref)
+}
+
+func TestClientDocker(t *testing.T) {
+	testenv.LookPath(t, "dockerd")
+	e := newClientEnv(t)
+	d := startDockerd(t, "gw.test:"+e.port, "gw2.test:"+e.port, e.reg.Addr)
+	e.exercise(t, ociClient{name: "docker", pull: d.pull, remove: d.remove})
 }

@@ -57,9 +57,13 @@ type Handler struct {
 
 // New compiles the docker rules of one domain, each list in manifest
 // order. As in Scarf Gateway, docker-v1 rules take precedence over
-// docker-v2 rules, and the domain's first docker rule answers /v2/.
-func New(v1 []*manifest.DockerV1, v2 []*manifest.DockerV2, opts Options) *Handler {
-	h := &Handler{v1: make(map[string]*rule, len(v1)), opts: opts.withDefaults()}
+// docker-v2 rules, and the domain's first docker rule answers /v2/. It
+// fails only when opts lack a required field.
+func New(v1 []*manifest.DockerV1, v2 []*manifest.DockerV2, opts Options) (*Handler, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	h := &Handler{v1: make(map[string]*rule, len(v1)), opts: opts}
 	registries := make(map[string]bool)
 	for _, m := range v1 {
 		r := &rule{
@@ -90,7 +94,7 @@ func New(v1 []*manifest.DockerV1, v2 []*manifest.DockerV2, opts Options) *Handle
 		h.addPusher(r)
 	}
 	h.owned = h.owned || len(registries) > 1
-	return h
+	return h, nil
 }
 
 func (h *Handler) addPusher(r *rule) {
@@ -324,8 +328,12 @@ func (h *Handler) realm(req *gateway.Request) (realm, service string) {
 	return string(req.AppendOrigin(nil)) + "/v2/token", req.Domain
 }
 
-// challenge answers 401 with Portico's Bearer challenge.
-func (h *Handler) challenge(w http.ResponseWriter, req *gateway.Request, scopeName string, push bool) int {
+// challenge answers 401 with Portico's Bearer challenge. insufficient
+// says that the client's token is valid but does not grant the access
+// the request needs: as distribution's registry does (RFC 6750 section
+// 3.1), the challenge then says so, and clients that see it twice for
+// the same request stop asking for new tokens.
+func (h *Handler) challenge(w http.ResponseWriter, req *gateway.Request, scopeName string, push, insufficient bool) int {
 	realm, service := h.realm(req)
 	v := `Bearer realm="` + realm + `",service="` + service + `"`
 	if scopeName != "" {
@@ -334,6 +342,9 @@ func (h *Handler) challenge(w http.ResponseWriter, req *gateway.Request, scopeNa
 			actions = "pull,push"
 		}
 		v += `,scope="repository:` + scopeName + `:` + actions + `"`
+	}
+	if insufficient {
+		v += `,error="insufficient_scope"`
 	}
 	w.Header().Set("Www-Authenticate", v)
 	return writeError(w, http.StatusUnauthorized, codeUnauthorized, "authentication required")
@@ -345,13 +356,13 @@ func (h *Handler) authorize(w http.ResponseWriter, req *gateway.Request, m match
 	if err == nil && c.allows(m.public, push) {
 		return gateway.Result{}, true
 	}
-	status := h.challenge(w, req, m.public, push)
+	status := h.challenge(w, req, m.public, push, err == nil)
 	return gateway.Result{Status: status, Outcome: event.OutcomeError, Event: ev}, false
 }
 
 func (h *Handler) servePing(w http.ResponseWriter, req *gateway.Request, ev event.Event) gateway.Result {
 	if _, err := h.opts.Signer.verify(bearer(req.HTTP.Header["Authorization"]), req.Domain); err != nil {
-		status := h.challenge(w, req, "", false)
+		status := h.challenge(w, req, "", false, false)
 		return gateway.Result{Status: status, Outcome: event.OutcomeError, Event: ev}
 	}
 	hd := w.Header()
@@ -369,10 +380,11 @@ func (h *Handler) servePing(w http.ResponseWriter, req *gateway.Request, ev even
 const maxTokenForm = 64 << 10
 
 // serveToken is the token endpoint of Portico's auth handshake
-// (/v2/token): it grants each requested repository the domain serves,
-// pull for everyone, and push where the rule allows it to a client that
-// logged in with the rule's credentials (see pushAuth). Token requests
-// are not downloads and are not recorded.
+// (/v2/token): it grants each requested repository the domain serves
+// what Options.Authorize allows of the request, where push is only ever
+// asked by a client that logged in with the rule's credentials on a rule
+// that allows pushes (see pushAuth). Token requests are not downloads
+// and are not recorded.
 func (h *Handler) serveToken(w http.ResponseWriter, req *gateway.Request) gateway.Result {
 	r := req.HTTP
 	res := gateway.Result{Outcome: event.OutcomeServe, Uncounted: true, Event: event.Event{Kind: event.KindDocker, Docker: event.Docker{Object: objToken}}}
@@ -413,7 +425,20 @@ func (h *Handler) serveToken(w http.ResponseWriter, req *gateway.Request) gatewa
 		if !ok {
 			continue
 		}
-		g := grant{Name: m.public, Push: sc.push && auth.allows(m.r)}
+		tr := TokenRequest{Domain: req.Domain, Repository: m.public, PackageID: m.r.packageID, RuleID: m.r.ruleID, Push: sc.push && auth.allows(m.r)}
+		access, err := h.opts.Authorize(r.Context(), tr)
+		if err != nil {
+			h.opts.Logger.Warn("token request failed: the access policy could not decide", "domain", req.Domain, "repository", m.public, "err", err)
+			res.Status, res.Outcome = writeError(w, http.StatusServiceUnavailable, codeUnavailable, "access cannot be decided now, try again later"), event.OutcomeError
+			return res
+		}
+		if !access.Pull {
+			// Left out, not refused: the token specification has the
+			// token server grant the intersection of what was asked
+			// and what is allowed, and the registry refuse the rest.
+			continue
+		}
+		g := grant{Name: m.public, Push: tr.Push && access.Push}
 		if i := slices.IndexFunc(c.Grants, func(x grant) bool { return x.Name == g.Name }); i >= 0 {
 			c.Grants[i].Push = c.Grants[i].Push || g.Push
 			continue

@@ -42,6 +42,7 @@ import (
 	"portico/internal/gateway/docker"
 	"portico/internal/manifest"
 	"portico/internal/route"
+	"portico/internal/route/routetest"
 	"portico/internal/testenv"
 	"portico/internal/upstream"
 )
@@ -289,23 +290,25 @@ type gateway struct {
 	srv    *httptest.Server
 }
 
-// sharedOpts are created once per test, as serve does once per process.
+// newOptions are created once per test, as serve does once per process.
 func newOptions(t testing.TB) route.Options {
 	t.Helper()
-	trusted, err := clientip.ParseTrusted(clientip.DefaultTrusted)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := docker.NewSigner(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts := routetest.Options(t)
 	// The token services of these registries are on other loopback
 	// ports (auth.test): a gateway that fetches upstream tokens may
 	// reach them only with private upstreams allowed.
-	proxy := docker.NewProxy(upstream.NewTransport(upstream.Options{AllowPrivate: true}), nil)
-	return route.Options{Docker: docker.Options{Proxy: proxy, Signer: signer, Trusted: trusted}}
+	opts.Docker.Proxy = docker.NewProxy(upstream.NewTransport(upstream.Options{AllowPrivate: true}), nil)
+	return opts
 }
+
+// testTrusted are the proxies the test routers believe: serve's default.
+var testTrusted = func() *clientip.Trusted {
+	trusted, err := clientip.ParseTrusted(clientip.DefaultTrusted)
+	if err != nil {
+		panic(err)
+	}
+	return trusted
+}()
 
 // compile compiles manifest JSON with opts.
 func compile(t testing.TB, js string, opts route.Options) *route.Table {
@@ -325,10 +328,16 @@ func compile(t testing.TB, js string, opts route.Options) *route.Table {
 // address (rules name their domain "gw.test").
 func startGateway(t testing.TB, js string) *gateway {
 	t.Helper()
+	return startGatewayWith(t, js, newOptions(t))
+}
+
+// startGatewayWith is startGateway with opts.
+func startGatewayWith(t testing.TB, js string, opts route.Options) *gateway {
+	t.Helper()
 	needHosts(t)
-	g := &gateway{events: &recorder{}, opts: newOptions(t)}
+	g := &gateway{events: &recorder{}, opts: opts}
 	tab := compile(t, js, g.opts)
-	g.router = route.NewRouter(tab, g.opts.Docker.Trusted, g.events, nil)
+	g.router = route.NewRouter(tab, testTrusted, g.events, nil)
 	g.srv, g.Addr = listen(t, "gw.test", g.router)
 	return g
 }
@@ -374,6 +383,6 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 }
 
 // routeRouter returns a router over tab that discards events.
-func routeRouter(tab *route.Table, opts route.Options) *route.Router {
-	return route.NewRouter(tab, opts.Docker.Trusted, &recorder{}, nil)
+func routeRouter(tab *route.Table) *route.Router {
+	return route.NewRouter(tab, testTrusted, &recorder{}, nil)
 }

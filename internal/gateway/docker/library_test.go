@@ -18,7 +18,7 @@ func TestLibraryAndReferrers(t *testing.T) {
 		v1Rule("library/hello-world", "registry.hub.docker.com", ""),
 		strings.Replace(v1Rule("library/controller", "ghcr.io", ""), "gw.test", "gh.test", 1),
 		`{"type":"docker-v2","domain":"gw2.test","pattern":"*","registry":"docker.io","rule-id":"r1"}`), opts)
-	rt := routeRouter(tab, opts)
+	rt := routeRouter(tab)
 	for _, tc := range []struct{ host, path, want string }{
 		{"gw.test", "/v2/hello-world/manifests/latest", "https://registry-1.docker.io/v2/library/hello-world/manifests/latest"},
 		{"gw.test", "/v2/library/hello-world/manifests/latest", "https://registry-1.docker.io/v2/library/hello-world/manifests/latest"},

@@ -50,7 +50,7 @@ func TestNamesOutsidePattern(t *testing.T) {
 	js := manifestOf(`{"type":"docker-v2","domain":"gw.test","pattern":"acme/*","registry":"` + reg.URL + `","rule-id":"r-acme","mode":"proxy"}`)
 	opts := newOptions(t)
 	rec := &recorder{}
-	gw := httptest.NewServer(route.NewRouter(compile(t, js, opts), opts.Docker.Trusted, rec, nil))
+	gw := httptest.NewServer(route.NewRouter(compile(t, js, opts), testTrusted, rec, nil))
 	t.Cleanup(gw.Close)
 
 	long := "acme/" + strings.Repeat("a", 250) // 255 characters
@@ -129,7 +129,7 @@ func FuzzImageName(f *testing.F) {
 	f.Add("acme/rocket", "..%2F..%2Fx")
 	opts := newOptions(f)
 	js := manifestOf(`{"type":"docker-v2","domain":"gw.test","pattern":"acme/*","registry":"https://reg.example","rule-id":"r-acme"}`)
-	rt := route.NewRouter(compile(f, js, opts), opts.Docker.Trusted, &recorder{}, nil)
+	rt := route.NewRouter(compile(f, js, opts), testTrusted, &recorder{}, nil)
 	f.Fuzz(func(t *testing.T, name, ref string) {
 		path := "/v2/" + name + "/manifests/" + ref
 		if strings.ContainsAny(path, "?# \x00\r\n") || !utf8Valid(path) {

@@ -94,7 +94,7 @@ func strictGateway(t testing.TB, js string) (*gateway, *syncBuffer) {
 	logs := &syncBuffer{}
 	g := &gateway{events: &recorder{}, opts: newOptions(t)}
 	g.opts.Docker.Proxy = docker.NewProxy(upstream.NewTransport(upstream.Options{}), slog.New(slog.NewTextHandler(logs, nil)))
-	g.router = route.NewRouter(compile(t, js, g.opts), g.opts.Docker.Trusted, g.events, nil)
+	g.router = route.NewRouter(compile(t, js, g.opts), testTrusted, g.events, nil)
 	g.srv, g.Addr = listen(t, "gw.test", g.router)
 	return g, logs
 }

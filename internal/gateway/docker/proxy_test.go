@@ -79,7 +79,7 @@ func TestUpstreamFailures(t *testing.T) {
 	gateways := map[string]*gateway{}
 	for img, reg := range map[string]string{"a/down": down, "a/slow": "http://" + slow, "a/failing": "http://" + failing} {
 		g := &gateway{events: &recorder{}, opts: opts}
-		g.router = route.NewRouter(compile(t, manifestOf(v1Rule(img, reg, "")), opts), opts.Docker.Trusted, g.events, nil)
+		g.router = route.NewRouter(compile(t, manifestOf(v1Rule(img, reg, "")), opts), testTrusted, g.events, nil)
 		_, g.Addr = listen(t, "gw.test", g.router)
 		gateways[img] = g
 	}
@@ -187,9 +187,9 @@ func TestProxyHeaders(t *testing.T) {
 	}
 	// From an untrusted peer, likewise.
 	opts := newOptions(t)
-	opts.Docker.Trusted, _ = clientip.ParseTrusted("")
+	none, _ := clientip.ParseTrusted("")
 	g2 := &gateway{events: &recorder{}, opts: opts}
-	g2.router = route.NewRouter(compile(t, manifestOf(v1Rule("x", "http://"+reg, "")), opts), opts.Docker.Trusted, g2.events, nil)
+	g2.router = route.NewRouter(compile(t, manifestOf(v1Rule("x", "http://"+reg, "")), opts), none, g2.events, nil)
 	_, g2.Addr = listen(t, "gw.test", g2.router)
 	get(t, "GET", "http://"+g2.Addr+"/v2/x/blobs/sha256:abc", "X-Forwarded-For", "203.0.113.9")
 	if gotXFF.Load() != "" {
@@ -261,7 +261,7 @@ func TestBackendSwitchUnderPulls(t *testing.T) {
 	opts := newOptions(t)
 	events := &recorder{}
 	loader := reload.New(path, opts, nil, nil)
-	rt, err := loader.Load(func(tab *route.Table) *route.Router { return route.NewRouter(tab, opts.Docker.Trusted, events, nil) })
+	rt, err := loader.Load(func(tab *route.Table) *route.Router { return route.NewRouter(tab, testTrusted, events, nil) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"portico/internal/gateway/docker"
+	"portico/internal/gateway/docker/dockertest"
 	"portico/internal/manifest"
 )
 
@@ -161,7 +162,11 @@ func TestManifestKnowsTheHandshake(t *testing.T) {
 				v2s = append(v2s, r)
 			}
 		}
-		owned := docker.New(v1s, v2s, docker.Options{}).OwnsAuth()
+		h, err := docker.New(v1s, v2s, dockertest.Options(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		owned := h.OwnsAuth()
 		if owned != c.owned {
 			t.Errorf("%s: handler owns the handshake: %v, want %v", c.name, owned, c.owned)
 		}

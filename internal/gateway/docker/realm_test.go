@@ -17,11 +17,10 @@ func TestTokenRealmHost(t *testing.T) {
 	// A renamed image makes Portico run the auth handshake.
 	js := manifestOf(v1Rule("acme/rocket", "reg.test", `"upstream-repository":"other/rocket"`))
 	opts := newOptions(t)
-	trusting := httptest.NewServer(routeRouter(compile(t, js, opts), opts))
+	trusting := httptest.NewServer(routeRouter(compile(t, js, opts)))
 	t.Cleanup(trusting.Close)
-	distrustOpts := newOptions(t)
-	distrustOpts.Docker.Trusted, _ = clientip.ParseTrusted("192.0.2.1")
-	distrusting := httptest.NewServer(route.NewRouter(compile(t, js, distrustOpts), distrustOpts.Docker.Trusted, &recorder{}, nil))
+	distrusted, _ := clientip.ParseTrusted("192.0.2.1")
+	distrusting := httptest.NewServer(route.NewRouter(compile(t, js, opts), distrusted, &recorder{}, nil))
 	t.Cleanup(distrusting.Close)
 
 	tests := []struct {

@@ -238,9 +238,7 @@ func (a *pushAuth) allows(r *rule) bool {
 	// Read anew each time, as for upstream requests, so a rotated secret
 	// applies at once.
 	if user, pass, err := r.creds.read(); err != nil {
-		if a.log != nil {
-			a.log.Warn("push refused: the rule's credentials cannot be read", "err", err)
-		}
+		a.log.Warn("push refused: the rule's credentials cannot be read", "err", err)
 	} else {
 		want := sha256.Sum256([]byte(user + ":" + pass))
 		ok = subtle.ConstantTimeCompare(a.sum[:], want[:]) == 1

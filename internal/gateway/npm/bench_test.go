@@ -7,8 +7,7 @@ import (
 	"testing"
 
 	"portico/internal/clientip"
-	"portico/internal/doccache"
-	"portico/internal/gateway/npm"
+	"portico/internal/gateway/npm/npmtest"
 	"portico/internal/manifest"
 	"portico/internal/route"
 )
@@ -40,7 +39,7 @@ func BenchmarkNPM(b *testing.B) {
 		b.Fatal(err)
 	}
 	trusted, _ := clientip.ParseTrusted("")
-	table, err := route.Compile(m, route.Options{NPM: npm.Options{Cache: doccache.New(doccache.Options{})}})
+	table, err := route.Compile(m, route.Options{NPM: npmtest.Options(b)})
 	if err != nil {
 		b.Fatal(err)
 	}

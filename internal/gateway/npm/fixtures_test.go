@@ -25,7 +25,7 @@ import (
 	"portico/internal/doccache"
 	"portico/internal/event"
 	"portico/internal/event/eventtest"
-	"portico/internal/gateway/npm"
+	"portico/internal/gateway/npm/npmtest"
 	"portico/internal/manifest"
 	"portico/internal/route"
 )
@@ -258,12 +258,13 @@ func startPorticoTrusting(t testing.TB, manifestJSON, trustedList string) *porti
 	if err != nil {
 		t.Fatalf("manifest: %v", err)
 	}
-	p := &portico{rec: &recorder{}, cache: doccache.New(doccache.Options{})}
+	opts := npmtest.Options(t)
+	p := &portico{rec: &recorder{}, cache: opts.Cache}
 	trusted, err := clientip.ParseTrusted(trustedList)
 	if err != nil {
 		t.Fatal(err)
 	}
-	table, err := route.Compile(m, route.Options{NPM: npm.Options{Cache: p.cache}})
+	table, err := route.Compile(m, route.Options{NPM: opts})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,7 @@ import (
 	"testing"
 
 	"portico/internal/clientip"
-	"portico/internal/doccache"
-	"portico/internal/gateway/npm"
+	"portico/internal/gateway/npm/npmtest"
 	"portico/internal/manifest"
 	"portico/internal/route"
 )
@@ -32,7 +31,9 @@ func TestPackumentSizeLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	trusted, _ := clientip.ParseTrusted("")
-	table, err := route.Compile(m, route.Options{NPM: npm.Options{Cache: doccache.New(doccache.Options{}), Trusted: trusted, MaxPackument: 64 << 10}})
+	opts := npmtest.Options(t)
+	opts.MaxPackument = 64 << 10
+	table, err := route.Compile(m, route.Options{NPM: opts})
 	if err != nil {
 		t.Fatal(err)
 	}

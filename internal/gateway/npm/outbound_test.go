@@ -100,7 +100,7 @@ func startWith(t testing.TB, manifestJSON string, transport *upstream.Transport)
 	client := upstream.NewClient(transport)
 	p := &portico{rec: &recorder{}, cache: doccache.New(doccache.Options{Client: client})}
 	trusted, _ := clientip.ParseTrusted(clientip.DefaultTrusted)
-	opts := npm.Options{Cache: p.cache, Trusted: trusted, Client: client, Logger: slog.New(slog.NewTextHandler(logs, nil))}
+	opts := npm.Options{Cache: p.cache, Client: client, Logger: slog.New(slog.NewTextHandler(logs, nil))}
 	table, err := route.Compile(m, route.Options{NPM: opts})
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"portico/internal/clientip"
 	"portico/internal/doccache"
 	"portico/internal/event"
 	"portico/internal/gateway"
@@ -30,25 +29,32 @@ import (
 
 // Options are what a registry needs at request time.
 type Options struct {
-	// Cache keeps upstream packuments; it outlives routing tables. Nil
-	// uses a cache shared by all registries of the process.
+	// Cache keeps upstream packuments; it outlives routing tables.
+	// Required.
 	Cache *doccache.Cache
-	// Trusted is unused: tarball URLs are built from the host, port
-	// and scheme the router parsed (gateway.Request.AppendOrigin), which
-	// already honour trusted proxies.
-	//
-	// Deprecated: leave it nil.
-	Trusted *clientip.Trusted
 	// Client proxies tarballs and publishes, under each rule's outbound
-	// policy; nil uses upstream's default.
+	// policy. Required.
 	Client *http.Client
-	// Logger receives warnings about refused upstream requests; nil
-	// discards them.
+	// Logger receives warnings about refused upstream requests.
+	// Required.
 	Logger *slog.Logger
 	// MaxPackument bounds the size of an upstream packument; a larger
 	// one is refused (the cached copy is served, or 502). 0 means
 	// DefaultMaxPackument.
 	MaxPackument int64
+}
+
+// Validate reports the first required field of o that is unset.
+func (o *Options) Validate() error {
+	switch {
+	case o.Cache == nil:
+		return errors.New("npm: Options.Cache is required")
+	case o.Client == nil:
+		return errors.New("npm: Options.Client is required")
+	case o.Logger == nil:
+		return errors.New("npm: Options.Logger is required")
+	}
+	return nil
 }
 
 // DefaultMaxPackument bounds an upstream packument when Options do not.
@@ -58,19 +64,6 @@ type Options struct {
 // allocates about twelve times its size, so the bound keeps a margin over
 // today's largest without letting one upstream take gigabytes.
 const DefaultMaxPackument = 64 << 20
-
-var (
-	defaultsOnce  sync.Once
-	defaultCache  *doccache.Cache
-	defaultClient *http.Client
-)
-
-func defaults() {
-	defaultsOnce.Do(func() {
-		defaultCache = doccache.New(doccache.Options{})
-		defaultClient = upstream.NewClient(nil)
-	})
-}
 
 // Registry serves the npm-v1 rules of one domain.
 type Registry struct {
@@ -109,17 +102,10 @@ const maxRequestMemo = 10000
 // New builds the registry of one domain from its npm-v1 rules, in
 // manifest order: the first rule that takes a package serves it.
 func New(rules []*manifest.NPM, opts Options) (*Registry, error) {
-	defaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	reg := &Registry{cache: opts.Cache, client: opts.Client, log: opts.Logger}
-	if reg.cache == nil {
-		reg.cache = defaultCache
-	}
-	if reg.client == nil {
-		reg.client = defaultClient
-	}
-	if reg.log == nil {
-		reg.log = slog.New(slog.DiscardHandler)
-	}
 	maxDoc := opts.MaxPackument
 	if maxDoc <= 0 {
 		maxDoc = DefaultMaxPackument

@@ -27,6 +27,7 @@ import (
 	"portico/internal/event"
 	"portico/internal/event/eventtest"
 	"portico/internal/gateway/python"
+	"portico/internal/gateway/python/pythontest"
 	"portico/internal/manifest"
 	"portico/internal/route"
 )
@@ -330,7 +331,7 @@ type portico struct {
 
 func startPortico(t testing.TB, manifestJSON string) *portico {
 	t.Helper()
-	return startPorticoWith(t, manifestJSON, python.Options{Cache: doccache.New(doccache.Options{})})
+	return startPorticoWith(t, manifestJSON, pythontest.Options(t))
 }
 
 // startPorticoWith is startPortico with the repository options given.

@@ -1,11 +1,11 @@
 package python
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"portico/internal/doccache"
@@ -25,8 +25,8 @@ const DefaultMaxPage = 64 << 20
 
 // Options are what a repository needs at request time.
 type Options struct {
-	// Cache keeps upstream project pages; it outlives routing tables.
-	// Nil uses a cache shared by all repositories of the process.
+	// Cache keeps upstream project pages and fetches them, through its
+	// client; it outlives routing tables. Required.
 	Cache *doccache.Cache
 	// MaxPage bounds the size of an upstream project page, HTML or
 	// JSON; a larger one is refused (the cached copy is served, or
@@ -34,14 +34,12 @@ type Options struct {
 	MaxPage int64
 }
 
-var (
-	defaultCacheOnce sync.Once
-	defaultCacheVal  *doccache.Cache
-)
-
-func defaultCache() *doccache.Cache {
-	defaultCacheOnce.Do(func() { defaultCacheVal = doccache.New(doccache.Options{}) })
-	return defaultCacheVal
+// Validate reports the first required field of o that is unset.
+func (o *Options) Validate() error {
+	if o.Cache == nil {
+		return errors.New("python: Options.Cache is required")
+	}
+	return nil
 }
 
 // Repository serves the /simple/ index of one domain: the projects of
@@ -70,10 +68,10 @@ type staticProject struct {
 // repeat a project (after PEP 503 normalization) or a file, the first
 // wins.
 func New(v1 []*manifest.PythonV1, idx []*manifest.PythonIndex, opts Options) (*Repository, error) {
-	repo := &Repository{projects: make(map[string]*staticProject), cache: opts.Cache}
-	if repo.cache == nil {
-		repo.cache = defaultCache()
+	if err := opts.Validate(); err != nil {
+		return nil, err
 	}
+	repo := &Repository{projects: make(map[string]*staticProject), cache: opts.Cache}
 	var listed []*project
 	for _, r := range v1 {
 		norm := Normalize(r.PackageName)
