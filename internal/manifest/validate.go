@@ -149,19 +149,16 @@ func checkAbsoluteURL(s string) error {
 // ({/x}, {?x}, {#x}), so no value can ever move a redirect to another
 // host: that is what makes redirects safe from open-redirect abuse.
 func CheckOutgoing(t *uritemplate.Template) error {
-	parts := t.Parts()
-	var lead strings.Builder
-	i := 0
-	for ; i < len(parts) && parts[i].Expr == nil; i++ {
-		lead.WriteString(parts[i].Literal)
-	}
-	prefix := lead.String()
+	// The leading literal, as written, is the source up to the first
+	// '{': a literal holds no brace, and an expression starts with one.
+	src := t.String()
+	prefix, expr, hasExpr := strings.Cut(src, "{")
 	scheme, rest, ok := strings.Cut(prefix, "://")
 	if !ok {
-		if i < len(parts) && !strings.Contains(t.String(), "://") {
+		if hasExpr && !strings.Contains(src, "://") {
 			return errors.New("must be an absolute http or https URL")
 		}
-		if i < len(parts) {
+		if hasExpr {
 			return fmt.Errorf("the scheme and host must be fixed text; a variable appears at column %d", utf8.RuneCountInString(prefix)+1)
 		}
 		return errors.New("must be an absolute http or https URL")
@@ -172,8 +169,8 @@ func CheckOutgoing(t *uritemplate.Template) error {
 	authority := rest
 	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
 		authority = rest[:end]
-	} else if i < len(parts) {
-		switch parts[i].Expr.Op {
+	} else if hasExpr {
+		switch expr[0] {
 		case '/', '?', '#':
 		default:
 			return fmt.Errorf("the scheme and host must be fixed text; a variable appears at column %d", utf8.RuneCountInString(prefix)+1)

@@ -309,33 +309,12 @@ func specificity(t *uritemplate.Template) []string {
 // literalPrefix returns the text every raw path matching t starts with:
 // the template's leading literal, up to any '?', written as it appears in
 // a raw path (non-ASCII characters percent-encoded in upper case, as the
-// matcher requires them).
+// matcher requires them). It is part of the template's own text, so the
+// radix trees that index rules by it hold no copy.
 func literalPrefix(t *uritemplate.Template) string {
-	var b strings.Builder
-	for _, p := range t.Parts() {
-		if p.Expr != nil {
-			break
-		}
-		lit := p.Literal
-		if i := strings.IndexByte(lit, '?'); i >= 0 {
-			lit = lit[:i]
-			writeRawLiteral(&b, lit)
-			break
-		}
-		writeRawLiteral(&b, lit)
+	lead := t.LeadingLiteral()
+	if i := strings.IndexByte(lead, '?'); i >= 0 {
+		lead = lead[:i]
 	}
-	return b.String()
-}
-
-func writeRawLiteral(b *strings.Builder, lit string) {
-	const hex = "0123456789ABCDEF"
-	for i := 0; i < len(lit); i++ {
-		if c := lit[i]; c >= 0x80 {
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
-		} else {
-			b.WriteByte(c)
-		}
-	}
+	return lead
 }

@@ -32,34 +32,39 @@ func (t *Template) AppendExpand(dst []byte, vars []Var) (out []byte, ok bool) {
 // appendExpand is AppendExpand that also appends to spans, when record
 // is set, where each value went.
 func (t *Template) appendExpand(dst []byte, vars []Var, spans []valueSpan, record bool) (out []byte, _ []valueSpan, ok bool) {
-	for _, name := range t.vars {
-		if _, found := lookup(vars, name); !found {
-			return dst, spans, false
+	for i := range t.cvars {
+		if v := &t.cvars[i]; v.flags&varFirstUse != 0 {
+			if _, found := lookup(vars, t.name(v)); !found {
+				return dst, spans, false
+			}
 		}
 	}
 	for i := range t.nodes {
 		nd := &t.nodes[i]
 		if !nd.expr {
-			dst = append(dst, nd.lit...)
+			dst = append(dst, t.lit(nd)...)
 			continue
 		}
-		if nd.first != 0 {
-			dst = append(dst, nd.first)
+		fr := &framings[nd.op]
+		if fr.first != 0 {
+			dst = append(dst, fr.first)
 		}
-		for j := range nd.vars {
-			v := &nd.vars[j]
+		vs := t.varsOf(nd)
+		for j := range vs {
+			v := &vs[j]
 			if j > 0 {
-				dst = append(dst, nd.sep)
+				dst = append(dst, fr.sep)
 			}
-			val, _ := lookup(vars, v.name)
-			if nd.named {
-				dst = append(dst, v.name...)
-				if !nd.ifEmpty || val != "" {
+			name := t.name(v)
+			val, _ := lookup(vars, name)
+			if fr.named {
+				dst = append(dst, name...)
+				if !fr.ifEmpty || val != "" {
 					dst = append(dst, '=')
 				}
 			}
 			start := len(dst)
-			dst = appendValue(dst, val, v.prefix, nd.reserved)
+			dst = appendValue(dst, val, int(v.prefix), fr.reserved)
 			if record {
 				spans = append(spans, valueSpan{start, len(dst)})
 			}
@@ -173,19 +178,21 @@ func (t *Template) ExpandEmpty() string {
 	for i := range t.nodes {
 		nd := &t.nodes[i]
 		if !nd.expr {
-			b = append(b, nd.lit...)
+			b = append(b, t.lit(nd)...)
 			continue
 		}
-		if nd.first != 0 {
-			b = append(b, nd.first)
+		fr := &framings[nd.op]
+		if fr.first != 0 {
+			b = append(b, fr.first)
 		}
-		for j := range nd.vars {
+		vs := t.varsOf(nd)
+		for j := range vs {
 			if j > 0 {
-				b = append(b, nd.sep)
+				b = append(b, fr.sep)
 			}
-			if nd.named {
-				b = append(b, nd.vars[j].name...)
-				if !nd.ifEmpty {
+			if fr.named {
+				b = append(b, t.name(&vs[j])...)
+				if !fr.ifEmpty {
 					b = append(b, '=')
 				}
 			}
@@ -246,8 +253,9 @@ func takeRunes(s string, n int) string {
 }
 
 func capturesQuery(t *Template) bool {
-	vars := make([]Var, len(t.vars))
-	for i, name := range t.vars {
+	names := t.Vars()
+	vars := make([]Var, len(names))
+	for i, name := range names {
 		vars[i] = Var{name, name}
 	}
 	s, _ := t.Expand(vars)

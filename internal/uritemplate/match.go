@@ -96,10 +96,10 @@ func (t *Template) matchAppend(dst []Var, input string, m *matcher) (out []Var, 
 	if len(input) > MaxInput {
 		return dst, false
 	}
-	if len(t.vars) == 0 {
-		return dst, input == t.lit
+	if t.names == 0 {
+		return dst, input == t.literal()
 	}
-	if len(input) < len(t.head)+len(t.tail) || !strings.HasPrefix(input, t.head) || !strings.HasSuffix(input, t.tail) {
+	if head, tail := t.head(), t.tail(); len(input) < len(head)+len(tail) || !strings.HasPrefix(input, head) || !strings.HasSuffix(input, tail) {
 		return dst, false
 	}
 	if t.forced {
@@ -161,7 +161,7 @@ func (m *matcher) run(t *Template, dst []Var, in string, mode int) ([]Var, bool)
 func (m *matcher) reset(full bool) {
 	m.full = full
 	m.dst = m.dst[:m.base]
-	if cap(m.slots) < m.t.slots {
+	if cap(m.slots) < int(m.t.slots) {
 		m.slots = make([]slotState, m.t.slots)
 	}
 	m.slots = m.slots[:m.t.slots]
@@ -210,7 +210,7 @@ func (m *matcher) start(i int) int {
 	if i == len(m.t.nodes) {
 		return 0
 	}
-	return m.t.nodes[i].row
+	return int(m.t.nodes[i].row)
 }
 
 // table computes every row from the end of the input backwards. Each row is
@@ -220,7 +220,7 @@ func (m *matcher) start(i int) int {
 func (m *matcher) table() {
 	t, in, n := m.t, m.in, m.n
 	m.w = (n + 2 + 63) >> 6 // positions 0..n+1; n+1 is never set
-	size := t.rows * m.w
+	size := int(t.rows) * m.w
 	if cap(m.bits) < size {
 		m.bits = make([]uint64, size)
 	}
@@ -228,9 +228,9 @@ func (m *matcher) table() {
 	clear(m.bits)
 	lo := 0
 	if !t.nodes[0].expr {
-		lo = len(t.nodes[0].lit)
+		lo = int(t.nodes[0].n)
 	}
-	m.work += t.rows * (n - lo + 1)
+	m.work += int(t.rows) * (n - lo + 1)
 	for p := n; p >= lo; p-- {
 		// End of the unit (one allowed character or one percent-encoded
 		// UTF-8 character) that starts at p, for both value charsets.
@@ -251,26 +251,29 @@ func (m *matcher) table() {
 		}
 		for i := len(t.nodes) - 1; i >= 0; i-- {
 			nd := &t.nodes[i]
+			row := int(nd.row)
 			next := m.start(i + 1)
 			if !nd.expr {
-				if strings.HasPrefix(in[p:], nd.lit) && m.bit(next, p+len(nd.lit)) {
-					m.set(nd.row, p)
+				if lit := t.lit(nd); strings.HasPrefix(in[p:], lit) && m.bit(next, p+len(lit)) {
+					m.set(row, p)
 				}
 				continue
 			}
+			fr := &framings[nd.op]
 			u := uU
-			if nd.reserved {
+			if fr.reserved {
 				u = uA
 			}
-			nv := len(nd.vars)
+			vs := t.varsOf(nd)
+			nv := len(vs)
 			for j := nv - 1; j >= 0; j-- {
-				v := &nd.vars[j]
-				b := nd.row + 1 + rowsPerVar*j
+				v := &vs[j]
+				b := row + 1 + rowsPerVar*j
 				listT := next
 				if j+1 < nv {
 					listT = b + rowsPerVar + rListT
 				}
-				aft := p < n && in[p] == nd.sep && m.bit(listT, p+1) || m.bit(next, p)
+				aft := p < n && in[p] == fr.sep && m.bit(listT, p+1) || m.bit(next, p)
 				if aft {
 					m.set(b+rAft, p)
 				}
@@ -282,14 +285,14 @@ func (m *matcher) table() {
 					m.set(b+rVal, p)
 				}
 				var bind bool
-				switch {
-				case !nd.named:
-					bind = !v.explode && (aft || more)
-				case !nd.ifEmpty:
-					bind = !v.explode && strings.HasPrefix(in[p:], v.key) && m.bit(b+rVal, p+len(v.key))
-				case strings.HasPrefix(in[p:], v.key):
-					q := p + len(v.key)
-					bind = !v.explode && q < n && in[q] == '=' && m.bit(b+rVal, q+1) || m.bit(b+rAft, q)
+				if !fr.named {
+					bind = !v.explode() && (aft || more)
+				} else if q, ok := m.key(fr, v, p); ok {
+					if !fr.ifEmpty {
+						bind = !v.explode() && m.bit(b+rVal, q)
+					} else {
+						bind = !v.explode() && q < n && in[q] == '=' && m.bit(b+rVal, q+1) || m.bit(b+rAft, q)
+					}
 				}
 				if bind {
 					m.set(b+rBind, p)
@@ -301,17 +304,17 @@ func (m *matcher) table() {
 					m.set(b+rListF, p)
 				}
 			}
-			if nd.first == 0 {
-				if m.bit(nd.row+1+rListT, p) {
-					m.set(nd.row, p)
+			if fr.first == 0 {
+				if m.bit(row+1+rListT, p) {
+					m.set(row, p)
 				}
-			} else if p < n && in[p] == nd.first && m.bit(nd.row+1+rListF, p+1) || m.bit(next, p) {
-				m.set(nd.row, p)
+			} else if p < n && in[p] == fr.first && m.bit(row+1+rListF, p+1) || m.bit(next, p) {
+				m.set(row, p)
 			}
 		}
 	}
-	if lo > 0 && strings.HasPrefix(in, t.nodes[0].lit) && m.bit(m.start(1), lo) {
-		m.set(t.nodes[0].row, 0)
+	if lo > 0 && strings.HasPrefix(in, t.lit(&t.nodes[0])) && m.bit(m.start(1), lo) {
+		m.set(int(t.nodes[0].row), 0)
 	}
 }
 
@@ -327,16 +330,18 @@ func (m *matcher) part(i, p int) bool {
 		return p == m.n
 	}
 	nd := &m.t.nodes[i]
-	if !m.get(nd.row, p) {
+	if !m.get(int(nd.row), p) {
 		return false
 	}
 	if !nd.expr {
-		return strings.HasPrefix(m.in[p:], nd.lit) && m.part(i+1, p+len(nd.lit))
+		lit := m.t.lit(nd)
+		return strings.HasPrefix(m.in[p:], lit) && m.part(i+1, p+len(lit))
 	}
-	if nd.first == 0 {
+	first := framings[nd.op].first
+	if first == 0 {
 		return m.list(i, 0, true, p)
 	}
-	if p < m.n && m.in[p] == nd.first && m.list(i, 0, false, p+1) {
+	if p < m.n && m.in[p] == first && m.list(i, 0, false, p+1) {
 		return true
 	}
 	return m.rest(i, 0, p)
@@ -348,9 +353,9 @@ func (m *matcher) rest(i, j, p int) bool {
 		return false
 	}
 	mk := m.mark()
-	nd := &m.t.nodes[i]
-	for k := j; k < len(nd.vars); k++ {
-		if !m.undefine(&nd.vars[k]) {
+	vs := m.t.varsOf(&m.t.nodes[i])
+	for k := j; k < len(vs); k++ {
+		if !m.undefine(&vs[k]) {
 			m.undo(mk)
 			return false
 		}
@@ -367,10 +372,10 @@ func (m *matcher) rest(i, j, p int) bool {
 // prefix character requires before the expression may end.
 func (m *matcher) list(i, j int, defined bool, p int) bool {
 	nd := &m.t.nodes[i]
-	if j == len(nd.vars) {
+	if j == int(nd.n) {
 		return defined && m.part(i+1, p)
 	}
-	b := nd.row + 1 + rowsPerVar*j
+	b := int(nd.row) + 1 + rowsPerVar*j
 	r := b + rListF
 	if defined {
 		r = b + rListT
@@ -382,7 +387,7 @@ func (m *matcher) list(i, j int, defined bool, p int) bool {
 		return true
 	}
 	mk := m.mark()
-	if m.undefine(&nd.vars[j]) && m.list(i, j+1, defined, p) {
+	if m.undefine(&m.t.varsOf(nd)[j]) && m.list(i, j+1, defined, p) {
 		return true
 	}
 	m.undo(mk)
@@ -392,18 +397,18 @@ func (m *matcher) list(i, j int, defined bool, p int) bool {
 // bind tries v_j defined at p.
 func (m *matcher) bind(i, j, p int) bool {
 	nd := &m.t.nodes[i]
-	v := &nd.vars[j]
-	if !m.get(nd.row+1+rowsPerVar*j+rBind, p) {
+	if !m.get(int(nd.row)+1+rowsPerVar*j+rBind, p) {
 		return false
 	}
-	if !nd.named {
+	fr := &framings[nd.op]
+	if !fr.named {
 		return m.value(i, j, p)
 	}
-	if !strings.HasPrefix(m.in[p:], v.key) {
+	q, ok := m.key(fr, &m.t.varsOf(nd)[j], p)
+	if !ok {
 		return false
 	}
-	q := p + len(v.key)
-	if !nd.ifEmpty {
+	if !fr.ifEmpty {
 		return m.value(i, j, q)
 	}
 	// ';': "name=value" first, then the bare name meaning "". Burrito
@@ -414,6 +419,24 @@ func (m *matcher) bind(i, j, p int) bool {
 	return m.try(i, j, q, q, false)
 }
 
+// key reports whether the input at p starts with the key of v, a
+// variable of a named expression ("name=" for ? and &, "name" for ;), and
+// returns where the key ends.
+func (m *matcher) key(fr *framing, v *cvar, p int) (int, bool) {
+	name := m.t.name(v)
+	if !strings.HasPrefix(m.in[p:], name) {
+		return 0, false
+	}
+	q := p + len(name)
+	if !fr.ifEmpty {
+		if q >= m.n || m.in[q] != '=' {
+			return 0, false
+		}
+		q++
+	}
+	return q, true
+}
+
 // value tries the values of v_j that start at p in Burrito's order: the
 // value is a sequence of runs, alternately of allowed characters and of
 // percent-encoded UTF-8; each run is tried shortest first, and a run that
@@ -422,19 +445,20 @@ func (m *matcher) bind(i, j, p int) bool {
 // order, then the ends of runs in descending order, then the empty value.
 func (m *matcher) value(i, j, p int) bool {
 	nd := &m.t.nodes[i]
-	v := &nd.vars[j]
-	if v.explode || !m.get(nd.row+1+rowsPerVar*j+rVal, p) {
+	v := &m.t.varsOf(nd)[j]
+	if v.explode() || !m.get(int(nd.row)+1+rowsPerVar*j+rVal, p) {
 		return false
 	}
-	aft := nd.row + 1 + rowsPerVar*j + rAft
+	reserved := framings[nd.op].reserved
+	aft := int(nd.row) + 1 + rowsPerVar*j + rAft
 	base := len(m.stack)
-	e, enc := m.unit(p, nd.reserved)
+	e, enc := m.unit(p, reserved)
 	for e >= 0 {
 		if m.tick(1) {
 			m.stack = m.stack[:base]
 			return false
 		}
-		e2, enc2 := m.unit(e, nd.reserved)
+		e2, enc2 := m.unit(e, reserved)
 		// e ends a run when the next unit is of the other kind, or when
 		// there is none and the run is complete: an encoded run that stops
 		// at an undecodable triplet never reaches its end.
@@ -484,11 +508,11 @@ func (m *matcher) try(i, j, p, e int, prefix bool) bool {
 		return false
 	}
 	nd := &m.t.nodes[i]
-	if !m.get(nd.row+1+rowsPerVar*j+rAft, e) {
+	if !m.get(int(nd.row)+1+rowsPerVar*j+rAft, e) {
 		return false
 	}
 	mk := m.mark()
-	if m.define(&nd.vars[j], m.in[p:e], prefix) && m.after(i, j, e) {
+	if m.define(&m.t.varsOf(nd)[j], m.in[p:e], prefix) && m.after(i, j, e) {
 		return true
 	}
 	m.undo(mk)
@@ -499,8 +523,7 @@ func (m *matcher) try(i, j, p, e int, prefix bool) bool {
 // first, then the end of the expression with the others undefined. The
 // first alternative accepts a trailing separator, as Burrito does.
 func (m *matcher) after(i, j, p int) bool {
-	nd := &m.t.nodes[i]
-	if p < m.n && m.in[p] == nd.sep && m.list(i, j+1, true, p+1) {
+	if p < m.n && m.in[p] == framings[m.t.nodes[i].op].sep && m.list(i, j+1, true, p+1) {
 		return true
 	}
 	return m.rest(i, j+1, p)
@@ -522,7 +545,7 @@ func (m *matcher) undo(mk mark) {
 // occurrences.
 func (m *matcher) define(v *cvar, raw string, prefix bool) bool {
 	if v.slot < 0 {
-		m.dst = append(m.dst, Var{v.name, raw})
+		m.dst = append(m.dst, Var{m.t.name(v), raw})
 		return true
 	}
 	// Checking consistency costs time in proportion to the value: charge
@@ -531,15 +554,15 @@ func (m *matcher) define(v *cvar, raw string, prefix bool) bool {
 		return false
 	}
 	s := &m.slots[v.slot]
-	m.trail = append(m.trail, undoEntry{v.slot, *s})
+	m.trail = append(m.trail, undoEntry{int(v.slot), *s})
 	val := decodeValue(raw)
 	kind, n := slotDefined, 0
 	if prefix {
-		kind, n = slotPrefix, v.prefix
+		kind, n = slotPrefix, int(v.prefix)
 	}
 	if s.kind == slotUnset {
 		*s = slotState{kind: kind, n: n, val: val, idx: len(m.dst)}
-		m.dst = append(m.dst, Var{Name: v.name})
+		m.dst = append(m.dst, Var{Name: m.t.name(v)})
 		return true
 	}
 	return s.combine(kind, n, val)
@@ -584,7 +607,7 @@ func (m *matcher) undefine(v *cvar) bool {
 	case slotUndefined:
 		return true
 	case slotUnset:
-		m.trail = append(m.trail, undoEntry{v.slot, *s})
+		m.trail = append(m.trail, undoEntry{int(v.slot), *s})
 		s.kind = slotUndefined
 		return true
 	}

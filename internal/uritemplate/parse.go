@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -22,19 +23,26 @@ func (e *SyntaxError) Error() string {
 
 // Template is a parsed template. It is immutable and safe for concurrent
 // use.
+//
+// A gateway keeps two templates for most of its rules, and may serve a
+// hundred thousand rules, so a template holds only what matching and
+// expansion read: its text, and one small record per part and per
+// variable occurrence, which point into that text. What parsing,
+// validation and compilation alone need (the parts as written and their
+// positions) is parsed again from the source when asked for.
 type Template struct {
-	src   string
-	parts []Part
+	// text is the source, followed by the URL form of its literals that
+	// differ from it (those with non-ASCII characters), if any.
+	text  string
 	nodes []node
-	spans []span // source byte range of each part
-	vars  []string
+	cvars []cvar // every variable occurrence, expression by expression
 
-	lit        string // whole expansion when the template has no expression
-	head, tail string // encoded leading and trailing literals, for quick rejection
-	rows       int    // rows of the reachability table used by the matcher
-	slots      int    // number of distinct names that occur more than once
-	captures   bool
-	forced     bool // every parse is forced: see forcedShape
+	srcLen   uint16
+	rows     uint16 // rows of the reachability table used by the matcher
+	slots    uint8  // number of distinct names that occur more than once
+	names    uint8  // number of distinct names
+	captures bool
+	forced   bool // every parse is forced: see forcedShape
 }
 
 // Part is a literal or an expression of a template.
@@ -60,27 +68,84 @@ type VarSpec struct {
 
 type span struct{ start, end int }
 
-// node is the compiled form of a part.
+// node is the compiled form of a part: for a literal, text[off:off+n]
+// as it must appear in a URL (non-ASCII percent-encoded); for an
+// expression, its variables cvars[off:off+n] and its operator, whose
+// framing is framings[op]. Offsets fit in 16 bits: a template has at
+// most MaxLen bytes, and its encoded literals at most three times that.
 type node struct {
-	expr bool
-	lit  string // literal as it must appear in a URL (non-ASCII percent-encoded)
-	row  int    // first row of this part in the matcher's table
+	off, n uint16
+	row    uint16 // first row of this part in the matcher's table
+	op     byte
+	expr   bool
+}
 
-	// Expression framing (see the operator table of RFC 6570, section 3.2.1).
+// framing is the expansion parameters of an operator (see the operator
+// table of RFC 6570, section 3.2.1).
+type framing struct {
 	first    byte // emitted before the first value; 0 for none
 	sep      byte
 	reserved bool // values may contain reserved characters unencoded
 	named    bool // name=value form (; ? &)
 	ifEmpty  bool // bare name when the value is empty (;)
-	vars     []cvar
 }
 
+// framings holds the framing of every operator byte; bytes that are not
+// operators have the framing of none.
+var framings [256]framing
+
+func init() {
+	for op := range framings {
+		framings[op] = framingOf(byte(op))
+	}
+}
+
+// cvar is one variable occurrence: its name is text[off:off+n].
 type cvar struct {
-	name    string
-	key     string // text that precedes the value when matching: "name=" for ? and &, "name" for ;
-	explode bool
-	prefix  int
-	slot    int // index into the matcher's consistency slots; -1 when the name occurs once
+	off, n uint16
+	prefix uint16 // N of {v:N}, 0 when absent (N is at most 9999)
+	slot   int8   // index into the matcher's consistency slots; -1 when the name occurs once
+	flags  uint8
+}
+
+const (
+	varExplode  = 1 << iota // {v*}
+	varFirstUse             // the name's first occurrence in the template
+)
+
+func (v *cvar) explode() bool { return v.flags&varExplode != 0 }
+
+// lit returns the literal of nd, a literal node.
+func (t *Template) lit(nd *node) string { return t.text[nd.off : int(nd.off)+int(nd.n)] }
+
+// varsOf returns the variables of nd, an expression node.
+func (t *Template) varsOf(nd *node) []cvar { return t.cvars[nd.off : int(nd.off)+int(nd.n)] }
+
+// name returns the name of v as written.
+func (t *Template) name(v *cvar) string { return t.text[v.off : int(v.off)+int(v.n)] }
+
+// literal returns the expansion of a template without expressions.
+func (t *Template) literal() string {
+	if len(t.nodes) == 0 {
+		return ""
+	}
+	return t.lit(&t.nodes[0])
+}
+
+// head and tail return the encoded leading and trailing literals of a
+// template of more than one part, for quick rejection; "" otherwise.
+func (t *Template) head() string {
+	if len(t.nodes) > 1 && !t.nodes[0].expr {
+		return t.lit(&t.nodes[0])
+	}
+	return ""
+}
+
+func (t *Template) tail() string {
+	if n := len(t.nodes); n > 1 && !t.nodes[n-1].expr {
+		return t.lit(&t.nodes[n-1])
+	}
+	return ""
 }
 
 // Limits on templates and on what they are matched against. Matching a
@@ -112,21 +177,43 @@ func Parse(s string) (*Template, error) {
 			Msg:    fmt.Sprintf("template longer than %d bytes (the limit keeps matching fast)", MaxLen),
 		}
 	}
-	p := parser{src: s, t: &Template{src: s}}
-	if err := p.parse(); err != nil {
-		return nil, err
+	// The parser's slices are scratch: the template keeps none of them,
+	// so parsers are reused, and a manifest of 100,000 templates leaves
+	// no garbage behind but the templates'.
+	p := parsers.Get().(*parser)
+	p.reset(s)
+	var t *Template
+	err := p.parse()
+	if err == nil {
+		t = p.compile()
 	}
-	p.t.compile()
-	return p.t, nil
+	p.reset("")
+	parsers.Put(p)
+	return t, err
 }
 
+var parsers = sync.Pool{New: func() any { return new(parser) }}
+
 type parser struct {
-	src string
-	i   int
-	t   *Template
-	// Backing arrays for every expression and variable of the template.
-	exprs []Expr
-	specs []VarSpec
+	src   string
+	i     int
+	parts []Part
+	spans []span // source byte range of each part
+	// Backing arrays for every expression and variable of the template,
+	// and where each variable's name starts in src.
+	exprs    []Expr
+	specs    []VarSpec
+	nameOffs []int
+}
+
+// reset readies p to parse src, dropping what it held of the last
+// source.
+func (p *parser) reset(src string) {
+	clear(p.parts)
+	clear(p.exprs)
+	clear(p.specs)
+	p.src, p.i = src, 0
+	p.parts, p.spans, p.exprs, p.specs, p.nameOffs = p.parts[:0], p.spans[:0], p.exprs[:0], p.specs[:0], p.nameOffs[:0]
 }
 
 func (p *parser) fail(at int, format string, args ...any) error {
@@ -136,11 +223,14 @@ func (p *parser) fail(at int, format string, args ...any) error {
 func (p *parser) parse() error {
 	// Size everything once: a manifest can hold 100,000 templates, and
 	// their parse time is mostly allocation.
+	// Expressions must not move once parts point to them: there are at
+	// most as many as braces.
 	braces, commas := strings.Count(p.src, "{"), strings.Count(p.src, ",")
-	p.t.parts = make([]Part, 0, 2*braces+1)
-	p.t.spans = make([]span, 0, 2*braces+1)
-	p.exprs = make([]Expr, 0, braces)
-	p.specs = make([]VarSpec, 0, braces+commas)
+	p.parts = slices.Grow(p.parts, 2*braces+1)
+	p.spans = slices.Grow(p.spans, 2*braces+1)
+	p.exprs = slices.Grow(p.exprs, braces)
+	p.specs = slices.Grow(p.specs, braces+commas)
+	p.nameOffs = slices.Grow(p.nameOffs, braces+commas)
 	for p.i < len(p.src) {
 		start := p.i
 		if p.src[p.i] == '{' {
@@ -148,14 +238,14 @@ func (p *parser) parse() error {
 			if err != nil {
 				return err
 			}
-			p.t.parts = append(p.t.parts, Part{Expr: e})
+			p.parts = append(p.parts, Part{Expr: e})
 		} else {
 			if err := p.literal(); err != nil {
 				return err
 			}
-			p.t.parts = append(p.t.parts, Part{Literal: p.src[start:p.i]})
+			p.parts = append(p.parts, Part{Literal: p.src[start:p.i]})
 		}
-		p.t.spans = append(p.t.spans, span{start, p.i})
+		p.spans = append(p.spans, span{start, p.i})
 	}
 	return nil
 }
@@ -209,11 +299,13 @@ func (p *parser) expression() (*Expr, error) {
 		if len(p.specs) == MaxVars {
 			return nil, p.fail(p.i, "more than %d variables in one template (the limit keeps matching fast)", MaxVars)
 		}
+		at := p.i
 		v, err := p.varspec(open)
 		if err != nil {
 			return nil, err
 		}
 		p.specs = append(p.specs, v)
+		p.nameOffs = append(p.nameOffs, at)
 		e.Vars = p.specs[firstSpec:len(p.specs):len(p.specs)]
 		if p.i >= len(p.src) {
 			return nil, p.fail(open, "unclosed '{'")
@@ -342,18 +434,35 @@ func isLiteralRune(r rune) bool {
 }
 
 // String returns the template as written.
-func (t *Template) String() string { return t.src }
+func (t *Template) String() string { return t.text[:t.srcLen] }
 
-// Parts returns the literals and expressions in order. The slice is shared:
-// callers must not modify it.
-func (t *Template) Parts() []Part { return t.parts }
+// Parts returns the literals and expressions in order. They are parsed
+// again from the source on each call, into a new slice.
+func (t *Template) Parts() []Part {
+	p := parser{src: t.String()}
+	if p.parse() != nil {
+		return nil // the source parsed when the template was made
+	}
+	return p.parts
+}
 
-// Vars returns the distinct variable names in order of first appearance.
-// The slice is shared: callers must not modify it.
-func (t *Template) Vars() []string { return t.vars }
+// Vars returns the distinct variable names in order of first appearance,
+// in a new slice.
+func (t *Template) Vars() []string {
+	if t.names == 0 {
+		return nil
+	}
+	names := make([]string, 0, t.names)
+	for i := range t.cvars {
+		if v := &t.cvars[i]; v.flags&varFirstUse != 0 {
+			names = append(names, t.name(v))
+		}
+	}
+	return names
+}
 
 // HasVars reports whether the template has at least one expression.
-func (t *Template) HasVars() bool { return len(t.vars) > 0 }
+func (t *Template) HasVars() bool { return t.names > 0 }
 
 // CapturesQuery reports whether the template describes a query string: it
 // expands the template with every variable set to its own name and checks
@@ -361,109 +470,130 @@ func (t *Template) HasVars() bool { return len(t.vars) > 0 }
 // neither absent nor empty.
 func (t *Template) CapturesQuery() bool { return t.captures }
 
-func (t *Template) compile() {
-	// Names are counted by linear search: templates have a handful.
-	var counts []int
-	nvars := 0
-	for _, pt := range t.parts {
-		if pt.Expr == nil {
-			continue
-		}
-		nvars += len(pt.Expr.Vars)
-		for _, v := range pt.Expr.Vars {
-			if i := slices.Index(t.vars, v.Name); i >= 0 {
-				counts[i]++
-				continue
-			}
-			t.vars = append(t.vars, v.Name)
-			counts = append(counts, 1)
-		}
+// LeadingLiteral returns the literal text that starts every expansion of
+// the template, as it appears in a URL (non-ASCII characters
+// percent-encoded in upper case): the whole template when it has no
+// expression, "" when it starts with one.
+func (t *Template) LeadingLiteral() string {
+	if len(t.nodes) == 0 || t.nodes[0].expr {
+		return ""
 	}
-	var slotNames []string
-	t.nodes = make([]node, len(t.parts))
-	cvars := make([]cvar, 0, nvars)
-	t.rows = 1 // row 0 is the end of input
-	for i, pt := range t.parts {
+	return t.lit(&t.nodes[0])
+}
+
+// compile builds the template from what p parsed.
+func (p *parser) compile() *Template {
+	src := p.src
+	t := &Template{srcLen: uint16(len(src))}
+	var extra []byte // encoded literals that differ from the source
+	t.nodes = make([]node, len(p.parts))
+	t.cvars = make([]cvar, 0, len(p.specs))
+	rows := 1 // row 0 is the end of input
+	k := 0    // index into p.specs
+	for i, pt := range p.parts {
 		nd := &t.nodes[i]
-		nd.row = t.rows
+		nd.row = uint16(rows)
 		if pt.Expr == nil {
-			nd.lit = encodedLiteral(pt.Literal)
-			t.rows++
+			if isASCII(pt.Literal) {
+				nd.off, nd.n = uint16(p.spans[i].start), uint16(len(pt.Literal))
+			} else {
+				off := len(src) + len(extra)
+				extra = appendLiteral(extra, pt.Literal)
+				nd.off, nd.n = uint16(off), uint16(len(src)+len(extra)-off)
+			}
+			rows++
 			continue
 		}
-		nd.expr = true
-		nd.first, nd.sep, nd.reserved, nd.named, nd.ifEmpty = framing(pt.Expr.Op)
-		first := len(cvars)
+		nd.expr, nd.op = true, pt.Expr.Op
+		nd.off, nd.n = uint16(len(t.cvars)), uint16(len(pt.Expr.Vars))
 		for _, v := range pt.Expr.Vars {
-			cv := cvar{name: v.Name, explode: v.Explode, prefix: v.Prefix, slot: -1}
-			switch pt.Expr.Op {
-			case '?', '&':
-				cv.key = v.Name + "="
-			case ';':
-				cv.key = v.Name
+			cv := cvar{off: uint16(p.nameOffs[k]), n: uint16(len(v.Name)), prefix: uint16(v.Prefix), slot: -1}
+			if v.Explode {
+				cv.flags |= varExplode
 			}
-			if counts[slices.Index(t.vars, v.Name)] > 1 {
-				s := slices.Index(slotNames, v.Name)
-				if s < 0 {
-					s = len(slotNames)
-					slotNames = append(slotNames, v.Name)
-				}
-				cv.slot = s
-			}
-			cvars = append(cvars, cv)
+			t.cvars = append(t.cvars, cv)
+			k++
 		}
-		nd.vars = cvars[first:len(cvars):len(cvars)]
-		t.rows += 1 + rowsPerVar*len(nd.vars)
+		rows += 1 + rowsPerVar*len(pt.Expr.Vars)
 	}
-	t.slots = len(slotNames)
-	if len(t.nodes) == 0 {
-		t.lit = ""
-	} else if len(t.nodes) == 1 && !t.nodes[0].expr {
-		t.lit = t.nodes[0].lit
+	t.rows = uint16(rows)
+	t.text = src
+	if len(extra) > 0 {
+		t.text = src + string(extra)
 	}
-	if len(t.nodes) > 1 {
-		if !t.nodes[0].expr {
-			t.head = t.nodes[0].lit
-		}
-		if last := t.nodes[len(t.nodes)-1]; !last.expr {
-			t.tail = last.lit
-		}
-	}
+	t.numberNames()
 	// Only a '?' in the source, literal or operator, can start a query.
-	t.captures = strings.IndexByte(t.src, '?') >= 0 && capturesQuery(t)
-	t.forced = forcedShape(t.nodes)
+	t.captures = strings.IndexByte(src, '?') >= 0 && capturesQuery(t)
+	t.forced = forcedShape(t)
+	return t
 }
 
-// encodedLiteral returns lit as it appears in a URL, without copying the
-// common all-ASCII literal.
-func encodedLiteral(lit string) string {
-	for i := 0; i < len(lit); i++ {
-		if lit[i] >= utf8.RuneSelf {
-			return string(appendLiteral(nil, lit))
+// numberNames marks the first occurrence of every name, and gives each
+// name that occurs more than once a consistency slot, in order of first
+// appearance. Names are compared by linear search: templates have a
+// handful.
+func (t *Template) numberNames() {
+	vs := t.cvars
+	firstOf := func(i int) int {
+		for j := range i {
+			if t.name(&vs[j]) == t.name(&vs[i]) {
+				return j
+			}
+		}
+		return i
+	}
+	for i := range vs {
+		f := firstOf(i)
+		if f == i {
+			vs[i].flags |= varFirstUse
+			t.names++
+			continue
+		}
+		if vs[f].slot < 0 {
+			vs[f].slot = -2 // repeated; numbered below
 		}
 	}
-	return lit
+	for i := range vs {
+		if vs[i].slot == -2 {
+			vs[i].slot = int8(t.slots)
+			t.slots++
+		}
+	}
+	for i := range vs {
+		if f := firstOf(i); f != i {
+			vs[i].slot = vs[f].slot
+		}
+	}
 }
 
-// framing returns the RFC 6570 expansion parameters of an operator.
-func framing(op byte) (first, sep byte, reserved, named, ifEmpty bool) {
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// framingOf returns the RFC 6570 expansion parameters of an operator.
+func framingOf(op byte) framing {
 	switch op {
 	case '+':
-		return 0, ',', true, false, false
+		return framing{0, ',', true, false, false}
 	case '#':
-		return '#', ',', true, false, false
+		return framing{'#', ',', true, false, false}
 	case '.':
-		return '.', '.', false, false, false
+		return framing{'.', '.', false, false, false}
 	case '/':
-		return '/', '/', false, false, false
+		return framing{'/', '/', false, false, false}
 	case ';':
-		return ';', ';', false, true, true
+		return framing{';', ';', false, true, true}
 	case '?':
-		return '?', '&', false, true, false
+		return framing{'?', '&', false, true, false}
 	case '&':
-		return '&', '&', false, true, false
+		return framing{'&', '&', false, true, false}
 	}
-	return 0, ',', false, false, false
+	return framing{0, ',', false, false, false}
 }
 
 // appendLiteral appends a literal in the form it takes in a URL: ASCII and
