@@ -11,22 +11,29 @@ import (
 	"portico/internal/uritemplate"
 )
 
-// V1 serves a file-v1 rule.
+// V1 serves a file-v1 rule. It keeps the rule it was compiled from, and
+// what matching needs beyond it; a gateway may hold a hundred thousand.
 type V1 struct {
-	packageID string
-	incoming  *uritemplate.Template
-	target    *target // nil: answer 200 without a redirect
+	rule   *manifest.FileV1
+	target target // without a template: answer 200 without a redirect
+	// shape is nil for the common incoming paths, those with variables
+	// and without a query part that matches item by item.
+	shape *v1Shape
 
+	capturesQuery bool
+}
+
+// v1Shape is what an incoming path of a rarer shape needs.
+type v1Shape struct {
 	// static is set when the incoming path has no variables: it then
 	// matches exactly one raw path, plus the parameters of its query.
 	static      bool
 	staticPath  string
 	staticQuery []query.Item
 
-	capturesQuery bool
 	// With a query part that splits into items, the path and each
 	// parameter are matched separately, so parameter order does not
-	// matter. Otherwise the whole template is matched against
+	// matter (split). Otherwise the whole template is matched against
 	// path+query, as Scarf does.
 	split      bool
 	pathT      *uritemplate.Template
@@ -35,23 +42,24 @@ type V1 struct {
 
 // NewV1 compiles a file-v1 rule.
 func NewV1(r *manifest.FileV1) *V1 {
-	v := &V1{packageID: r.PackageID, incoming: r.IncomingPath}
+	v := &V1{rule: r}
 	if r.OutgoingURL != nil {
 		v.target = newTarget(r.OutgoingURL, r.AllowDotSegments)
 	}
 	v.capturesQuery = r.IncomingPath.CapturesQuery()
 	if !r.IncomingPath.HasVars() {
-		v.static = true
-		lit := r.IncomingPath.ExpandEmpty()
-		path, q, _ := strings.Cut(lit, "?")
-		v.staticPath = path
+		// Without variables the leading literal is the whole path.
+		path, q, _ := strings.Cut(r.IncomingPath.LeadingLiteral(), "?")
+		v.shape = &v1Shape{static: true, staticPath: path}
 		if v.capturesQuery {
-			v.staticQuery = query.Parse(q)
+			v.shape.staticQuery = query.Parse(q)
 		}
 		return v
 	}
 	if v.capturesQuery {
-		v.pathT, v.queryItems, v.split = r.IncomingPath.SplitQuery()
+		if pathT, items, ok := r.IncomingPath.SplitQuery(); ok {
+			v.shape = &v1Shape{split: true, pathT: pathT, queryItems: items}
+		}
 	}
 	return v
 }
@@ -62,19 +70,19 @@ func (v *V1) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Result,
 		return gateway.Result{}, false
 	}
 	vars := req.TVars[:0]
-	if v.static {
-		if !v.staticMatch(req) {
+	if s := v.shape; s != nil && s.static {
+		if !s.staticMatch(req) {
 			return gateway.Result{}, false
 		}
 	} else {
 		var ok bool
 		switch {
 		case !v.capturesQuery:
-			vars, ok = v.incoming.MatchAppend(vars, req.RawPath)
-		case v.split:
-			vars, ok = v.matchSplit(vars, req)
+			vars, ok = v.rule.IncomingPath.MatchAppend(vars, req.RawPath)
+		case s != nil && s.split:
+			vars, ok = s.matchSplit(vars, req)
 		default:
-			vars, ok = v.incoming.MatchAppend(vars, req.RawPath+req.RawQuery)
+			vars, ok = v.rule.IncomingPath.MatchAppend(vars, req.RawPath+req.RawQuery)
 		}
 		// A parse that binds nothing counts as no match, as in Scarf.
 		if !ok || len(vars) == 0 {
@@ -84,9 +92,9 @@ func (v *V1) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Result,
 	req.TVars = vars
 
 	res := gateway.Result{
-		Event: event.Event{Kind: event.KindFile, PackageID: v.packageID, Variables: copyVars(vars)},
+		Event: event.Event{Kind: event.KindFile, PackageID: v.rule.PackageID, Variables: copyVars(vars)},
 	}
-	if v.target == nil {
+	if v.target.tmpl == nil {
 		// The body is read before anything is written: HTTP/1 clients
 		// may stop sending it once the response has begun.
 		var err error
@@ -113,15 +121,15 @@ func (v *V1) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Result,
 // staticMatch requires the exact raw path and, when the template has a
 // query, each of its parameters with an equal value (in any order, extra
 // parameters allowed; of repeated request parameters the last counts).
-func (v *V1) staticMatch(req *gateway.Request) bool {
-	if req.RawPath != v.staticPath {
+func (s *v1Shape) staticMatch(req *gateway.Request) bool {
+	if req.RawPath != s.staticPath {
 		return false
 	}
-	if len(v.staticQuery) == 0 {
+	if len(s.staticQuery) == 0 {
 		return true
 	}
 	got := req.Query()
-	for _, want := range v.staticQuery {
+	for _, want := range s.staticQuery {
 		it, ok := lastItem(got, want.Key)
 		if !ok || it.Value != want.Value {
 			return false
@@ -132,14 +140,14 @@ func (v *V1) staticMatch(req *gateway.Request) bool {
 
 // matchSplit matches the path template, then each query item against the
 // raw value of its parameter.
-func (v *V1) matchSplit(vars []uritemplate.Var, req *gateway.Request) ([]uritemplate.Var, bool) {
-	vars, ok := v.pathT.MatchAppend(vars, req.RawPath)
+func (s *v1Shape) matchSplit(vars []uritemplate.Var, req *gateway.Request) ([]uritemplate.Var, bool) {
+	vars, ok := s.pathT.MatchAppend(vars, req.RawPath)
 	if !ok {
 		return vars, false
 	}
 	raw := rawParams(req.RawQuery, req.Items[:0])
 	req.Items = raw
-	for _, it := range v.queryItems {
+	for _, it := range s.queryItems {
 		// The first occurrence counts, as when the request query is
 		// merged into the redirect, so the two always agree.
 		p, found := firstItem(raw, it.Key)

@@ -15,7 +15,7 @@ type V2 struct {
 	packageID string
 	re        *regexp.Regexp
 	names     []string
-	target    *target
+	target    target // without a template: answer 200 without a redirect
 }
 
 // NewV2 compiles a file-v2 rule.
@@ -39,7 +39,7 @@ func (v *V2) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Result,
 	vars := v.bind(req.TVars[:0], req.RawPath, m)
 	req.TVars = vars
 	res := gateway.Result{Event: event.Event{Kind: event.KindFile, PackageID: v.packageID, Variables: copyVars(vars)}}
-	if v.target == nil {
+	if v.target.tmpl == nil {
 		w.WriteHeader(http.StatusOK)
 		res.Status, res.Outcome = http.StatusOK, event.OutcomeServe
 		return res, true
