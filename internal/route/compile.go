@@ -258,19 +258,24 @@ func compileDomain(host string, rules []manifest.Rule, opts Options) (*Domain, e
 	}
 	slices.SortStableFunc(entries, compareEntries)
 
-	d := &Domain{Name: host, rules: make([]gateway.Rule, len(entries)), segs: make(map[string][]int32), bodyTimeout: opts.BodyTimeout}
+	d := &Domain{Name: host, rules: make([]gateway.Rule, len(entries)), bodyTimeout: opts.BodyTimeout}
+	var prefixes radixBuilder
 	for i, e := range entries {
 		d.rules[i] = e.rule
 		switch {
 		case e.prefixed:
-			d.prefixes.insert(e.prefix, int32(i))
+			prefixes.insert(e.prefix, int32(i))
 		case e.keyed:
+			if d.segs == nil {
+				d.segs = make(map[string][]int32)
+			}
 			d.segs[e.seg] = append(d.segs[e.seg], int32(i))
 			d.segRules = append(d.segRules, int32(i))
 		default:
 			d.wild = append(d.wild, int32(i))
 		}
 	}
+	d.prefixes = prefixes.build()
 	return d, nil
 }
 
