@@ -32,15 +32,15 @@ func (t *Template) AppendExpand(dst []byte, vars []Var) (out []byte, ok bool) {
 // appendExpand is AppendExpand that also appends to spans, when record
 // is set, where each value went.
 func (t *Template) appendExpand(dst []byte, vars []Var, spans []valueSpan, record bool) (out []byte, _ []valueSpan, ok bool) {
-	for i := range t.cvars {
-		if v := &t.cvars[i]; v.flags&varFirstUse != 0 {
+	for k := range t.nvars() {
+		if v := t.cvar(k); v.flags&varFirstUse != 0 {
 			if _, found := lookup(vars, t.name(v)); !found {
 				return dst, spans, false
 			}
 		}
 	}
-	for i := range t.nodes {
-		nd := &t.nodes[i]
+	for i := range int(t.nparts) {
+		nd := t.node(i)
 		if !nd.expr {
 			dst = append(dst, t.lit(nd)...)
 			continue
@@ -49,9 +49,8 @@ func (t *Template) appendExpand(dst []byte, vars []Var, spans []valueSpan, recor
 		if fr.first != 0 {
 			dst = append(dst, fr.first)
 		}
-		vs := t.varsOf(nd)
-		for j := range vs {
-			v := &vs[j]
+		for j := range int(nd.n) {
+			v := t.varOf(nd, j)
 			if j > 0 {
 				dst = append(dst, fr.sep)
 			}
@@ -173,10 +172,12 @@ func (t *Template) Expand(vars []Var) (string, bool) {
 }
 
 // ExpandEmpty expands t with every variable set to "", so {?x} gives "?x=".
-func (t *Template) ExpandEmpty() string {
-	var b []byte
-	for i := range t.nodes {
-		nd := &t.nodes[i]
+func (t *Template) ExpandEmpty() string { return string(t.AppendExpandEmpty(nil)) }
+
+// AppendExpandEmpty appends ExpandEmpty's expansion to b.
+func (t *Template) AppendExpandEmpty(b []byte) []byte {
+	for i := range int(t.nparts) {
+		nd := t.node(i)
 		if !nd.expr {
 			b = append(b, t.lit(nd)...)
 			continue
@@ -185,20 +186,19 @@ func (t *Template) ExpandEmpty() string {
 		if fr.first != 0 {
 			b = append(b, fr.first)
 		}
-		vs := t.varsOf(nd)
-		for j := range vs {
+		for j := range int(nd.n) {
 			if j > 0 {
 				b = append(b, fr.sep)
 			}
 			if fr.named {
-				b = append(b, t.name(&vs[j])...)
+				b = append(b, t.name(t.varOf(nd, j))...)
 				if !fr.ifEmpty {
 					b = append(b, '=')
 				}
 			}
 		}
 	}
-	return string(b)
+	return b
 }
 
 func lookup(vars []Var, name string) (string, bool) {

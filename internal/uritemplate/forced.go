@@ -16,10 +16,10 @@ import "strings"
 // the template or by a literal whose first byte is neither a value
 // character nor the ',' that may trail a value.
 func forcedShape(t *Template) bool {
-	nodes := t.nodes
+	n := int(t.nparts)
 	exprs := 0
-	for i := range nodes {
-		nd := &nodes[i]
+	for i := range n {
+		nd := t.node(i)
 		if !nd.expr {
 			continue
 		}
@@ -27,13 +27,13 @@ func forcedShape(t *Template) bool {
 		if nd.op != 0 || nd.n != 1 {
 			return false
 		}
-		if v := &t.varsOf(nd)[0]; v.explode() || v.prefix > 0 || v.slot >= 0 {
+		if v := t.varOf(nd, 0); v.explode() || v.prefix > 0 || v.slot >= 0 {
 			return false
 		}
-		if i+1 == len(nodes) {
+		if i+1 == n {
 			continue
 		}
-		next := &nodes[i+1]
+		next := t.node(i + 1)
 		if next.expr {
 			return false
 		}
@@ -50,8 +50,8 @@ func forcedShape(t *Template) bool {
 func (t *Template) matchForced(dst []Var, in string) (out []Var, ok, decided bool) {
 	base := len(dst)
 	p := 0
-	for i := range t.nodes {
-		nd := &t.nodes[i]
+	for i := range int(t.nparts) {
+		nd := t.node(i)
 		if !nd.expr {
 			lit := t.lit(nd)
 			if !strings.HasPrefix(in[p:], lit) {
@@ -64,7 +64,7 @@ func (t *Template) matchForced(dst []Var, in string) (out []Var, ok, decided boo
 		if e < len(in) && in[e] == ',' {
 			return dst[:base], false, false
 		}
-		dst = append(dst, Var{Name: t.name(&t.cvars[nd.off]), Value: in[p:e]})
+		dst = append(dst, Var{Name: t.name(t.varOf(nd, 0)), Value: in[p:e]})
 		p = e
 	}
 	if p != len(in) {

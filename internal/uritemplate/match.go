@@ -96,13 +96,13 @@ func (t *Template) matchAppend(dst []Var, input string, m *matcher) (out []Var, 
 	if len(input) > MaxInput {
 		return dst, false
 	}
-	if t.names == 0 {
+	if t.names() == 0 {
 		return dst, input == t.literal()
 	}
 	if head, tail := t.head(), t.tail(); len(input) < len(head)+len(tail) || !strings.HasPrefix(input, head) || !strings.HasSuffix(input, tail) {
 		return dst, false
 	}
-	if t.forced {
+	if t.forced() {
 		if out, ok, decided := t.matchForced(dst, input); decided {
 			return out, ok
 		}
@@ -207,10 +207,10 @@ func (m *matcher) get(r, p int) bool {
 
 // start is the row where part i begins; row 0 is the end of the template.
 func (m *matcher) start(i int) int {
-	if i == len(m.t.nodes) {
+	if i == int(m.t.nparts) {
 		return 0
 	}
-	return int(m.t.nodes[i].row)
+	return int(m.t.node(i).row)
 }
 
 // table computes every row from the end of the input backwards. Each row is
@@ -220,17 +220,18 @@ func (m *matcher) start(i int) int {
 func (m *matcher) table() {
 	t, in, n := m.t, m.in, m.n
 	m.w = (n + 2 + 63) >> 6 // positions 0..n+1; n+1 is never set
-	size := int(t.rows) * m.w
+	rows := t.rows()
+	size := rows * m.w
 	if cap(m.bits) < size {
 		m.bits = make([]uint64, size)
 	}
 	m.bits = m.bits[:size]
 	clear(m.bits)
 	lo := 0
-	if !t.nodes[0].expr {
-		lo = int(t.nodes[0].n)
+	if nd := t.node(0); !nd.expr {
+		lo = int(nd.n)
 	}
-	m.work += int(t.rows) * (n - lo + 1)
+	m.work += rows * (n - lo + 1)
 	for p := n; p >= lo; p-- {
 		// End of the unit (one allowed character or one percent-encoded
 		// UTF-8 character) that starts at p, for both value charsets.
@@ -249,8 +250,8 @@ func (m *matcher) table() {
 		if p == n {
 			m.set(0, p)
 		}
-		for i := len(t.nodes) - 1; i >= 0; i-- {
-			nd := &t.nodes[i]
+		for i := int(t.nparts) - 1; i >= 0; i-- {
+			nd := t.node(i)
 			row := int(nd.row)
 			next := m.start(i + 1)
 			if !nd.expr {
@@ -264,10 +265,9 @@ func (m *matcher) table() {
 			if fr.reserved {
 				u = uA
 			}
-			vs := t.varsOf(nd)
-			nv := len(vs)
+			nv := int(nd.n)
 			for j := nv - 1; j >= 0; j-- {
-				v := &vs[j]
+				v := t.varOf(nd, j)
 				b := row + 1 + rowsPerVar*j
 				listT := next
 				if j+1 < nv {
@@ -313,8 +313,8 @@ func (m *matcher) table() {
 			}
 		}
 	}
-	if lo > 0 && strings.HasPrefix(in, t.lit(&t.nodes[0])) && m.bit(m.start(1), lo) {
-		m.set(int(t.nodes[0].row), 0)
+	if nd := t.node(0); lo > 0 && strings.HasPrefix(in, t.lit(nd)) && m.bit(m.start(1), lo) {
+		m.set(int(nd.row), 0)
 	}
 }
 
@@ -326,10 +326,10 @@ func (m *matcher) part(i, p int) bool {
 	if m.tick(1) {
 		return false
 	}
-	if i == len(m.t.nodes) {
+	if i == int(m.t.nparts) {
 		return p == m.n
 	}
-	nd := &m.t.nodes[i]
+	nd := m.t.node(i)
 	if !m.get(int(nd.row), p) {
 		return false
 	}
@@ -353,9 +353,9 @@ func (m *matcher) rest(i, j, p int) bool {
 		return false
 	}
 	mk := m.mark()
-	vs := m.t.varsOf(&m.t.nodes[i])
-	for k := j; k < len(vs); k++ {
-		if !m.undefine(&vs[k]) {
+	nd := m.t.node(i)
+	for k := j; k < int(nd.n); k++ {
+		if !m.undefine(m.t.varOf(nd, k)) {
 			m.undo(mk)
 			return false
 		}
@@ -371,7 +371,7 @@ func (m *matcher) rest(i, j, p int) bool {
 // expression's variables is already defined, which an operator with a
 // prefix character requires before the expression may end.
 func (m *matcher) list(i, j int, defined bool, p int) bool {
-	nd := &m.t.nodes[i]
+	nd := m.t.node(i)
 	if j == int(nd.n) {
 		return defined && m.part(i+1, p)
 	}
@@ -387,7 +387,7 @@ func (m *matcher) list(i, j int, defined bool, p int) bool {
 		return true
 	}
 	mk := m.mark()
-	if m.undefine(&m.t.varsOf(nd)[j]) && m.list(i, j+1, defined, p) {
+	if m.undefine(m.t.varOf(nd, j)) && m.list(i, j+1, defined, p) {
 		return true
 	}
 	m.undo(mk)
@@ -396,7 +396,7 @@ func (m *matcher) list(i, j int, defined bool, p int) bool {
 
 // bind tries v_j defined at p.
 func (m *matcher) bind(i, j, p int) bool {
-	nd := &m.t.nodes[i]
+	nd := m.t.node(i)
 	if !m.get(int(nd.row)+1+rowsPerVar*j+rBind, p) {
 		return false
 	}
@@ -404,7 +404,7 @@ func (m *matcher) bind(i, j, p int) bool {
 	if !fr.named {
 		return m.value(i, j, p)
 	}
-	q, ok := m.key(fr, &m.t.varsOf(nd)[j], p)
+	q, ok := m.key(fr, m.t.varOf(nd, j), p)
 	if !ok {
 		return false
 	}
@@ -422,7 +422,7 @@ func (m *matcher) bind(i, j, p int) bool {
 // key reports whether the input at p starts with the key of v, a
 // variable of a named expression ("name=" for ? and &, "name" for ;), and
 // returns where the key ends.
-func (m *matcher) key(fr *framing, v *cvar, p int) (int, bool) {
+func (m *matcher) key(fr *framing, v cvar, p int) (int, bool) {
 	name := m.t.name(v)
 	if !strings.HasPrefix(m.in[p:], name) {
 		return 0, false
@@ -444,8 +444,8 @@ func (m *matcher) key(fr *framing, v *cvar, p int) (int, bool) {
 // only then stops. Unrolled, that is every end inside a run in ascending
 // order, then the ends of runs in descending order, then the empty value.
 func (m *matcher) value(i, j, p int) bool {
-	nd := &m.t.nodes[i]
-	v := &m.t.varsOf(nd)[j]
+	nd := m.t.node(i)
+	v := m.t.varOf(nd, j)
 	if v.explode() || !m.get(int(nd.row)+1+rowsPerVar*j+rVal, p) {
 		return false
 	}
@@ -507,12 +507,12 @@ func (m *matcher) try(i, j, p, e int, prefix bool) bool {
 	if m.tick(1) {
 		return false
 	}
-	nd := &m.t.nodes[i]
+	nd := m.t.node(i)
 	if !m.get(int(nd.row)+1+rowsPerVar*j+rAft, e) {
 		return false
 	}
 	mk := m.mark()
-	if m.define(&m.t.varsOf(nd)[j], m.in[p:e], prefix) && m.after(i, j, e) {
+	if m.define(m.t.varOf(nd, j), m.in[p:e], prefix) && m.after(i, j, e) {
 		return true
 	}
 	m.undo(mk)
@@ -523,7 +523,7 @@ func (m *matcher) try(i, j, p, e int, prefix bool) bool {
 // first, then the end of the expression with the others undefined. The
 // first alternative accepts a trailing separator, as Burrito does.
 func (m *matcher) after(i, j, p int) bool {
-	if p < m.n && m.in[p] == framings[m.t.nodes[i].op].sep && m.list(i, j+1, true, p+1) {
+	if p < m.n && m.in[p] == framings[m.t.node(i).op].sep && m.list(i, j+1, true, p+1) {
 		return true
 	}
 	return m.rest(i, j+1, p)
@@ -543,7 +543,7 @@ func (m *matcher) undo(mk mark) {
 // define records v bound to raw (still encoded). A name that occurs once
 // goes straight to dst; a repeated one must agree with its earlier
 // occurrences.
-func (m *matcher) define(v *cvar, raw string, prefix bool) bool {
+func (m *matcher) define(v cvar, raw string, prefix bool) bool {
 	if v.slot < 0 {
 		m.dst = append(m.dst, Var{m.t.name(v), raw})
 		return true
@@ -598,7 +598,7 @@ func (s *slotState) combine(kind slotKind, n int, u string) bool {
 	return false
 }
 
-func (m *matcher) undefine(v *cvar) bool {
+func (m *matcher) undefine(v cvar) bool {
 	if v.slot < 0 {
 		return true
 	}

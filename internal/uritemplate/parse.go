@@ -25,25 +25,32 @@ func (e *SyntaxError) Error() string {
 // use.
 //
 // A gateway keeps two templates for most of its rules, and may serve a
-// hundred thousand rules, so a template holds only what matching and
-// expansion read: its text, and one small record per part and per
-// variable occurrence, which point into that text. What parsing,
-// validation and compilation alone need (the parts as written and their
-// positions) is parsed again from the source when asked for.
+// hundred thousand rules, so a template is one small header and one
+// string: its source, the URL form of its literals that differ from it,
+// and one 8-byte record per part and per variable occurrence, which point
+// into the text before them. What parsing, validation and compilation
+// alone need (the parts as written and their positions) is parsed again
+// from the source when asked for.
 type Template struct {
-	// text is the source, followed by the URL form of its literals that
-	// differ from it (those with non-ASCII characters), if any.
-	text  string
-	nodes []node
-	cvars []cvar // every variable occurrence, expression by expression
-
-	srcLen   uint16
-	rows     uint16 // rows of the reachability table used by the matcher
-	slots    uint8  // number of distinct names that occur more than once
-	names    uint8  // number of distinct names
-	captures bool
-	forced   bool // every parse is forced: see forcedShape
+	// text is the source; then the URL form of its literals that have
+	// non-ASCII characters, if any; then the records: nparts parts (see
+	// node), then every variable occurrence, expression by expression
+	// (see cvar).
+	text   string
+	srcLen uint16 // the source is text[:srcLen]
+	recs   uint16 // the records start at text[recs:]
+	nparts uint16
+	slots  uint8 // number of distinct names that occur more than once
+	info   uint8 // number of distinct names, and the flags below
 }
+
+// Flags of Template.info, above the number of distinct names (at most
+// MaxVars).
+const (
+	infoCaptures = 1 << 6
+	infoForced   = 1 << 7 // every parse is forced: see forcedShape
+	infoNames    = infoCaptures - 1
+)
 
 // Part is a literal or an expression of a template.
 type Part struct {
@@ -68,11 +75,12 @@ type VarSpec struct {
 
 type span struct{ start, end int }
 
-// node is the compiled form of a part: for a literal, text[off:off+n]
-// as it must appear in a URL (non-ASCII percent-encoded); for an
-// expression, its variables cvars[off:off+n] and its operator, whose
-// framing is framings[op]. Offsets fit in 16 bits: a template has at
-// most MaxLen bytes, and its encoded literals at most three times that.
+// node is the record of a part: for a literal, text[off:off+n] as it
+// must appear in a URL (non-ASCII percent-encoded); for an expression,
+// its variables, the records of occurrences off to off+n-1, and its
+// operator, whose framing is framings[op]. Offsets fit in 16 bits: a
+// template has at most MaxLen bytes, its encoded literals at most three
+// times that, and at most MaxVars variables.
 type node struct {
 	off, n uint16
 	row    uint16 // first row of this part in the matcher's table
@@ -100,7 +108,8 @@ func init() {
 	}
 }
 
-// cvar is one variable occurrence: its name is text[off:off+n].
+// cvar is the record of one variable occurrence: its name is
+// text[off:off+n].
 type cvar struct {
 	off, n uint16
 	prefix uint16 // N of {v:N}, 0 when absent (N is at most 9999)
@@ -113,37 +122,79 @@ const (
 	varFirstUse             // the name's first occurrence in the template
 )
 
-func (v *cvar) explode() bool { return v.flags&varExplode != 0 }
+func (v cvar) explode() bool { return v.flags&varExplode != 0 }
 
-// lit returns the literal of nd, a literal node.
-func (t *Template) lit(nd *node) string { return t.text[nd.off : int(nd.off)+int(nd.n)] }
+// rec reads record i, little-endian.
+func (t *Template) rec(i int) uint64 {
+	k := int(t.recs) + 8*i
+	s := t.text[k : k+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
 
-// varsOf returns the variables of nd, an expression node.
-func (t *Template) varsOf(nd *node) []cvar { return t.cvars[nd.off : int(nd.off)+int(nd.n)] }
+// node returns part i.
+func (t *Template) node(i int) node {
+	r := t.rec(i)
+	return node{off: uint16(r), n: uint16(r >> 16), row: uint16(r >> 32), op: byte(r >> 48), expr: r>>56 != 0}
+}
+
+// cvar returns variable occurrence k of the template.
+func (t *Template) cvar(k int) cvar {
+	r := t.rec(int(t.nparts) + k)
+	return cvar{off: uint16(r), n: uint16(r >> 16), prefix: uint16(r >> 32), slot: int8(r >> 48), flags: uint8(r >> 56)}
+}
+
+// varOf returns variable j of nd, an expression.
+func (t *Template) varOf(nd node, j int) cvar { return t.cvar(int(nd.off) + j) }
+
+// nvars returns the number of variable occurrences.
+func (t *Template) nvars() int { return (len(t.text)-int(t.recs))/8 - int(t.nparts) }
+
+// names returns the number of distinct names.
+func (t *Template) names() int { return int(t.info & infoNames) }
+
+// lit returns the literal of nd, a literal part.
+func (t *Template) lit(nd node) string { return t.text[nd.off : int(nd.off)+int(nd.n)] }
 
 // name returns the name of v as written.
-func (t *Template) name(v *cvar) string { return t.text[v.off : int(v.off)+int(v.n)] }
+func (t *Template) name(v cvar) string { return t.text[v.off : int(v.off)+int(v.n)] }
+
+// rows returns the number of rows of the matcher's table.
+func (t *Template) rows() int {
+	if t.nparts == 0 {
+		return 1
+	}
+	last := t.node(int(t.nparts) - 1)
+	if !last.expr {
+		return int(last.row) + 1
+	}
+	return int(last.row) + 1 + rowsPerVar*int(last.n)
+}
 
 // literal returns the expansion of a template without expressions.
 func (t *Template) literal() string {
-	if len(t.nodes) == 0 {
+	if t.nparts == 0 {
 		return ""
 	}
-	return t.lit(&t.nodes[0])
+	return t.lit(t.node(0))
 }
 
 // head and tail return the encoded leading and trailing literals of a
 // template of more than one part, for quick rejection; "" otherwise.
 func (t *Template) head() string {
-	if len(t.nodes) > 1 && !t.nodes[0].expr {
-		return t.lit(&t.nodes[0])
+	if t.nparts > 1 {
+		if nd := t.node(0); !nd.expr {
+			return t.lit(nd)
+		}
 	}
 	return ""
 }
 
 func (t *Template) tail() string {
-	if n := len(t.nodes); n > 1 && !t.nodes[n-1].expr {
-		return t.lit(&t.nodes[n-1])
+	if t.nparts > 1 {
+		if nd := t.node(int(t.nparts) - 1); !nd.expr {
+			return t.lit(nd)
+		}
 	}
 	return ""
 }
@@ -204,6 +255,10 @@ type parser struct {
 	exprs    []Expr
 	specs    []VarSpec
 	nameOffs []int
+	// The records being compiled, and the text they go into.
+	nodes []node
+	cvars []cvar
+	buf   []byte
 }
 
 // reset readies p to parse src, dropping what it held of the last
@@ -214,6 +269,7 @@ func (p *parser) reset(src string) {
 	clear(p.specs)
 	p.src, p.i = src, 0
 	p.parts, p.spans, p.exprs, p.specs, p.nameOffs = p.parts[:0], p.spans[:0], p.exprs[:0], p.specs[:0], p.nameOffs[:0]
+	p.nodes, p.cvars, p.buf = p.nodes[:0], p.cvars[:0], p.buf[:0]
 }
 
 func (p *parser) fail(at int, format string, args ...any) error {
@@ -449,12 +505,12 @@ func (t *Template) Parts() []Part {
 // Vars returns the distinct variable names in order of first appearance,
 // in a new slice.
 func (t *Template) Vars() []string {
-	if t.names == 0 {
+	if t.names() == 0 {
 		return nil
 	}
-	names := make([]string, 0, t.names)
-	for i := range t.cvars {
-		if v := &t.cvars[i]; v.flags&varFirstUse != 0 {
+	names := make([]string, 0, t.names())
+	for k := range t.nvars() {
+		if v := t.cvar(k); v.flags&varFirstUse != 0 {
 			names = append(names, t.name(v))
 		}
 	}
@@ -462,81 +518,104 @@ func (t *Template) Vars() []string {
 }
 
 // HasVars reports whether the template has at least one expression.
-func (t *Template) HasVars() bool { return t.names > 0 }
+func (t *Template) HasVars() bool { return t.names() > 0 }
 
 // CapturesQuery reports whether the template describes a query string: it
 // expands the template with every variable set to its own name and checks
 // that the result parses as a URI reference whose query component is
 // neither absent nor empty.
-func (t *Template) CapturesQuery() bool { return t.captures }
+func (t *Template) CapturesQuery() bool { return t.info&infoCaptures != 0 }
+
+// forced reports whether every parse of the template is forced (see
+// forcedShape).
+func (t *Template) forced() bool { return t.info&infoForced != 0 }
 
 // LeadingLiteral returns the literal text that starts every expansion of
 // the template, as it appears in a URL (non-ASCII characters
 // percent-encoded in upper case): the whole template when it has no
-// expression, "" when it starts with one.
+// expression, "" when it starts with one. It is part of the template's
+// text, not a copy.
 func (t *Template) LeadingLiteral() string {
-	if len(t.nodes) == 0 || t.nodes[0].expr {
+	if t.nparts == 0 {
 		return ""
 	}
-	return t.lit(&t.nodes[0])
+	if nd := t.node(0); !nd.expr {
+		return t.lit(nd)
+	}
+	return ""
 }
 
 // compile builds the template from what p parsed.
 func (p *parser) compile() *Template {
 	src := p.src
-	t := &Template{srcLen: uint16(len(src))}
-	var extra []byte // encoded literals that differ from the source
-	t.nodes = make([]node, len(p.parts))
-	t.cvars = make([]cvar, 0, len(p.specs))
-	rows := 1 // row 0 is the end of input
-	k := 0    // index into p.specs
+	p.buf = append(p.buf, src...) // then the encoded literals, then the records
+	rows := 1                     // row 0 is the end of input
+	k := 0                        // index into p.specs
 	for i, pt := range p.parts {
-		nd := &t.nodes[i]
-		nd.row = uint16(rows)
+		nd := node{row: uint16(rows)}
 		if pt.Expr == nil {
 			if isASCII(pt.Literal) {
 				nd.off, nd.n = uint16(p.spans[i].start), uint16(len(pt.Literal))
 			} else {
-				off := len(src) + len(extra)
-				extra = appendLiteral(extra, pt.Literal)
-				nd.off, nd.n = uint16(off), uint16(len(src)+len(extra)-off)
+				off := len(p.buf)
+				p.buf = appendLiteral(p.buf, pt.Literal)
+				nd.off, nd.n = uint16(off), uint16(len(p.buf)-off)
 			}
+			p.nodes = append(p.nodes, nd)
 			rows++
 			continue
 		}
 		nd.expr, nd.op = true, pt.Expr.Op
-		nd.off, nd.n = uint16(len(t.cvars)), uint16(len(pt.Expr.Vars))
+		nd.off, nd.n = uint16(len(p.cvars)), uint16(len(pt.Expr.Vars))
+		p.nodes = append(p.nodes, nd)
 		for _, v := range pt.Expr.Vars {
 			cv := cvar{off: uint16(p.nameOffs[k]), n: uint16(len(v.Name)), prefix: uint16(v.Prefix), slot: -1}
 			if v.Explode {
 				cv.flags |= varExplode
 			}
-			t.cvars = append(t.cvars, cv)
+			p.cvars = append(p.cvars, cv)
 			k++
 		}
 		rows += 1 + rowsPerVar*len(pt.Expr.Vars)
 	}
-	t.rows = uint16(rows)
-	t.text = src
-	if len(extra) > 0 {
-		t.text = src + string(extra)
+	t := &Template{srcLen: uint16(len(src)), recs: uint16(len(p.buf)), nparts: uint16(len(p.nodes))}
+	names, slots := p.numberNames()
+	t.info, t.slots = uint8(names), uint8(slots)
+	for _, nd := range p.nodes {
+		var expr uint64
+		if nd.expr {
+			expr = 1
+		}
+		p.buf = appendRec(p.buf, uint64(nd.off)|uint64(nd.n)<<16|uint64(nd.row)<<32|uint64(nd.op)<<48|expr<<56)
 	}
-	t.numberNames()
+	for _, v := range p.cvars {
+		p.buf = appendRec(p.buf, uint64(v.off)|uint64(v.n)<<16|uint64(v.prefix)<<32|uint64(uint8(v.slot))<<48|uint64(v.flags)<<56)
+	}
+	t.text = string(p.buf)
 	// Only a '?' in the source, literal or operator, can start a query.
-	t.captures = strings.IndexByte(src, '?') >= 0 && capturesQuery(t)
-	t.forced = forcedShape(t)
+	if strings.IndexByte(src, '?') >= 0 && capturesQuery(t) {
+		t.info |= infoCaptures
+	}
+	if forcedShape(t) {
+		t.info |= infoForced
+	}
 	return t
 }
 
-// numberNames marks the first occurrence of every name, and gives each
-// name that occurs more than once a consistency slot, in order of first
-// appearance. Names are compared by linear search: templates have a
-// handful.
-func (t *Template) numberNames() {
-	vs := t.cvars
+func appendRec(b []byte, r uint64) []byte {
+	return append(b, byte(r), byte(r>>8), byte(r>>16), byte(r>>24), byte(r>>32), byte(r>>40), byte(r>>48), byte(r>>56))
+}
+
+// numberNames marks the first occurrence of every name in p.cvars, and
+// gives each name that occurs more than once a consistency slot, in order
+// of first appearance. It returns the number of distinct names and of
+// slots. Names are compared by linear search: templates have a handful.
+func (p *parser) numberNames() (names, slots int) {
+	vs := p.cvars
+	name := func(i int) string { return p.src[vs[i].off : int(vs[i].off)+int(vs[i].n)] }
 	firstOf := func(i int) int {
 		for j := range i {
-			if t.name(&vs[j]) == t.name(&vs[i]) {
+			if name(j) == name(i) {
 				return j
 			}
 		}
@@ -546,7 +625,7 @@ func (t *Template) numberNames() {
 		f := firstOf(i)
 		if f == i {
 			vs[i].flags |= varFirstUse
-			t.names++
+			names++
 			continue
 		}
 		if vs[f].slot < 0 {
@@ -555,8 +634,8 @@ func (t *Template) numberNames() {
 	}
 	for i := range vs {
 		if vs[i].slot == -2 {
-			vs[i].slot = int8(t.slots)
-			t.slots++
+			vs[i].slot = int8(slots)
+			slots++
 		}
 	}
 	for i := range vs {
@@ -564,6 +643,7 @@ func (t *Template) numberNames() {
 			vs[i].slot = vs[f].slot
 		}
 	}
+	return names, slots
 }
 
 func isASCII(s string) bool {

@@ -20,7 +20,7 @@ type QueryItem struct {
 // a fragment, an expression inside a key, an exploded variable, an empty
 // key, or an expression whose operator is not none, a leading '?' or '&'.
 func (t *Template) SplitQuery() (path *Template, items []QueryItem, ok bool) {
-	if !t.captures {
+	if !t.CapturesQuery() {
 		return nil, nil, false
 	}
 	src := t.String()

@@ -20,7 +20,7 @@ func mustParse(t testing.TB, s string) *Template {
 // matchWith runs one matcher mode directly, bypassing the quick checks of
 // MatchAppend, and reports the work done.
 func matchWith(t *Template, in string, mode int) (vars []Var, ok bool, work int) {
-	if t.names == 0 {
+	if t.names() == 0 {
 		return nil, in == t.literal(), 0
 	}
 	m := new(matcher)
@@ -303,7 +303,7 @@ func TestPathologicalInputsAreLinear(t *testing.T) {
 		}
 		// Plain budget plus one table pass, plus a search that never
 		// backtracks.
-		if limit := plainBudget(len(c.in)) + (int(tp.rows)+4)*(len(c.in)+2); work > limit {
+		if limit := plainBudget(len(c.in)) + (tp.rows()+4)*(len(c.in)+2); work > limit {
 			t.Errorf("Match(%q, %d bytes) did %d units of work, want at most %d", tp, len(c.in), work, limit)
 		}
 	}
@@ -353,7 +353,7 @@ func TestRepeatedNamesLongValues(t *testing.T) {
 			t.Errorf("Match(%q, %d bytes) = %v, want %v", c.tmpl, len(c.in), ok, c.want)
 		}
 		// The table plus the repeat budget, whatever the value lengths.
-		if limit := plainBudget(len(c.in)) + (int(tp.rows)+4)*(len(c.in)+2) + 2*repeatBudget; work > limit {
+		if limit := plainBudget(len(c.in)) + (tp.rows()+4)*(len(c.in)+2) + 2*repeatBudget; work > limit {
 			t.Errorf("Match(%q, %d bytes) did %d units of work, want at most %d", c.tmpl, len(c.in), work, limit)
 		}
 		// Each check of an encoded value decodes it into a new string, so
