@@ -8,8 +8,7 @@ import (
 	"portico/internal/uritemplate"
 )
 
-// target is a compiled outgoing URL. Rules hold it by value: a gateway
-// may hold a hundred thousand of them.
+// target is a compiled outgoing URL.
 type target struct {
 	tmpl *uritemplate.Template // nil: no outgoing URL
 	// origin is the expanded scheme://authority, fixed text by manifest
@@ -32,8 +31,11 @@ type fixedTarget struct {
 	ok  bool
 }
 
-func newTarget(t *uritemplate.Template, allowDots bool) target {
-	tg := target{tmpl: t, dots: allowDots}
+// newTarget compiles an outgoing URL. ownOrigin reports that the origin
+// is not a prefix of the template's leading literal, where it usually
+// is.
+func newTarget(t *uritemplate.Template, allowDots bool) (tg target, ownOrigin bool) {
+	tg = target{tmpl: t, dots: allowDots}
 	lead := t.LeadingLiteral()
 	if !t.HasVars() {
 		// The leading literal is the whole URL.
@@ -46,13 +48,13 @@ func newTarget(t *uritemplate.Template, allowDots bool) target {
 	// leading literal shows it, the empty expansion is not needed.
 	tg.origin = originOf(lead)
 	if tg.origin == "" || tg.origin == lead && t.HasVars() {
-		if o := originOf(t.ExpandEmpty()); strings.HasPrefix(lead, o) {
-			tg.origin = lead[:len(o)]
-		} else {
-			tg.origin = strings.Clone(o)
+		o := originOf(t.ExpandEmpty())
+		if !strings.HasPrefix(lead, o) {
+			return target{tmpl: t, origin: o, fixed: tg.fixed, dots: allowDots}, true
 		}
+		tg.origin = lead[:len(o)]
 	}
-	return tg
+	return tg, false
 }
 
 // originOf returns the scheme://authority that url starts with: up to

@@ -11,20 +11,23 @@ import (
 	"portico/internal/uritemplate"
 )
 
-// V1 serves a file-v1 rule. It keeps the rule it was compiled from, and
-// what matching needs beyond it; a gateway may hold a hundred thousand.
+// V1 serves a file-v1 rule. It keeps the rule it was compiled from and
+// what matching and redirecting need beyond it, in as little as it can:
+// a gateway may hold a hundred thousand.
 type V1 struct {
-	rule   *manifest.FileV1
-	target target // without a template: answer 200 without a redirect
-	// shape is nil for the common incoming paths, those with variables
-	// and without a query part that matches item by item.
-	shape *v1Shape
-
+	rule *manifest.FileV1
+	// extra is nil for the common rule: an incoming path with variables
+	// and no query part matched item by item, and an outgoing URL, if
+	// any, with variables and an origin that starts its leading literal.
+	extra *v1Extra
+	// originLen is the length of the target's origin at the start of
+	// the outgoing URL's leading literal, unless extra holds the origin.
+	originLen     uint16
 	capturesQuery bool
 }
 
-// v1Shape is what an incoming path of a rarer shape needs.
-type v1Shape struct {
+// v1Extra is what a rule of a rarer shape needs.
+type v1Extra struct {
 	// static is set when the incoming path has no variables: it then
 	// matches exactly one raw path, plus the parameters of its query.
 	static      bool
@@ -38,30 +41,59 @@ type v1Shape struct {
 	split      bool
 	pathT      *uritemplate.Template
 	queryItems []uritemplate.QueryItem
+
+	// fixed is the target's, when its URL has no variables.
+	fixed *fixedTarget
+	// origin is the target's when it does not start the leading literal
+	// (ownOrigin).
+	origin    string
+	ownOrigin bool
 }
 
 // NewV1 compiles a file-v1 rule.
 func NewV1(r *manifest.FileV1) *V1 {
-	v := &V1{rule: r}
+	v := &V1{rule: r, capturesQuery: r.IncomingPath.CapturesQuery()}
+	var x v1Extra
 	if r.OutgoingURL != nil {
-		v.target = newTarget(r.OutgoingURL, r.AllowDotSegments)
+		tg, own := newTarget(r.OutgoingURL, r.AllowDotSegments)
+		x.fixed = tg.fixed
+		if own {
+			x.origin, x.ownOrigin = tg.origin, true
+		} else {
+			v.originLen = uint16(len(tg.origin))
+		}
 	}
-	v.capturesQuery = r.IncomingPath.CapturesQuery()
 	if !r.IncomingPath.HasVars() {
 		// Without variables the leading literal is the whole path.
 		path, q, _ := strings.Cut(r.IncomingPath.LeadingLiteral(), "?")
-		v.shape = &v1Shape{static: true, staticPath: path}
+		x.static, x.staticPath = true, path
 		if v.capturesQuery {
-			v.shape.staticQuery = query.Parse(q)
+			x.staticQuery = query.Parse(q)
 		}
-		return v
+	} else if v.capturesQuery {
+		x.pathT, x.queryItems, x.split = r.IncomingPath.SplitQuery()
 	}
-	if v.capturesQuery {
-		if pathT, items, ok := r.IncomingPath.SplitQuery(); ok {
-			v.shape = &v1Shape{split: true, pathT: pathT, queryItems: items}
-		}
+	if x.static || x.split || x.fixed != nil || x.ownOrigin {
+		v.extra = &x
 	}
 	return v
+}
+
+// target returns the rule's outgoing URL.
+func (v *V1) target() target {
+	tg := target{tmpl: v.rule.OutgoingURL, dots: v.rule.AllowDotSegments}
+	if tg.tmpl == nil {
+		return tg
+	}
+	if x := v.extra; x != nil {
+		tg.fixed = x.fixed
+		if x.ownOrigin {
+			tg.origin = x.origin
+			return tg
+		}
+	}
+	tg.origin = tg.tmpl.LeadingLiteral()[:v.originLen]
+	return tg
 }
 
 // Serve implements gateway.Rule.
@@ -70,8 +102,8 @@ func (v *V1) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Result,
 		return gateway.Result{}, false
 	}
 	vars := req.TVars[:0]
-	if s := v.shape; s != nil && s.static {
-		if !s.staticMatch(req) {
+	if x := v.extra; x != nil && x.static {
+		if !x.staticMatch(req) {
 			return gateway.Result{}, false
 		}
 	} else {
@@ -79,8 +111,8 @@ func (v *V1) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Result,
 		switch {
 		case !v.capturesQuery:
 			vars, ok = v.rule.IncomingPath.MatchAppend(vars, req.RawPath)
-		case s != nil && s.split:
-			vars, ok = s.matchSplit(vars, req)
+		case x != nil && x.split:
+			vars, ok = x.matchSplit(vars, req)
 		default:
 			vars, ok = v.rule.IncomingPath.MatchAppend(vars, req.RawPath+req.RawQuery)
 		}
@@ -94,7 +126,8 @@ func (v *V1) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Result,
 	res := gateway.Result{
 		Event: event.Event{Kind: event.KindFile, PackageID: v.rule.PackageID, Variables: copyVars(vars)},
 	}
-	if v.target.tmpl == nil {
+	tg := v.target()
+	if tg.tmpl == nil {
 		// The body is read before anything is written: HTTP/1 clients
 		// may stop sending it once the response has begun.
 		var err error
@@ -105,7 +138,7 @@ func (v *V1) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Result,
 		res.Status, res.Outcome = http.StatusOK, event.OutcomeServe
 		return res, true
 	}
-	loc, shared, ok := v.target.location(req, vars)
+	loc, shared, ok := tg.location(req, vars)
 	if !ok {
 		return gateway.Result{}, false
 	}
@@ -121,7 +154,7 @@ func (v *V1) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Result,
 // staticMatch requires the exact raw path and, when the template has a
 // query, each of its parameters with an equal value (in any order, extra
 // parameters allowed; of repeated request parameters the last counts).
-func (s *v1Shape) staticMatch(req *gateway.Request) bool {
+func (s *v1Extra) staticMatch(req *gateway.Request) bool {
 	if req.RawPath != s.staticPath {
 		return false
 	}
@@ -140,7 +173,7 @@ func (s *v1Shape) staticMatch(req *gateway.Request) bool {
 
 // matchSplit matches the path template, then each query item against the
 // raw value of its parameter.
-func (s *v1Shape) matchSplit(vars []uritemplate.Var, req *gateway.Request) ([]uritemplate.Var, bool) {
+func (s *v1Extra) matchSplit(vars []uritemplate.Var, req *gateway.Request) ([]uritemplate.Var, bool) {
 	vars, ok := s.pathT.MatchAppend(vars, req.RawPath)
 	if !ok {
 		return vars, false

@@ -22,7 +22,7 @@ type V2 struct {
 func NewV2(r *manifest.FileV2) *V2 {
 	v := &V2{packageID: r.PackageID, re: r.Regexp, names: r.Regexp.SubexpNames()}
 	if r.OutgoingURL != nil {
-		v.target = newTarget(r.OutgoingURL, r.AllowDotSegments)
+		v.target, _ = newTarget(r.OutgoingURL, r.AllowDotSegments)
 	}
 	return v
 }
