@@ -124,6 +124,23 @@ func clone(raw json.RawMessage) json.RawMessage { return append(json.RawMessage(
 type decoder struct {
 	file string
 	errs []error
+	// domains holds each domain name once: a manifest's rules share a
+	// few, and a gateway keeps every rule.
+	domains map[string]string
+	// origins holds the answers of checkOutgoing.
+	origins map[string]error
+}
+
+// domain returns s, or the equal string an earlier rule had.
+func (d *decoder) domain(s string) string {
+	if have, ok := d.domains[s]; ok {
+		return have
+	}
+	if d.domains == nil {
+		d.domains = make(map[string]string)
+	}
+	d.domains[s] = s
+	return s
 }
 
 func (d *decoder) errorf(rule int, typ, field, format string, args ...any) {
@@ -420,6 +437,7 @@ func (f *fields) base() Base {
 	b := Base{Index: f.rule}
 	var ok bool
 	if b.Domain, ok = f.strOK("domain"); ok {
+		b.Domain = f.d.domain(b.Domain)
 		host, err := HostKey(b.Domain)
 		if err != nil {
 			f.fail("domain", err)

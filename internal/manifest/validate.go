@@ -148,7 +148,12 @@ func checkAbsoluteURL(s string) error {
 // follow the host only through an operator that starts a new component
 // ({/x}, {?x}, {#x}), so no value can ever move a redirect to another
 // host: that is what makes redirects safe from open-redirect abuse.
-func CheckOutgoing(t *uritemplate.Template) error {
+func CheckOutgoing(t *uritemplate.Template) error { return checkOutgoing(t, nil) }
+
+// checkOutgoing is CheckOutgoing. The answers for scheme://authority
+// prefixes are kept in origins, when it is not nil: a manifest's rules
+// share a few, and checking one parses a URL.
+func checkOutgoing(t *uritemplate.Template, origins map[string]error) error {
 	// The leading literal, as written, is the source up to the first
 	// '{': a literal holds no brace, and an expression starts with one.
 	src := t.String()
@@ -179,7 +184,20 @@ func CheckOutgoing(t *uritemplate.Template) error {
 	if authority == "" {
 		return errors.New("no host after \"://\"")
 	}
-	u, err := url.Parse(scheme + "://" + authority)
+	origin := prefix[:len(scheme)+len("://")+len(authority)]
+	if err, ok := origins[origin]; ok {
+		return err
+	}
+	err := checkOrigin(origin, authority)
+	if origins != nil {
+		origins[origin] = err
+	}
+	return err
+}
+
+// checkOrigin checks the host of scheme://authority.
+func checkOrigin(origin, authority string) error {
+	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" {
 		return fmt.Errorf("invalid host %q", authority)
 	}
