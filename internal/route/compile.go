@@ -1,6 +1,7 @@
 package route
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"slices"
@@ -62,10 +63,11 @@ const (
 // entry is a rule being placed in a domain's order.
 type entry struct {
 	rank  int
-	index int      // position among the domain's rules
-	spec  []string // file-v1 specificity key
-	src   string   // file-v2 expression
-	rule  gateway.Rule
+	index int // position among the domain's rules
+	// spec is the file-v1 specificity key, compiler.spec[specLo:specHi].
+	specLo, specHi int32
+	src            string // file-v2 expression
+	rule           gateway.Rule
 	// A rule is reached through one of: the literal prefix of its raw
 	// path (prefixed), the decoded first path segment it requires
 	// (keyed), or neither (any request).
@@ -101,25 +103,65 @@ func Compile(m *manifest.Manifest, opts Options) (*Table, error) {
 // python-v1 rule of a file or npm-v1 rule of a package takes it), the
 // earlier source wins.
 func CompileSets(opts Options, sets ...RuleSet) (*Table, error) {
-	byHost := make(map[string][]manifest.Rule)
+	return Recompile(nil, opts, sets...)
+}
+
+// Recompile is CompileSets that takes from prev, a table compiled with
+// the same options, every domain whose rules are the same values in the
+// same order, instead of compiling it again: after a change to a few
+// rules of one source, only their domains are compiled, and the new
+// table shares the rest with prev. prev may be nil.
+func Recompile(prev *Table, opts Options, sets ...RuleSet) (*Table, error) {
+	// The rules, grouped by host in order of first appearance, in one
+	// array: hosts[i]'s are grouped[start[i]:start[i+1]].
+	index := make(map[string]int32)
 	var hosts []string
+	var start []int32
+	n := 0
 	for _, set := range sets {
 		for _, r := range set.Rules {
 			h := r.Common().Host
-			if _, ok := byHost[h]; !ok {
+			i, ok := index[h]
+			if !ok {
+				i = int32(len(hosts))
+				index[h] = i
 				hosts = append(hosts, h)
+				start = append(start, 0)
 			}
-			byHost[h] = append(byHost[h], r)
+			start[i]++
+			n++
 		}
 	}
-	t := &Table{domains: make(map[string]*Domain, len(byHost))}
-	for _, h := range hosts {
-		d, err := compileDomain(h, byHost[h], opts)
+	start = append(start, 0)
+	sum := int32(0)
+	for i, c := range start {
+		start[i], sum = sum, sum+c
+	}
+	grouped := make([]manifest.Rule, n)
+	next := slices.Clone(start)
+	for _, set := range sets {
+		for _, r := range set.Rules {
+			i := index[r.Common().Host]
+			grouped[next[i]] = r
+			next[i]++
+		}
+	}
+
+	t := &Table{domains: make(map[string]*Domain, len(hosts)), rules: n}
+	c := compiler{opts: opts}
+	for i, h := range hosts {
+		rules := grouped[start[i]:start[i+1]]
+		if prev != nil {
+			if d := prev.domains[h]; d != nil && slices.Equal(d.src, rules) {
+				t.domains[h] = d
+				continue
+			}
+		}
+		d, err := c.domain(h, rules)
 		if err != nil {
 			return nil, fmt.Errorf("%sdomain %s: %w", sourcesOf(h, sets), h, err)
 		}
 		t.domains[h] = d
-		t.rules += len(byHost[h])
 	}
 	return t, nil
 }
@@ -139,8 +181,24 @@ func sourcesOf(host string, sets []RuleSet) string {
 	return strings.Join(names, ", ") + ": "
 }
 
-func compileDomain(host string, rules []manifest.Rule, opts Options) (*Domain, error) {
-	entries := make([]entry, 0, len(rules))
+// compiler compiles domains one after another, reusing its scratch
+// space: a table of a hundred thousand rules is compiled without
+// garbage per rule beyond what the rules keep.
+type compiler struct {
+	opts     Options
+	entries  []entry
+	spec     []byte // the entries' specificity keys
+	prefixes radixBuilder
+}
+
+// domain compiles the rules of host. The domain keeps a copy of the
+// slice, never rules itself.
+func (c *compiler) domain(host string, rules []manifest.Rule) (*Domain, error) {
+	opts := c.opts
+	clear(c.entries)
+	entries := c.entries[:0]
+	c.spec = c.spec[:0]
+	defer func() { c.entries = entries }()
 	var pythonRules []*manifest.PythonV1
 	var dockerV1 []*manifest.DockerV1
 	var dockerV2 []*manifest.DockerV2
@@ -173,7 +231,9 @@ func compileDomain(host string, rules []manifest.Rule, opts Options) (*Domain, e
 			e.rule = telemetry.NewScarfJS(r)
 		case *manifest.FileV1:
 			e.rank = rankFileV1
-			e.spec = specificity(r.IncomingPath)
+			e.specLo = int32(len(c.spec))
+			c.spec = r.IncomingPath.AppendExpandEmpty(c.spec)
+			e.specHi = int32(len(c.spec))
 			e.prefix, e.prefixed = literalPrefix(r.IncomingPath), true
 			e.rule = file.NewV1(r)
 		case *manifest.FileV2:
@@ -256,15 +316,15 @@ func compileDomain(host string, rules []manifest.Rule, opts Options) (*Domain, e
 			}
 		}
 	}
-	slices.SortStableFunc(entries, compareEntries)
+	slices.SortStableFunc(entries, c.compare)
 
-	d := &Domain{Name: host, rules: make([]gateway.Rule, len(entries)), bodyTimeout: opts.BodyTimeout}
-	var prefixes radixBuilder
+	d := &Domain{Name: host, src: slices.Clone(rules), rules: make([]gateway.Rule, len(entries)), bodyTimeout: opts.BodyTimeout}
+	c.prefixes.reset()
 	for i, e := range entries {
 		d.rules[i] = e.rule
 		switch {
 		case e.prefixed:
-			prefixes.insert(e.prefix, int32(i))
+			c.prefixes.insert(e.prefix, int32(i))
 		case e.keyed:
 			if d.segs == nil {
 				d.segs = make(map[string][]int32)
@@ -275,40 +335,65 @@ func compileDomain(host string, rules []manifest.Rule, opts Options) (*Domain, e
 			d.wild = append(d.wild, int32(i))
 		}
 	}
-	d.prefixes = prefixes.build()
+	d.prefixes = c.prefixes.build()
 	return d, nil
 }
 
-// compareEntries orders rules by kind, then file-v1 rules from most to
-// least specific and file-v2 rules by expression, then by manifest order.
-func compareEntries(a, b entry) int {
-	if c := cmp.Compare(a.rank, b.rank); c != 0 {
-		return c
+// compare orders rules by kind, then file-v1 rules from most to least
+// specific and file-v2 rules by expression, then by manifest order.
+func (c *compiler) compare(a, b entry) int {
+	if r := cmp.Compare(a.rank, b.rank); r != 0 {
+		return r
 	}
 	switch a.rank {
 	case rankFileV1:
-		if c := slices.Compare(b.spec, a.spec); c != 0 {
-			return c
+		if r := comparePieces(c.spec[b.specLo:b.specHi], c.spec[a.specLo:a.specHi]); r != 0 {
+			return r
 		}
 	case rankFileV2:
-		if c := strings.Compare(a.src, b.src); c != 0 {
-			return c
+		if r := strings.Compare(a.src, b.src); r != 0 {
+			return r
 		}
 	}
 	return cmp.Compare(a.index, b.index)
 }
 
-// specificity is Scarf's sort key for file-v1 templates: the template
-// expanded with every variable empty, split on '/', empty pieces dropped.
-// Longer literal paths sort first.
-func specificity(t *uritemplate.Template) []string {
-	var key []string
-	for piece := range strings.SplitSeq(t.ExpandEmpty(), "/") {
-		if piece != "" {
-			key = append(key, piece)
+// comparePieces compares Scarf's sort keys of two file-v1 templates,
+// each expanded with every variable empty: the pieces between slashes,
+// empty pieces dropped, compared as slices.Compare compares slices of
+// them. Longer literal paths sort first.
+func comparePieces(a, b []byte) int {
+	for {
+		pa, ra, oka := nextPiece(a)
+		pb, rb, okb := nextPiece(b)
+		switch {
+		case !oka && !okb:
+			return 0
+		case !oka:
+			return -1
+		case !okb:
+			return 1
 		}
+		if r := bytes.Compare(pa, pb); r != 0 {
+			return r
+		}
+		a, b = ra, rb
 	}
-	return key
+}
+
+// nextPiece returns the first non-empty piece of s between slashes, and
+// what follows it.
+func nextPiece(s []byte) (piece, rest []byte, ok bool) {
+	for len(s) > 0 && s[0] == '/' {
+		s = s[1:]
+	}
+	if len(s) == 0 {
+		return nil, nil, false
+	}
+	if i := bytes.IndexByte(s, '/'); i >= 0 {
+		return s[:i], s[i:], true
+	}
+	return s, nil, true
 }
 
 // literalPrefix returns the text every raw path matching t starts with:

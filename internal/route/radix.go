@@ -51,80 +51,119 @@ func (r *radix) child(n *radixNode, c byte) *radixNode {
 	return nil
 }
 
-// radixBuilder is a radix tree being built.
+// radixBuilder is a radix tree being built. Its nodes are kept in one
+// array, linked by position, so that one builder builds the trees of
+// every domain of a table without garbage per node.
 type radixBuilder struct {
-	label    string
-	rules    []int32
-	children []*radixBuilder
-	size     int // nodes in the tree, at the root
-	count    int // rules in the tree, at the root
+	nodes []buildNode // nodes[0] is the root, once a key is inserted
+	links []ruleLink
+	rules int     // rules inserted
+	order []int32 // scratch for build
 }
 
-func (n *radixBuilder) insert(key string, rule int32) {
-	root := n
-	root.count++
-	if root.size == 0 {
-		root.size = 1
+type buildNode struct {
+	label string
+	// first and last rule (positions in links), first child and next
+	// sibling (positions in nodes); -1 for none.
+	rule, lastRule int32
+	child, next    int32
+}
+
+type ruleLink struct{ rule, next int32 }
+
+// reset empties b for another tree, keeping its arrays.
+func (b *radixBuilder) reset() {
+	b.nodes, b.links, b.rules = b.nodes[:0], b.links[:0], 0
+}
+
+func (b *radixBuilder) newNode(label string) int32 {
+	b.nodes = append(b.nodes, buildNode{label: label, rule: -1, lastRule: -1, child: -1, next: -1})
+	return int32(len(b.nodes) - 1)
+}
+
+// addRule appends rule to node n's rules.
+func (b *radixBuilder) addRule(n, rule int32) {
+	b.links = append(b.links, ruleLink{rule: rule, next: -1})
+	k := int32(len(b.links) - 1)
+	if nd := &b.nodes[n]; nd.lastRule < 0 {
+		nd.rule, nd.lastRule = k, k
+	} else {
+		b.links[nd.lastRule].next = k
+		nd.lastRule = k
 	}
+	b.rules++
+}
+
+func (b *radixBuilder) insert(key string, rule int32) {
+	if len(b.nodes) == 0 {
+		b.newNode("")
+	}
+	n := int32(0)
 	for {
 		if key == "" {
-			n.rules = append(n.rules, rule)
+			b.addRule(n, rule)
 			return
 		}
-		child := n.child(key[0])
-		if child == nil {
-			n.children = append(n.children, &radixBuilder{label: key, rules: []int32{rule}})
-			root.size++
+		child := b.child(n, key[0])
+		if child < 0 {
+			k := b.newNode(key)
+			b.nodes[k].next, b.nodes[n].child = b.nodes[n].child, k
+			b.addRule(k, rule)
 			return
 		}
-		common := commonPrefix(child.label, key)
-		if common < len(child.label) {
-			// Split the child: its label's tail moves one level down.
-			tail := &radixBuilder{label: child.label[common:], rules: child.rules, children: child.children}
-			child.label = child.label[:common]
-			child.rules = nil
-			child.children = []*radixBuilder{tail}
-			root.size++
+		label := b.nodes[child].label
+		common := commonPrefix(label, key)
+		if common < len(label) {
+			// Split the child: its label's tail moves one level down,
+			// with its rules and children.
+			tail := b.newNode(label[common:])
+			c, t := &b.nodes[child], &b.nodes[tail]
+			t.rule, t.lastRule, t.child = c.rule, c.lastRule, c.child
+			c.label, c.rule, c.lastRule, c.child = label[:common], -1, -1, tail
 		}
 		n, key = child, key[common:]
 	}
 }
 
-func (n *radixBuilder) child(c byte) *radixBuilder {
-	for _, ch := range n.children {
-		if ch.label[0] == c {
-			return ch
+func (b *radixBuilder) child(n int32, c byte) int32 {
+	for k := b.nodes[n].child; k >= 0; k = b.nodes[k].next {
+		if b.nodes[k].label[0] == c {
+			return k
 		}
 	}
-	return nil
+	return -1
 }
 
 // build lays the tree out flat, breadth first, so that the children of
 // a node are neighbours in nodes.
-func (n *radixBuilder) build() radix {
-	if n.size == 0 {
+func (b *radixBuilder) build() radix {
+	if len(b.nodes) == 0 {
 		return radix{}
 	}
 	r := radix{
-		nodes: make([]radixNode, 0, n.size),
-		rules: make([]int32, 0, n.count),
-		kids:  make([]int32, 0, n.size-1),
+		nodes: make([]radixNode, 0, len(b.nodes)),
+		rules: make([]int32, 0, b.rules),
+		kids:  make([]int32, 0, len(b.nodes)-1),
 	}
-	queue := []*radixBuilder{n}
-	r.nodes = append(r.nodes, radixNode{label: n.label})
-	for i := 0; i < len(queue); i++ {
-		b, node := queue[i], &r.nodes[i]
+	// order[i] is the builder node laid out at position i.
+	order := append(b.order[:0], 0)
+	defer func() { b.order = order }()
+	r.nodes = append(r.nodes, radixNode{label: b.nodes[0].label})
+	for i := 0; i < len(order); i++ {
+		bn := &b.nodes[order[i]]
+		node := &r.nodes[i]
 		node.rulesLo = int32(len(r.rules))
-		r.rules = append(r.rules, b.rules...)
+		for k := bn.rule; k >= 0; k = b.links[k].next {
+			r.rules = append(r.rules, b.links[k].rule)
+		}
 		node.rulesHi = int32(len(r.rules))
 		node.kidsLo = int32(len(r.kids))
-		for _, ch := range b.children {
+		for k := bn.child; k >= 0; k = b.nodes[k].next {
 			r.kids = append(r.kids, int32(len(r.nodes)))
-			r.nodes = append(r.nodes, radixNode{label: ch.label})
-			node = &r.nodes[i] // nodes has its full capacity: it does not move
-			queue = append(queue, ch)
+			r.nodes = append(r.nodes, radixNode{label: b.nodes[k].label})
+			order = append(order, k)
 		}
-		node.kidsHi = int32(len(r.kids))
+		r.nodes[i].kidsHi = int32(len(r.kids))
 	}
 	return r
 }

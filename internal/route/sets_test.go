@@ -128,3 +128,79 @@ func serveOnceHost(t *testing.T, tbl *Table, trusted *clientip.Trusted, host, pa
 	NewRouter(tbl, trusted, nil, nil).ServeHTTP(w, req)
 	return fmt.Sprintf("%d %s", w.status, w.h.Get("Location"))
 }
+
+// TestRecompileReusesUnchangedDomains changes one rule of one source:
+// the new table compiles that rule's domain alone and takes every other
+// from the table before, and answers as a table compiled from nothing.
+func TestRecompileReusesUnchangedDomains(t *testing.T) {
+	rule := func(host, path, target string) string {
+		return fmt.Sprintf(`{"type":"file-v1","domain":%q,"incoming-path":%q,"outgoing-url":"https://%s/{f}","package-id":"p"}`, host, path, target)
+	}
+	file := decodeRules(t, "manifest.json", `{"rules":[`+rule("a.test", "/m/{f}", "ma.test")+`,`+rule("b.test", "/m/{f}", "mb.test")+`]}`)
+	store := decodeRules(t, "store", `{"rules":[`+rule("b.test", "/s/{f}", "sb.test")+`,`+rule("c.test", "/s/{f}", "sc.test")+`,`+rule("d.test", "/s/{f}", "sd.test")+`]}`)
+	opts := testOptions(t)
+	prev, err := CompileSets(opts, RuleSet{Name: "manifest.json", Rules: file}, RuleSet{Name: "store", Rules: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The store's rule for b.test is replaced by an equal one from a
+	// new read: b.test is compiled again, the others are shared.
+	changed := decodeRules(t, "store", `{"rules":[`+rule("b.test", "/s/{f}", "sb2.test")+`]}`)
+	next := []manifest.Rule{changed[0], store[1], store[2]}
+	tbl, err := Recompile(prev, opts, RuleSet{Name: "manifest.json", Rules: file}, RuleSet{Name: "store", Rules: next})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{"a.test", "c.test", "d.test"} {
+		if tbl.Domain(h) != prev.Domain(h) {
+			t.Errorf("%s was compiled again; its rules did not change", h)
+		}
+	}
+	if tbl.Domain("b.test") == prev.Domain("b.test") {
+		t.Fatal("b.test was reused although one of its rules changed")
+	}
+	fresh, err := CompileSets(opts, RuleSet{Name: "manifest.json", Rules: file}, RuleSet{Name: "store", Rules: next})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted, _ := clientip.ParseTrusted("")
+	for _, h := range []string{"a.test", "b.test", "c.test", "d.test"} {
+		for _, p := range []string{"/m/x", "/s/x"} {
+			got := serveHost(t, tbl, trusted, h, p)
+			if want := serveHost(t, fresh, trusted, h, p); got != want {
+				t.Errorf("%s%s: recompiled table answers %q, a fresh one %q", h, p, got, want)
+			}
+		}
+	}
+	if got := serveHost(t, tbl, trusted, "b.test", "/s/x"); got != "307 https://sb2.test/x" {
+		t.Errorf("b.test/s/x answers %q, want the changed rule's redirect", got)
+	}
+	if tbl.Rules() != 5 || tbl.Domains() != 4 {
+		t.Errorf("table of %d rules over %d domains, want 5 over 4", tbl.Rules(), tbl.Domains())
+	}
+
+	// The same rules in another order are another domain: the order
+	// decides precedence.
+	swapped, err := Recompile(tbl, opts, RuleSet{Name: "store", Rules: next}, RuleSet{Name: "manifest.json", Rules: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if swapped.Domain("b.test") == tbl.Domain("b.test") {
+		t.Error("b.test was reused although its rules come in another order")
+	}
+	if swapped.Domain("a.test") != tbl.Domain("a.test") {
+		t.Error("a.test was compiled again; its one rule did not change")
+	}
+}
+
+func serveHost(t *testing.T, tbl *Table, trusted *clientip.Trusted, host, path string) string {
+	t.Helper()
+	rt := NewRouter(tbl, trusted, nil, nil)
+	req, _ := http.NewRequest("GET", "http://"+host+path, nil)
+	req.RequestURI = path
+	req.RemoteAddr = "192.0.2.1:1"
+	w := &recorder{h: make(http.Header)}
+	rt.ServeHTTP(w, req)
+	return fmt.Sprintf("%d %s", w.status, w.h.Get("Location"))
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"portico/internal/gateway"
+	"portico/internal/manifest"
 	"portico/internal/query"
 )
 
@@ -50,7 +51,11 @@ func (t *Table) Rules() int { return t.rules }
 
 // A Domain is the compiled rules of one host.
 type Domain struct {
-	Name  string
+	Name string
+	// src is the rules the domain was compiled from, in their order:
+	// a table compiled after a change takes the domains whose rules are
+	// the same from the table before it.
+	src   []manifest.Rule
 	rules []gateway.Rule // in precedence order
 	// Candidate rules for a request, as positions into rules:
 	// prefixes holds the template rules under the literal prefix their
