@@ -22,35 +22,13 @@ type Routing struct {
 // on a pending domain, or on one another organization owns, stays in the
 // store and in the API but answers nothing.
 func ReadRouting(ctx context.Context, tx Tx, baseDomain string, collectionHost func(Collection) string) (Routing, error) {
-	base := strings.ToLower(strings.TrimSuffix(baseDomain, "."))
-	owner := map[string]string{} // routing host → organization id
-	if base != "" {
-		if err := eachPage(func(p Page) (int, string, error) {
-			orgs, err := tx.ListOrgs(ctx, "", p)
-			for _, o := range orgs {
-				owner[o.Name+"."+base] = o.ID
-			}
-			return len(orgs), lastID(orgs, func(o Org) string { return o.ID }), err
-		}); err != nil {
-			return Routing{}, err
-		}
-	}
-	if err := eachPage(func(p Page) (int, string, error) {
-		ds, err := tx.ListDomains(ctx, "", p)
-		for _, d := range ds {
-			if d.Status.Routes() {
-				owner[d.Name] = d.OrgID
-			}
-		}
-		return len(ds), lastID(ds, func(d Domain) string { return d.Name }), err
-	}); err != nil {
+	owner, err := routingOwners(ctx, tx, baseDomain)
+	if err != nil {
 		return Routing{}, err
 	}
 	var r Routing
-	err := tx.EachPackage(ctx, func(p Package) error {
-		if owner[p.Host] == p.OrgID && p.OrgID != "" {
-			r.Packages = append(r.Packages, p)
-		}
+	err = eachRouted(ctx, tx, owner, func(p Package) error {
+		r.Packages = append(r.Packages, p)
 		return nil
 	})
 	if err != nil {
@@ -72,6 +50,56 @@ func ReadRouting(ctx context.Context, tx Tx, baseDomain string, collectionHost f
 		return len(cs), lastID(cs, func(c Collection) string { return c.ID }), err
 	})
 	return r, err
+}
+
+// EachRoutingPackage calls fn for every package that routes, as
+// ReadRouting reads them, in id order, without holding them all: what
+// a gateway compiles its table from.
+func EachRoutingPackage(ctx context.Context, tx Tx, baseDomain string, fn func(Package) error) error {
+	owner, err := routingOwners(ctx, tx, baseDomain)
+	if err != nil {
+		return err
+	}
+	return eachRouted(ctx, tx, owner, fn)
+}
+
+// routingOwners maps every host that routes to the id of the
+// organization whose packages it serves.
+func routingOwners(ctx context.Context, tx Tx, baseDomain string) (map[string]string, error) {
+	base := strings.ToLower(strings.TrimSuffix(baseDomain, "."))
+	owner := map[string]string{}
+	if base != "" {
+		if err := eachPage(func(p Page) (int, string, error) {
+			orgs, err := tx.ListOrgs(ctx, "", p)
+			for _, o := range orgs {
+				owner[o.Name+"."+base] = o.ID
+			}
+			return len(orgs), lastID(orgs, func(o Org) string { return o.ID }), err
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if err := eachPage(func(p Page) (int, string, error) {
+		ds, err := tx.ListDomains(ctx, "", p)
+		for _, d := range ds {
+			if d.Status.Routes() {
+				owner[d.Name] = d.OrgID
+			}
+		}
+		return len(ds), lastID(ds, func(d Domain) string { return d.Name }), err
+	}); err != nil {
+		return nil, err
+	}
+	return owner, nil
+}
+
+func eachRouted(ctx context.Context, tx Tx, owner map[string]string, fn func(Package) error) error {
+	return tx.EachPackage(ctx, func(p Package) error {
+		if owner[p.Host] == p.OrgID && p.OrgID != "" {
+			return fn(p)
+		}
+		return nil
+	})
 }
 
 // eachPage calls list with successive pages until one is short. list

@@ -165,7 +165,12 @@ func (l *Loader) load(newRouter func(*route.Table) *route.Router, force bool, on
 	if len(changed) == 0 || (l.router == nil && len(errs) > 0) {
 		return l.router, errors.Join(errs...)
 	}
-	t, err := route.CompileSets(l.opts, next...)
+	// Domains whose rules did not change come from the table in use.
+	var inUse *route.Table
+	if l.router != nil {
+		inUse = l.router.Table()
+	}
+	t, err := route.Recompile(inUse, l.opts, next...)
 	if err != nil {
 		return l.router, errors.Join(append(errs, l.reject(changed, err, nil))...)
 	}

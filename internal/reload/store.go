@@ -1,7 +1,9 @@
 package reload
 
 import (
+	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +40,12 @@ type StoreConfig struct {
 // Store is the control plane's packages and collections as a Source. Its
 // version is the store's config version, which grows with every routing
 // change; Read skips decoding while it is unchanged.
+//
+// Every new version is read whole, as a change may be to a domain or an
+// organization rather than to a package, but only the packages whose
+// stored rule changed are decoded again: the others keep the rule values
+// of the read before, so that the loader compiles only the domains they
+// changed (see route.Recompile).
 type Store struct {
 	cfg StoreConfig
 	log *slog.Logger
@@ -45,6 +53,22 @@ type Store struct {
 	mu      sync.Mutex
 	polled  int64 // the version the poller saw last, -1 for none
 	offline bool  // serving the local copy or nothing, the store unread
+
+	// rules are the last read's, in the order read (by package id), and
+	// digests the first half of the SHA-256 of each one's stored form.
+	// Only Read uses them, and the loader calls it from one goroutine
+	// at a time.
+	rules   []manifest.Rule
+	digests []digest
+}
+
+// digest identifies a stored rule's bytes: the first half of their
+// SHA-256.
+type digest [16]byte
+
+func digestOf(b []byte) digest {
+	sum := sha256.Sum256(b)
+	return digest(sum[:16])
 }
 
 var _ Source = (*Store)(nil)
@@ -110,41 +134,56 @@ func (s *Store) read(ctx context.Context, have string) (route.RuleSet, error) {
 	if set.Version == have {
 		return set, nil
 	}
-	var r control.Routing
+	var (
+		rules   []manifest.Rule
+		digests []digest
+		errs    []error
+		cp      *copyWriter
+	)
 	err = s.cfg.Store.View(ctx, func(tx control.Tx) error {
-		var err error
-		r, err = control.ReadRouting(ctx, tx, s.cfg.BaseDomain, nil)
-		return err
+		rules = make([]manifest.Rule, 0, len(s.rules))
+		digests = make([]digest, 0, len(s.rules))
+		errs = nil
+		cp.abort()
+		cp = s.newCopy(set.Version)
+		prev, j := s.rules, 0
+		return control.EachRoutingPackage(ctx, tx, s.cfg.BaseDomain, func(p control.Package) error {
+			d := digestOf(p.Rule)
+			// Both reads are in package id order.
+			for j < len(prev) && manifest.PackageID(prev[j]) < p.ID {
+				j++
+			}
+			var rule manifest.Rule
+			if j < len(prev) && manifest.PackageID(prev[j]) == p.ID && s.digests[j] == d {
+				rule = prev[j]
+			} else {
+				r, err := manifest.DecodeRule(packageSource(p.ID), p.Rule, p.ID)
+				if err != nil {
+					errs = append(errs, err)
+					return nil
+				}
+				rule = r
+			}
+			rules = append(rules, rule)
+			digests = append(digests, d)
+			cp.add(p.ID, p.Rule)
+			return nil
+		})
 	})
 	if err != nil {
+		cp.abort()
 		return route.RuleSet{}, fmt.Errorf("read the store's packages: %w", err)
 	}
-	copy := localCopy{Version: set.Version}
-	var errs []error
-	for _, p := range r.Packages {
-		rule, err := manifest.DecodeRule(packageSource(p.ID), p.Rule, p.ID)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		set.Rules = append(set.Rules, rule)
-		if s.cfg.LocalCopy != "" {
-			data, err := manifest.EncodeRule(rule)
-			if err != nil {
-				return route.RuleSet{}, err
-			}
-			copy.Packages = append(copy.Packages, localPackage{ID: p.ID, Rule: data})
-		}
-	}
 	if len(errs) > 0 {
+		cp.abort()
 		return route.RuleSet{}, errors.Join(errs...)
 	}
-	if s.cfg.LocalCopy != "" {
-		if err := writeLocalCopy(s.cfg.LocalCopy, copy); err != nil {
-			// The copy only matters for a start during an outage:
-			// serving goes on.
-			s.log.Error("writing the local copy of the store's table", "copy", s.cfg.LocalCopy, "err", err)
-		}
+	s.rules, s.digests = rules, digests
+	set.Rules = rules
+	if err := cp.commit(); err != nil {
+		// The copy only matters for a start during an outage:
+		// serving goes on.
+		s.log.Error("writing the local copy of the store's table", "copy", s.cfg.LocalCopy, "err", err)
 	}
 	return set, nil
 }
@@ -193,7 +232,8 @@ func (s *Store) Watch(ctx context.Context, interval time.Duration, changed func(
 	}
 }
 
-// localCopy is the file form of the store's last table.
+// localCopy is the file form of the store's last table: its packages'
+// rules as the store keeps them, without the ids.
 type localCopy struct {
 	Version  string         `json:"version"`
 	Packages []localPackage `json:"packages"`
@@ -204,28 +244,86 @@ type localPackage struct {
 	Rule json.RawMessage `json:"rule"`
 }
 
-func writeLocalCopy(path string, c localCopy) error {
-	data, err := json.Marshal(c)
+// copyWriter writes a local copy as the packages are read, through a
+// temporary file that replaces the copy only once it is complete and
+// synced. A nil copyWriter writes nothing.
+type copyWriter struct {
+	path string
+	f    *os.File
+	w    *bufio.Writer
+	n    int
+	err  error
+}
+
+// newCopy starts a local copy of version, or returns nil when the
+// source keeps none or the file cannot be created (logged: serving goes
+// on without).
+func (s *Store) newCopy(version string) *copyWriter {
+	if s.cfg.LocalCopy == "" {
+		return nil
+	}
+	f, err := os.CreateTemp(filepath.Dir(s.cfg.LocalCopy), ".routes-*.json")
 	if err != nil {
-		return err
+		s.log.Error("writing the local copy of the store's table", "copy", s.cfg.LocalCopy, "err", err)
+		return nil
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".routes-*.json")
-	if err != nil {
-		return err
+	c := &copyWriter{path: s.cfg.LocalCopy, f: f, w: bufio.NewWriterSize(f, 64<<10)}
+	v, _ := json.Marshal(version)
+	c.write([]byte(`{"version":`), v, []byte(`,"packages":[`))
+	return c
+}
+
+func (c *copyWriter) write(parts ...[]byte) {
+	for _, p := range parts {
+		if c.err == nil {
+			_, c.err = c.w.Write(p)
+		}
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
+}
+
+// add writes one package: rule is its stored, canonical JSON.
+func (c *copyWriter) add(id string, rule []byte) {
+	if c == nil {
+		return
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
+	sep := []byte(",")
+	if c.n == 0 {
+		sep = nil
 	}
-	if err := tmp.Close(); err != nil {
-		return err
+	c.n++
+	i, _ := json.Marshal(id)
+	c.write(sep, []byte(`{"id":`), i, []byte(`,"rule":`), rule, []byte("}"))
+}
+
+// commit ends the copy and puts it in place.
+func (c *copyWriter) commit() error {
+	if c == nil {
+		return nil
 	}
-	return os.Rename(tmp.Name(), path)
+	defer c.abort()
+	c.write([]byte("]}"))
+	if c.err == nil {
+		c.err = c.w.Flush()
+	}
+	if c.err == nil {
+		c.err = c.f.Sync()
+	}
+	if err := c.f.Close(); c.err == nil {
+		c.err = err
+	}
+	if c.err == nil {
+		c.err = os.Rename(c.f.Name(), c.path)
+	}
+	return c.err
+}
+
+// abort drops the temporary file, unless commit put it in place.
+func (c *copyWriter) abort() {
+	if c == nil {
+		return
+	}
+	_ = c.f.Close()
+	_ = os.Remove(c.f.Name())
 }
 
 func readLocalCopy(path string) (route.RuleSet, error) {
