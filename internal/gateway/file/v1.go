@@ -74,7 +74,9 @@ func NewV1(r *manifest.FileV1) *V1 {
 		x.pathT, x.queryItems, x.split = r.IncomingPath.SplitQuery()
 	}
 	if x.static || x.split || x.fixed != nil || x.ownOrigin {
-		v.extra = &x
+		// A copy, so that x stays on the stack for the common rule.
+		v.extra = new(v1Extra)
+		*v.extra = x
 	}
 	return v
 }
