@@ -517,6 +517,16 @@ func (t *Template) Vars() []string {
 	return names
 }
 
+// HasVar reports whether the template has a variable named name.
+func (t *Template) HasVar(name string) bool {
+	for k := range t.nvars() {
+		if t.name(t.cvar(k)) == name {
+			return true
+		}
+	}
+	return false
+}
+
 // HasVars reports whether the template has at least one expression.
 func (t *Template) HasVars() bool { return t.names() > 0 }
 

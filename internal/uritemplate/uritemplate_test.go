@@ -188,6 +188,25 @@ func TestParts(t *testing.T) {
 	if !tp.HasVars() || mustParse(t, "/static").HasVars() {
 		t.Error("HasVars is wrong")
 	}
+	for name, want := range map[string]bool{"a": true, "b": true, "c": true, "x": false, "é": false, "": false} {
+		if got := tp.HasVar(name); got != want {
+			t.Errorf("HasVar(%q) = %v, want %v", name, got, want)
+		}
+	}
+	// The leading literal is the URL form of the template's first part.
+	for tmpl, want := range map[string]string{"/café/{x}": "/caf%C3%A9/", "{x}/a": "", "/static?q=1": "/static?q=1", "": ""} {
+		if got := mustParse(t, tmpl).LeadingLiteral(); got != want {
+			t.Errorf("LeadingLiteral(%q) = %q, want %q", tmpl, got, want)
+		}
+	}
+}
+
+// TestAppendExpandEmpty appends to what the buffer holds.
+func TestAppendExpandEmpty(t *testing.T) {
+	tp := mustParse(t, "/d/{a}{?b}")
+	if got := string(tp.AppendExpandEmpty([]byte("x:"))); got != "x:/d/?b=" {
+		t.Errorf("AppendExpandEmpty = %q, want %q", got, "x:/d/?b=")
+	}
 }
 
 func TestCapturesQuery(t *testing.T) {
