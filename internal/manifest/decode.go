@@ -30,7 +30,7 @@ func Load(path string) (*Manifest, error) {
 // start is ignored; repeated keys and text that is not valid UTF-8 are
 // problems wherever they are.
 func Decode(file string, data []byte) (*Manifest, error) {
-	d := &decoder{file: file}
+	d := &decoder{file: file, domains: map[string]string{}, origins: map[string]error{}}
 	m, err := d.document(data)
 	if err != nil {
 		return nil, err
@@ -125,19 +125,20 @@ type decoder struct {
 	file string
 	errs []error
 	// domains holds each domain name once: a manifest's rules share a
-	// few, and a gateway keeps every rule.
+	// few, and a gateway keeps every rule. Decode sets it up; a rule
+	// decoded alone has nothing to share it with.
 	domains map[string]string
-	// origins holds the answers of checkOutgoing.
+	// origins holds the answers of checkOutgoing, set up as domains is.
 	origins map[string]error
 }
 
 // domain returns s, or the equal string an earlier rule had.
 func (d *decoder) domain(s string) string {
+	if d.domains == nil {
+		return s
+	}
 	if have, ok := d.domains[s]; ok {
 		return have
-	}
-	if d.domains == nil {
-		d.domains = make(map[string]string)
 	}
 	d.domains[s] = s
 	return s
@@ -221,10 +222,15 @@ func (d *decoder) rule(i int, raw json.RawMessage, scratch []member) (Rule, []me
 		d.errorf(i, "", "", "cannot read the rule")
 		return nil, ms
 	}
+	return d.ruleOf(i, ms), ms
+}
+
+// ruleOf decodes rule i from its members.
+func (d *decoder) ruleOf(i int, ms []member) Rule {
 	f := &fields{d: d, rule: i, m: ms}
 	typ, ok := f.typeField()
 	if !ok {
-		return nil, ms
+		return nil
 	}
 	f.typ = typ
 	errsBefore := len(d.errs)
@@ -255,9 +261,9 @@ func (d *decoder) rule(i int, raw json.RawMessage, scratch []member) (Rule, []me
 	}
 	f.rest(r.Common())
 	if len(d.errs) > errsBefore {
-		return nil, ms
+		return nil
 	}
-	return r, ms
+	return r
 }
 
 var knownTypes = []string{

@@ -36,9 +36,6 @@ func (f *fields) outgoing(src string) *uritemplate.Template {
 	if t == nil {
 		return nil
 	}
-	if f.d.origins == nil {
-		f.d.origins = make(map[string]error)
-	}
 	if err := checkOutgoing(t, f.d.origins); err != nil {
 		f.fail("outgoing-url", err)
 		return nil
