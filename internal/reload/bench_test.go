@@ -38,8 +38,9 @@ func benchManifest(n, domains int) []byte {
 
 // benchSource returns a source holding the rules of data: the manifest
 // file itself, or a store of kind "sqlite" or "postgres" seeded with its
-// rules as packages.
-func benchSource(b *testing.B, kind string, data []byte) Source {
+// rules as packages, with a local copy as a gateway keeps one, and the
+// store.
+func benchSource(b *testing.B, kind string, data []byte) (Source, control.Store) {
 	b.Helper()
 	dir := b.TempDir()
 	if kind == "manifest" {
@@ -47,7 +48,7 @@ func benchSource(b *testing.B, kind string, data []byte) Source {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			b.Fatal(err)
 		}
-		return NewFile(path)
+		return NewFile(path), nil
 	}
 	ctx := context.Background()
 	var st control.Store
@@ -76,7 +77,7 @@ func benchSource(b *testing.B, kind string, data []byte) Source {
 	if err := storetest.SeedPackages(ctx, st, "bench", m.Rules); err != nil {
 		b.Fatal(err)
 	}
-	return NewStore(StoreConfig{Store: st})
+	return NewStore(StoreConfig{Store: st, LocalCopy: filepath.Join(dir, "routes.json")}), st
 }
 
 // readTable reads src in full and compiles its rules alone.
@@ -112,7 +113,8 @@ func BenchmarkRedirectFromStore(b *testing.B) {
 	data := benchManifest(rules, domains)
 	for _, kind := range benchSources {
 		b.Run("source="+kind, func(b *testing.B) {
-			tbl := readTable(b, benchSource(b, kind, data), routetest.Options(b))
+			src, _ := benchSource(b, kind, data)
+			tbl := readTable(b, src, routetest.Options(b))
 			if tbl.Rules() != rules || tbl.Domains() != domains {
 				b.Fatalf("table of %d rules over %d domains, want %d over %d", tbl.Rules(), tbl.Domains(), rules, domains)
 			}
@@ -148,13 +150,68 @@ func BenchmarkCompileFromStore(b *testing.B) {
 	data := benchManifest(rules, domains)
 	for _, kind := range benchSources {
 		b.Run("source="+kind, func(b *testing.B) {
-			src := benchSource(b, kind, data)
+			src, _ := benchSource(b, kind, data)
 			opts := routetest.Options(b)
 			b.ReportAllocs()
 			for b.Loop() {
 				if tbl := readTable(b, src, opts); tbl.Rules() != rules {
 					b.Fatalf("table of %d rules, want %d", tbl.Rules(), rules)
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkStoreWrite changes one package of 100,000 over 10,000 domains
+// in the store and reloads it, as every API write does on the replica
+// that takes it and every change does on the others: what a change costs
+// the gateway beside BenchmarkCompileFromStore's whole table.
+func BenchmarkStoreWrite(b *testing.B) {
+	const rules, domains = 100000, 10000
+	data := benchManifest(rules, domains)
+	for _, kind := range []string{"sqlite", "postgres"} {
+		b.Run("source="+kind, func(b *testing.B) {
+			src, st := benchSource(b, kind, data)
+			loader := NewLoader([]Source{src}, routetest.Options(b), nil, nil)
+			trusted, _ := clientip.ParseTrusted("")
+			router, err := loader.Load(func(tbl *route.Table) *route.Router { return route.NewRouter(tbl, trusted, nil, nil) })
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			n := 0
+			var i int
+			b.ReportAllocs()
+			for b.Loop() {
+				i = (n*7919 + 1) % rules
+				n++
+				err := st.Update(ctx, func(tx control.Tx) error {
+					p, err := tx.Package(ctx, fmt.Sprintf("p%d", i))
+					if err != nil {
+						return err
+					}
+					p.Rule = fmt.Appendf(nil, `{"type":"file-v1","domain":"d%d.example.com","incoming-path":"/pkg%d/{version}/{os}/pkg%d.tar.gz","outgoing-url":"https://mirror%d.example.com/pkg%d/{version}/{os}.tar.gz"}`, i%domains, i, i, n, i)
+					if err := tx.UpdatePackage(ctx, p); err != nil {
+						return err
+					}
+					tx.RoutingChanged()
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if swapped, err := loader.ReloadSource(src); !swapped || err != nil {
+					b.Fatalf("reload after a change: swapped %v, err %v", swapped, err)
+				}
+			}
+			b.StopTimer()
+			path := fmt.Sprintf("/pkg%d/v1/linux/pkg%d.tar.gz", i, i)
+			req, _ := http.NewRequest("GET", fmt.Sprintf("http://d%d.example.com%s", i%domains, path), nil)
+			req.RequestURI, req.RemoteAddr = path, "192.0.2.1:1234"
+			w := &nopWriter{h: make(http.Header)}
+			router.ServeHTTP(w, req)
+			if got, want := w.h.Get("Location"), fmt.Sprintf("https://mirror%d.example.com/pkg%d/v1/linux.tar.gz", n, i); got != want {
+				b.Fatalf("after the last change, Location = %q, want %q", got, want)
 			}
 		})
 	}

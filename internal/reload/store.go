@@ -250,9 +250,10 @@ type localPackage struct {
 type copyWriter struct {
 	path string
 	f    *os.File
-	w    *bufio.Writer
-	n    int
-	err  error
+	// w keeps the first write error, for commit: bufio.Writer's errors
+	// stick.
+	w *bufio.Writer
+	n int
 }
 
 // newCopy starts a local copy of version, or returns nil when the
@@ -269,16 +270,10 @@ func (s *Store) newCopy(version string) *copyWriter {
 	}
 	c := &copyWriter{path: s.cfg.LocalCopy, f: f, w: bufio.NewWriterSize(f, 64<<10)}
 	v, _ := json.Marshal(version)
-	c.write([]byte(`{"version":`), v, []byte(`,"packages":[`))
+	c.w.WriteString(`{"version":`)
+	c.w.Write(v)
+	c.w.WriteString(`,"packages":[`)
 	return c
-}
-
-func (c *copyWriter) write(parts ...[]byte) {
-	for _, p := range parts {
-		if c.err == nil {
-			_, c.err = c.w.Write(p)
-		}
-	}
 }
 
 // add writes one package: rule is its stored, canonical JSON.
@@ -286,13 +281,33 @@ func (c *copyWriter) add(id string, rule []byte) {
 	if c == nil {
 		return
 	}
-	sep := []byte(",")
-	if c.n == 0 {
-		sep = nil
+	if c.n > 0 {
+		c.w.WriteByte(',')
 	}
 	c.n++
-	i, _ := json.Marshal(id)
-	c.write(sep, []byte(`{"id":`), i, []byte(`,"rule":`), rule, []byte("}"))
+	c.w.WriteString(`{"id":`)
+	if plainID(id) {
+		// Ids are UUIDs or manifest ids: no need for the encoder.
+		c.w.WriteByte('"')
+		c.w.WriteString(id)
+		c.w.WriteByte('"')
+	} else {
+		i, _ := json.Marshal(id)
+		c.w.Write(i)
+	}
+	c.w.WriteString(`,"rule":`)
+	c.w.Write(rule)
+	c.w.WriteByte('}')
+}
+
+// plainID reports whether id is a JSON string as it is, between quotes.
+func plainID(id string) bool {
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // commit ends the copy and puts it in place.
@@ -301,20 +316,18 @@ func (c *copyWriter) commit() error {
 		return nil
 	}
 	defer c.abort()
-	c.write([]byte("]}"))
-	if c.err == nil {
-		c.err = c.w.Flush()
+	c.w.WriteString("]}")
+	err := c.w.Flush()
+	if err == nil {
+		err = c.f.Sync()
 	}
-	if c.err == nil {
-		c.err = c.f.Sync()
+	if cerr := c.f.Close(); err == nil {
+		err = cerr
 	}
-	if err := c.f.Close(); c.err == nil {
-		c.err = err
+	if err == nil {
+		err = os.Rename(c.f.Name(), c.path)
 	}
-	if c.err == nil {
-		c.err = os.Rename(c.f.Name(), c.path)
-	}
-	return c.err
+	return err
 }
 
 // abort drops the temporary file, unless commit put it in place.

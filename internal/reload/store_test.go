@@ -141,3 +141,31 @@ func (s *Store) rulesVersion(t *testing.T) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// TestLocalCopyIDs writes ids that JSON must escape and ids it need not,
+// and reads them back.
+func TestLocalCopyIDs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "routes.json")
+	s := NewStore(StoreConfig{LocalCopy: path})
+	rule := []byte(`{"type":"file-v1","domain":"a.test","incoming-path":"/{f}","outgoing-url":"https://b.test/{f}"}`)
+	ids := []string{"0b8a5c1e-7d34-4f8e-9a51-2f3c4d5e6f70", `q"uote`, `back\slash`, "caf\u00e9", "<tag>&", "tab\there"}
+	c := s.newCopy("7")
+	for _, id := range ids {
+		c.add(id, rule)
+	}
+	if err := c.commit(); err != nil {
+		t.Fatal(err)
+	}
+	set, err := readLocalCopy(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.Version != "7" || len(set.Rules) != len(ids) {
+		t.Fatalf("read back version %q with %d rules, want 7 and %d", set.Version, len(set.Rules), len(ids))
+	}
+	for i, r := range set.Rules {
+		if got := manifest.PackageID(r); got != ids[i] {
+			t.Errorf("rule %d has id %q, want %q", i, got, ids[i])
+		}
+	}
+}
