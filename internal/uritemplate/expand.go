@@ -33,7 +33,7 @@ func (t *Template) AppendExpand(dst []byte, vars []Var) (out []byte, ok bool) {
 // is set, where each value went.
 func (t *Template) appendExpand(dst []byte, vars []Var, spans []valueSpan, record bool) (out []byte, _ []valueSpan, ok bool) {
 	for k := range t.nvars() {
-		if v := t.cvar(k); v.flags&varFirstUse != 0 {
+		if v := t.cvar(k); v.firstUse() {
 			if _, found := lookup(vars, t.name(v)); !found {
 				return dst, spans, false
 			}
@@ -41,15 +41,15 @@ func (t *Template) appendExpand(dst []byte, vars []Var, spans []valueSpan, recor
 	}
 	for i := range int(t.nparts) {
 		nd := t.node(i)
-		if !nd.expr {
+		if !nd.expr() {
 			dst = append(dst, t.lit(nd)...)
 			continue
 		}
-		fr := &framings[nd.op]
+		fr := &framings[nd.op()]
 		if fr.first != 0 {
 			dst = append(dst, fr.first)
 		}
-		for j := range int(nd.n) {
+		for j := range nd.n() {
 			v := t.varOf(nd, j)
 			if j > 0 {
 				dst = append(dst, fr.sep)
@@ -63,7 +63,7 @@ func (t *Template) appendExpand(dst []byte, vars []Var, spans []valueSpan, recor
 				}
 			}
 			start := len(dst)
-			dst = appendValue(dst, val, int(v.prefix), fr.reserved)
+			dst = appendValue(dst, val, v.prefix(), fr.reserved)
 			if record {
 				spans = append(spans, valueSpan{start, len(dst)})
 			}
@@ -178,15 +178,15 @@ func (t *Template) ExpandEmpty() string { return string(t.AppendExpandEmpty(nil)
 func (t *Template) AppendExpandEmpty(b []byte) []byte {
 	for i := range int(t.nparts) {
 		nd := t.node(i)
-		if !nd.expr {
+		if !nd.expr() {
 			b = append(b, t.lit(nd)...)
 			continue
 		}
-		fr := &framings[nd.op]
+		fr := &framings[nd.op()]
 		if fr.first != 0 {
 			b = append(b, fr.first)
 		}
-		for j := range int(nd.n) {
+		for j := range nd.n() {
 			if j > 0 {
 				b = append(b, fr.sep)
 			}

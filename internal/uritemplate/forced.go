@@ -20,21 +20,21 @@ func forcedShape(t *Template) bool {
 	exprs := 0
 	for i := range n {
 		nd := t.node(i)
-		if !nd.expr {
+		if !nd.expr() {
 			continue
 		}
 		exprs++
-		if nd.op != 0 || nd.n != 1 {
+		if nd.op() != 0 || nd.n() != 1 {
 			return false
 		}
-		if v := t.varOf(nd, 0); v.explode() || v.prefix > 0 || v.slot >= 0 {
+		if v := t.varOf(nd, 0); v.explode() || v.prefix() > 0 || v.slot() >= 0 {
 			return false
 		}
 		if i+1 == n {
 			continue
 		}
 		next := t.node(i + 1)
-		if next.expr {
+		if next.expr() {
 			return false
 		}
 		if c := t.lit(next)[0]; unreservedSet[c] || c == '%' || c == framings[0].sep {
@@ -52,7 +52,7 @@ func (t *Template) matchForced(dst []Var, in string) (out []Var, ok, decided boo
 	p := 0
 	for i := range int(t.nparts) {
 		nd := t.node(i)
-		if !nd.expr {
+		if !nd.expr() {
 			lit := t.lit(nd)
 			if !strings.HasPrefix(in[p:], lit) {
 				return dst[:base], false, true

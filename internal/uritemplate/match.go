@@ -210,7 +210,7 @@ func (m *matcher) start(i int) int {
 	if i == int(m.t.nparts) {
 		return 0
 	}
-	return int(m.t.node(i).row)
+	return int(m.t.node(i).row())
 }
 
 // table computes every row from the end of the input backwards. Each row is
@@ -228,8 +228,8 @@ func (m *matcher) table() {
 	m.bits = m.bits[:size]
 	clear(m.bits)
 	lo := 0
-	if nd := t.node(0); !nd.expr {
-		lo = int(nd.n)
+	if nd := t.node(0); !nd.expr() {
+		lo = nd.n()
 	}
 	m.work += rows * (n - lo + 1)
 	for p := n; p >= lo; p-- {
@@ -252,20 +252,20 @@ func (m *matcher) table() {
 		}
 		for i := int(t.nparts) - 1; i >= 0; i-- {
 			nd := t.node(i)
-			row := int(nd.row)
+			row := nd.row()
 			next := m.start(i + 1)
-			if !nd.expr {
+			if !nd.expr() {
 				if lit := t.lit(nd); strings.HasPrefix(in[p:], lit) && m.bit(next, p+len(lit)) {
 					m.set(row, p)
 				}
 				continue
 			}
-			fr := &framings[nd.op]
+			fr := &framings[nd.op()]
 			u := uU
 			if fr.reserved {
 				u = uA
 			}
-			nv := int(nd.n)
+			nv := nd.n()
 			for j := nv - 1; j >= 0; j-- {
 				v := t.varOf(nd, j)
 				b := row + 1 + rowsPerVar*j
@@ -314,7 +314,7 @@ func (m *matcher) table() {
 		}
 	}
 	if nd := t.node(0); lo > 0 && strings.HasPrefix(in, t.lit(nd)) && m.bit(m.start(1), lo) {
-		m.set(int(nd.row), 0)
+		m.set(nd.row(), 0)
 	}
 }
 
@@ -330,14 +330,14 @@ func (m *matcher) part(i, p int) bool {
 		return p == m.n
 	}
 	nd := m.t.node(i)
-	if !m.get(int(nd.row), p) {
+	if !m.get(nd.row(), p) {
 		return false
 	}
-	if !nd.expr {
+	if !nd.expr() {
 		lit := m.t.lit(nd)
 		return strings.HasPrefix(m.in[p:], lit) && m.part(i+1, p+len(lit))
 	}
-	first := framings[nd.op].first
+	first := framings[nd.op()].first
 	if first == 0 {
 		return m.list(i, 0, true, p)
 	}
@@ -354,7 +354,7 @@ func (m *matcher) rest(i, j, p int) bool {
 	}
 	mk := m.mark()
 	nd := m.t.node(i)
-	for k := j; k < int(nd.n); k++ {
+	for k := j; k < nd.n(); k++ {
 		if !m.undefine(m.t.varOf(nd, k)) {
 			m.undo(mk)
 			return false
@@ -372,10 +372,10 @@ func (m *matcher) rest(i, j, p int) bool {
 // prefix character requires before the expression may end.
 func (m *matcher) list(i, j int, defined bool, p int) bool {
 	nd := m.t.node(i)
-	if j == int(nd.n) {
+	if j == nd.n() {
 		return defined && m.part(i+1, p)
 	}
-	b := int(nd.row) + 1 + rowsPerVar*j
+	b := nd.row() + 1 + rowsPerVar*j
 	r := b + rListF
 	if defined {
 		r = b + rListT
@@ -397,10 +397,10 @@ func (m *matcher) list(i, j int, defined bool, p int) bool {
 // bind tries v_j defined at p.
 func (m *matcher) bind(i, j, p int) bool {
 	nd := m.t.node(i)
-	if !m.get(int(nd.row)+1+rowsPerVar*j+rBind, p) {
+	if !m.get(nd.row()+1+rowsPerVar*j+rBind, p) {
 		return false
 	}
-	fr := &framings[nd.op]
+	fr := &framings[nd.op()]
 	if !fr.named {
 		return m.value(i, j, p)
 	}
@@ -446,11 +446,11 @@ func (m *matcher) key(fr *framing, v cvar, p int) (int, bool) {
 func (m *matcher) value(i, j, p int) bool {
 	nd := m.t.node(i)
 	v := m.t.varOf(nd, j)
-	if v.explode() || !m.get(int(nd.row)+1+rowsPerVar*j+rVal, p) {
+	if v.explode() || !m.get(nd.row()+1+rowsPerVar*j+rVal, p) {
 		return false
 	}
-	reserved := framings[nd.op].reserved
-	aft := int(nd.row) + 1 + rowsPerVar*j + rAft
+	reserved := framings[nd.op()].reserved
+	aft := nd.row() + 1 + rowsPerVar*j + rAft
 	base := len(m.stack)
 	e, enc := m.unit(p, reserved)
 	for e >= 0 {
@@ -469,7 +469,7 @@ func (m *matcher) value(i, j, p int) bool {
 		if m.get(aft, e) {
 			if runEnd {
 				m.stack = append(m.stack, e)
-			} else if m.try(i, j, p, e, v.prefix > 0) {
+			} else if m.try(i, j, p, e, v.prefix() > 0) {
 				m.stack = m.stack[:base]
 				return true
 			}
@@ -477,13 +477,13 @@ func (m *matcher) value(i, j, p int) bool {
 		e, enc = e2, enc2
 	}
 	for k := len(m.stack) - 1; k >= base; k-- {
-		if m.try(i, j, p, m.stack[k], v.prefix > 0) {
+		if m.try(i, j, p, m.stack[k], v.prefix() > 0) {
 			m.stack = m.stack[:base]
 			return true
 		}
 	}
 	m.stack = m.stack[:base]
-	return m.try(i, j, p, p, v.prefix > 0)
+	return m.try(i, j, p, p, v.prefix() > 0)
 }
 
 // unit returns the end of the unit at p and whether it is percent-encoded;
@@ -508,7 +508,7 @@ func (m *matcher) try(i, j, p, e int, prefix bool) bool {
 		return false
 	}
 	nd := m.t.node(i)
-	if !m.get(int(nd.row)+1+rowsPerVar*j+rAft, e) {
+	if !m.get(nd.row()+1+rowsPerVar*j+rAft, e) {
 		return false
 	}
 	mk := m.mark()
@@ -523,7 +523,7 @@ func (m *matcher) try(i, j, p, e int, prefix bool) bool {
 // first, then the end of the expression with the others undefined. The
 // first alternative accepts a trailing separator, as Burrito does.
 func (m *matcher) after(i, j, p int) bool {
-	if p < m.n && m.in[p] == framings[m.t.node(i).op].sep && m.list(i, j+1, true, p+1) {
+	if p < m.n && m.in[p] == framings[m.t.node(i).op()].sep && m.list(i, j+1, true, p+1) {
 		return true
 	}
 	return m.rest(i, j+1, p)
@@ -544,7 +544,7 @@ func (m *matcher) undo(mk mark) {
 // goes straight to dst; a repeated one must agree with its earlier
 // occurrences.
 func (m *matcher) define(v cvar, raw string, prefix bool) bool {
-	if v.slot < 0 {
+	if v.slot() < 0 {
 		m.dst = append(m.dst, Var{m.t.name(v), raw})
 		return true
 	}
@@ -553,12 +553,12 @@ func (m *matcher) define(v cvar, raw string, prefix bool) bool {
 	if m.tick(len(raw) >> 3) {
 		return false
 	}
-	s := &m.slots[v.slot]
-	m.trail = append(m.trail, undoEntry{int(v.slot), *s})
+	s := &m.slots[v.slot()]
+	m.trail = append(m.trail, undoEntry{v.slot(), *s})
 	val := decodeValue(raw)
 	kind, n := slotDefined, 0
 	if prefix {
-		kind, n = slotPrefix, int(v.prefix)
+		kind, n = slotPrefix, v.prefix()
 	}
 	if s.kind == slotUnset {
 		*s = slotState{kind: kind, n: n, val: val, idx: len(m.dst)}
@@ -599,15 +599,15 @@ func (s *slotState) combine(kind slotKind, n int, u string) bool {
 }
 
 func (m *matcher) undefine(v cvar) bool {
-	if v.slot < 0 {
+	if v.slot() < 0 {
 		return true
 	}
-	s := &m.slots[v.slot]
+	s := &m.slots[v.slot()]
 	switch s.kind {
 	case slotUndefined:
 		return true
 	case slotUnset:
-		m.trail = append(m.trail, undoEntry{int(v.slot), *s})
+		m.trail = append(m.trail, undoEntry{v.slot(), *s})
 		s.kind = slotUndefined
 		return true
 	}

@@ -78,15 +78,26 @@ type span struct{ start, end int }
 // node is the record of a part: for a literal, text[off:off+n] as it
 // must appear in a URL (non-ASCII percent-encoded); for an expression,
 // its variables, the records of occurrences off to off+n-1, and its
-// operator, whose framing is framings[op]. Offsets fit in 16 bits: a
-// template has at most MaxLen bytes, its encoded literals at most three
-// times that, and at most MaxVars variables.
-type node struct {
-	off, n uint16
-	row    uint16 // first row of this part in the matcher's table
-	op     byte
-	expr   bool
+// operator, whose framing is framings[op]; and row, its first row in
+// the matcher's table. Offsets fit in 16 bits: a template has at most
+// MaxLen bytes, its encoded literals at most three times that, and at
+// most MaxVars variables. The fields are read with shifts from the
+// record as it is stored, so that reading one costs a load.
+type node uint64
+
+func makeNode(off, n, row int, op byte, expr bool) node {
+	nd := node(uint16(off)) | node(uint16(n))<<16 | node(uint16(row))<<32 | node(op)<<48
+	if expr {
+		nd |= 1 << 56
+	}
+	return nd
 }
+
+func (nd node) off() int   { return int(uint16(nd)) }
+func (nd node) n() int     { return int(uint16(nd >> 16)) }
+func (nd node) row() int   { return int(uint16(nd >> 32)) }
+func (nd node) op() byte   { return byte(nd >> 48) }
+func (nd node) expr() bool { return nd>>56 != 0 }
 
 // framing is the expansion parameters of an operator (see the operator
 // table of RFC 6570, section 3.2.1).
@@ -108,13 +119,17 @@ func init() {
 	}
 }
 
-// cvar is the record of one variable occurrence: its name is
-// text[off:off+n].
-type cvar struct {
-	off, n uint16
-	prefix uint16 // N of {v:N}, 0 when absent (N is at most 9999)
-	slot   int8   // index into the matcher's consistency slots; -1 when the name occurs once
-	flags  uint8
+// cvar is the record of one variable occurrence, read as node is: its
+// name is text[off:off+n]; prefix is N of {v:N} (at most 9999), 0 when
+// absent; slot is its index into the matcher's consistency slots, -1 when
+// the name occurs once.
+type cvar uint64
+
+// varSpec is a cvar being compiled.
+type varSpec struct {
+	off, n, prefix int
+	slot           int8
+	flags          uint8
 }
 
 const (
@@ -122,7 +137,16 @@ const (
 	varFirstUse             // the name's first occurrence in the template
 )
 
-func (v cvar) explode() bool { return v.flags&varExplode != 0 }
+func (s varSpec) record() cvar {
+	return cvar(uint16(s.off)) | cvar(uint16(s.n))<<16 | cvar(uint16(s.prefix))<<32 | cvar(uint8(s.slot))<<48 | cvar(s.flags)<<56
+}
+
+func (v cvar) off() int       { return int(uint16(v)) }
+func (v cvar) n() int         { return int(uint16(v >> 16)) }
+func (v cvar) prefix() int    { return int(uint16(v >> 32)) }
+func (v cvar) slot() int      { return int(int8(v >> 48)) }
+func (v cvar) explode() bool  { return byte(v>>56)&varExplode != 0 }
+func (v cvar) firstUse() bool { return byte(v>>56)&varFirstUse != 0 }
 
 // rec reads record i, little-endian.
 func (t *Template) rec(i int) uint64 {
@@ -133,19 +157,13 @@ func (t *Template) rec(i int) uint64 {
 }
 
 // node returns part i.
-func (t *Template) node(i int) node {
-	r := t.rec(i)
-	return node{off: uint16(r), n: uint16(r >> 16), row: uint16(r >> 32), op: byte(r >> 48), expr: r>>56 != 0}
-}
+func (t *Template) node(i int) node { return node(t.rec(i)) }
 
 // cvar returns variable occurrence k of the template.
-func (t *Template) cvar(k int) cvar {
-	r := t.rec(int(t.nparts) + k)
-	return cvar{off: uint16(r), n: uint16(r >> 16), prefix: uint16(r >> 32), slot: int8(r >> 48), flags: uint8(r >> 56)}
-}
+func (t *Template) cvar(k int) cvar { return cvar(t.rec(int(t.nparts) + k)) }
 
 // varOf returns variable j of nd, an expression.
-func (t *Template) varOf(nd node, j int) cvar { return t.cvar(int(nd.off) + j) }
+func (t *Template) varOf(nd node, j int) cvar { return t.cvar(nd.off() + j) }
 
 // nvars returns the number of variable occurrences.
 func (t *Template) nvars() int { return (len(t.text)-int(t.recs))/8 - int(t.nparts) }
@@ -154,10 +172,10 @@ func (t *Template) nvars() int { return (len(t.text)-int(t.recs))/8 - int(t.npar
 func (t *Template) names() int { return int(t.info & infoNames) }
 
 // lit returns the literal of nd, a literal part.
-func (t *Template) lit(nd node) string { return t.text[nd.off : int(nd.off)+int(nd.n)] }
+func (t *Template) lit(nd node) string { return t.text[nd.off() : nd.off()+nd.n()] }
 
 // name returns the name of v as written.
-func (t *Template) name(v cvar) string { return t.text[v.off : int(v.off)+int(v.n)] }
+func (t *Template) name(v cvar) string { return t.text[v.off() : v.off()+v.n()] }
 
 // rows returns the number of rows of the matcher's table.
 func (t *Template) rows() int {
@@ -165,10 +183,10 @@ func (t *Template) rows() int {
 		return 1
 	}
 	last := t.node(int(t.nparts) - 1)
-	if !last.expr {
-		return int(last.row) + 1
+	if !last.expr() {
+		return last.row() + 1
 	}
-	return int(last.row) + 1 + rowsPerVar*int(last.n)
+	return last.row() + 1 + rowsPerVar*last.n()
 }
 
 // literal returns the expansion of a template without expressions.
@@ -183,7 +201,7 @@ func (t *Template) literal() string {
 // template of more than one part, for quick rejection; "" otherwise.
 func (t *Template) head() string {
 	if t.nparts > 1 {
-		if nd := t.node(0); !nd.expr {
+		if nd := t.node(0); !nd.expr() {
 			return t.lit(nd)
 		}
 	}
@@ -192,7 +210,7 @@ func (t *Template) head() string {
 
 func (t *Template) tail() string {
 	if t.nparts > 1 {
-		if nd := t.node(int(t.nparts) - 1); !nd.expr {
+		if nd := t.node(int(t.nparts) - 1); !nd.expr() {
 			return t.lit(nd)
 		}
 	}
@@ -257,7 +275,7 @@ type parser struct {
 	nameOffs []int
 	// The records being compiled, and the text they go into.
 	nodes []node
-	cvars []cvar
+	cvars []varSpec
 	buf   []byte
 }
 
@@ -510,7 +528,7 @@ func (t *Template) Vars() []string {
 	}
 	names := make([]string, 0, t.names())
 	for k := range t.nvars() {
-		if v := t.cvar(k); v.flags&varFirstUse != 0 {
+		if v := t.cvar(k); v.firstUse() {
 			names = append(names, t.name(v))
 		}
 	}
@@ -549,7 +567,7 @@ func (t *Template) LeadingLiteral() string {
 	if t.nparts == 0 {
 		return ""
 	}
-	if nd := t.node(0); !nd.expr {
+	if nd := t.node(0); !nd.expr() {
 		return t.lit(nd)
 	}
 	return ""
@@ -562,24 +580,20 @@ func (p *parser) compile() *Template {
 	rows := 1                     // row 0 is the end of input
 	k := 0                        // index into p.specs
 	for i, pt := range p.parts {
-		nd := node{row: uint16(rows)}
 		if pt.Expr == nil {
-			if isASCII(pt.Literal) {
-				nd.off, nd.n = uint16(p.spans[i].start), uint16(len(pt.Literal))
-			} else {
-				off := len(p.buf)
+			off, n := p.spans[i].start, len(pt.Literal)
+			if !isASCII(pt.Literal) {
+				off = len(p.buf)
 				p.buf = appendLiteral(p.buf, pt.Literal)
-				nd.off, nd.n = uint16(off), uint16(len(p.buf)-off)
+				n = len(p.buf) - off
 			}
-			p.nodes = append(p.nodes, nd)
+			p.nodes = append(p.nodes, makeNode(off, n, rows, 0, false))
 			rows++
 			continue
 		}
-		nd.expr, nd.op = true, pt.Expr.Op
-		nd.off, nd.n = uint16(len(p.cvars)), uint16(len(pt.Expr.Vars))
-		p.nodes = append(p.nodes, nd)
+		p.nodes = append(p.nodes, makeNode(len(p.cvars), len(pt.Expr.Vars), rows, pt.Expr.Op, true))
 		for _, v := range pt.Expr.Vars {
-			cv := cvar{off: uint16(p.nameOffs[k]), n: uint16(len(v.Name)), prefix: uint16(v.Prefix), slot: -1}
+			cv := varSpec{off: p.nameOffs[k], n: len(v.Name), prefix: v.Prefix, slot: -1}
 			if v.Explode {
 				cv.flags |= varExplode
 			}
@@ -592,14 +606,10 @@ func (p *parser) compile() *Template {
 	names, slots := p.numberNames()
 	t.info, t.slots = uint8(names), uint8(slots)
 	for _, nd := range p.nodes {
-		var expr uint64
-		if nd.expr {
-			expr = 1
-		}
-		p.buf = appendRec(p.buf, uint64(nd.off)|uint64(nd.n)<<16|uint64(nd.row)<<32|uint64(nd.op)<<48|expr<<56)
+		p.buf = appendRec(p.buf, uint64(nd))
 	}
 	for _, v := range p.cvars {
-		p.buf = appendRec(p.buf, uint64(v.off)|uint64(v.n)<<16|uint64(v.prefix)<<32|uint64(uint8(v.slot))<<48|uint64(v.flags)<<56)
+		p.buf = appendRec(p.buf, uint64(v.record()))
 	}
 	t.text = string(p.buf)
 	// Only a '?' in the source, literal or operator, can start a query.
@@ -622,7 +632,7 @@ func appendRec(b []byte, r uint64) []byte {
 // slots. Names are compared by linear search: templates have a handful.
 func (p *parser) numberNames() (names, slots int) {
 	vs := p.cvars
-	name := func(i int) string { return p.src[vs[i].off : int(vs[i].off)+int(vs[i].n)] }
+	name := func(i int) string { return p.src[vs[i].off : vs[i].off+vs[i].n] }
 	firstOf := func(i int) int {
 		for j := range i {
 			if name(j) == name(i) {
