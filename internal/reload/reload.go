@@ -1,11 +1,15 @@
 // Package reload keeps the router's table in step with the sources of
-// its rules: the manifest file, and later the store.
+// its rules: the manifest file and the store.
 //
 // Each source is watched (a file is polled for changes to its size,
-// modification time and identity) and every source is re-read on
-// demand, for SIGHUP. Each new version is decoded and compiled, with the
-// other sources' versions in use, off the request path; only a version
-// that passes every check is swapped in. A rejected version is logged
+// modification time and identity; the store's config version is polled,
+// and followed through notifications on PostgreSQL) and every source is
+// re-read on demand, for SIGHUP. Each new version is decoded and
+// compiled, with the other sources' versions in use, off the request
+// path; domains whose rules did not change are taken from the table in
+// use (route.Recompile), and the store decodes only the packages whose
+// stored rule changed. Only a version that passes every check is
+// swapped in. A rejected version is logged
 // with every problem, shown on /readyz and counted, and the previous
 // table keeps serving, so a typo in a manifest push never takes a
 // gateway down.
