@@ -251,14 +251,15 @@ func (imp *importer) name(ctx context.Context, ir ImportRule, id, host, typ stri
 // and domain, "pixel-static.acme.dev"). A name another package of the
 // organization has gets "-2", "-3"… added.
 func ImportName(id, typ, host string) string {
-	if CheckPackageName(id) == nil {
-		return id
-	}
 	if IsUUID(id) {
 		name := strings.TrimSuffix(typ, "-v1") + "-" + host
+		name = name[:min(len(name), MaxPackageName)]
 		if CheckPackageName(name) == nil {
-			return name[:min(len(name), MaxPackageName)]
+			return name
 		}
+	}
+	if CheckPackageName(id) == nil {
+		return id
 	}
 	var b strings.Builder
 	dash := false
