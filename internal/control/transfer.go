@@ -78,7 +78,7 @@ func (s *Service) ImportPackages(ctx context.Context, p Principal, im Import) (I
 		if err != nil {
 			return err
 		}
-		imp := &importer{s: s, tx: tx, im: im, org: o, hosts: map[string][]Package{}, names: map[string]bool{}}
+		imp := &importer{s: s, tx: tx, im: im, org: o, hosts: map[string]func(Package) error{}, names: map[string]bool{}}
 		pkgs, err := imp.packages(ctx)
 		if err != nil {
 			return err
@@ -133,9 +133,9 @@ type importer struct {
 	im       Import
 	org      Org
 	problems []error
-	// hosts holds the packages of each host the import touches: those
-	// stored, then those imported.
-	hosts map[string][]Package
+	// hosts holds the check of each host the import touches, which
+	// knows the packages stored and those imported.
+	hosts map[string]func(Package) error
 	// names holds the lower-case names the import has given.
 	names map[string]bool
 	added []string
@@ -372,21 +372,25 @@ func (imp *importer) addDomain(ctx context.Context, host string) error {
 // unless a problem was found: then the import fails, and place only
 // looks for more problems.
 func (imp *importer) place(ctx context.Context, pkg importPkg) error {
-	others, ok := imp.hosts[pkg.Host]
+	check, ok := imp.hosts[pkg.Host]
 	if !ok {
+		var stored []Package
 		if err := eachPage(func(pg Page) (int, string, error) {
 			ps, err := imp.tx.ListPackages(ctx, PackageFilter{Host: pkg.Host}, pg)
-			others = append(others, ps...)
+			stored = append(stored, ps...)
 			return len(ps), lastID(ps, func(p Package) string { return p.ID }), err
 		}); err != nil {
 			return err
 		}
+		var err error
+		if check, err = imp.s.rules.HostCheck(pkg.Host, stored); err != nil {
+			return err
+		}
+		imp.hosts[pkg.Host] = check
 	}
-	if err := imp.s.rules.CheckHost(pkg.Host, append(others[:len(others):len(others)], pkg.Package)); err != nil {
-		imp.hosts[pkg.Host] = others
+	if err := check(pkg.Package); err != nil {
 		return imp.ruleProblem(pkg.rule, pkg.typ, err)
 	}
-	imp.hosts[pkg.Host] = append(others, pkg.Package)
 	if len(imp.problems) > 0 {
 		return nil
 	}
