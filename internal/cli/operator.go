@@ -113,8 +113,9 @@ func runGroup(ctx context.Context, env *Env, name, summary string, subs []comman
 
 // storeFlagsHelp ends the usage of every operator command.
 const storeFlagsHelp = `The store is the gateway's: --data and --database (or PORTICO_DATA and
-PORTICO_DATABASE) as given to portico serve; a running gateway routes
-what this changes within a second.
+PORTICO_DATABASE) as given to portico serve. A running gateway routes
+what this changes within its --reload-interval, and at once on
+PostgreSQL.
 
 Flags:
 `
