@@ -81,6 +81,27 @@ func testFirstRun(t *testing.T, serveStore, cmdStore []string) {
 		t.Errorf("download through the new package: %d %q, want 307 to %s", r.StatusCode, r.Header.Get("Location"), want)
 	}
 
+	// A user added with a sign-in link opens a session with it, once,
+	// and sets a password in that session.
+	link := strings.TrimSpace(operator(t, "", append([]string{"users", "add", "dev@example.org", "--link"}, cmdStore...)...))
+	if code, _ := apiCall(t, appAddr, "POST", "/api/v1/session", "", `{"link":"`+link+`"}`); code != http.StatusCreated {
+		t.Errorf("signing in with the link: %d", code)
+	}
+	code, cookie := apiCall(t, appAddr, "POST", "/api/v1/session", "", `{"link":"`+link+`"}`)
+	if code != http.StatusUnauthorized {
+		t.Errorf("the link worked twice: %d", code)
+	}
+	link = strings.TrimSpace(operator(t, "", append([]string{"users", "link", "dev@example.org"}, cmdStore...)...))
+	if code, cookie = apiCall(t, appAddr, "POST", "/api/v1/session", "", `{"link":"`+link+`"}`); code != http.StatusCreated || cookie == "" {
+		t.Fatalf("signing in with a second link: %d", code)
+	}
+	if code, _ := apiCall(t, appAddr, "PATCH", "/api/v1/me", cookie, `{"password":"another long passphrase"}`); code != http.StatusOK {
+		t.Errorf("setting a password in the link's session: %d", code)
+	}
+	if code, _ := apiCall(t, appAddr, "POST", "/api/v1/session", "", `{"email":"dev@example.org","password":"another long passphrase"}`); code != http.StatusCreated {
+		t.Errorf("signing in with the password set: %d", code)
+	}
+
 	// An import into the running gateway's store routes without a
 	// restart: on PostgreSQL by notification, on SQLite by the version
 	// poll of --reload-interval.
@@ -104,4 +125,27 @@ func testFirstRun(t *testing.T, serveStore, cmdStore []string) {
 	if out, err := exec.Command(bin, "check", "--manifest", path).CombinedOutput(); err != nil || !strings.Contains(string(out), "ok (2 rules, 1 domains)") {
 		t.Errorf("check of the export: %v\n%s", err, out)
 	}
+}
+
+// apiCall sends a JSON body to the API, with a session cookie when
+// given, and returns the status and the session cookie it set.
+func apiCall(t *testing.T, addr, method, path, cookie, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if cookie != "" {
+		req.AddCookie(&http.Cookie{Name: "portico_session", Value: cookie})
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == "portico_session" {
+			return resp.StatusCode, c.Value
+		}
+	}
+	return resp.StatusCode, ""
 }
