@@ -3,14 +3,12 @@ package app
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
 	"time"
 
 	"portico/internal/app/api"
-	"portico/internal/config"
 	"portico/internal/control"
 	"portico/internal/manifest"
 	"portico/internal/reload"
@@ -186,36 +184,4 @@ func (a *App) maintainControl(ctx context.Context) {
 		case <-t.C:
 		}
 	}
-}
-
-// OpenService opens the store at loc for the operator's commands
-// (portico users, tokens, domains, import, export) and returns the
-// control plane's service over it, with the function that closes it. A
-// running gateway on the same store routes what the commands change
-// within its --reload-interval (and at once on PostgreSQL).
-func OpenService(ctx context.Context, loc config.StoreLocation, ctl config.Control, log *slog.Logger) (*control.Service, func(), error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	st, err := OpenStore(ctx, loc, StoreOptions{Logger: log})
-	if err != nil {
-		return nil, nil, err
-	}
-	cs, ok := st.(control.Store)
-	if !ok {
-		st.Close()
-		return nil, nil, fmt.Errorf("the %s store keeps no control plane", st.Describe())
-	}
-	svc := control.New(control.Config{
-		Store: cs,
-		Rules: &route.Checker{},
-		Domains: control.DomainPolicy{
-			Resolver:    newResolver(ctl.DNSResolver),
-			CNAMETarget: ctl.CNAMETarget,
-		},
-		BaseDomain: ctl.BaseDomain,
-		SessionTTL: ctl.SessionTTL,
-		Logger:     log,
-	})
-	return svc, func() { st.Close() }, nil
 }

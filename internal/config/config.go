@@ -119,6 +119,18 @@ func (c *Config) Load(fs *flag.FlagSet, args []string, lookup func(string) (stri
 }
 
 func loadSettings(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), settings []setting) error {
+	rest, err := loadSettingsArgs(fs, args, lookup, settings, false)
+	if err == nil && len(rest) > 0 {
+		err = fmt.Errorf("unexpected argument %q", rest[0])
+	}
+	return err
+}
+
+// loadSettingsArgs is loadSettings for commands that also take
+// arguments. With interspersed, flags may follow arguments ("portico
+// users add EMAIL --admin"), and every argument is returned; without,
+// parsing stops at the first argument, which is returned with the rest.
+func loadSettingsArgs(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), settings []setting, interspersed bool) ([]string, error) {
 	var errs []error
 	for _, s := range settings {
 		if v, ok := lookup(EnvName(s.flag)); ok {
@@ -128,7 +140,7 @@ func loadSettings(fs *flag.FlagSet, args []string, lookup func(string) (string, 
 		}
 	}
 	if len(errs) > 0 {
-		return errors.Join(errs...)
+		return nil, errors.Join(errs...)
 	}
 	for _, s := range settings {
 		usage := s.usage + " (env " + EnvName(s.flag) + ")"
@@ -143,13 +155,28 @@ func loadSettings(fs *flag.FlagSet, args []string, lookup func(string) (string, 
 			fs.BoolVar(p, s.flag, *p, usage)
 		}
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
+	if !interspersed {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		return fs.Args(), nil
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		// "--" ends the flags: what follows is arguments only.
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
 	}
-	return nil
 }
 
 func set(ptr any, v string) error {

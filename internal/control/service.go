@@ -26,6 +26,11 @@ type RuleChecker interface {
 	// answers, or a second registry on a docker domain, is a conflict
 	// naming the other package.
 	CheckHost(host string, pkgs []Package) error
+	// HostCheck is CheckHost for many candidates: the function it
+	// returns checks a candidate against every other source's rules for
+	// host, pkgs, and the candidates it accepted before, and accepts it
+	// when it passes.
+	HostCheck(host string, pkgs []Package) (func(Package) error, error)
 	// CheckCollection decodes a collection's rule like CheckRule: a
 	// docker-v2 rule, or a file-v1 rule whose template has a {package}
 	// variable naming the packages it creates.

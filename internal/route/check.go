@@ -3,6 +3,7 @@ package route
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"portico/internal/control"
@@ -106,35 +107,105 @@ func ruleError(field string, err error) error {
 // would shadow the other for good), and so are docker rules with
 // different registries: registry clients ask one host one registry.
 func (c *Checker) CheckHost(host string, pkgs []control.Package) error {
-	type owner struct {
-		what string // "package NAME (ID)" or "the manifest's rules[i]"
-		rule manifest.Rule
-	}
-	var owners []owner
-	if c.Others != nil {
-		for _, r := range c.Others(host) {
-			owners = append(owners, owner{fmt.Sprintf("the manifest's rules[%d] (%s)", r.Common().Index, r.Type()), r})
-		}
-	}
-	for _, p := range pkgs {
-		r, err := manifest.DecodeRule("store", p.Rule, p.ID)
-		if err != nil {
-			return fmt.Errorf("package %s: stored rule: %w", p.ID, err)
-		}
-		owners = append(owners, owner{fmt.Sprintf("package %q (%s)", p.Name, p.ID), r})
-	}
-	candidate := len(owners) - 1 // the last package is the one being placed
 	if len(pkgs) == 0 {
 		return nil
 	}
-	cand := owners[candidate]
-	for _, o := range owners[:candidate] {
-		if registry, other := dockerRegistry(cand.rule), dockerRegistry(o.rule); registry != "" && other != "" && registry != other {
-			return control.Conflict("rule.registry", "%s serves docker images from %s on %s (%s): one host has one registry, as registry clients expect", o.what, other, host, "choose that registry or another domain")
+	check, err := c.HostCheck(host, pkgs[:len(pkgs)-1])
+	if err != nil {
+		return err
+	}
+	return check(pkgs[len(pkgs)-1])
+}
+
+// HostCheck implements control.RuleChecker: CheckHost for candidates
+// one after another, each rule decoded once, each candidate checked in
+// constant time.
+func (c *Checker) HostCheck(host string, pkgs []control.Package) (func(control.Package) error, error) {
+	h := &hostRules{host: host, keys: map[string]hostRule{}}
+	if c.Others != nil {
+		for _, r := range c.Others(host) {
+			h.add(fmt.Sprintf("the manifest's rules[%d] (%s)", r.Common().Index, r.Type()), r)
 		}
-		if k := matchKey(cand.rule); k != "" && k == matchKey(o.rule) {
-			return control.Conflict("rule", "%s answers exactly the same requests on %s: one of the two would never be used", o.what, host)
+	}
+	for _, p := range pkgs {
+		r, err := decodeStored(p)
+		if err != nil {
+			return nil, err
 		}
+		h.add(packageWhat(p), r)
+	}
+	return func(p control.Package) error {
+		r, err := decodeStored(p)
+		if err != nil {
+			return err
+		}
+		if err := h.check(r); err != nil {
+			return err
+		}
+		h.add(packageWhat(p), r)
+		return nil
+	}, nil
+}
+
+func decodeStored(p control.Package) (manifest.Rule, error) {
+	r, err := manifest.DecodeRule("store", p.Rule, p.ID)
+	if err != nil {
+		return nil, fmt.Errorf("package %s: stored rule: %w", p.ID, err)
+	}
+	return r, nil
+}
+
+func packageWhat(p control.Package) string { return fmt.Sprintf("package %q (%s)", p.Name, p.ID) }
+
+// hostRules are the rules of one host, as CheckHost compares them: what
+// each answers, and the registries of its docker rules.
+type hostRules struct {
+	host string
+	n    int // rules added
+	// keys holds the first rule with each match key.
+	keys map[string]hostRule
+	// registries holds the first rule of each distinct docker registry.
+	registries []hostRule
+}
+
+// A hostRule names a rule ("package NAME (ID)") and says where it came
+// among the host's rules; url is a docker rule's registry.
+type hostRule struct {
+	what, url string
+	at        int
+}
+
+func (h *hostRules) add(what string, r manifest.Rule) {
+	if k := matchKey(r); k != "" {
+		if _, ok := h.keys[k]; !ok {
+			h.keys[k] = hostRule{what: what, at: h.n}
+		}
+	}
+	if reg := dockerRegistry(r); reg != "" && !slices.ContainsFunc(h.registries, func(x hostRule) bool { return x.url == reg }) {
+		h.registries = append(h.registries, hostRule{what: what, url: reg, at: h.n})
+	}
+	h.n++
+}
+
+// check refuses r for the first rule, in the order they were added, that
+// conflicts with it.
+func (h *hostRules) check(r manifest.Rule) error {
+	reg, haveReg := hostRule{}, false
+	if mine := dockerRegistry(r); mine != "" {
+		for _, x := range h.registries {
+			if x.url != mine && (!haveReg || x.at < reg.at) {
+				reg, haveReg = x, true
+			}
+		}
+	}
+	k := matchKey(r)
+	same, haveSame := h.keys[k]
+	haveSame = haveSame && k != ""
+	switch {
+	case haveReg && (!haveSame || reg.at <= same.at):
+		return control.Conflict("rule.registry", "%s serves docker images from %s on %s (%s): one host has one registry, as registry clients expect", reg.what, reg.url, h.host, "choose that registry or another domain")
+	case haveSame:
+		return control.Conflict("rule", "%s answers exactly the same requests on %s: one of the two would never be used", same.what, h.host)
 	}
 	return nil
 }
