@@ -228,7 +228,7 @@ func compileDomain(host string, rules []manifest.Rule, opts Options) (*Domain, e
 		}
 	}
 	if len(dockerV1)+len(dockerV2) > 0 {
-		h, err := docker.New(dockerV1, dockerV2, opts.Docker)
+		h, err := docker.New(dockerV1, dockerV2, nil, opts.Docker)
 		if err != nil {
 			return nil, err
 		}
