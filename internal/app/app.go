@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -238,12 +239,10 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	if a.control != nil {
 		ctx, stop := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			a.maintainControl(ctx)
-		}()
-		a.closers.push(func(context.Context) { stop(); <-done })
+		var wg sync.WaitGroup
+		wg.Go(func() { a.maintainControl(ctx) })
+		wg.Go(func() { a.control.creator.Run(ctx) })
+		a.closers.push(func(context.Context) { stop(); wg.Wait() })
 	}
 
 	// Events are written to stdout, often a pipe into another program.

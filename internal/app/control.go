@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"portico/internal/app/api"
+	"portico/internal/autocreate"
 	"portico/internal/control"
+	"portico/internal/gateway"
 	"portico/internal/manifest"
 	"portico/internal/reload"
 	"portico/internal/route"
@@ -25,8 +27,15 @@ type controlPlane struct {
 	store  control.Store
 	source *reload.Store
 	svc    *control.Service
-	app    http.Handler
+	// creator creates the packages of collections' downloads.
+	creator *autocreate.Creator
+	app     http.Handler
 }
+
+// settleTimeout bounds how long an API request waits for the packages of
+// earlier downloads to be created: with the store down, it would not
+// answer either.
+const settleTimeout = 5 * time.Second
 
 // maintainControlEvery is how often expired sessions are deleted and
 // domains due for a check are checked.
@@ -80,9 +89,10 @@ func (a *App) startControl(file reload.Source) {
 			Resolver:    newResolver(cfg.Control.DNSResolver),
 			CNAMETarget: cfg.Control.CNAMETarget,
 		},
-		BaseDomain: cfg.Control.BaseDomain,
-		SessionTTL: cfg.Control.SessionTTL,
-		Manifest:   func() []control.Package { return manifestPackages(manifestRules()) },
+		BaseDomain:         cfg.Control.BaseDomain,
+		SessionTTL:         cfg.Control.SessionTTL,
+		Manifest:           func() []control.Package { return manifestPackages(manifestRules()) },
+		CollectionPackages: cfg.Control.CollectionPackages,
 		Routed: func(context.Context) {
 			if _, err := a.loader.ReloadSource(cp.source); err != nil {
 				a.log.Error("routing the store's change", "err", err)
@@ -90,6 +100,19 @@ func (a *App) startControl(file reload.Source) {
 		},
 		Logger: a.log,
 	})
+	cp.creator = autocreate.New(autocreate.Config{
+		Create: func(ctx context.Context, c gateway.Collected) (bool, error) {
+			_, created, err := cp.svc.AutoCreate(ctx, c.Collection, c.Artifact)
+			return created, err
+		},
+		// The service's refusals say what is wrong with the request;
+		// other errors are the store's, and may pass.
+		Permanent: func(err error) bool { return control.KindOf(err) != 0 },
+		PerMinute: cfg.Control.CollectionRate,
+		Logger:    a.log,
+	})
+	a.router.SetCollector(cp.creator)
+	a.metrics.Registry.MustRegister(cp.creator.Collectors()...)
 	var exporter store.Exporter
 	if e, ok := a.an.store.(store.Exporter); ok {
 		exporter = e
@@ -104,7 +127,19 @@ func (a *App) startControl(file reload.Source) {
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiHandler)
-	cp.app = mux
+	cp.app = settled(cp.creator, mux)
+}
+
+// settled answers each request once the packages of the downloads served
+// before it are created (or their creation failed), so that the API
+// lists the package of a download its client has just made.
+func settled(cr *autocreate.Creator, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), settleTimeout)
+		_ = cr.Settle(ctx)
+		cancel()
+		h.ServeHTTP(w, r)
+	})
 }
 
 // manifestPackages shows the manifest's rules as read-only packages.

@@ -78,8 +78,10 @@ func TestManifestOptionalWithAStore(t *testing.T) {
 	c.Control.BaseDomain = "gw.test:8081"
 	c.Control.DNSResolver = "127.0.0.1"
 	c.Control.DomainCheckInterval = time.Second
+	c.Control.CollectionPackages = 0
+	c.Control.CollectionRate = 6001
 	err := c.Validate()
-	for _, want := range []string{"--app-listen", "--base-domain", "--dns-resolver", "--domain-check-interval"} {
+	for _, want := range []string{"--app-listen", "--base-domain", "--dns-resolver", "--domain-check-interval", "--collection-packages", "--collection-rate"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate error lacks %q:\n%v", want, err)
 		}

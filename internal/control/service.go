@@ -35,6 +35,11 @@ type RuleChecker interface {
 	// docker-v2 rule, or a file-v1 rule whose template has a {package}
 	// variable naming the packages it creates.
 	CheckCollection(field string, raw json.RawMessage) (CheckedRule, error)
+	// CollectionRule returns the rule of the package that a collection
+	// whose rule is raw (as stored) creates for artifact: a docker image
+	// name, or a {package} value. An artifact the collection does not
+	// serve is an *Error.
+	CollectionRule(raw json.RawMessage, artifact string) (CheckedRule, error)
 }
 
 // A CheckedRule is a valid rule.
@@ -62,6 +67,10 @@ type Config struct {
 	// Manifest returns the packages of the manifest file, shown
 	// read-only. Nil when there is none.
 	Manifest func() []Package
+	// CollectionPackages is how many packages one collection may have
+	// created at most (counting those that still exist); 0 means
+	// DefaultCollectionPackages.
+	CollectionPackages int
 	// Routed, when set, is called after every committed change to what
 	// the gateway serves, before the call that made it returns: the
 	// process reloads its routing table there, so that a change routes
@@ -74,6 +83,10 @@ type Config struct {
 
 // DefaultSessionTTL is how long a sign-in lasts by default.
 const DefaultSessionTTL = 14 * 24 * time.Hour
+
+// DefaultCollectionPackages is how many packages one collection creates
+// at most by default.
+const DefaultCollectionPackages = 1000
 
 // Page sizes of lists.
 const (
@@ -93,6 +106,7 @@ type Service struct {
 	ttl      time.Duration
 	manifest func() []Package
 	routed   func(ctx context.Context)
+	collMax  int
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -100,9 +114,13 @@ type Service struct {
 // New returns a service over cfg.Store.
 func New(cfg Config) *Service {
 	s := &Service{store: cfg.Store, rules: cfg.Rules, base: strings.ToLower(strings.TrimSuffix(cfg.BaseDomain, ".")),
-		domains: cfg.Domains, ttl: cfg.SessionTTL, manifest: cfg.Manifest, routed: cfg.Routed, log: cfg.Logger, now: cfg.Now}
+		domains: cfg.Domains, ttl: cfg.SessionTTL, manifest: cfg.Manifest, routed: cfg.Routed, collMax: cfg.CollectionPackages,
+		log: cfg.Logger, now: cfg.Now}
 	if s.ttl <= 0 {
 		s.ttl = DefaultSessionTTL
+	}
+	if s.collMax <= 0 {
+		s.collMax = DefaultCollectionPackages
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -111,16 +111,39 @@ func (s *Store) read(ctx context.Context, have string) (route.RuleSet, error) {
 		return set, nil
 	}
 	var r control.Routing
+	var errs []error
+	// A collection's rule is decoded once: for its host while the
+	// routing is read, and for the table.
+	colls := map[string]manifest.Rule{}
+	collectionHost := func(c control.Collection) string {
+		rule, err := manifest.DecodeRule(collectionSource(c.ID), c.Rule, c.ID)
+		if err != nil {
+			errs = append(errs, err)
+			return ""
+		}
+		colls[c.ID] = rule
+		return rule.Common().Host
+	}
 	err = s.cfg.Store.View(ctx, func(tx control.Tx) error {
 		var err error
-		r, err = control.ReadRouting(ctx, tx, s.cfg.BaseDomain, nil)
+		r, err = control.ReadRouting(ctx, tx, s.cfg.BaseDomain, collectionHost)
 		return err
 	})
 	if err != nil {
 		return route.RuleSet{}, fmt.Errorf("read the store's packages: %w", err)
 	}
 	copy := localCopy{Version: set.Version}
-	var errs []error
+	keep := func(list *[]localPackage, id string, rule manifest.Rule) error {
+		if s.cfg.LocalCopy == "" {
+			return nil
+		}
+		data, err := manifest.EncodeRule(rule)
+		if err != nil {
+			return err
+		}
+		*list = append(*list, localPackage{ID: id, Rule: data})
+		return nil
+	}
 	for _, p := range r.Packages {
 		rule, err := manifest.DecodeRule(packageSource(p.ID), p.Rule, p.ID)
 		if err != nil {
@@ -128,12 +151,15 @@ func (s *Store) read(ctx context.Context, have string) (route.RuleSet, error) {
 			continue
 		}
 		set.Rules = append(set.Rules, rule)
-		if s.cfg.LocalCopy != "" {
-			data, err := manifest.EncodeRule(rule)
-			if err != nil {
-				return route.RuleSet{}, err
-			}
-			copy.Packages = append(copy.Packages, localPackage{ID: p.ID, Rule: data})
+		if err := keep(&copy.Packages, p.ID, rule); err != nil {
+			return route.RuleSet{}, err
+		}
+	}
+	for _, c := range r.Collections {
+		rule := colls[c.ID]
+		set.Collections = append(set.Collections, route.Collection{ID: c.ID, Rule: rule})
+		if err := keep(&copy.Collections, c.ID, rule); err != nil {
+			return route.RuleSet{}, err
 		}
 	}
 	if len(errs) > 0 {
@@ -152,6 +178,9 @@ func (s *Store) read(ctx context.Context, have string) (route.RuleSet, error) {
 // packageSource names a stored package in errors, where a manifest's
 // problems name the file.
 func packageSource(id string) string { return "store: package " + id }
+
+// collectionSource names a stored collection in errors.
+func collectionSource(id string) string { return "store: collection " + id }
 
 // Watch implements Source: it follows the store's change notifications
 // where it has them (PostgreSQL), and polls the config version every
@@ -195,8 +224,9 @@ func (s *Store) Watch(ctx context.Context, interval time.Duration, changed func(
 
 // localCopy is the file form of the store's last table.
 type localCopy struct {
-	Version  string         `json:"version"`
-	Packages []localPackage `json:"packages"`
+	Version     string         `json:"version"`
+	Packages    []localPackage `json:"packages"`
+	Collections []localPackage `json:"collections,omitempty"`
 }
 
 type localPackage struct {
@@ -246,6 +276,13 @@ func readLocalCopy(path string) (route.RuleSet, error) {
 			return route.RuleSet{}, err
 		}
 		set.Rules = append(set.Rules, r)
+	}
+	for _, p := range c.Collections {
+		r, err := manifest.DecodeRule(path, p.Rule, p.ID)
+		if err != nil {
+			return route.RuleSet{}, err
+		}
+		set.Collections = append(set.Collections, route.Collection{ID: p.ID, Rule: r})
 	}
 	return set, nil
 }

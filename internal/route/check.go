@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"portico/internal/control"
+	"portico/internal/gateway/docker"
+	"portico/internal/gateway/file"
 	"portico/internal/gateway/python"
 	"portico/internal/manifest"
 )
@@ -59,8 +61,8 @@ func (c *Checker) CheckCollection(field string, raw json.RawMessage) (control.Ch
 	switch r := r.(type) {
 	case *manifest.DockerV2:
 	case *manifest.FileV1:
-		if !hasVar(r.IncomingPath.Vars(), "package") {
-			return cr, control.Invalid(field+".incoming-path", "a collection's template needs a {package} variable: its value names the packages the collection creates")
+		if f, err := file.CheckCollection(r); err != nil {
+			return cr, control.Invalid(field+"."+f, "%v", err)
 		}
 	default:
 		return cr, control.Invalid(field+".type", "a collection's rule is docker-v2 (an image pattern) or file-v1 (a template with {package}), not %s", r.Type())
@@ -68,13 +70,33 @@ func (c *Checker) CheckCollection(field string, raw json.RawMessage) (control.Ch
 	return cr, nil
 }
 
-func hasVar(vars []string, name string) bool {
-	for _, v := range vars {
-		if v == name {
-			return true
-		}
+// CollectionRule implements control.RuleChecker: the package of a docker
+// image is a docker-v1 rule for the image (docker.CollectionPackage), the
+// package of a {package} value the collection's file-v1 rule with the
+// value written in (file.CollectionPackage).
+func (c *Checker) CollectionRule(raw json.RawMessage, artifact string) (control.CheckedRule, error) {
+	r, err := manifest.DecodeRule("collection", raw, placeholderID)
+	if err != nil {
+		return control.CheckedRule{}, fmt.Errorf("collection's stored rule: %w", err)
 	}
-	return false
+	var pkg manifest.Rule
+	switch r := r.(type) {
+	case *manifest.DockerV2:
+		pkg, err = docker.CollectionPackage(r, artifact)
+	case *manifest.FileV1:
+		pkg, err = file.CollectionPackage(r, artifact)
+	default:
+		err = fmt.Errorf("a collection's rule is docker-v2 or file-v1, not %s", r.Type())
+	}
+	if err != nil {
+		return control.CheckedRule{}, control.Invalid("artifact", "%v", err)
+	}
+	data, err := manifest.EncodeRuleWithoutID(pkg)
+	if err != nil {
+		return control.CheckedRule{}, err
+	}
+	// The package's rule is checked as any package's is.
+	return c.CheckRule("rule", data)
 }
 
 // ruleError turns the manifest decoder's located problems into one

@@ -56,6 +56,9 @@ const (
 	rankPython
 	rankTelemetry
 	rankNPM
+	// A collection's file-v1 rule comes after every package of its
+	// domain, but before catch-all-v1, which would leave it nothing.
+	rankFileCollection
 	rankCatchAll
 )
 
@@ -86,6 +89,23 @@ type RuleSet struct {
 	Version string
 	// Rules are validated rules, in the source's order.
 	Rules []manifest.Rule
+	// Collections are the rules of collections: each serves what no
+	// rule of its domain serves, and creates packages (see Collection).
+	Collections []Collection
+}
+
+// A Collection is the rule of a collection: a docker-v2 rule, or a
+// file-v1 rule with a {package} variable (file.CheckCollection). It
+// compiles into the table as an ordinary rule that every rule of its
+// domain takes precedence over, whatever their source: a docker-v2 rule
+// tried after the domain's docker rules, a file-v1 rule after every
+// kind but catch-all-v1. Its downloads count under the id of the
+// package the collection creates for each artifact, and report the
+// artifact in gateway.Result.Collected.
+type Collection struct {
+	// ID is the collection's id.
+	ID   string
+	Rule manifest.Rule
 }
 
 // Compile builds a routing table from a validated manifest.
@@ -102,24 +122,42 @@ func Compile(m *manifest.Manifest, opts Options) (*Table, error) {
 // earlier source wins.
 func CompileSets(opts Options, sets ...RuleSet) (*Table, error) {
 	byHost := make(map[string][]manifest.Rule)
+	var collsByHost map[string][]Collection
 	var hosts []string
+	seen := func(h string) bool {
+		_, rules := byHost[h]
+		_, colls := collsByHost[h]
+		return rules || colls
+	}
 	for _, set := range sets {
 		for _, r := range set.Rules {
 			h := r.Common().Host
-			if _, ok := byHost[h]; !ok {
+			if !seen(h) {
 				hosts = append(hosts, h)
 			}
 			byHost[h] = append(byHost[h], r)
 		}
 	}
-	t := &Table{domains: make(map[string]*Domain, len(byHost))}
+	for _, set := range sets {
+		for _, c := range set.Collections {
+			if collsByHost == nil {
+				collsByHost = make(map[string][]Collection)
+			}
+			h := c.Rule.Common().Host
+			if !seen(h) {
+				hosts = append(hosts, h)
+			}
+			collsByHost[h] = append(collsByHost[h], c)
+		}
+	}
+	t := &Table{domains: make(map[string]*Domain, len(hosts))}
 	for _, h := range hosts {
-		d, err := compileDomain(h, byHost[h], opts)
+		d, err := compileDomain(h, byHost[h], collsByHost[h], opts)
 		if err != nil {
 			return nil, fmt.Errorf("%sdomain %s: %w", sourcesOf(h, sets), h, err)
 		}
 		t.domains[h] = d
-		t.rules += len(byHost[h])
+		t.rules += len(byHost[h]) + len(collsByHost[h])
 	}
 	return t, nil
 }
@@ -129,7 +167,8 @@ func CompileSets(opts Options, sets ...RuleSet) (*Table, error) {
 func sourcesOf(host string, sets []RuleSet) string {
 	var names []string
 	for _, set := range sets {
-		if set.Name != "" && slices.ContainsFunc(set.Rules, func(r manifest.Rule) bool { return r.Common().Host == host }) {
+		if set.Name != "" && (slices.ContainsFunc(set.Rules, func(r manifest.Rule) bool { return r.Common().Host == host }) ||
+			slices.ContainsFunc(set.Collections, func(c Collection) bool { return c.Rule.Common().Host == host })) {
 			names = append(names, set.Name)
 		}
 	}
@@ -139,11 +178,12 @@ func sourcesOf(host string, sets []RuleSet) string {
 	return strings.Join(names, ", ") + ": "
 }
 
-func compileDomain(host string, rules []manifest.Rule, opts Options) (*Domain, error) {
-	entries := make([]entry, 0, len(rules))
+func compileDomain(host string, rules []manifest.Rule, colls []Collection, opts Options) (*Domain, error) {
+	entries := make([]entry, 0, len(rules)+len(colls))
 	var pythonRules []*manifest.PythonV1
 	var dockerV1 []*manifest.DockerV1
 	var dockerV2 []*manifest.DockerV2
+	var dockerColls []*manifest.DockerV2
 	var pythonIndexes []*manifest.PythonIndex
 	var npmRules []*manifest.NPM
 	for i, r := range rules {
@@ -216,6 +256,34 @@ func compileDomain(host string, rules []manifest.Rule, opts Options) (*Domain, e
 		}
 		entries = append(entries, e)
 	}
+	for i, c := range colls {
+		e := entry{index: len(rules) + i}
+		switch r := c.Rule.(type) {
+		case *manifest.DockerV2:
+			if r.RuleID != c.ID {
+				// Events name the collection as the rule that served.
+				cp := *r
+				cp.RuleID = c.ID
+				r = &cp
+			}
+			dockerColls = append(dockerColls, r)
+			if len(dockerV1)+len(dockerV2)+len(dockerColls) > 1 {
+				continue
+			}
+			e.rank, e.seg, e.keyed = rankDockerV2, "v2", true
+		case *manifest.FileV1:
+			if field, err := file.CheckCollection(r); err != nil {
+				return nil, fmt.Errorf("collection %s: %s: %w", c.ID, field, err)
+			}
+			e.rank = rankFileCollection
+			e.spec = specificity(r.IncomingPath)
+			e.prefix, e.prefixed = literalPrefix(r.IncomingPath), true
+			e.rule = file.NewCollection(r, c.ID)
+		default:
+			return nil, fmt.Errorf("collection %s: a collection's rule is docker-v2 or file-v1, not %s", c.ID, c.Rule.Type())
+		}
+		entries = append(entries, e)
+	}
 	if len(pythonRules) > 0 || len(pythonIndexes) > 0 {
 		repo, err := python.New(pythonRules, pythonIndexes, opts.Python)
 		if err != nil {
@@ -227,8 +295,8 @@ func compileDomain(host string, rules []manifest.Rule, opts Options) (*Domain, e
 			}
 		}
 	}
-	if len(dockerV1)+len(dockerV2) > 0 {
-		h, err := docker.New(dockerV1, dockerV2, opts.Docker)
+	if len(dockerV1)+len(dockerV2)+len(dockerColls) > 0 {
+		h, err := docker.New(dockerV1, dockerV2, dockerColls, opts.Docker)
 		if err != nil {
 			return nil, err
 		}
@@ -281,7 +349,7 @@ func compareEntries(a, b entry) int {
 		return c
 	}
 	switch a.rank {
-	case rankFileV1:
+	case rankFileV1, rankFileCollection:
 		if c := slices.Compare(b.spec, a.spec); c != 0 {
 			return c
 		}

@@ -24,4 +24,12 @@
 // path, so only catch-all follows it), catch-all; rules of the same kind
 // and specificity keep manifest order. Unlike Scarf's, the order is total, so
 // the same manifest always routes the same way.
+//
+// Collections (RuleSet.Collections) compile to ordinary rules placed
+// after every rule of their domain: a docker collection after the
+// domain's docker rules, a file collection after every kind but
+// catch-all. A rule compiled from a collection counts each download
+// under the id of the package the collection creates for the artifact,
+// and the Router hands the downloads to its Collector, which creates
+// the packages off the request path.
 package route

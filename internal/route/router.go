@@ -24,15 +24,27 @@ type Observer interface {
 	Observe(kind event.Kind, outcome event.Outcome, status int, elapsed time.Duration)
 }
 
+// A Collector creates the packages of collections' downloads, off the
+// request path. Collect must not block.
+type Collector interface {
+	Collect(c gateway.Collected)
+}
+
 // Router serves every request from the current Table.
 type Router struct {
-	table    atomic.Pointer[Table]
-	trusted  *clientip.Trusted
-	emitter  Emitter
-	observer Observer
-	fallback DefaultDomain
-	log      *slog.Logger
+	table     atomic.Pointer[Table]
+	trusted   *clientip.Trusted
+	emitter   Emitter
+	observer  Observer
+	collector Collector
+	fallback  DefaultDomain
+	log       *slog.Logger
 }
+
+// SetCollector sets what creates the packages of collections' downloads.
+// Without one, collections serve and count downloads but create nothing.
+// Call it before the router serves.
+func (rt *Router) SetCollector(c Collector) { rt.collector = c }
 
 // DefaultDomain says which domain answers a request whose host no domain
 // of the table names, as a web server's default server does. The zero
@@ -124,6 +136,15 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if rt.observer != nil {
 		rt.observer.Observe(res.Event.Kind, res.Outcome, res.Status, time.Since(start))
+	}
+	if res.Collected.Collection != "" && rt.collector != nil {
+		// The package is created for a download only, whether or not
+		// the client lets it be counted: creating it records nothing
+		// about the client.
+		res.Event.Method, res.Event.Status = r.Method, res.Status
+		if res.Event.Download() {
+			rt.collector.Collect(res.Collected)
+		}
 	}
 	if !res.Uncounted && rt.emitter != nil && !optedOut(r) {
 		rt.emit(req, &res, start)

@@ -43,9 +43,10 @@ func (t *Table) DomainNames() []string {
 	return names
 }
 
-// Rules returns the number of manifest rules the table was compiled from.
-// Rules that share one handler (a domain's docker, Python or npm rules)
-// each count, so the number is the one `portico check` reports.
+// Rules returns the number of manifest rules the table was compiled
+// from, collections' rules included. Rules that share one handler (a
+// domain's docker, Python or npm rules) each count, so the number is the
+// one `portico check` reports.
 func (t *Table) Rules() int { return t.rules }
 
 // A Domain is the compiled rules of one host.

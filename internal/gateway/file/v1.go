@@ -16,6 +16,9 @@ type V1 struct {
 	packageID string
 	incoming  *uritemplate.Template
 	target    *target // nil: answer 200 without a redirect
+	// collection is the id of the collection the rule was compiled from
+	// (NewCollection), "" for a package's rule.
+	collection string
 
 	// static is set when the incoming path has no variables: it then
 	// matches exactly one raw path, plus the parameters of its query.
@@ -83,8 +86,23 @@ func (v *V1) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Result,
 	}
 	req.TVars = vars
 
+	var collected gateway.Collected
+	if v.collection != "" {
+		name, ok := varValue(vars, CollectionVar)
+		if !ok || !collectionName(name) {
+			// No package could be created for it: the collection
+			// does not serve it.
+			return gateway.Result{}, false
+		}
+		collected = gateway.Collected{Collection: v.collection, Artifact: name}
+	}
 	res := gateway.Result{
-		Event: event.Event{Kind: event.KindFile, PackageID: v.packageID, Variables: copyVars(vars)},
+		Event:     event.Event{Kind: event.KindFile, PackageID: v.packageID, Variables: copyVars(vars)},
+		Collected: collected,
+	}
+	if v.collection != "" {
+		res.Event.PackageID = gateway.CollectionPackageID(v.collection, collected.Artifact)
+		res.Event.RuleID = v.collection
 	}
 	if v.target == nil {
 		// The body is read before anything is written: HTTP/1 clients
