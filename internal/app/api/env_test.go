@@ -42,7 +42,11 @@ func init() {
 	openapi3filter.RegisterBodyDecoder("text/csv", openapi3filter.PlainBodyDecoder)
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with the service's configuration changed by
+// change (nil changes nothing).
+func newEnvWith(t *testing.T, change func(*control.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, sqlite.Config{Dir: t.TempDir()})
@@ -50,7 +54,11 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	svc := control.New(control.Config{Store: st, Rules: &route.Checker{}, BaseDomain: baseDomain})
+	cc := control.Config{Store: st, Rules: &route.Checker{}, BaseDomain: baseDomain}
+	if change != nil {
+		change(&cc)
+	}
+	svc := control.New(cc)
 	// The clock of the sign-in limits stands still, so that no attempt
 	// is refilled while a test runs.
 	frozen := time.Now()
