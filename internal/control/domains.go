@@ -165,31 +165,6 @@ func (s *Service) ListDomains(ctx context.Context, p Principal, org string, pg P
 	return out, err
 }
 
-// listOrgsTx is ListOrgs inside a transaction.
-func (s *Service) listOrgsTx(ctx context.Context, tx Tx, p Principal, pg Page) ([]OrgView, error) {
-	userID := p.User.ID
-	if p.User.ServerAdmin {
-		userID = ""
-	} else if userID == "" {
-		return nil, nil
-	}
-	orgs, err := tx.ListOrgs(ctx, userID, page(pg))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]OrgView, 0, len(orgs))
-	for _, o := range orgs {
-		a, err := orgAccess(ctx, tx, p, o.ID)
-		if err != nil {
-			return nil, err
-		}
-		if a.CanRead() {
-			out = append(out, s.view(o, a))
-		}
-	}
-	return out, nil
-}
-
 // readableDomain finds a custom domain p may read.
 func readableDomain(ctx context.Context, tx Tx, p Principal, name string) (Domain, Org, Access, error) {
 	host, err := CheckDomainName(name)

@@ -261,3 +261,26 @@ func (e *env) pkg(tok, org, name string, rule map[string]any) string {
 	a.json(e.t, &p)
 	return p.ID
 }
+
+// collection creates a docker-v2 collection on the organization's base
+// domain and returns its id.
+func (e *env) collection(tok, org, name string) string {
+	e.t.Helper()
+	a := e.call("POST", "/api/v1/collections", bearer(tok), map[string]any{"org": org, "name": name,
+		"rule": map[string]any{"type": "docker-v2", "domain": org + "." + baseDomain, "pattern": name + "/*", "registry": "ghcr.io"}})
+	if a.status != http.StatusCreated {
+		e.t.Fatalf("creating collection %s: %d %s", name, a.status, a.body)
+	}
+	var c collectionJSON
+	a.json(e.t, &c)
+	return c.ID
+}
+
+// domain adds a custom domain, pending, to the organization.
+func (e *env) domain(tok, org, name string) string {
+	e.t.Helper()
+	if a := e.call("POST", "/api/v1/domains", bearer(tok), map[string]any{"org": org, "name": name}); a.status != http.StatusCreated {
+		e.t.Fatalf("adding domain %s: %d %s", name, a.status, a.body)
+	}
+	return name
+}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"testing"
@@ -86,4 +87,129 @@ func TestPackagePagesWithManifest(t *testing.T) {
 			}
 		})
 	}
+}
+
+// pageAll pages through a list with limit, checking each page's size,
+// and returns every item's key field in the order listed.
+func (e *env) pageAll(t *testing.T, path string, c cred, limit int, key string) []string {
+	t.Helper()
+	var got []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		if pages > 1000 {
+			t.Fatalf("the pages of %s do not end: %v", path, got)
+		}
+		p := fmt.Sprintf("%s?limit=%d", path, limit)
+		if cursor != "" {
+			p += "&cursor=" + cursor
+		}
+		a := e.call("GET", p, c, nil)
+		if a.status != http.StatusOK {
+			t.Fatalf("%s: %d %s", p, a.status, a.body)
+		}
+		var l struct {
+			Items      []map[string]any `json:"items"`
+			NextCursor string           `json:"next_cursor"`
+		}
+		a.json(t, &l)
+		if len(l.Items) > limit {
+			t.Fatalf("%s: %d items, more than the limit", p, len(l.Items))
+		}
+		for _, it := range l.Items {
+			s, _ := it[key].(string)
+			got = append(got, s)
+		}
+		if l.NextCursor == "" {
+			return got
+		}
+		cursor = l.NextCursor
+	}
+}
+
+// TestListPages pages through the organizations, domains and
+// collections of a user in several organizations, and of a server
+// administrator, with limits small and large: every item the principal
+// may read is listed exactly once, in the order of its key, also when
+// the lists of several organizations are merged and the domains under
+// the base domain are among them.
+func TestListPages(t *testing.T) {
+	e := newEnv(t)
+	ann, annTok := e.user("ann@example.com", false)
+	_, rootTok := e.user("root@example.com", true)
+	ctx := t.Context()
+	orgIDs := map[string]string{} // name → id
+	orgIDs["ann"] = e.orgID(annTok, "ann")
+	orgIDs["root"] = e.orgID(rootTok, "root")
+	var annOrgs, annDomains, annColls []string
+	var allDomains, allColls []string
+	annOrgs = append(annOrgs, orgIDs["ann"])
+	annDomains = append(annDomains, "ann."+baseDomain)
+	allDomains = append(allDomains, "ann."+baseDomain, "root."+baseDomain)
+	// Ann is a Member of the b, d and f organizations, and has a role
+	// on a package only in a, c, e and g, whose lists she does not see.
+	for i, name := range []string{"o-a", "o-b", "o-c", "o-d", "o-e", "o-f", "o-g"} {
+		owner, tok := e.user(fmt.Sprintf("owner%d@example.com", i), false)
+		personal := fmt.Sprintf("owner%d", i)
+		orgIDs[personal] = e.orgID(tok, personal)
+		allDomains = append(allDomains, personal+"."+baseDomain)
+		e.org(tok, name)
+		orgIDs[name] = e.orgID(tok, name)
+		allDomains = append(allDomains, name+"."+baseDomain)
+		member := i%2 == 1
+		if member {
+			if _, err := e.svc.SetOrgMember(ctx, control.As(owner), name, ann.Email, control.RoleMember); err != nil {
+				t.Fatal(err)
+			}
+			annOrgs = append(annOrgs, orgIDs[name])
+			annDomains = append(annDomains, name+"."+baseDomain)
+		} else {
+			pkg := e.pkg(tok, name, "pkg", fileRule(name+"."+baseDomain, "/p"))
+			if _, err := e.svc.SetPackageMember(ctx, control.As(owner), pkg, ann.Email, control.RoleMember); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for j := range 3 {
+			d := e.domain(tok, name, fmt.Sprintf("%c%d.%s.example", 'a'+rune((i*5+j*11)%26), j, name))
+			c := e.collection(tok, name, fmt.Sprintf("c%d", j))
+			allDomains = append(allDomains, d)
+			allColls = append(allColls, c)
+			if member {
+				annDomains = append(annDomains, d)
+				annColls = append(annColls, c)
+			}
+		}
+	}
+	allOrgs := slices.Collect(maps.Values(orgIDs))
+	for _, s := range [][]string{annOrgs, annDomains, annColls, allOrgs, allDomains, allColls} {
+		slices.Sort(s)
+	}
+	for _, c := range []struct {
+		who  string
+		cred cred
+		path string
+		key  string
+		want []string
+	}{
+		{"ann", bearer(annTok), "/api/v1/orgs", "id", annOrgs},
+		{"a server admin", bearer(rootTok), "/api/v1/orgs", "id", allOrgs},
+	} {
+		for _, limit := range []int{1, 2, 3, 50} {
+			got := e.pageAll(t, c.path, c.cred, limit, c.key)
+			if !slices.Equal(got, c.want) {
+				t.Errorf("%s by %s with limit %d listed\n%v\nwant\n%v", c.path, c.who, limit, got, c.want)
+			}
+		}
+	}
+}
+
+// orgID returns the id of an organization the holder of tok may read.
+func (e *env) orgID(tok, name string) string {
+	e.t.Helper()
+	var o orgJSON
+	a := e.call("GET", "/api/v1/orgs/"+name, bearer(tok), nil)
+	a.json(e.t, &o)
+	if a.status != http.StatusOK || o.ID == "" {
+		e.t.Fatalf("organization %s: %d %s", name, a.status, a.body)
+	}
+	return o.ID
 }
