@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 
 	"portico/internal/store"
 )
@@ -33,36 +35,61 @@ func (s *Service) checkCollectionRule(raw json.RawMessage) (CheckedRule, error) 
 }
 
 // ListCollections lists the collections of the organizations the
-// principal may read, or of one.
+// principal may read, or of one, by id.
 func (s *Service) ListCollections(ctx context.Context, p Principal, org string, pg Page) ([]CollectionView, error) {
+	pg = page(pg)
 	var out []CollectionView
 	err := s.store.View(ctx, func(tx Tx) error {
 		var orgs []Org
-		if org != "" {
+		var cs []Collection
+		switch {
+		case org != "":
 			o, _, err := readableOrg(ctx, tx, p, org)
 			if err != nil {
 				return err
 			}
 			orgs = []Org{o}
-		} else {
-			views, err := s.listOrgsTx(ctx, tx, p, Page{Limit: MaxLimit})
-			if err != nil {
+			if cs, err = tx.ListCollections(ctx, o.ID, pg); err != nil {
 				return err
 			}
-			for _, v := range views {
-				if v.Role >= RoleMember {
-					orgs = append(orgs, v.Org)
+		case p.User.ServerAdmin:
+			var err error
+			if cs, err = tx.ListCollections(ctx, "", pg); err != nil {
+				return err
+			}
+		default:
+			// A user belongs to few organizations: each gives its
+			// first page after the cursor, and the merge's first page
+			// is the page.
+			var err error
+			if orgs, err = s.readableOrgs(ctx, tx, p); err != nil {
+				return err
+			}
+			for _, o := range orgs {
+				some, err := tx.ListCollections(ctx, o.ID, pg)
+				if err != nil {
+					return err
 				}
+				cs = append(cs, some...)
 			}
+			slices.SortFunc(cs, func(a, b Collection) int { return strings.Compare(a.ID, b.ID) })
+			cs = cs[:min(len(cs), pg.Limit)]
 		}
+		names := make(map[string]string, len(orgs))
 		for _, o := range orgs {
-			cs, err := tx.ListCollections(ctx, o.ID, page(pg))
-			if err != nil {
-				return err
+			names[o.ID] = o.Name
+		}
+		for _, c := range cs {
+			name, ok := names[c.OrgID]
+			if !ok {
+				o, err := tx.Org(ctx, c.OrgID)
+				if err != nil {
+					return err
+				}
+				name = o.Name
+				names[c.OrgID] = name
 			}
-			for _, c := range cs {
-				out = append(out, s.collectionView(c, o.Name))
-			}
+			out = append(out, s.collectionView(c, name))
 		}
 		return nil
 	})

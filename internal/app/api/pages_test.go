@@ -191,7 +191,9 @@ func TestListPages(t *testing.T) {
 		want []string
 	}{
 		{"ann", bearer(annTok), "/api/v1/orgs", "id", annOrgs},
+		{"ann", bearer(annTok), "/api/v1/collections", "id", annColls},
 		{"a server admin", bearer(rootTok), "/api/v1/orgs", "id", allOrgs},
+		{"a server admin", bearer(rootTok), "/api/v1/collections", "id", allColls},
 	} {
 		for _, limit := range []int{1, 2, 3, 50} {
 			got := e.pageAll(t, c.path, c.cred, limit, c.key)
