@@ -191,8 +191,10 @@ func TestListPages(t *testing.T) {
 		want []string
 	}{
 		{"ann", bearer(annTok), "/api/v1/orgs", "id", annOrgs},
+		{"ann", bearer(annTok), "/api/v1/domains", "name", annDomains},
 		{"ann", bearer(annTok), "/api/v1/collections", "id", annColls},
 		{"a server admin", bearer(rootTok), "/api/v1/orgs", "id", allOrgs},
+		{"a server admin", bearer(rootTok), "/api/v1/domains", "name", allDomains},
 		{"a server admin", bearer(rootTok), "/api/v1/collections", "id", allColls},
 	} {
 		for _, limit := range []int{1, 2, 3, 50} {
