@@ -19,21 +19,33 @@ import (
 	"portico/internal/control"
 	"portico/internal/route"
 	"portico/internal/stats"
+	"portico/internal/store"
+	"portico/internal/store/postgres"
 	"portico/internal/store/sqlite"
+	"portico/internal/testenv"
 )
 
 // baseDomain is the base domain of the test gateway: organization acme
 // serves acme.gw.test.
 const baseDomain = "gw.test"
 
-// env is an API over a real SQLite store, served by a real HTTP server,
-// with every request and answer checked against the OpenAPI document.
+// env is an API over a real store (SQLite unless a test asks for
+// PostgreSQL), served by a real HTTP server, with every request and
+// answer checked against the OpenAPI document. Domains are verified
+// against a local DNS server.
 type env struct {
 	t      *testing.T
 	srv    *httptest.Server
 	svc    *control.Service
-	st     *sqlite.Store
+	st     envStore
+	dns    *testenv.DNSServer
 	router routers.Router
+}
+
+// envStore is what the API needs of a store: both stores are one.
+type envStore interface {
+	control.Store
+	store.Store
 }
 
 func init() {
@@ -48,13 +60,32 @@ func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
 // change (nil changes nothing).
 func newEnvWith(t *testing.T, change func(*control.Config)) *env {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Config{Dir: t.TempDir()})
+	st, err := sqlite.Open(context.Background(), sqlite.Config{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	cc := control.Config{Store: st, Rules: &route.Checker{}, BaseDomain: baseDomain}
+	return newEnvOn(t, st, change)
+}
+
+// newPostgresEnv is newEnv on a fresh PostgreSQL database, or skips (see
+// testenv.Postgres).
+func newPostgresEnv(t *testing.T) *env {
+	t.Helper()
+	st, err := postgres.Open(context.Background(), postgres.Config{URL: testenv.Postgres(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return newEnvOn(t, st, nil)
+}
+
+func newEnvOn(t *testing.T, st envStore, change func(*control.Config)) *env {
+	t.Helper()
+	ctx := context.Background()
+	ns := testenv.NewDNSServer(t)
+	cc := control.Config{Store: st, Rules: &route.Checker{}, BaseDomain: baseDomain,
+		Domains: control.DomainPolicy{Resolver: ns.Resolver()}}
 	if change != nil {
 		change(&cc)
 	}
@@ -78,7 +109,7 @@ func newEnvWith(t *testing.T, change func(*control.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, srv: srv, svc: svc, st: st, router: router}
+	return &env{t: t, srv: srv, svc: svc, st: st, dns: ns, router: router}
 }
 
 // cred is how a request authenticates: a bearer token, a session cookie
