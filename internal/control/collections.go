@@ -163,6 +163,9 @@ func (s *Service) CreateCollection(ctx context.Context, p Principal, nc NewColle
 		if err := s.checkOwnedHost(ctx, tx, o, host); err != nil {
 			return err
 		}
+		if err := collectionNameFree(ctx, tx, o, c); err != nil {
+			return err
+		}
 		if err := tx.CreateCollection(ctx, c); err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				return Conflict("name", "organization %q has a collection named %q", o.Name, c.Name)
@@ -191,6 +194,28 @@ func (s *Service) checkOwnedHost(ctx context.Context, tx Tx, o Org, host string)
 			Message: quote(host) + " is not a verified domain of organization " + quote(o.Name) + ": add it to the organization and verify it first"}
 	}
 	return nil
+}
+
+// collectionNameFree refuses c's name if another collection of the
+// organization has it, regardless of case, as package names are. The
+// store keeps no index on collection names: the check holds because
+// updates are serialized.
+func collectionNameFree(ctx context.Context, tx Tx, o Org, c Collection) error {
+	for pg := (Page{Limit: MaxLimit}); ; {
+		cs, err := tx.ListCollections(ctx, o.ID, pg)
+		if err != nil {
+			return err
+		}
+		for _, other := range cs {
+			if other.ID != c.ID && strings.EqualFold(other.Name, c.Name) {
+				return Conflict("name", "organization %q has a collection named %q", o.Name, other.Name)
+			}
+		}
+		if len(cs) < pg.Limit {
+			return nil
+		}
+		pg.After = cs[len(cs)-1].ID
+	}
 }
 
 // CollectionPatch is a change to a collection; nil fields are kept.
@@ -228,6 +253,9 @@ func (s *Service) UpdateCollection(ctx context.Context, p Principal, id string, 
 		}
 		if patch.Name != nil {
 			c.Name = *patch.Name
+			if err := collectionNameFree(ctx, tx, o, c); err != nil {
+				return err
+			}
 		}
 		if cr.Canonical != nil {
 			if err := s.checkOwnedHost(ctx, tx, o, cr.Host); err != nil {

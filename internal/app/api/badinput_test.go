@@ -23,6 +23,7 @@ func TestBadInput(t *testing.T) {
 	}
 	pkg := e.pkg(tok, "acme", "rocket", fileRule(host, "/rocket"))
 	coll := e.collection(tok, "acme", "tools")
+	e.collection(tok, "acme", "tools2")
 	pkgPath, collPath := "/api/v1/packages/"+pkg, "/api/v1/collections/"+coll
 	before := e.snapshot(tok, "acme", pkg, coll)
 	c := bearer(tok)
@@ -86,6 +87,8 @@ func TestBadInput(t *testing.T) {
 		{"POST collection: rule of a kind without collections", "POST", "/api/v1/collections", map[string]any{"org": "acme", "name": "c1", "rule": map[string]any{"type": "docker-v1", "domain": host, "repository-name": "acme/x", "registry": "ghcr.io"}}, 400, "invalid", "rule.type", "docker-v2"},
 		{"POST collection: rule with an unknown field", "POST", "/api/v1/collections", map[string]any{"org": "acme", "name": "c1", "rule": map[string]any{"type": "docker-v2", "domain": host, "pattern": "c1/*", "registry": "ghcr.io", "speed": 9}}, 400, "invalid", "rule.speed", "unknown field"},
 		{"POST collection: unverified domain", "POST", "/api/v1/collections", map[string]any{"org": "acme", "name": "c1", "rule": collectionRule("pending.example.com", "c1/*")}, 400, "invalid", "rule.domain", "verify it"},
+		{"POST collection: name taken", "POST", "/api/v1/collections", map[string]any{"org": "acme", "name": "TOOLS", "rule": collectionRule(host, "c1/*")}, 409, "conflict", "name", `collection named "tools"`},
+		{"PATCH collection: name taken", "PATCH", collPath, map[string]any{"name": "Tools2"}, 409, "conflict", "name", `collection named "tools2"`},
 		{"PATCH collection: unknown field", "PATCH", collPath, `{"name":"c2","colour":"red"}`, 400, "invalid", "colour", "unknown field"},
 		{"PATCH collection: wrong type", "PATCH", collPath, `{"name":false}`, 400, "invalid", "name", "must be a string"},
 		{"PATCH collection: another organization", "PATCH", collPath, map[string]any{"org": "bobs"}, 400, "invalid", "org", "another organization"},
@@ -132,7 +135,7 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("packages after bad requests: %v, %v", pkgs, err)
 	}
 	colls, err := e.svc.ListCollections(context.Background(), control.Operator, "", control.Page{})
-	if err != nil || len(colls) != 1 {
+	if err != nil || len(colls) != 2 {
 		t.Fatalf("collections after bad requests: %v, %v", colls, err)
 	}
 	orgs, err := e.svc.ListOrgs(context.Background(), control.Operator, control.Page{})
