@@ -166,6 +166,9 @@ func (s *Service) CreateCollection(ctx context.Context, p Principal, nc NewColle
 		if err := collectionNameFree(ctx, tx, o, c); err != nil {
 			return err
 		}
+		if err := s.checkCollectionHost(ctx, tx, host, c); err != nil {
+			return err
+		}
 		if err := tx.CreateCollection(ctx, c); err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				return Conflict("name", "organization %q has a collection named %q", o.Name, c.Name)
@@ -194,6 +197,17 @@ func (s *Service) checkOwnedHost(ctx context.Context, tx Tx, o Org, host string)
 			Message: quote(host) + " is not a verified domain of organization " + quote(o.Name) + ": add it to the organization and verify it first"}
 	}
 	return nil
+}
+
+// checkCollectionHost checks that c's rule can serve host beside the
+// other rules of host: the packages c creates will serve there, so a
+// second registry on a docker domain is refused here already.
+func (s *Service) checkCollectionHost(ctx context.Context, tx Tx, host string, c Collection) error {
+	others, err := s.hostRules(ctx, tx, host, c.ID)
+	if err != nil {
+		return err
+	}
+	return s.rules.CheckHost(host, append(others, collectionRule(c)))
 }
 
 // collectionNameFree refuses c's name if another collection of the
@@ -262,6 +276,9 @@ func (s *Service) UpdateCollection(ctx context.Context, p Principal, id string, 
 				return err
 			}
 			c.Rule = cr.Canonical
+			if err := s.checkCollectionHost(ctx, tx, cr.Host, c); err != nil {
+				return err
+			}
 			tx.RoutingChanged()
 		}
 		c.Updated = s.now().UTC()

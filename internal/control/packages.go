@@ -250,23 +250,54 @@ func (s *Service) checkPlacement(ctx context.Context, tx Tx, o Org, pkg Package)
 				Message: quote(pkg.Host) + " is not a verified domain of organization " + quote(o.Name) + ": add it to the organization and verify it first"}
 		}
 	}
-	var same []Package
+	same, err := s.hostRules(ctx, tx, pkg.Host, pkg.ID)
+	if err != nil {
+		return err
+	}
+	return s.rules.CheckHost(pkg.Host, append(same, packageRule(pkg)))
+}
+
+// hostRules returns the store's packages and collections that serve
+// host, but the one with id except.
+func (s *Service) hostRules(ctx context.Context, tx Tx, host, except string) ([]HostRule, error) {
+	var out []HostRule
 	for pg := (Page{Limit: MaxLimit}); ; {
-		others, err := tx.ListPackages(ctx, PackageFilter{Host: pkg.Host}, pg)
+		pkgs, err := tx.ListPackages(ctx, PackageFilter{Host: host}, pg)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		for _, other := range others {
-			if other.ID != pkg.ID {
-				same = append(same, other)
+		for _, p := range pkgs {
+			if p.ID != except {
+				out = append(out, packageRule(p))
 			}
 		}
-		if len(others) < pg.Limit {
+		if len(pkgs) < pg.Limit {
 			break
 		}
-		pg.After = others[len(others)-1].ID
+		pg.After = pkgs[len(pkgs)-1].ID
 	}
-	return s.rules.CheckHost(pkg.Host, append(same, pkg))
+	// Collections keep no host of their own: their rules say it. There
+	// are few of them, and a domain may have changed hands since one
+	// was made, so every organization's are looked at.
+	for pg := (Page{Limit: MaxLimit}); ; {
+		cs, err := tx.ListCollections(ctx, "", pg)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			if c.ID == except {
+				continue
+			}
+			if cr, err := s.rules.CheckCollection("rule", c.Rule); err == nil && cr.Host == host {
+				out = append(out, collectionRule(c))
+			}
+		}
+		if len(cs) < pg.Limit {
+			break
+		}
+		pg.After = cs[len(cs)-1].ID
+	}
+	return out, nil
 }
 
 // PackagePatch is a change to a package; nil fields are kept.

@@ -105,9 +105,9 @@ func ruleError(field string, err error) error {
 // answer exactly the same requests are a conflict (whichever comes first
 // would shadow the other for good), and so are docker rules with
 // different registries: registry clients ask one host one registry.
-func (c *Checker) CheckHost(host string, pkgs []control.Package) error {
+func (c *Checker) CheckHost(host string, rules []control.HostRule) error {
 	type owner struct {
-		what string // "package NAME (ID)" or "the manifest's rules[i]"
+		what string // "package NAME (ID)", "collection NAME (ID)" or "the manifest's rules[i]"
 		rule manifest.Rule
 	}
 	var owners []owner
@@ -116,15 +116,15 @@ func (c *Checker) CheckHost(host string, pkgs []control.Package) error {
 			owners = append(owners, owner{fmt.Sprintf("the manifest's rules[%d] (%s)", r.Common().Index, r.Type()), r})
 		}
 	}
-	for _, p := range pkgs {
-		r, err := manifest.DecodeRule("store", p.Rule, p.ID)
+	for _, hr := range rules {
+		r, err := manifest.DecodeRule("store", hr.Rule, hr.ID)
 		if err != nil {
-			return fmt.Errorf("package %s: stored rule: %w", p.ID, err)
+			return fmt.Errorf("%s %s: stored rule: %w", hr.Kind, hr.ID, err)
 		}
-		owners = append(owners, owner{fmt.Sprintf("package %q (%s)", p.Name, p.ID), r})
+		owners = append(owners, owner{fmt.Sprintf("%s %q (%s)", hr.Kind, hr.Name, hr.ID), r})
 	}
-	candidate := len(owners) - 1 // the last package is the one being placed
-	if len(pkgs) == 0 {
+	candidate := len(owners) - 1 // the last rule is the one being placed
+	if len(rules) == 0 {
 		return nil
 	}
 	cand := owners[candidate]
