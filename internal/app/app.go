@@ -144,7 +144,7 @@ func (a *App) loadRules() error {
 	var sources []reload.Source
 	var file reload.Source
 	if cfg.Manifest != "" {
-		file = reload.NewFile(cfg.Manifest)
+		file = reload.NewFile(cfg.Manifest, log)
 		sources = append(sources, file)
 	}
 	if a.control != nil {

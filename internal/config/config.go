@@ -91,7 +91,7 @@ func (c *Config) settings() []setting {
 		{"events", "where analytics events go: stdout (JSON lines) or none", &c.Events},
 		{"log-format", "log format on stderr: text or json", &c.LogFormat},
 		{"log-level", "log level: debug, info, warn or error", &c.LogLevel},
-		{"reload-interval", "how often to check the manifest for changes; 0 reloads only on SIGHUP", &c.ReloadInterval},
+		{"reload-interval", "how often to check the manifest for changes besides its file events, and to poll the store's config version; 0 turns file events and polling off, and the manifest is read on SIGHUP only", &c.ReloadInterval},
 		{"shutdown-timeout", "how long in-flight requests may take to finish on SIGTERM", &c.ShutdownTimeout},
 		{"event-queue", "events that may wait for the event pipeline before new ones are dropped", &c.EventQueue},
 		{"max-header-bytes", "largest request header accepted", &c.MaxHeaderBytes},

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 
 	"portico/internal/gateway"
 	"portico/internal/store"
@@ -33,36 +35,61 @@ func (s *Service) checkCollectionRule(raw json.RawMessage) (CheckedRule, error) 
 }
 
 // ListCollections lists the collections of the organizations the
-// principal may read, or of one.
+// principal may read, or of one, by id.
 func (s *Service) ListCollections(ctx context.Context, p Principal, org string, pg Page) ([]CollectionView, error) {
+	pg = page(pg)
 	var out []CollectionView
 	err := s.store.View(ctx, func(tx Tx) error {
 		var orgs []Org
-		if org != "" {
+		var cs []Collection
+		switch {
+		case org != "":
 			o, _, err := readableOrg(ctx, tx, p, org)
 			if err != nil {
 				return err
 			}
 			orgs = []Org{o}
-		} else {
-			views, err := s.listOrgsTx(ctx, tx, p, Page{Limit: MaxLimit})
-			if err != nil {
+			if cs, err = tx.ListCollections(ctx, o.ID, pg); err != nil {
 				return err
 			}
-			for _, v := range views {
-				if v.Role >= RoleMember {
-					orgs = append(orgs, v.Org)
+		case p.User.ServerAdmin:
+			var err error
+			if cs, err = tx.ListCollections(ctx, "", pg); err != nil {
+				return err
+			}
+		default:
+			// A user belongs to few organizations: each gives its
+			// first page after the cursor, and the merge's first page
+			// is the page.
+			var err error
+			if orgs, err = s.readableOrgs(ctx, tx, p); err != nil {
+				return err
+			}
+			for _, o := range orgs {
+				some, err := tx.ListCollections(ctx, o.ID, pg)
+				if err != nil {
+					return err
 				}
+				cs = append(cs, some...)
 			}
+			slices.SortFunc(cs, func(a, b Collection) int { return strings.Compare(a.ID, b.ID) })
+			cs = cs[:min(len(cs), pg.Limit)]
 		}
+		names := make(map[string]string, len(orgs))
 		for _, o := range orgs {
-			cs, err := tx.ListCollections(ctx, o.ID, page(pg))
-			if err != nil {
-				return err
+			names[o.ID] = o.Name
+		}
+		for _, c := range cs {
+			name, ok := names[c.OrgID]
+			if !ok {
+				o, err := tx.Org(ctx, c.OrgID)
+				if err != nil {
+					return err
+				}
+				name = o.Name
+				names[c.OrgID] = name
 			}
-			for _, c := range cs {
-				out = append(out, s.collectionView(c, o.Name))
-			}
+			out = append(out, s.collectionView(c, name))
 		}
 		return nil
 	})
@@ -136,6 +163,12 @@ func (s *Service) CreateCollection(ctx context.Context, p Principal, nc NewColle
 		if err := s.checkOwnedHost(ctx, tx, o, host); err != nil {
 			return err
 		}
+		if err := collectionNameFree(ctx, tx, o, c); err != nil {
+			return err
+		}
+		if err := s.checkCollectionHost(ctx, tx, host, c); err != nil {
+			return err
+		}
 		if err := tx.CreateCollection(ctx, c); err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				return Conflict("name", "organization %q has a collection named %q", o.Name, c.Name)
@@ -164,6 +197,39 @@ func (s *Service) checkOwnedHost(ctx context.Context, tx Tx, o Org, host string)
 			Message: quote(host) + " is not a verified domain of organization " + quote(o.Name) + ": add it to the organization and verify it first"}
 	}
 	return nil
+}
+
+// checkCollectionHost checks that c's rule can serve host beside the
+// other rules of host: the packages c creates will serve there, so a
+// second registry on a docker domain is refused here already.
+func (s *Service) checkCollectionHost(ctx context.Context, tx Tx, host string, c Collection) error {
+	others, err := s.hostRules(ctx, tx, host, c.ID)
+	if err != nil {
+		return err
+	}
+	return s.rules.CheckHost(host, append(others, collectionRule(c)))
+}
+
+// collectionNameFree refuses c's name if another collection of the
+// organization has it, regardless of case, as package names are. The
+// store keeps no index on collection names: the check holds because
+// updates are serialized.
+func collectionNameFree(ctx context.Context, tx Tx, o Org, c Collection) error {
+	for pg := (Page{Limit: MaxLimit}); ; {
+		cs, err := tx.ListCollections(ctx, o.ID, pg)
+		if err != nil {
+			return err
+		}
+		for _, other := range cs {
+			if other.ID != c.ID && strings.EqualFold(other.Name, c.Name) {
+				return Conflict("name", "organization %q has a collection named %q", o.Name, other.Name)
+			}
+		}
+		if len(cs) < pg.Limit {
+			return nil
+		}
+		pg.After = cs[len(cs)-1].ID
+	}
 }
 
 // CollectionPatch is a change to a collection; nil fields are kept.
@@ -201,12 +267,18 @@ func (s *Service) UpdateCollection(ctx context.Context, p Principal, id string, 
 		}
 		if patch.Name != nil {
 			c.Name = *patch.Name
+			if err := collectionNameFree(ctx, tx, o, c); err != nil {
+				return err
+			}
 		}
 		if cr.Canonical != nil {
 			if err := s.checkOwnedHost(ctx, tx, o, cr.Host); err != nil {
 				return err
 			}
 			c.Rule = cr.Canonical
+			if err := s.checkCollectionHost(ctx, tx, cr.Host, c); err != nil {
+				return err
+			}
 			tx.RoutingChanged()
 		}
 		c.Updated = s.now().UTC()

@@ -20,17 +20,18 @@ type RuleChecker interface {
 	// location in the request, "rule"). Problems are *Error values with
 	// located fields.
 	CheckRule(field string, raw json.RawMessage) (CheckedRule, error)
-	// CheckHost reports whether pkgs, the store's packages serving host
-	// with the candidate last, can be served together with every other
-	// source's rules for host: a rule that answers exactly what another
-	// answers, or a second registry on a docker domain, is a conflict
-	// naming the other package.
-	CheckHost(host string, pkgs []Package) error
+	// CheckHost reports whether rules, the store's packages and
+	// collections serving host with the candidate last, can be served
+	// together with every other source's rules for host: a rule that
+	// answers exactly what another answers, or a second registry on a
+	// docker domain, is a conflict naming the other package or
+	// collection.
+	CheckHost(host string, rules []HostRule) error
 	// HostCheck is CheckHost for many candidates: the function it
 	// returns checks a candidate against every other source's rules for
-	// host, pkgs, and the candidates it accepted before, and accepts it
+	// host, rules, and the candidates it accepted before, and accepts it
 	// when it passes.
-	HostCheck(host string, pkgs []Package) (func(Package) error, error)
+	HostCheck(host string, rules []HostRule) (func(HostRule) error, error)
 	// CheckCollection decodes a collection's rule like CheckRule: a
 	// docker-v2 rule, or a file-v1 rule whose template has a {package}
 	// variable naming the packages it creates.
@@ -40,6 +41,23 @@ type RuleChecker interface {
 	// name, or a {package} value. An artifact the collection does not
 	// serve is an *Error.
 	CollectionRule(raw json.RawMessage, artifact string) (CheckedRule, error)
+}
+
+// A HostRule is one of the store's rules for a host, as CheckHost
+// compares them.
+type HostRule struct {
+	// Kind is "package" or "collection"; Name and ID name it in
+	// conflicts.
+	Kind, Name, ID string
+	Rule           json.RawMessage
+}
+
+func packageRule(p Package) HostRule {
+	return HostRule{Kind: "package", Name: p.Name, ID: p.ID, Rule: p.Rule}
+}
+
+func collectionRule(c Collection) HostRule {
+	return HostRule{Kind: "collection", Name: c.Name, ID: c.ID, Rule: c.Rule}
 }
 
 // A CheckedRule is a valid rule.

@@ -78,7 +78,7 @@ func (s *Service) ImportPackages(ctx context.Context, p Principal, im Import) (I
 		if err != nil {
 			return err
 		}
-		imp := &importer{s: s, tx: tx, im: im, org: o, hosts: map[string]func(Package) error{}, names: map[string]bool{}}
+		imp := &importer{s: s, tx: tx, im: im, org: o, hosts: map[string]func(HostRule) error{}, names: map[string]bool{}}
 		pkgs, err := imp.packages(ctx)
 		if err != nil {
 			return err
@@ -135,7 +135,7 @@ type importer struct {
 	problems []error
 	// hosts holds the check of each host the import touches, which
 	// knows the packages stored and those imported.
-	hosts map[string]func(Package) error
+	hosts map[string]func(HostRule) error
 	// names holds the lower-case names the import has given.
 	names map[string]bool
 	added []string
@@ -374,21 +374,16 @@ func (imp *importer) addDomain(ctx context.Context, host string) error {
 func (imp *importer) place(ctx context.Context, pkg importPkg) error {
 	check, ok := imp.hosts[pkg.Host]
 	if !ok {
-		var stored []Package
-		if err := eachPage(func(pg Page) (int, string, error) {
-			ps, err := imp.tx.ListPackages(ctx, PackageFilter{Host: pkg.Host}, pg)
-			stored = append(stored, ps...)
-			return len(ps), lastID(ps, func(p Package) string { return p.ID }), err
-		}); err != nil {
+		stored, err := imp.s.hostRules(ctx, imp.tx, pkg.Host, "")
+		if err != nil {
 			return err
 		}
-		var err error
 		if check, err = imp.s.rules.HostCheck(pkg.Host, stored); err != nil {
 			return err
 		}
 		imp.hosts[pkg.Host] = check
 	}
-	if err := check(pkg.Package); err != nil {
+	if err := check(packageRule(pkg.Package)); err != nil {
 		return imp.ruleProblem(pkg.rule, pkg.typ, err)
 	}
 	if len(imp.problems) > 0 {

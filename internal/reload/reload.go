@@ -1,9 +1,10 @@
 // Package reload keeps the router's table in step with the sources of
 // its rules: the manifest file, and later the store.
 //
-// Each source is watched (a file is polled for changes to its size,
-// modification time and identity) and every source is re-read on
-// demand, for SIGHUP. Each new version is decoded and compiled, with the
+// Each source is watched (a file through the file events of its
+// directory, and polled for changes to its size, modification time and
+// identity as the safety net) and every source is re-read on demand, for
+// SIGHUP. Each new version is decoded and compiled, with the
 // other sources' versions in use, off the request path; only a version
 // that passes every check is swapped in. A rejected version is logged
 // with every problem, shown on /readyz and counted, and the previous
@@ -68,7 +69,7 @@ type Status struct {
 // New returns a loader for the manifest at path. Call Load once before
 // serving; it creates the router.
 func New(path string, opts route.Options, log *slog.Logger, recorder Recorder) *Loader {
-	return NewLoader([]Source{NewFile(path)}, opts, log, recorder)
+	return NewLoader([]Source{NewFile(path, log)}, opts, log, recorder)
 }
 
 // NewLoader returns a loader for the rules of sources, compiled in that

@@ -128,56 +128,58 @@ func ruleError(field string, err error) error {
 // answer exactly the same requests are a conflict (whichever comes first
 // would shadow the other for good), and so are docker rules with
 // different registries: registry clients ask one host one registry.
-func (c *Checker) CheckHost(host string, pkgs []control.Package) error {
-	if len(pkgs) == 0 {
+func (c *Checker) CheckHost(host string, rules []control.HostRule) error {
+	if len(rules) == 0 {
 		return nil
 	}
-	check, err := c.HostCheck(host, pkgs[:len(pkgs)-1])
+	check, err := c.HostCheck(host, rules[:len(rules)-1])
 	if err != nil {
 		return err
 	}
-	return check(pkgs[len(pkgs)-1])
+	return check(rules[len(rules)-1])
 }
 
 // HostCheck implements control.RuleChecker: CheckHost for candidates
 // one after another, each rule decoded once, each candidate checked in
 // constant time.
-func (c *Checker) HostCheck(host string, pkgs []control.Package) (func(control.Package) error, error) {
+func (c *Checker) HostCheck(host string, rules []control.HostRule) (func(control.HostRule) error, error) {
 	h := &hostRules{host: host, keys: map[string]hostRule{}}
 	if c.Others != nil {
 		for _, r := range c.Others(host) {
 			h.add(fmt.Sprintf("the manifest's rules[%d] (%s)", r.Common().Index, r.Type()), r)
 		}
 	}
-	for _, p := range pkgs {
-		r, err := decodeStored(p)
+	for _, hr := range rules {
+		r, err := decodeStored(hr)
 		if err != nil {
 			return nil, err
 		}
-		h.add(packageWhat(p), r)
+		h.add(ownerName(hr), r)
 	}
-	return func(p control.Package) error {
-		r, err := decodeStored(p)
+	return func(hr control.HostRule) error {
+		r, err := decodeStored(hr)
 		if err != nil {
 			return err
 		}
 		if err := h.check(r); err != nil {
 			return err
 		}
-		h.add(packageWhat(p), r)
+		h.add(ownerName(hr), r)
 		return nil
 	}, nil
 }
 
-func decodeStored(p control.Package) (manifest.Rule, error) {
-	r, err := manifest.DecodeRule("store", p.Rule, p.ID)
+func decodeStored(hr control.HostRule) (manifest.Rule, error) {
+	r, err := manifest.DecodeRule("store", hr.Rule, hr.ID)
 	if err != nil {
-		return nil, fmt.Errorf("package %s: stored rule: %w", p.ID, err)
+		return nil, fmt.Errorf("%s %s: stored rule: %w", hr.Kind, hr.ID, err)
 	}
 	return r, nil
 }
 
-func packageWhat(p control.Package) string { return fmt.Sprintf("package %q (%s)", p.Name, p.ID) }
+// ownerName names a stored rule in conflicts: `package "NAME" (ID)` or
+// `collection "NAME" (ID)`.
+func ownerName(hr control.HostRule) string { return fmt.Sprintf("%s %q (%s)", hr.Kind, hr.Name, hr.ID) }
 
 // hostRules are the rules of one host, as CheckHost compares them: what
 // each answers, and the registries of its docker rules.

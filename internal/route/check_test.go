@@ -10,14 +10,14 @@ import (
 	"portico/internal/manifest"
 )
 
-func storedPackage(t *testing.T, id, rule string) control.Package {
+func storedPackage(t *testing.T, id, rule string) control.HostRule {
 	t.Helper()
 	c := &Checker{}
 	cr, err := c.CheckRule("rule", json.RawMessage(rule))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return control.Package{ID: id, Name: "n-" + id, Host: cr.Host, Rule: cr.Canonical}
+	return control.HostRule{Kind: "package", ID: id, Name: "n-" + id, Rule: cr.Canonical}
 }
 
 // TestHostCheck: a candidate is refused for the first rule of its host,
@@ -39,7 +39,7 @@ func TestHostCheck(t *testing.T) {
 		}
 		return nil
 	}}
-	stored := []control.Package{
+	stored := []control.HostRule{
 		storedPackage(t, "s1", docker("acme/one", "ghcr.io")),
 		storedPackage(t, "s2", file("/s", "b.example.net")),
 	}
@@ -47,7 +47,7 @@ func TestHostCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	accepted := append([]control.Package(nil), stored...)
+	accepted := append([]control.HostRule(nil), stored...)
 	for _, tc := range []struct {
 		id, rule string
 		want     string // "" accepted; else the error's field and who it names
