@@ -20,6 +20,7 @@ package upstream
 import (
 	"crypto/tls"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"time"
 )
@@ -46,6 +47,29 @@ type Options struct {
 	// Proxy picks a forward proxy for a request; nil reads the
 	// environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY).
 	Proxy func(*http.Request) (*url.URL, error)
+	// OnDial, when set, is told of every connection the transport is
+	// about to open, after the address check and before connecting:
+	// tests use it to see every address the gateway tries to reach,
+	// including those where nothing listens. It is called from the
+	// dialing goroutine and must be safe for concurrent use. When it is
+	// nil the transport dials as if it did not exist.
+	OnDial func(DialAttempt)
+}
+
+// A DialAttempt is one connection a Transport was about to open.
+type DialAttempt struct {
+	// Target is the host:port the connection is for, as the HTTP
+	// transport asked for it: a URL's host, or a forward proxy's.
+	Target string
+	// Addr is the address, resolved from Target, about to be
+	// connected to.
+	Addr netip.AddrPort
+	// Backend is set when the connection is for a rule's own backend
+	// origin, which may be on any address.
+	Backend bool
+	// Err is the address check's refusal, or nil when the connection
+	// was opened.
+	Err error
 }
 
 // Defaults for Options.

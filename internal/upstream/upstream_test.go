@@ -288,3 +288,64 @@ func TestTransportThroughProxy(t *testing.T) {
 		t.Errorf("the backend was dialed directly %d times", n)
 	}
 }
+
+// TestOnDial: OnDial sees every connection the transport opens, with
+// the address it goes to, and every one the address check refuses, with
+// the refusal: to the backend, to a host on a loopback address, to a
+// metadata address where nothing listens, and to a forward proxy.
+func TestOnDial(t *testing.T) {
+	backend := newServer(t, false, nil)
+	other := newServer(t, false, nil)
+	var mu sync.Mutex
+	var seen []DialAttempt
+	record := func(a DialAttempt) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, a)
+	}
+	take := func() []DialAttempt {
+		mu.Lock()
+		defer mu.Unlock()
+		s := seen
+		seen = nil
+		return s
+	}
+	strict := NewClient(NewTransport(Options{OnDial: record, Proxy: func(*http.Request) (*url.URL, error) { return nil, nil }}))
+	p := mustPolicy(t, backend.URL, other.URL)
+
+	if _, err := get(t, strict, p, backend.URL+"/x"); err != nil {
+		t.Fatal(err)
+	}
+	if a := take(); len(a) != 1 || !a[0].Backend || a[0].Err != nil || a[0].Addr.String() != backend.Listener.Addr().String() || a[0].Target != backend.Listener.Addr().String() {
+		t.Errorf("backend: attempts %+v, want one to %s", a, backend.Listener.Addr())
+	}
+	_, err := get(t, strict, p, other.URL+"/x")
+	refusal(t, err, "loopback")
+	if a := take(); len(a) != 1 || a[0].Backend || a[0].Err == nil || a[0].Addr.String() != other.Listener.Addr().String() {
+		t.Errorf("named host on loopback: attempts %+v, want one refused", a)
+	}
+	if n := other.conns.Load(); n != 0 {
+		t.Errorf("a refused attempt reached the server: %d connections", n)
+	}
+	_, err = get(t, strict, p.ForStorage(), "https://169.254.169.254/latest/")
+	refusal(t, err, "cloud metadata")
+	if a := take(); len(a) != 1 || a[0].Err == nil || a[0].Addr.String() != "169.254.169.254:443" {
+		t.Errorf("metadata address: attempts %+v, want one refused", a)
+	}
+	// Refused by the policy: no attempt at all.
+	_, err = get(t, strict, mustPolicy(t, backend.URL), "http://169.254.169.254/")
+	refusal(t, err, "169.254.169.254")
+	if a := take(); len(a) != 0 {
+		t.Errorf("a request the policy refused was dialed: %+v", a)
+	}
+
+	proxy := newServer(t, false, nil)
+	proxyURL, _ := url.Parse(proxy.URL)
+	viaProxy := NewClient(NewTransport(Options{OnDial: record, Proxy: http.ProxyURL(proxyURL), AllowPrivate: true}))
+	if _, err := get(t, viaProxy, p, other.URL+"/x"); err != nil {
+		t.Fatal(err)
+	}
+	if a := take(); len(a) != 1 || a[0].Err != nil || a[0].Target != proxy.Listener.Addr().String() {
+		t.Errorf("through a proxy: attempts %+v, want one to the proxy %s", a, proxy.Listener.Addr())
+	}
+}
