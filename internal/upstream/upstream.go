@@ -7,8 +7,10 @@
 // not allow, and dials a host other than the rule's own backend only on
 // public addresses: the check runs on the resolved address at connect
 // time, so a name that resolves to a private address later (DNS
-// rebinding) is refused too. Headers that would disclose the client's
-// address never leave, and credentials go only to the backend (and the
+// rebinding) is refused too. Only the request headers on one list leave
+// (content negotiation, conditional and partial requests, uploads'
+// description, credentials), so nothing that discloses the client's
+// address ever does, and credentials go only to the backend (and the
 // rule's own credentials to its token service).
 //
 // Clients never follow redirects on their own: each protocol decides,
