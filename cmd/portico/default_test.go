@@ -18,6 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"portico/internal/gateway/docker/dockertest"
 )
 
 // scarfREADMEManifest is the manifest of Scarf Gateway's README ("Getting
@@ -37,8 +39,9 @@ const scarfREADMEManifest = `{
 
 // hubStandIn starts a registry holding library/hello-world:latest. It
 // stands in for Docker Hub under Docker Hub's name: the manifest names it
-// http://registry-1.docker.io:PORT, and hubTransport dials that name on
-// 127.0.0.1, so nothing leaves the machine.
+// http://registry-1.docker.io:PORT, and the transport returned dials that
+// name on 127.0.0.1 (docker reaches it as a forward proxy instead), so
+// nothing leaves the machine.
 func hubStandIn(t *testing.T) (registryField string, transport *http.Transport, digest string) {
 	t.Helper()
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
@@ -201,6 +204,49 @@ func TestScarfREADMEGettingStarted(t *testing.T) {
 
 	if !strings.Contains(stderr.String(), "default domain: the manifest's only domain answers every host") {
 		t.Errorf("the start-up log does not name the default domain:\n%s", stderr)
+	}
+}
+
+// TestScarfREADMEDockerPull follows Scarf Gateway's README to the letter
+// with the real docker: its manifest, with the stand-in for Docker Hub
+// in place of registry-1.docker.io, "portico --manifest
+// ./my-manifest.json", and "docker pull localhost:PORT/hello-world"
+// through a dockerd of the test's own, which takes localhost for an
+// insecure registry. dockerd reaches the stand-in under Docker Hub's
+// name through a forward proxy that is the stand-in itself, so nothing
+// leaves the machine. The pull gets the stand-in's image and is recorded
+// for the manifest's domain, asked for as localhost.
+func TestScarfREADMEDockerPull(t *testing.T) {
+	reg, _, digest := hubStandIn(t)
+	_, regPort, _ := net.SplitHostPort(strings.TrimPrefix(reg, "http://"))
+	d := dockertest.StartDockerd(t, dockertest.DockerdOptions{Proxy: "http://127.0.0.1:" + regPort})
+	addr, stdout, _ := startDropIn(t, strings.Replace(scarfREADMEManifest, "REGISTRY", reg, 1))
+	_, port, _ := net.SplitHostPort(addr)
+
+	got, err := d.Pull(t, "localhost:"+port+"/hello-world")
+	if err != nil {
+		t.Fatalf("docker pull localhost:%s/hello-world: %v", port, err)
+	}
+	if got != digest {
+		t.Errorf("docker pulled %s, want the registry's %s", got, digest)
+	}
+	waitFor(t, "the pull's event", 30*time.Second, func() bool { return strings.Contains(stdout.String(), `"pull":true`) })
+	pulls := 0
+	for _, e := range (&gateway{stdout: stdout}).events(t) {
+		dk, _ := e["docker"].(map[string]any)
+		if e["domain"] != "testorg.docker.scarf.sh" || e["requested_host"] != "localhost" || dk == nil {
+			t.Errorf("event %v, want one of testorg.docker.scarf.sh asked for as localhost", e)
+			continue
+		}
+		if dk["pull"] == true {
+			pulls++
+			if dk["image"] != "library/hello-world" {
+				t.Errorf("pull event %v, want library/hello-world", e)
+			}
+		}
+	}
+	if pulls != 1 {
+		t.Errorf("%d pulls recorded, want 1", pulls)
 	}
 }
 

@@ -319,7 +319,7 @@ func TestAuthorizeClients(t *testing.T) {
 			}
 		}, "insufficient_scope"},
 		{"docker", func(t *testing.T) func(*testing.T, string) error {
-			d := dockertest.StartDockerd(t, e.g.Addr)
+			d := dockertest.StartDockerd(t, dockertest.DockerdOptions{Insecure: []string{e.g.Addr}})
 			return func(t *testing.T, ref string) error {
 				_, err := d.Pull(t, ref)
 				return err

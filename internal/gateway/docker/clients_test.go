@@ -283,7 +283,7 @@ func startContainerd(t *testing.T) *containerd {
 	sock := filepath.Join(dir, "c.sock")
 	cfg := filepath.Join(dir, "config.toml")
 	os.WriteFile(cfg, []byte("version = 2\n"), 0o644)
-	dockertest.Daemon(t, filepath.Join(dir, "log"), ctrd, "--config", cfg, "--address", sock, "--root", filepath.Join(dir, "root"), "--state", filepath.Join(dir, "state"))
+	dockertest.Daemon(t, filepath.Join(dir, "log"), nil, ctrd, "--config", cfg, "--address", sock, "--root", filepath.Join(dir, "root"), "--state", filepath.Join(dir, "state"))
 	waitFor(t, "containerd", func() bool {
 		_, err := dockertest.Run(t, 10*time.Second, ctr, "--address", sock, "version")
 		return err == nil
@@ -323,7 +323,7 @@ func TestClientContainerd(t *testing.T) {
 func TestClientDocker(t *testing.T) {
 	testenv.LookPath(t, "dockerd")
 	e := newClientEnv(t)
-	d := dockertest.StartDockerd(t, "gw.test:"+e.port, "gw2.test:"+e.port, e.reg.Addr)
+	d := dockertest.StartDockerd(t, dockertest.DockerdOptions{Insecure: []string{"gw.test:" + e.port, "gw2.test:" + e.port, e.reg.Addr}})
 	e.exercise(t, ociClient{
 		name:   "docker",
 		pull:   func(t *testing.T, ref string) (string, error) { return d.Pull(t, ref) },

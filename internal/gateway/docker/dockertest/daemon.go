@@ -30,16 +30,20 @@ func Run(t testing.TB, timeout time.Duration, name string, args ...string) (stri
 	return out.String(), nil
 }
 
-// Daemon starts a background process that logs to logFile, and stops it
-// when the test ends: an interrupt, then a kill if it has not exited
-// within 20 seconds. The end of its log is shown when the test failed.
-func Daemon(t testing.TB, logFile string, name string, args ...string) {
+// Daemon starts a background process that logs to logFile, with the
+// test's environment and the variables in env added, and stops it when
+// the test ends: an interrupt, then a kill if it has not exited within
+// 20 seconds. The end of its log is shown when the test failed.
+func Daemon(t testing.TB, logFile string, env []string, name string, args ...string) {
 	t.Helper()
 	f, err := os.Create(logFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(name, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -69,12 +73,23 @@ func Daemon(t testing.TB, logFile string, name string, args ...string) {
 // command.
 type Dockerd struct{ cli, sock string }
 
-// StartDockerd runs a dockerd of its own, with its own data and socket,
-// no networking of containers, and plain HTTP allowed to the registries
-// in insecure (loopback ones need not be listed: dockerd allows them),
-// until the test ends. Without dockerd and docker on PATH, or without
-// root, the test stops through testenv.
-func StartDockerd(t testing.TB, insecure ...string) *Dockerd {
+// DockerdOptions configure a dockerd.
+type DockerdOptions struct {
+	// Insecure are the registries (host:port) dockerd may reach over
+	// plain HTTP. Loopback ones need not be listed: dockerd allows
+	// them, localhost included.
+	Insecure []string
+	// Proxy, when set, is the forward proxy ("http://127.0.0.1:PORT")
+	// dockerd sends registry requests through, so that a test can
+	// answer for a registry's real name. Requests to localhost and
+	// loopback addresses never go through it.
+	Proxy string
+}
+
+// StartDockerd runs a dockerd of its own, with its own data and socket
+// and no networking of containers, until the test ends. Without dockerd
+// and docker on PATH, or without root, the test stops through testenv.
+func StartDockerd(t testing.TB, o DockerdOptions) *Dockerd {
 	t.Helper()
 	bin := testenv.LookPath(t, "dockerd")
 	cli := testenv.LookPath(t, "docker")
@@ -90,10 +105,14 @@ func StartDockerd(t testing.TB, insecure ...string) *Dockerd {
 	args := []string{"--iptables=false", "--bridge=none", "--storage-driver=vfs",
 		"--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
 		"--pidfile", filepath.Join(dir, "pid"), "-H", sock}
-	for _, h := range insecure {
+	for _, h := range o.Insecure {
 		args = append(args, "--insecure-registry", h)
 	}
-	Daemon(t, filepath.Join(dir, "log"), bin, args...)
+	var env []string
+	if o.Proxy != "" {
+		env = []string{"HTTP_PROXY=" + o.Proxy, "HTTPS_PROXY=" + o.Proxy, "http_proxy=" + o.Proxy, "https_proxy=" + o.Proxy, "NO_PROXY=", "no_proxy="}
+	}
+	Daemon(t, filepath.Join(dir, "log"), env, bin, args...)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if _, err := Run(t, 10*time.Second, cli, "-H", sock, "version"); err == nil {
