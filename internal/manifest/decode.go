@@ -78,10 +78,15 @@ func (d *decoder) document(data []byte) (*Manifest, error) {
 	m := &Manifest{}
 	seenRules := false
 	var unknown []string
-	for i, mb := range top {
-		if duplicate(top[:i], mb.key) {
+	// A set, not a search of the members before each one: a document
+	// of many top-level keys must not make decoding quadratic.
+	seen := make(map[string]struct{}, len(top))
+	for _, mb := range top {
+		d.work++
+		if _, dup := seen[mb.key]; dup {
 			continue // reported by strictScan
 		}
+		seen[mb.key] = struct{}{}
 		switch {
 		case mb.key == "rules":
 			seenRules = true
@@ -124,6 +129,10 @@ func clone(raw json.RawMessage) json.RawMessage { return append(json.RawMessage(
 type decoder struct {
 	file string
 	errs []error
+	// work counts the key comparisons and lookups decoding makes: the
+	// part of its work that is not one pass over the bytes. Tests use it
+	// to check that decoding stays linear in the document.
+	work int
 }
 
 func (d *decoder) errorf(rule int, typ, field, format string, args ...any) {
@@ -286,6 +295,7 @@ func (f *fields) typeField() (string, bool) {
 // take returns the value of field name and marks it read. (Repeated keys
 // are reported separately; the last value is returned.)
 func (f *fields) take(name string) (json.RawMessage, bool) {
+	f.d.work += len(f.m)
 	var raw json.RawMessage
 	found := false
 	kept := f.m[:0]
@@ -489,15 +499,4 @@ func jsonString(raw json.RawMessage) (string, bool) {
 		return "", false
 	}
 	return s, true
-}
-
-// duplicate reports whether key is among ms. A key given twice is almost
-// always an editing mistake, and which value wins is not obvious.
-func duplicate(ms []member, key string) bool {
-	for _, mb := range ms {
-		if mb.key == key {
-			return true
-		}
-	}
-	return false
 }

@@ -26,6 +26,7 @@ type Transport struct {
 	allowPrivate bool
 	proxy        func(*http.Request) (*url.URL, error)
 	resolver     *net.Resolver
+	onDial       func(DialAttempt)
 	// proxies are the host:port of the forward proxies the strict
 	// pool was sent through: the operator's, dialed as they are.
 	proxies sync.Map
@@ -53,8 +54,13 @@ func NewTransport(o Options) *Transport {
 		allowPrivate: o.AllowPrivate,
 		proxy:        o.Proxy,
 		resolver:     net.DefaultResolver,
+		onDial:       o.OnDial,
 	}
-	t.backend = newPool(o, o.Proxy, t.dialer.DialContext)
+	backendDial := t.dialer.DialContext
+	if o.OnDial != nil {
+		backendDial = t.dialBackend
+	}
+	t.backend = newPool(o, o.Proxy, backendDial)
 	t.strict = newPool(o, t.strictProxy, t.dialStrict)
 	return t
 }
@@ -112,18 +118,44 @@ func closeBody(req *http.Request) {
 // to just before connecting to it: no later answer of the resolver can
 // slip past it.
 func (t *Transport) dialStrict(ctx context.Context, network, addr string) (net.Conn, error) {
-	if _, ok := t.proxies.Load(addr); ok {
-		return t.dialer.DialContext(ctx, network, addr)
-	}
 	d := t.dialer
+	if _, ok := t.proxies.Load(addr); ok {
+		if t.onDial != nil {
+			d.Control = t.observe(addr, false)
+		}
+		return d.DialContext(ctx, network, addr)
+	}
 	d.Control = func(_, address string, _ syscall.RawConn) error {
 		ap, err := netip.ParseAddrPort(address)
 		if err != nil {
-			return &RefusedError{Target: addr, Reason: "unreadable address " + address}
+			err = &RefusedError{Target: addr, Reason: "unreadable address " + address}
+		} else {
+			err = t.checkAddr(addr, ap.Addr())
 		}
-		return t.checkAddr(addr, ap.Addr())
+		if t.onDial != nil {
+			t.onDial(DialAttempt{Target: addr, Addr: ap, Err: err})
+		}
+		return err
 	}
 	return d.DialContext(ctx, network, addr)
+}
+
+// dialBackend dials a rule's backend origin, telling OnDial. Without
+// OnDial the backend pool dials with the plain dialer instead.
+func (t *Transport) dialBackend(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := t.dialer
+	d.Control = t.observe(addr, true)
+	return d.DialContext(ctx, network, addr)
+}
+
+// observe returns a dialer Control hook that tells OnDial of each
+// address dialed for target, and lets the connection go ahead.
+func (t *Transport) observe(target string, backend bool) func(string, string, syscall.RawConn) error {
+	return func(_, address string, _ syscall.RawConn) error {
+		ap, _ := netip.ParseAddrPort(address)
+		t.onDial(DialAttempt{Target: target, Addr: ap, Backend: backend})
+		return nil
+	}
 }
 
 // strictProxy picks the forward proxy for a request of the strict pool.

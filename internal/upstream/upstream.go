@@ -7,8 +7,10 @@
 // not allow, and dials a host other than the rule's own backend only on
 // public addresses: the check runs on the resolved address at connect
 // time, so a name that resolves to a private address later (DNS
-// rebinding) is refused too. Headers that would disclose the client's
-// address never leave, and credentials go only to the backend (and the
+// rebinding) is refused too. Only the request headers on one list leave
+// (content negotiation, conditional and partial requests, uploads'
+// description, credentials), so nothing that discloses the client's
+// address ever does, and credentials go only to the backend (and the
 // rule's own credentials to its token service).
 //
 // Clients never follow redirects on their own: each protocol decides,
@@ -20,6 +22,7 @@ package upstream
 import (
 	"crypto/tls"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"time"
 )
@@ -46,6 +49,29 @@ type Options struct {
 	// Proxy picks a forward proxy for a request; nil reads the
 	// environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY).
 	Proxy func(*http.Request) (*url.URL, error)
+	// OnDial, when set, is told of every connection the transport is
+	// about to open, after the address check and before connecting:
+	// tests use it to see every address the gateway tries to reach,
+	// including those where nothing listens. It is called from the
+	// dialing goroutine and must be safe for concurrent use. When it is
+	// nil the transport dials as if it did not exist.
+	OnDial func(DialAttempt)
+}
+
+// A DialAttempt is one connection a Transport was about to open.
+type DialAttempt struct {
+	// Target is the host:port the connection is for, as the HTTP
+	// transport asked for it: a URL's host, or a forward proxy's.
+	Target string
+	// Addr is the address, resolved from Target, about to be
+	// connected to.
+	Addr netip.AddrPort
+	// Backend is set when the connection is for a rule's own backend
+	// origin, which may be on any address.
+	Backend bool
+	// Err is the address check's refusal, or nil when the connection
+	// was opened.
+	Err error
 }
 
 // Defaults for Options.
