@@ -24,7 +24,7 @@ const (
 )
 
 type logo struct {
-	slug, title string
+	slug string
 	// color is the brand's colour, as hex digits; social badges draw the
 	// logo in it.
 	color Color

@@ -223,3 +223,27 @@ func FuzzBadge(f *testing.F) {
 		}
 	})
 }
+
+func TestParseLogo(t *testing.T) {
+	for _, slug := range Logos() {
+		l, ok := ParseLogo(strings.ToUpper(slug))
+		if !ok || l.String() != slug {
+			t.Errorf("ParseLogo(%q) = %v, %v", strings.ToUpper(slug), l, ok)
+		}
+		// Paths go into the SVG as they are: they must hold path data
+		// only.
+		if p := logos[l].path; strings.Trim(p, "0123456789.,- MmLlHhVvCcSsQqTtAaZz") != "" || p == "" {
+			t.Errorf("logo %s: path holds more than path data", slug)
+		}
+	}
+	for alias, want := range map[string]Logo{"node": LogoNode, "golang": LogoGo, "k8s": LogoKubernetes} {
+		if l, ok := ParseLogo(alias); !ok || l != want {
+			t.Errorf("ParseLogo(%q) = %v, want %v", alias, l, want)
+		}
+	}
+	for _, bad := range []string{"", "dockers", "docker\"", strings.Repeat("a", 100)} {
+		if l, ok := ParseLogo(bad); ok || l != NoLogo {
+			t.Errorf("ParseLogo(%q) = %v, %v", bad, l, ok)
+		}
+	}
+}

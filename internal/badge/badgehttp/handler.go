@@ -329,7 +329,7 @@ func (h *Handler) count(ctx context.Context, t target, packageType string) (int6
 			switch {
 			case errors.Is(err, ErrNotFound):
 			case err != nil:
-				h.failed(ctx, "resolve", err, "owner", t.owner, "name", t.name, "package_type", packageType)
+				h.failed(ctx, "badge resolve failed", err, "owner", t.owner, "name", t.name, "package_type", packageType)
 				return 0, stateUnavailable
 			default:
 				v = resolved{id: got, found: true}
@@ -354,7 +354,7 @@ func (h *Handler) count(ctx context.Context, t target, packageType string) (int6
 		case errors.Is(err, ErrNotFound):
 			v = counted{}
 		case err != nil:
-			h.failed(ctx, "count", err, "package", id, "badge", kindLabels[t.kind])
+			h.failed(ctx, "badge count failed", err, "package", id, "badge", kindLabels[t.kind])
 			return 0, stateUnavailable
 		default:
 			v.found = true
@@ -368,11 +368,11 @@ func (h *Handler) count(ctx context.Context, t target, packageType string) (int6
 }
 
 // failed logs an error of Counts, unless the client went away.
-func (h *Handler) failed(ctx context.Context, op string, err error, attrs ...any) {
+func (h *Handler) failed(ctx context.Context, msg string, err error, attrs ...any) {
 	if ctx.Err() != nil {
 		return
 	}
-	h.log.Warn("badge "+op+" failed", append(attrs, "err", err)...)
+	h.log.Warn(msg, append(attrs, "err", err)...)
 }
 
 // renderKey is everything a rendered badge depends on.
@@ -511,6 +511,11 @@ func downloadColor(msg []byte) badge.Color {
 }
 
 // write sends the badge, or 304 when the client has it already.
+//
+// The header values are the badge's own slices, shared by all its
+// responses so that a warm badge allocates nothing: each has a capacity
+// of one, so that Header.Add copies rather than writes into it, and
+// Header.Set replaces it.
 func (res *rendered) write(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd["Cache-Control"] = res.cacheControl
