@@ -10,6 +10,7 @@ import (
 
 	"portico/internal/app/api"
 	"portico/internal/autocreate"
+	"portico/internal/badge/badgehttp"
 	"portico/internal/control"
 	"portico/internal/gateway"
 	"portico/internal/manifest"
@@ -65,7 +66,7 @@ func (a *App) newControlPlane() (*controlPlane, error) {
 // startControl builds the service and the API once the loader serves
 // the rules: the service checks new rules against the manifest's rules
 // in use, and reloads the store's after every routing change.
-func (a *App) startControl(file reload.Source) {
+func (a *App) startControl(file reload.Source) error {
 	cp, cfg := a.control, a.cfg
 	manifestRules := func() []manifest.Rule {
 		if file == nil {
@@ -127,8 +128,26 @@ func (a *App) startControl(file reload.Source) {
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiHandler)
+	badges, err := badgehttp.New(badgehttp.Config{
+		Counts: &badgeCounts{svc: cp.svc, stats: stats.New(a.an.store), now: time.Now},
+		Log:    a.log,
+	})
+	if err != nil {
+		return fmt.Errorf("badges: %w", err)
+	}
+	for _, p := range badgehttp.Patterns() {
+		mux.Handle(p, badges)
+	}
+	a.router.SetExtra(badgeExtra{badges})
 	cp.app = settled(cp.creator, mux)
+	return nil
 }
+
+// badgeExtra puts badges on the gateway listener, for the paths that no
+// rule of the request's host answers.
+type badgeExtra struct{ *badgehttp.Handler }
+
+func (badgeExtra) Handles(path string) bool { return badgehttp.Handles(path) }
 
 // settled answers each request once the packages of the downloads served
 // before it are created (or their creation failed), so that the API

@@ -138,6 +138,23 @@ func readablePackage(ctx context.Context, tx Tx, p Principal, id string) (Packag
 	return pkg, a, nil
 }
 
+// PublishedPackage returns the package that the organization named org
+// publishes as name, regardless of the name's case: what a badge URL
+// names. Anyone may ask, since the answer goes no further than the
+// badge drawn from it.
+func (s *Service) PublishedPackage(ctx context.Context, org, name string) (Package, error) {
+	var pkg Package
+	err := s.store.View(ctx, func(tx Tx) error {
+		o, err := tx.OrgByName(ctx, org)
+		if err != nil {
+			return translate(err, "organization "+quote(org))
+		}
+		pkg, err = tx.PackageByName(ctx, o.ID, name)
+		return translate(err, "package "+quote(name))
+	})
+	return pkg, err
+}
+
 // GetPackage returns a package the principal may read.
 func (s *Service) GetPackage(ctx context.Context, p Principal, id string) (PackageView, error) {
 	var v PackageView

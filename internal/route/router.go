@@ -30,6 +30,14 @@ type Collector interface {
 	Collect(c gateway.Collected)
 }
 
+// An Extra answers requests that no rule answers, on paths it handles,
+// whatever their host: the gateway's badges.
+type Extra interface {
+	http.Handler
+	// Handles reports whether the Extra answers path.
+	Handles(path string) bool
+}
+
 // Router serves every request from the current Table.
 type Router struct {
 	table     atomic.Pointer[Table]
@@ -37,9 +45,16 @@ type Router struct {
 	emitter   Emitter
 	observer  Observer
 	collector Collector
+	extra     Extra
 	fallback  DefaultDomain
 	log       *slog.Logger
 }
+
+// SetExtra sets what answers the requests that no rule answers on the
+// paths it handles. Rules come first, so that a domain's own rules keep
+// every path they serve, as in Scarf Gateway. Call it before the router
+// serves.
+func (rt *Router) SetExtra(x Extra) { rt.extra = x }
 
 // SetCollector sets what creates the packages of collections' downloads.
 // Without one, collections serve and count downloads but create nothing.
@@ -127,12 +142,24 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		res, ok = d.Serve(w, req)
 	}
 	if !ok {
-		if d == nil {
+		switch {
+		case rt.extra != nil && rt.extra.Handles(r.URL.Path):
+			sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+			rt.extra.ServeHTTP(sw, r)
+			res = gateway.Result{Status: sw.status, Outcome: event.OutcomeServe, Uncounted: true}
+			switch sw.status {
+			case http.StatusNotModified:
+				res.Outcome = event.OutcomeNotModified
+			case http.StatusNotFound:
+				res.Outcome = event.OutcomeNotFound
+			}
+		case d == nil:
 			rt.unknownHost(w, req)
-		} else {
+			res = gateway.Result{Status: http.StatusNotFound, Outcome: event.OutcomeNotFound, Uncounted: true}
+		default:
 			gateway.NotFound(w, req.RawPath)
+			res = gateway.Result{Status: http.StatusNotFound, Outcome: event.OutcomeNotFound, Uncounted: true}
 		}
-		res = gateway.Result{Status: http.StatusNotFound, Outcome: event.OutcomeNotFound, Uncounted: true}
 	}
 	if rt.observer != nil {
 		rt.observer.Observe(res.Event.Kind, res.Outcome, res.Status, time.Since(start))
@@ -232,3 +259,16 @@ func anyIs1(lines []string) bool {
 	}
 	return false
 }
+
+// statusWriter notes the status an Extra answers with, for the metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
