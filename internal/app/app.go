@@ -159,7 +159,9 @@ func (a *App) loadRules() error {
 	}
 	a.loader, a.router = loader, router
 	if a.control != nil {
-		a.startControl(file)
+		if err := a.startControl(file); err != nil {
+			return err
+		}
 	}
 	return useDefaultDomain(router, cfg.DefaultDomain, cfg.DropIn, log)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"portico/internal/app/api"
+	"portico/internal/app/web"
 	"portico/internal/autocreate"
 	"portico/internal/control"
 	"portico/internal/gateway"
@@ -62,10 +63,10 @@ func (a *App) newControlPlane() (*controlPlane, error) {
 	return &controlPlane{store: st, source: src}, nil
 }
 
-// startControl builds the service and the API once the loader serves
+// startControl builds the service, the API and the dashboard once the loader serves
 // the rules: the service checks new rules against the manifest's rules
 // in use, and reloads the store's after every routing change.
-func (a *App) startControl(file reload.Source) {
+func (a *App) startControl(file reload.Source) error {
 	cp, cfg := a.control, a.cfg
 	manifestRules := func() []manifest.Rule {
 		if file == nil {
@@ -125,9 +126,25 @@ func (a *App) startControl(file reload.Source) {
 		SessionTTL: cfg.Control.SessionTTL,
 		Logger:     a.log,
 	})
+	public := ""
+	if cfg.Control.AppDomain != "" {
+		public = "https://" + cfg.Control.AppDomain
+	}
+	dashboard, err := web.New(web.Config{
+		Service:   cp.svc,
+		Sessions:  apiHandler,
+		Stats:     stats.New(a.an.store),
+		PublicURL: public,
+		Logger:    a.log,
+	})
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiHandler)
+	mux.Handle("/", dashboard)
 	cp.app = settled(cp.creator, mux)
+	return nil
 }
 
 // settled answers each request once the packages of the downloads served
