@@ -132,6 +132,17 @@ func (w *Web) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /signin", w.signIn)
 	mux.HandleFunc("POST /signout", w.signOut)
 
+	mux.Handle("GET /packages", w.authed(w.listPackages))
+	mux.Handle("GET /packages/new", w.authed(w.newPackagePage))
+	mux.Handle("POST /packages/new", w.authed(w.createPackage))
+	mux.Handle("GET /packages/preview", w.authed(w.preview))
+	mux.Handle("GET /packages/{id}", w.authed(w.packagePage))
+	mux.Handle("GET /packages/{id}/edit", w.authed(w.editPackagePage))
+	mux.Handle("POST /packages/{id}/edit", w.authed(w.updatePackage))
+	mux.Handle("POST /packages/{id}/delete", w.authed(w.deletePackage))
+	mux.Handle("POST /packages/{id}/members", w.authed(w.setPackageMember))
+	mux.Handle("GET /packages/{id}/live", w.authed(w.live))
+
 	mux.HandleFunc("/", func(rw http.ResponseWriter, r *http.Request) {
 		w.fail(rw, r, nil, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
 	})
