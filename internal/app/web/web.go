@@ -143,6 +143,22 @@ func (w *Web) routes(mux *http.ServeMux) {
 	mux.Handle("POST /packages/{id}/members", w.authed(w.setPackageMember))
 	mux.Handle("GET /packages/{id}/live", w.authed(w.live))
 
+	mux.Handle("GET /domains", w.authed(w.listDomains))
+	mux.Handle("POST /domains", w.authed(w.addDomain))
+	mux.Handle("POST /domains/{name}/verify", w.authed(w.verifyDomain))
+	mux.Handle("POST /domains/{name}/delete", w.authed(w.removeDomain))
+	mux.Handle("GET /collections", w.authed(w.listCollections))
+	mux.Handle("POST /collections", w.authed(w.createCollection))
+	mux.Handle("GET /collections/{id}", w.authed(w.collectionPage))
+	mux.Handle("POST /collections/{id}/delete", w.authed(w.deleteCollection))
+	mux.Handle("GET /orgs", w.authed(w.listOrgs))
+	mux.Handle("POST /orgs", w.authed(w.createOrg))
+	mux.Handle("GET /orgs/{org}", w.authed(w.orgPage))
+	mux.Handle("POST /orgs/{org}/members", w.authed(w.setOrgMember))
+	mux.Handle("GET /tokens", w.authed(w.listTokens))
+	mux.Handle("POST /tokens", w.authed(w.createToken))
+	mux.Handle("POST /tokens/{id}/revoke", w.authed(w.revokeToken))
+
 	mux.HandleFunc("/", func(rw http.ResponseWriter, r *http.Request) {
 		w.fail(rw, r, nil, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
 	})
