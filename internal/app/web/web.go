@@ -142,19 +142,26 @@ func (w *Web) routes(mux *http.ServeMux) {
 	mux.Handle("POST /packages/{id}/delete", w.authed(w.deletePackage))
 	mux.Handle("POST /packages/{id}/members", w.authed(w.setPackageMember))
 	mux.Handle("GET /packages/{id}/live", w.authed(w.live))
+	mux.Handle("GET /packages/{id}/analytics", w.authed(w.packageAnalytics))
+	mux.Handle("GET /packages/{id}/analytics.csv", w.authed(w.packageAnalyticsCSV))
 
 	mux.Handle("GET /domains", w.authed(w.listDomains))
 	mux.Handle("POST /domains", w.authed(w.addDomain))
 	mux.Handle("POST /domains/{name}/verify", w.authed(w.verifyDomain))
 	mux.Handle("POST /domains/{name}/delete", w.authed(w.removeDomain))
+
 	mux.Handle("GET /collections", w.authed(w.listCollections))
 	mux.Handle("POST /collections", w.authed(w.createCollection))
 	mux.Handle("GET /collections/{id}", w.authed(w.collectionPage))
 	mux.Handle("POST /collections/{id}/delete", w.authed(w.deleteCollection))
+
 	mux.Handle("GET /orgs", w.authed(w.listOrgs))
 	mux.Handle("POST /orgs", w.authed(w.createOrg))
 	mux.Handle("GET /orgs/{org}", w.authed(w.orgPage))
 	mux.Handle("POST /orgs/{org}/members", w.authed(w.setOrgMember))
+	mux.Handle("GET /orgs/{org}/analytics", w.authed(w.orgAnalytics))
+	mux.Handle("GET /orgs/{org}/analytics.csv", w.authed(w.orgAnalyticsCSV))
+
 	mux.Handle("GET /tokens", w.authed(w.listTokens))
 	mux.Handle("POST /tokens", w.authed(w.createToken))
 	mux.Handle("POST /tokens/{id}/revoke", w.authed(w.revokeToken))
