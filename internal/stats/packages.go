@@ -67,7 +67,13 @@ func (s *Stats) Packages(ctx context.Context, ids []string, q Query, every Inter
 			uniques += n
 		}
 		for i, d := range dims {
-			rows, err := s.r.Aggregate(ctx, store.Query{Filter: pq.Filter, Measure: pq.Measure, By: d})
+			// One package's top values are the top of the sum: the
+			// store cuts them. Several packages need every value.
+			limit := 0
+			if len(ids) == 1 {
+				limit = top
+			}
+			rows, err := s.r.Aggregate(ctx, store.Query{Filter: pq.Filter, Measure: pq.Measure, By: d, Limit: limit})
 			if err != nil {
 				if errors.Is(err, store.ErrUnsupported) {
 					unavailable[d] = true
