@@ -38,16 +38,51 @@ func (s *Stats) Packages(ctx context.Context, ids []string, q Query, every Inter
 	}
 	unavailable := map[store.Dim]bool{}
 	rep.Series = fill(nil, q.From, q.To, every)
-	for _, id := range ids {
-		pq := q
-		pq.Package = id
-		total, err := s.Total(ctx, pq)
+	totals := map[string]int64{}
+	whole := false
+	if len(ids) > 1 {
+		// One query finds every package with downloads in the range.
+		// When they are all among ids, the sums over ids are the sums
+		// over the store, which the rollups answer without reading
+		// each package: exactly the same numbers, in a few queries.
+		rows, err := s.r.Aggregate(ctx, store.Query{Filter: q.Filter, Measure: q.Measure, By: store.DimPackage})
 		if err != nil {
 			return nil, err
 		}
-		rep.Total += total
-		rep.PerPackage = append(rep.PerPackage, Slice{Key: id, Value: total})
-		if total == 0 {
+		want := make(map[string]bool, len(ids))
+		for _, id := range ids {
+			want[id] = true
+		}
+		whole = true
+		for _, r := range rows {
+			totals[r.Key] += r.Value
+			if r.Value != 0 && !want[r.Key] {
+				whole = false
+			}
+		}
+	}
+	for _, id := range ids {
+		if len(ids) > 1 {
+			rep.Total += totals[id]
+			rep.PerPackage = append(rep.PerPackage, Slice{Key: id, Value: totals[id]})
+		}
+	}
+	each := ids
+	if whole {
+		each = []string{""}
+	}
+	for _, id := range each {
+		pq := q
+		pq.Package = id
+		if len(ids) == 1 {
+			total, err := s.Total(ctx, pq)
+			if err != nil {
+				return nil, err
+			}
+			rep.Total += total
+			rep.PerPackage = append(rep.PerPackage, Slice{Key: id, Value: total})
+		}
+		if id != "" && (len(ids) == 1 && rep.Total == 0 || len(ids) > 1 && totals[id] == 0) {
 			// Nothing to add: the series, uniques and breakdowns of a
 			// package without downloads in the range are all zero.
 			continue
@@ -67,10 +102,11 @@ func (s *Stats) Packages(ctx context.Context, ids []string, q Query, every Inter
 			uniques += n
 		}
 		for i, d := range dims {
-			// One package's top values are the top of the sum: the
-			// store cuts them. Several packages need every value.
+			// One package's top values, or the whole store's, are the
+			// top of the sum: the store cuts them. Several packages
+			// need every value.
 			limit := 0
-			if len(ids) == 1 {
+			if len(each) == 1 {
 				limit = top
 			}
 			rows, err := s.r.Aggregate(ctx, store.Query{Filter: pq.Filter, Measure: pq.Measure, By: d, Limit: limit})

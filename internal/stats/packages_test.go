@@ -69,6 +69,20 @@ func TestPackagesSumsEachPackage(t *testing.T) {
 	if order := both.Order(); len(order) != 2 || order[0] != "version" {
 		t.Errorf("order = %v", order)
 	}
+	// Without comet, whose downloads the store holds too, the sums are
+	// read package by package, and are rocket's.
+	alone, err := s.Report(ctx, Query{Filter: store.Filter{From: q.From, To: q.To, Package: "rocket"}}, Week, dims, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := s.Packages(ctx, []string{"rocket", "none"}, q, Week, dims, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if part.Total != alone.Total || *part.Uniques != *alone.Uniques || len(part.Breakdowns["version"]) != len(alone.Breakdowns["version"]) ||
+		part.Breakdowns["country"][0] != alone.Breakdowns["country"][0] || part.Series[1] != alone.Series[1] {
+		t.Errorf("rocket and none = %+v, want rocket's %+v", part, alone)
+	}
 	top, err := s.Packages(ctx, []string{"rocket", "comet"}, q, Day, dims, 1)
 	if err != nil {
 		t.Fatal(err)
