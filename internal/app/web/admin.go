@@ -355,8 +355,8 @@ func (w *Web) createToken(rw http.ResponseWriter, r *http.Request, p control.Pri
 		status, _, _, _ := describeErr(err)
 		return w.tokensPage(rw, r, p, status, tokensData{Name: nt.Name}, view{Errors: errs, Problem: errs[""]})
 	}
-	// The secret is in this answer only: the page is not cached, and a
-	// reload posts nothing again.
+	// The secret is in this answer only, which is never cached; the
+	// list shows the token without it from now on.
 	return w.tokensPage(rw, r, p, http.StatusCreated, tokensData{Secret: secret, Created: t.ID}, view{Notice: "Token " + t.Name + " was created. Copy it now: it is not shown again."})
 }
 
