@@ -440,6 +440,15 @@ func TestDashboardInBrowser(t *testing.T) {
 	if marked := get(b, "marker", chromedp.Evaluate[bool](`window.portico_marker === 1`)); !marked {
 		t.Error("the page was reloaded to show the download")
 	}
+	// Without a connection the page keeps its count and says so.
+	b.do("lose the connection", chromedp.Evaluate[chromedp.Void](`window.fetch = () => Promise.reject(new TypeError("offline"))`),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := chromedp.Poll[bool](`document.querySelector("[data-live-status]").textContent.startsWith("Cannot reach Portico")`, chromedp.WithPollingTimeout(10*time.Second))(ctx, t)
+			return err
+		}))
+	if got := b.text("[data-live-total]"); got != "1" {
+		t.Errorf("offline, the page shows %q, want the last count 1", got)
+	}
 	if dir := os.Getenv("PORTICO_TEST_ARTIFACTS"); dir != "" {
 		for i := range 40 {
 			agent := [...]string{"curl/8.5.0", "Wget/1.21.4", "Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0"}[i%3]
