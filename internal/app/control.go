@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"portico/internal/app/api"
+	"portico/internal/app/web"
 	"portico/internal/autocreate"
 	"portico/internal/badge/badgehttp"
 	"portico/internal/control"
@@ -63,7 +64,7 @@ func (a *App) newControlPlane() (*controlPlane, error) {
 	return &controlPlane{store: st, source: src}, nil
 }
 
-// startControl builds the service and the API once the loader serves
+// startControl builds the service, the API and the dashboard once the loader serves
 // the rules: the service checks new rules against the manifest's rules
 // in use, and reloads the store's after every routing change.
 func (a *App) startControl(file reload.Source) error {
@@ -118,18 +119,34 @@ func (a *App) startControl(file reload.Source) error {
 	if e, ok := a.an.store.(store.Exporter); ok {
 		exporter = e
 	}
+	st := stats.New(a.an.store)
 	apiHandler := api.New(api.Config{
 		Service:    cp.svc,
-		Stats:      stats.New(a.an.store),
+		Stats:      st,
 		Exporter:   exporter,
 		Trusted:    a.trusted,
 		SessionTTL: cfg.Control.SessionTTL,
 		Logger:     a.log,
 	})
+	public := ""
+	if cfg.Control.AppDomain != "" {
+		public = "https://" + cfg.Control.AppDomain
+	}
+	dashboard, err := web.New(web.Config{
+		Service:   cp.svc,
+		Sessions:  apiHandler,
+		Stats:     st,
+		PublicURL: public,
+		Badges:    true,
+		Logger:    a.log,
+	})
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiHandler)
 	badges, err := badgehttp.New(badgehttp.Config{
-		Counts: &badgeCounts{svc: cp.svc, stats: stats.New(a.an.store), now: time.Now},
+		Counts: &badgeCounts{svc: cp.svc, stats: st, now: time.Now},
 		Log:    a.log,
 	})
 	if err != nil {
@@ -139,6 +156,7 @@ func (a *App) startControl(file reload.Source) error {
 		mux.Handle(p, badges)
 	}
 	a.router.SetExtra(badgeExtra{badges})
+	mux.Handle("/", dashboard)
 	cp.app = settled(cp.creator, mux)
 	return nil
 }

@@ -49,7 +49,7 @@ func DefaultControl() Control {
 
 func (c *Control) settings() []setting {
 	return []setting{
-		{"app-listen", "`address` of the app listener: the REST API under /api/v1; \"off\" disables it", &c.AppListen},
+		{"app-listen", "`address` of the app listener: the REST API under /api/v1 and the dashboard at /; \"off\" disables it", &c.AppListen},
 		{"app-domain", "host `name` for which the gateway listener also serves the app", &c.AppDomain},
 		{"base-domain", "`domain` under which every organization gets <org>.DOMAIN, verified from the start", &c.BaseDomain},
 		{"cname-target", "host `name` that custom domains must be a CNAME of; \"\" asks only for the TXT record", &c.CNAMETarget},
