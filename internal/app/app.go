@@ -134,7 +134,9 @@ func (a *App) openEvents(ctx context.Context, events io.Writer) error {
 // of their sources into a new router.
 func (a *App) loadRules() error {
 	cfg, log, trusted := a.cfg, a.log, a.trusted
-	opts, err := RuleOptions(cfg, log)
+	outbound := newTransport(cfg)
+	a.metrics.Registry.MustRegister(outbound.Collector())
+	opts, err := ruleOptions(cfg, log, outbound)
 	if err != nil {
 		return err
 	}
@@ -174,13 +176,24 @@ func (a *App) loadRules() error {
 // table. "portico check" compiles with them too, so that a manifest is
 // checked by the code that will serve it.
 func RuleOptions(cfg config.Config, log *slog.Logger) (route.Options, error) {
-	dockerOpts, err := newDockerOptions(cfg, log)
+	return ruleOptions(cfg, log, newTransport(cfg))
+}
+
+// newTransport returns the process's one outbound transport: every
+// request to a backend goes through it, so that its cap of requests in
+// flight per backend holds for docker, Python and npm rules together.
+func newTransport(cfg config.Config) *upstream.Transport {
+	return upstream.NewTransport(upstream.Options{AllowPrivate: cfg.AllowPrivateUpstreams, MaxConnsPerBackend: cfg.UpstreamMaxConns})
+}
+
+func ruleOptions(cfg config.Config, log *slog.Logger, transport *upstream.Transport) (route.Options, error) {
+	dockerOpts, err := newDockerOptions(cfg, log, transport)
 	if err != nil {
 		return route.Options{}, err
 	}
 	// Index pages, packuments, tarballs and publishes go out through the
 	// outbound policy's transport (docs/security.md).
-	outbound := upstream.NewClient(upstream.NewTransport(upstream.Options{AllowPrivate: cfg.AllowPrivateUpstreams}))
+	outbound := upstream.NewClient(transport)
 	// Upstream index pages and packuments are cached for the life of
 	// the process, across manifest reloads.
 	docs := doccache.New(doccache.Options{Logger: log, Client: outbound})

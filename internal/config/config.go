@@ -41,6 +41,9 @@ type Config struct {
 	// backend (token services, tarball hosts, storage redirects) reach
 	// private, loopback and link-local addresses.
 	AllowPrivateUpstreams bool
+	// UpstreamMaxConns caps the requests in flight on behalf of one
+	// rule backend; 0 is no cap.
+	UpstreamMaxConns int
 	// DefaultDomain is --default-domain as given: "" when not given,
 	// "none", or a manifest domain.
 	DefaultDomain string
@@ -55,23 +58,24 @@ type Config struct {
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	return Config{
-		Listen:          ":8081",
-		OpsListen:       ":8082",
-		TrustedProxies:  clientip.DefaultTrusted,
-		Events:          "stdout",
-		LogFormat:       "text",
-		LogLevel:        "info",
-		ReloadInterval:  time.Second,
-		ShutdownTimeout: 30 * time.Second,
-		EventQueue:      16384,
-		MaxHeaderBytes:  64 << 10,
-		HeaderTimeout:   10 * time.Second,
-		BodyTimeout:     10 * time.Second,
-		IdleTimeout:     120 * time.Second,
-		MaxPythonPage:   64 << 20,
-		MaxPackument:    64 << 20,
-		Analytics:       DefaultAnalytics(),
-		Control:         DefaultControl(),
+		Listen:           ":8081",
+		OpsListen:        ":8082",
+		TrustedProxies:   clientip.DefaultTrusted,
+		Events:           "stdout",
+		LogFormat:        "text",
+		LogLevel:         "info",
+		ReloadInterval:   time.Second,
+		ShutdownTimeout:  30 * time.Second,
+		EventQueue:       16384,
+		MaxHeaderBytes:   64 << 10,
+		HeaderTimeout:    10 * time.Second,
+		BodyTimeout:      10 * time.Second,
+		IdleTimeout:      120 * time.Second,
+		MaxPythonPage:    64 << 20,
+		MaxPackument:     64 << 20,
+		UpstreamMaxConns: 256,
+		Analytics:        DefaultAnalytics(),
+		Control:          DefaultControl(),
 	}
 }
 
@@ -102,6 +106,7 @@ func (c *Config) settings() []setting {
 		{"max-packument-bytes", "largest upstream npm packument read; larger ones are refused", &c.MaxPackument},
 		{"default-domain", "manifest `domain` that answers requests whose host no domain names, as if sent to it; \"none\" answers them 404 (the default, except that \"portico --manifest FILE\" without a subcommand defaults to a manifest's only domain)", &c.DefaultDomain},
 		{"token-key-file", "`file` with the secret (32 bytes or more) that signs registry tokens; replicas must share it; \"\" uses a random key per process", &c.TokenKeyFile},
+		{"upstream-max-conns", "most requests in flight on behalf of one rule backend (its registry, index or file host, with its token service and storage), each holding a connection until its body is sent; more wait for a slot, up to a minute; 0 is no cap", &c.UpstreamMaxConns},
 		{"allow-private-upstreams", "let token services, tarball hosts and storage redirects be on private, loopback or link-local addresses (a rule's own backend always may be); metadata addresses stay refused", &c.AllowPrivateUpstreams},
 	}
 }
@@ -256,6 +261,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxPythonPage < 64<<10 {
 		add("--max-python-page-bytes must be at least 65536")
+	}
+	if c.UpstreamMaxConns < 0 {
+		add("--upstream-max-conns must not be negative (0 is no cap)")
 	}
 	if c.MaxPackument < 64<<10 {
 		add("--max-packument-bytes must be at least 65536")

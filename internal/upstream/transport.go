@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Transport sends requests under their context's Policy. It holds two
@@ -27,6 +29,7 @@ type Transport struct {
 	proxy        func(*http.Request) (*url.URL, error)
 	resolver     *net.Resolver
 	onDial       func(DialAttempt)
+	backends     *backends
 	// proxies are the host:port of the forward proxies the strict
 	// pool was sent through: the operator's, dialed as they are.
 	proxies sync.Map
@@ -55,6 +58,7 @@ func NewTransport(o Options) *Transport {
 		proxy:        o.Proxy,
 		resolver:     net.DefaultResolver,
 		onDial:       o.OnDial,
+		backends:     newBackends(o.MaxConnsPerBackend, o.HeaderTimeout),
 	}
 	backendDial := t.dialer.DialContext
 	if o.OnDial != nil {
@@ -82,24 +86,48 @@ func newPool(o Options, proxy func(*http.Request) (*url.URL, error), dial func(c
 
 // RoundTrip implements http.RoundTripper: it checks req against the
 // policy of its context, drops the headers that may not go to its
-// destination, and sends it through the pool its destination belongs to.
+// destination, waits for a slot of the rule's backend, and sends it
+// through the pool its destination belongs to. The slot is held until
+// the response body is closed.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	p := PolicyFrom(req.Context())
+	ctx := req.Context()
+	p := PolicyFrom(ctx)
 	if p == nil {
 		closeBody(req)
 		return nil, &RefusedError{Target: req.URL.Host, Reason: "the request names no outbound policy"}
 	}
+	b := t.backends.get(p.backend)
 	dest, err := p.Check(req.URL)
 	if err != nil {
 		closeBody(req)
+		b.record(DestBackend, ctx, nil, err, 0)
+		return nil, err
+	}
+	if err := t.backends.acquire(ctx, b); err != nil {
+		closeBody(req)
+		b.record(dest, ctx, nil, err, 0)
 		return nil, err
 	}
 	req = scrub(req, dest)
+	start := time.Now()
+	var resp *http.Response
 	if dest == DestBackend {
-		return t.backend.RoundTrip(req)
+		resp, err = t.backend.RoundTrip(req)
+	} else {
+		resp, err = t.strict.RoundTrip(req)
 	}
-	return t.strict.RoundTrip(req)
+	b.record(dest, ctx, resp, err, time.Since(start))
+	if err != nil {
+		b.release()
+		return nil, err
+	}
+	resp.Body = &slotBody{ReadCloser: resp.Body, b: b, ctx: ctx}
+	return resp, nil
 }
+
+// Collector returns the transport's metrics: latency and results of
+// requests per rule backend, waits for a slot, requests in flight.
+func (t *Transport) Collector() prometheus.Collector { return t.backends }
 
 // CloseIdleConnections closes the idle connections of both pools.
 func (t *Transport) CloseIdleConnections() {
