@@ -25,7 +25,7 @@ func newDockerOptions(cfg config.Config, log *slog.Logger, transport *upstream.T
 		return docker.Options{}, err
 	}
 	return docker.Options{
-		Proxy:     docker.NewProxy(transport, log),
+		Proxy:     docker.NewProxy(transport, log, cfg.StallTimeout),
 		Signer:    signer,
 		Authorize: docker.AllowPull,
 		Logger:    log,

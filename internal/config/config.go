@@ -34,9 +34,12 @@ type Config struct {
 	HeaderTimeout   time.Duration
 	BodyTimeout     time.Duration
 	IdleTimeout     time.Duration
-	MaxPythonPage   int // bytes of an upstream project page
-	MaxPackument    int // bytes of an upstream packument
-	TokenKeyFile    string
+	// StallTimeout bounds how long a streamed body, a proxied download
+	// or a push, may make no progress.
+	StallTimeout  time.Duration
+	MaxPythonPage int // bytes of an upstream project page
+	MaxPackument  int // bytes of an upstream packument
+	TokenKeyFile  string
 	// AllowPrivateUpstreams lets requests that do not go to a rule's own
 	// backend (token services, tarball hosts, storage redirects) reach
 	// private, loopback and link-local addresses.
@@ -71,6 +74,7 @@ func Default() Config {
 		HeaderTimeout:    10 * time.Second,
 		BodyTimeout:      10 * time.Second,
 		IdleTimeout:      120 * time.Second,
+		StallTimeout:     60 * time.Second,
 		MaxPythonPage:    64 << 20,
 		MaxPackument:     64 << 20,
 		UpstreamMaxConns: 256,
@@ -102,6 +106,7 @@ func (c *Config) settings() []setting {
 		{"header-timeout", "time a client has to send the request header", &c.HeaderTimeout},
 		{"body-timeout", "time a client has to send a request body that a rule reads (telemetry, scarf-js and file events, token forms); pushes are not bounded by it", &c.BodyTimeout},
 		{"idle-timeout", "how long an idle keep-alive connection is kept", &c.IdleTimeout},
+		{"stall-timeout", "how long a proxied body, a download or a push, may make no progress (the client not reading or not sending, the backend not sending) before the transfer is abandoned and its backend connection released; it never limits a transfer that moves", &c.StallTimeout},
 		{"max-python-page-bytes", "largest upstream Python project page (HTML or JSON) read; larger ones are refused", &c.MaxPythonPage},
 		{"max-packument-bytes", "largest upstream npm packument read; larger ones are refused", &c.MaxPackument},
 		{"default-domain", "manifest `domain` that answers requests whose host no domain names, as if sent to it; \"none\" answers them 404 (the default, except that \"portico --manifest FILE\" without a subcommand defaults to a manifest's only domain)", &c.DefaultDomain},
@@ -268,8 +273,8 @@ func (c Config) Validate() error {
 	if c.MaxPackument < 64<<10 {
 		add("--max-packument-bytes must be at least 65536")
 	}
-	if c.HeaderTimeout <= 0 || c.IdleTimeout <= 0 || c.BodyTimeout <= 0 {
-		add("--header-timeout, --body-timeout and --idle-timeout must be positive")
+	if c.HeaderTimeout <= 0 || c.IdleTimeout <= 0 || c.BodyTimeout <= 0 || c.StallTimeout <= 0 {
+		add("--header-timeout, --body-timeout, --idle-timeout and --stall-timeout must be positive")
 	}
 	if d := c.DefaultDomain; d != "" && d != "none" {
 		if _, err := manifest.HostKey(d); err != nil {
