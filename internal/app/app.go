@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"sync"
@@ -33,6 +34,7 @@ import (
 	"portico/internal/metrics"
 	"portico/internal/ops"
 	"portico/internal/pipeline"
+	"portico/internal/ratelimit"
 	"portico/internal/reload"
 	"portico/internal/route"
 	"portico/internal/server"
@@ -216,7 +218,7 @@ func ruleOptions(cfg config.Config, log *slog.Logger, transport *upstream.Transp
 func (a *App) listen() error {
 	cfg, log := a.cfg, a.log
 	lim := server.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes, HeaderTimeout: cfg.HeaderTimeout, IdleTimeout: cfg.IdleTimeout}
-	gw, err := server.Listen("gateway", cfg.Listen, a.gatewayHandler(), lim, log)
+	gw, err := server.Listen("gateway", cfg.Listen, a.frontHandler(), lim, log)
 	if err != nil {
 		return fmt.Errorf("gateway listener: %w", err)
 	}
@@ -235,6 +237,18 @@ func (a *App) listen() error {
 		}
 	}
 	return a.listenApp(lim)
+}
+
+// frontHandler is the gateway listener's handler: the gateway behind
+// the per-client rate limit, when there is one.
+func (a *App) frontHandler() http.Handler {
+	h := a.gatewayHandler()
+	if a.cfg.RateLimit > 0 {
+		limiter := ratelimit.New(ratelimit.Config{Rate: a.cfg.RateLimit, Burst: a.cfg.RateLimitBurst, MaxClients: a.cfg.RateLimitClients, Trusted: a.trusted})
+		a.metrics.Registry.MustRegister(limiter.Collectors()...)
+		h = limiter.Handler(h)
+	}
+	return h
 }
 
 // Run serves until ctx ends or the gateway listener fails, then shuts

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -47,6 +48,12 @@ type Config struct {
 	// UpstreamMaxConns caps the requests in flight on behalf of one
 	// rule backend; 0 is no cap.
 	UpstreamMaxConns int
+	// RateLimit is the requests per second allowed to one client
+	// address (0: no limit), in bursts of RateLimitBurst, with at most
+	// RateLimitClients addresses tracked.
+	RateLimit        float64
+	RateLimitBurst   int
+	RateLimitClients int
 	// DefaultDomain is --default-domain as given: "" when not given,
 	// "none", or a manifest domain.
 	DefaultDomain string
@@ -78,6 +85,7 @@ func Default() Config {
 		MaxPythonPage:    64 << 20,
 		MaxPackument:     64 << 20,
 		UpstreamMaxConns: 256,
+		RateLimitClients: 65536,
 		Analytics:        DefaultAnalytics(),
 		Control:          DefaultControl(),
 	}
@@ -87,7 +95,7 @@ func Default() Config {
 type setting struct {
 	flag  string
 	usage string
-	ptr   any // *string, *int or *time.Duration
+	ptr   any // *string, *int, *float64, *bool or *time.Duration
 }
 
 func (c *Config) settings() []setting {
@@ -112,6 +120,9 @@ func (c *Config) settings() []setting {
 		{"default-domain", "manifest `domain` that answers requests whose host no domain names, as if sent to it; \"none\" answers them 404 (the default, except that \"portico --manifest FILE\" without a subcommand defaults to a manifest's only domain)", &c.DefaultDomain},
 		{"token-key-file", "`file` with the secret (32 bytes or more) that signs registry tokens; replicas must share it; \"\" uses a random key per process", &c.TokenKeyFile},
 		{"upstream-max-conns", "most requests in flight on behalf of one rule backend (its registry, index or file host, with its token service and storage), each holding a connection until its body is sent; more wait for a slot, up to a minute; 0 is no cap", &c.UpstreamMaxConns},
+		{"rate-limit", "requests per second allowed to one client address (an IPv6 client's /64), as --trusted-proxies identify it; more are answered 429 with Retry-After; 0 turns the limit off", &c.RateLimit},
+		{"rate-limit-burst", "requests a client may send at once after a pause; 0 means --rate-limit rounded up", &c.RateLimitBurst},
+		{"rate-limit-clients", "client addresses the rate limit keeps in memory (never on disk); past it, those seen least recently are forgotten", &c.RateLimitClients},
 		{"allow-private-upstreams", "let token services, tarball hosts and storage redirects be on private, loopback or link-local addresses (a rule's own backend always may be); metadata addresses stay refused", &c.AllowPrivateUpstreams},
 	}
 }
@@ -159,6 +170,8 @@ func loadSettingsArgs(fs *flag.FlagSet, args []string, lookup func(string) (stri
 			fs.StringVar(p, s.flag, *p, usage)
 		case *int:
 			fs.IntVar(p, s.flag, *p, usage)
+		case *float64:
+			fs.Float64Var(p, s.flag, *p, usage)
 		case *time.Duration:
 			fs.DurationVar(p, s.flag, *p, usage)
 		case *bool:
@@ -199,6 +212,12 @@ func set(ptr any, v string) error {
 			return fmt.Errorf("not a number: %q", v)
 		}
 		*p = n
+	case *float64:
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("not a number: %q", v)
+		}
+		*p = f
 	case *time.Duration:
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -266,6 +285,15 @@ func (c Config) Validate() error {
 	}
 	if c.MaxPythonPage < 64<<10 {
 		add("--max-python-page-bytes must be at least 65536")
+	}
+	if math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0) || c.RateLimit < 0 {
+		add("--rate-limit must be a number of requests per second, 0 or more")
+	}
+	if c.RateLimitBurst < 0 {
+		add("--rate-limit-burst must not be negative")
+	}
+	if c.RateLimitClients < 1 {
+		add("--rate-limit-clients must be at least 1")
 	}
 	if c.UpstreamMaxConns < 0 {
 		add("--upstream-max-conns must not be negative (0 is no cap)")
