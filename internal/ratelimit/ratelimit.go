@@ -27,6 +27,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"portico/internal/clientip"
+	"portico/internal/event"
 )
 
 // DefaultMaxClients is the number of client addresses tracked when
@@ -179,7 +180,15 @@ const (
 	tooManyOCI = `{"errors":[{"code":"TOOMANYREQUESTS","message":"too many requests from this client; retry after the number of seconds in Retry-After","detail":null}]}` + "\n"
 )
 
+// recorder is observe's writer, which logs and traces the request.
+type recorder interface {
+	RecordResult(host string, kind event.Kind, outcome event.Outcome)
+}
+
 func tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	if rec, ok := w.(recorder); ok {
+		rec.RecordResult(r.Host, event.KindNone, event.OutcomeError)
+	}
 	secs := max(1, int(math.Ceil(wait.Seconds())))
 	h := w.Header()
 	h.Set("Retry-After", strconv.Itoa(secs))
