@@ -38,6 +38,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"portico/internal/event"
 	"portico/internal/store"
 )
@@ -65,6 +69,8 @@ type Config struct {
 	// spooled; the rest stays on disk for the next start. Default 5s.
 	DrainTimeout time.Duration
 	Logger       *slog.Logger
+	// Tracer, when set, gives every append to the store a span.
+	Tracer trace.Tracer
 }
 
 // Stats are the spool's counters.
@@ -704,8 +710,19 @@ func (s *Spool) store(events []event.Event) error {
 	var lastLog time.Time
 	for {
 		ctx, cancel := context.WithTimeout(s.ctx, time.Minute)
+		var span trace.Span
+		if s.cfg.Tracer != nil {
+			ctx, span = s.cfg.Tracer.Start(ctx, "store append", trace.WithAttributes(attribute.Int("portico.events", len(events))))
+		}
 		err := s.cfg.Store.Append(ctx, events)
 		cancel()
+		if span != nil {
+			if err != nil {
+				span.RecordError(err)
+				span.SetStatus(codes.Error, "the store did not take the batch; it stays spooled")
+			}
+			span.End()
+		}
 		if err == nil {
 			s.committed.Add(uint64(len(events)))
 			s.lastCommit.Store(time.Now().UnixMilli())

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // A backend is what the transport keeps for one rule backend origin: the
@@ -243,6 +245,7 @@ type slotBody struct {
 	ctx    context.Context
 	closed atomic.Bool
 	failed bool
+	span   trace.Span // nil when not traced
 }
 
 func (s *slotBody) Read(p []byte) (int, error) {
@@ -250,6 +253,10 @@ func (s *slotBody) Read(p []byte) (int, error) {
 	if err != nil && err != io.EOF && !s.failed && s.ctx.Err() == nil {
 		s.failed = true
 		s.b.bodyErrs.Inc()
+		if s.span != nil {
+			s.span.RecordError(err)
+			s.span.SetStatus(codes.Error, "body: "+err.Error())
+		}
 	}
 	return n, err
 }
@@ -258,6 +265,9 @@ func (s *slotBody) Close() error {
 	err := s.ReadCloser.Close()
 	if s.closed.CompareAndSwap(false, true) {
 		s.b.release()
+		if s.span != nil {
+			s.span.End()
+		}
 	}
 	return err
 }

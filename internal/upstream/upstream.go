@@ -26,6 +26,8 @@ import (
 	"net/netip"
 	"net/url"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Options tune a transport. Zero values take the defaults.
@@ -44,6 +46,9 @@ type Options struct {
 	// slot, as long as HeaderTimeout at most, then fails with a
 	// *BusyError.
 	MaxConnsPerBackend int
+	// Tracer, when set, gives every request a client span, from the
+	// wait for a slot until its body is closed.
+	Tracer trace.Tracer
 	// TLSConfig, when set, replaces the system defaults (tests use it to
 	// trust their own certificate authority).
 	TLSConfig *tls.Config
