@@ -27,7 +27,7 @@ func (g *gateway) metricsText(t *testing.T) string {
 // served, it is served again after waiting, the refusals are counted,
 // and its address is written nowhere.
 func TestRateLimit(t *testing.T) {
-	g := start(t, telemetryManifest, "--rate-limit", "4", "--rate-limit-burst", "2", "--log-level", "debug")
+	g := start(t, telemetryManifest, "--rate-limit", "4", "--rate-limit-burst", "2", "--access-log", "--log-level", "debug")
 	const client, other = "203.0.113.41", "203.0.113.42"
 	base := "http://" + g.addr
 	for i := range 2 {
@@ -60,6 +60,9 @@ func TestRateLimit(t *testing.T) {
 	if n := len(g.events(t)); n != 4 {
 		t.Errorf("%d events, want 4: the refused request is not a download", n)
 	}
+	if !strings.Contains(g.stderr.String(), "status=429") {
+		t.Errorf("the access log has no line for the refused request:\n%s", g.stderr)
+	}
 	for name, out := range map[string]string{"stdout": g.stdout.String(), "stderr": g.stderr.String()} {
 		for _, addr := range []string{client, other} {
 			if strings.Contains(out, addr) {
@@ -77,4 +80,33 @@ func grepLines(text, word string) string {
 		}
 	}
 	return strings.Join(out, "")
+}
+
+// TestPprof: the profiler answers on the ops listener with --pprof only.
+func TestPprof(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		var args []string
+		if on {
+			args = append(args, "--pprof")
+		}
+		g := start(t, telemetryManifest, args...)
+		resp, err := http.Get("http://" + g.opsAddr + "/debug/pprof/goroutine?debug=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch {
+		case on && (resp.StatusCode != 200 || !strings.Contains(string(b), "goroutine profile")):
+			t.Errorf("with --pprof: %d %.80q, want a goroutine profile", resp.StatusCode, b)
+		case !on && resp.StatusCode != http.StatusNotFound:
+			t.Errorf("without --pprof: %d, want 404", resp.StatusCode)
+		}
+		if resp, err := http.Get("http://" + g.addr + "/debug/pprof/"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				t.Error("the profiler answers on the gateway listener")
+			}
+		}
+	}
 }

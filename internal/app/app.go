@@ -26,18 +26,23 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"portico/internal/clientip"
 	"portico/internal/config"
 	"portico/internal/doccache"
 	"portico/internal/gateway/npm"
 	"portico/internal/gateway/python"
+	"portico/internal/logging"
 	"portico/internal/metrics"
+	"portico/internal/observe"
 	"portico/internal/ops"
 	"portico/internal/pipeline"
 	"portico/internal/ratelimit"
 	"portico/internal/reload"
 	"portico/internal/route"
 	"portico/internal/server"
+	"portico/internal/tracing"
 	"portico/internal/upstream"
 )
 
@@ -56,9 +61,10 @@ type App struct {
 	loader  *reload.Loader
 	router  *route.Router
 	gw      *server.Server
-	ops     *server.Server // nil with --ops-listen off
-	control *controlPlane  // nil without a store
-	app     *server.Server // nil without a store or with --app-listen off
+	ops     *server.Server   // nil with --ops-listen off
+	control *controlPlane    // nil without a store
+	app     *server.Server   // nil without a store or with --app-listen off
+	tracing *tracing.Tracing // nil unless traces are exported
 	closers closers
 }
 
@@ -82,6 +88,20 @@ func (a *App) build(ctx context.Context, events io.Writer) error {
 		return err
 	}
 	a.metrics = metrics.New()
+	if a.cfg.Tracing() {
+		if a.tracing, err = tracing.New(ctx, tracing.Config{Endpoint: a.cfg.OTLPEndpoint, Version: a.cfg.Version, Logger: a.log}); err != nil {
+			return err
+		}
+		// Last of all: the spans of the final store appends go out too.
+		a.closers.push(func(context.Context) {
+			sctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+			defer cancel()
+			if err := a.tracing.Shutdown(sctx); err != nil {
+				a.log.Warn("exporting the last traces", "err", err)
+			}
+		})
+		a.log.Info("exporting traces over OTLP", "endpoint", describeEndpoint(a.cfg))
+	}
 	if err := a.openEvents(ctx, events); err != nil {
 		return err
 	}
@@ -98,7 +118,7 @@ func (a *App) build(ctx context.Context, events io.Writer) error {
 // it.
 func (a *App) openEvents(ctx context.Context, events io.Writer) error {
 	cfg, log := a.cfg, a.log
-	an, err := openAnalytics(ctx, cfg.Analytics, log)
+	an, err := openAnalytics(ctx, cfg.Analytics, log, a.tracing.Tracer("portico/spool"))
 	if err != nil {
 		return err
 	}
@@ -136,7 +156,7 @@ func (a *App) openEvents(ctx context.Context, events io.Writer) error {
 // of their sources into a new router.
 func (a *App) loadRules() error {
 	cfg, log, trusted := a.cfg, a.log, a.trusted
-	outbound := newTransport(cfg)
+	outbound := newTransport(cfg, a.tracing.Tracer("portico/upstream"))
 	a.metrics.Registry.MustRegister(outbound.Collector())
 	opts, err := ruleOptions(cfg, log, outbound)
 	if err != nil {
@@ -178,14 +198,14 @@ func (a *App) loadRules() error {
 // table. "portico check" compiles with them too, so that a manifest is
 // checked by the code that will serve it.
 func RuleOptions(cfg config.Config, log *slog.Logger) (route.Options, error) {
-	return ruleOptions(cfg, log, newTransport(cfg))
+	return ruleOptions(cfg, log, newTransport(cfg, nil))
 }
 
 // newTransport returns the process's one outbound transport: every
 // request to a backend goes through it, so that its cap of requests in
 // flight per backend holds for docker, Python and npm rules together.
-func newTransport(cfg config.Config) *upstream.Transport {
-	return upstream.NewTransport(upstream.Options{AllowPrivate: cfg.AllowPrivateUpstreams, MaxConnsPerBackend: cfg.UpstreamMaxConns})
+func newTransport(cfg config.Config, tracer trace.Tracer) *upstream.Transport {
+	return upstream.NewTransport(upstream.Options{AllowPrivate: cfg.AllowPrivateUpstreams, MaxConnsPerBackend: cfg.UpstreamMaxConns, Tracer: tracer})
 }
 
 func ruleOptions(cfg config.Config, log *slog.Logger, transport *upstream.Transport) (route.Options, error) {
@@ -231,6 +251,9 @@ func (a *App) listen() error {
 	// First of all, /readyz fails, so that load balancers stop sending
 	// new requests while the gateway finishes the ones in flight.
 	a.closers.push(func(context.Context) { opsHandler.Drain() })
+	if cfg.Pprof {
+		opsHandler.ServePprof()
+	}
 	if cfg.OpsListen != "off" {
 		if a.ops, err = server.Listen("ops", cfg.OpsListen, opsHandler, lim, log); err != nil {
 			return fmt.Errorf("ops listener: %w", err)
@@ -240,7 +263,9 @@ func (a *App) listen() error {
 }
 
 // frontHandler is the gateway listener's handler: the gateway behind
-// the per-client rate limit, when there is one.
+// the per-client rate limit, when there is one, inside the access log
+// and the request's span, when they are on. With none of them it is the
+// gateway itself.
 func (a *App) frontHandler() http.Handler {
 	h := a.gatewayHandler()
 	if a.cfg.RateLimit > 0 {
@@ -248,7 +273,19 @@ func (a *App) frontHandler() http.Handler {
 		a.metrics.Registry.MustRegister(limiter.Collectors()...)
 		h = limiter.Handler(h)
 	}
-	return h
+	o := observe.Options{Tracer: a.tracing.Tracer("portico/gateway"), Trusted: a.trusted}
+	if a.cfg.AccessLog {
+		o.AccessLog = logging.Access(a.log)
+	}
+	return observe.Wrap(h, o)
+}
+
+// describeEndpoint names where traces go, for the start-up log.
+func describeEndpoint(cfg config.Config) string {
+	if cfg.OTLPEndpoint != "" {
+		return cfg.OTLPEndpoint
+	}
+	return "from OTEL_EXPORTER_OTLP_*"
 }
 
 // Run serves until ctx ends or the gateway listener fails, then shuts

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -21,13 +22,24 @@ import (
 
 // Config is the gateway's process configuration.
 type Config struct {
-	Manifest        string
-	Listen          string
-	OpsListen       string
-	TrustedProxies  string
-	Events          string
-	LogFormat       string
-	LogLevel        string
+	Manifest       string
+	Listen         string
+	OpsListen      string
+	TrustedProxies string
+	Events         string
+	LogFormat      string
+	LogLevel       string
+	// AccessLog writes a line per gateway request to the log stream.
+	AccessLog bool
+	// OTLPEndpoint is the base URL of the OTLP/HTTP receiver traces go
+	// to; OTLPFromEnv is set when, without it, the standard
+	// OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+	// names one. With neither, nothing is traced.
+	OTLPEndpoint string
+	OTLPFromEnv  bool
+	// Pprof serves the Go profiler under /debug/pprof/ on the ops
+	// listener.
+	Pprof           bool
 	ReloadInterval  time.Duration
 	ShutdownTimeout time.Duration
 	EventQueue      int
@@ -60,7 +72,10 @@ type Config struct {
 	// DropIn is set for Scarf Gateway's command line, "portico
 	// --manifest FILE" without a subcommand: without --default-domain,
 	// a manifest's only domain then answers every host.
-	DropIn    bool
+	DropIn bool
+	// Version is the build's version, which traces carry; the command
+	// sets it, it is no flag.
+	Version   string
 	Analytics Analytics
 	Control   Control
 }
@@ -107,6 +122,9 @@ func (c *Config) settings() []setting {
 		{"events", "where analytics events go: stdout (JSON lines) or none", &c.Events},
 		{"log-format", "log format on stderr: text or json", &c.LogFormat},
 		{"log-level", "log level: debug, info, warn or error", &c.LogLevel},
+		{"access-log", "log a line per gateway request (method, host, path, status, bytes, duration, kind, outcome, request id; never the client address), in the log format, whatever --log-level", &c.AccessLog},
+		{"otlp-endpoint", "base `URL` of an OpenTelemetry OTLP/HTTP receiver (http://collector:4318) to send traces to; \"\" traces nothing unless OTEL_EXPORTER_OTLP_ENDPOINT names one", &c.OTLPEndpoint},
+		{"pprof", "serve the Go profiler under /debug/pprof/ on the ops listener", &c.Pprof},
 		{"reload-interval", "how often to check the manifest for changes besides its file events, and to poll the store's config version; 0 turns file events and polling off, and the manifest is read on SIGHUP only", &c.ReloadInterval},
 		{"shutdown-timeout", "how long in-flight requests may take to finish on SIGTERM", &c.ShutdownTimeout},
 		{"event-queue", "events that may wait for the event pipeline before new ones are dropped", &c.EventQueue},
@@ -136,8 +154,22 @@ func EnvName(flagName string) string {
 // Load fills c from the environment (through lookup) and then from args.
 // Unknown flags, bad values and stray arguments are errors.
 func (c *Config) Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool)) error {
-	return loadSettings(fs, args, lookup, append(append(c.settings(), c.Analytics.settings()...), c.Control.settings()...))
+	if err := loadSettings(fs, args, lookup, append(append(c.settings(), c.Analytics.settings()...), c.Control.settings()...)); err != nil {
+		return err
+	}
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
+		if v, ok := lookup(name); ok && v != "" {
+			c.OTLPFromEnv = true
+		}
+	}
+	if v, ok := lookup("OTEL_SDK_DISABLED"); ok && strings.EqualFold(v, "true") {
+		c.OTLPFromEnv = false
+	}
+	return nil
 }
+
+// Tracing reports whether traces are exported.
+func (c Config) Tracing() bool { return c.OTLPEndpoint != "" || c.OTLPFromEnv }
 
 func loadSettings(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), settings []setting) error {
 	rest, err := loadSettingsArgs(fs, args, lookup, settings, false)
@@ -270,6 +302,12 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		add("--log-level %q: must be debug, info, warn or error", c.LogLevel)
+	}
+	if c.OTLPEndpoint != "" {
+		u, err := url.Parse(c.OTLPEndpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
+			add("--otlp-endpoint %q: must be an http:// or https:// URL of an OTLP/HTTP receiver, such as http://collector:4318", c.OTLPEndpoint)
+		}
 	}
 	if c.ReloadInterval < 0 {
 		add("--reload-interval must not be negative")
