@@ -163,6 +163,25 @@ func TestTracesOverOTLP(t *testing.T) {
 	} else {
 		resp.Body.Close()
 	}
+	// The upstream call is in the metrics too, under the rule's backend.
+	mresp, err := http.Get("http://" + a.ops.Addr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	backend := strings.TrimPrefix(reg.URL, "http://")
+	for _, want := range []string{
+		`portico_upstream_requests_total{backend="` + backend + `",dest="backend",result="2xx"} 1`,
+		`portico_upstream_request_duration_seconds_count{backend="` + backend + `",dest="backend"} 1`,
+		`portico_upstream_in_flight{backend="` + backend + `"} 0`,
+		`portico_store_lag_seconds `,
+		`portico_requests_total{kind="docker",outcome="proxy",status="200"} 1`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
