@@ -112,7 +112,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) finish(r *http.Request, rec *recorder, span trace.Span, id, path string, start time.Time) {
 	host := rec.host
-	if !rec.recorded {
+	if host == "" {
+		// No rule was asked, or the host was refused as malformed:
+		// the Host header as sent, which slog quotes.
 		host = r.Host
 	}
 	kind, outcome := rec.kind.String(), rec.outcome.String()
