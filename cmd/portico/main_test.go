@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -281,9 +282,20 @@ func TestSIGHUPReload(t *testing.T) {
 
 // TestClientAddressNeverWritten routes requests from a client address
 // (given by a trusted proxy) through every kind of answer and requires
-// that the address appears in no event and no log line.
+// that the address appears in no event, no log or access log line, and
+// no trace exported to an OTLP receiver.
 func TestClientAddressNeverWritten(t *testing.T) {
-	g := start(t, telemetryManifest, "--log-level", "debug")
+	var mu sync.Mutex
+	var exported bytes.Buffer
+	otlp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		exported.Write(b)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	defer otlp.Close()
+	g := start(t, telemetryManifest, "--log-level", "debug", "--access-log", "--otlp-endpoint", otlp.URL)
 	const client = "203.0.113.77"
 	get(t, "http://"+g.addr+"/dl/x", "t.test", "X-Forwarded-For", client)
 	get(t, "http://"+g.addr+"/nothing", "t.test", "X-Forwarded-For", client)
@@ -301,7 +313,16 @@ func TestClientAddressNeverWritten(t *testing.T) {
 	if n := len(g.events(t)); n != 2 {
 		t.Errorf("%d events, want 2 (the redirect and the telemetry post)", n)
 	}
-	for name, out := range map[string]string{"stdout": g.stdout.String(), "stderr": g.stderr.String()} {
+	if n := strings.Count(g.stderr.String(), "msg=request "); n != 4 {
+		t.Errorf("%d access lines, want 4:\n%s", n, g.stderr)
+	}
+	mu.Lock()
+	traces := exported.String()
+	mu.Unlock()
+	if !strings.Contains(traces, "portico") || !strings.Contains(traces, "/dl/x") {
+		t.Errorf("no trace of the requests reached the OTLP receiver (%d bytes)", len(traces))
+	}
+	for name, out := range map[string]string{"stdout": g.stdout.String(), "stderr": g.stderr.String(), "the exported traces": traces} {
 		if strings.Contains(out, client) {
 			t.Errorf("%s contains the client address %s:\n%s", name, client, out)
 		}

@@ -19,23 +19,30 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"sync"
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"portico/internal/clientip"
 	"portico/internal/config"
 	"portico/internal/doccache"
 	"portico/internal/gateway/npm"
 	"portico/internal/gateway/python"
+	"portico/internal/logging"
 	"portico/internal/metrics"
+	"portico/internal/observe"
 	"portico/internal/ops"
 	"portico/internal/pipeline"
+	"portico/internal/ratelimit"
 	"portico/internal/reload"
 	"portico/internal/route"
 	"portico/internal/server"
+	"portico/internal/tracing"
 	"portico/internal/upstream"
 )
 
@@ -54,9 +61,10 @@ type App struct {
 	loader  *reload.Loader
 	router  *route.Router
 	gw      *server.Server
-	ops     *server.Server // nil with --ops-listen off
-	control *controlPlane  // nil without a store
-	app     *server.Server // nil without a store or with --app-listen off
+	ops     *server.Server   // nil with --ops-listen off
+	control *controlPlane    // nil without a store
+	app     *server.Server   // nil without a store or with --app-listen off
+	tracing *tracing.Tracing // nil unless traces are exported
 	closers closers
 }
 
@@ -80,6 +88,20 @@ func (a *App) build(ctx context.Context, events io.Writer) error {
 		return err
 	}
 	a.metrics = metrics.New()
+	if a.cfg.Tracing() {
+		if a.tracing, err = tracing.New(ctx, tracing.Config{Endpoint: a.cfg.OTLPEndpoint, Version: a.cfg.Version, Logger: a.log}); err != nil {
+			return err
+		}
+		// Last of all: the spans of the final store appends go out too.
+		a.closers.push(func(context.Context) {
+			sctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+			defer cancel()
+			if err := a.tracing.Shutdown(sctx); err != nil {
+				a.log.Warn("exporting the last traces", "err", err)
+			}
+		})
+		a.log.Info("exporting traces over OTLP", "endpoint", describeEndpoint(a.cfg))
+	}
 	if err := a.openEvents(ctx, events); err != nil {
 		return err
 	}
@@ -96,7 +118,7 @@ func (a *App) build(ctx context.Context, events io.Writer) error {
 // it.
 func (a *App) openEvents(ctx context.Context, events io.Writer) error {
 	cfg, log := a.cfg, a.log
-	an, err := openAnalytics(ctx, cfg.Analytics, log)
+	an, err := openAnalytics(ctx, cfg.Analytics, log, a.tracing.Tracer("portico/spool"))
 	if err != nil {
 		return err
 	}
@@ -134,7 +156,9 @@ func (a *App) openEvents(ctx context.Context, events io.Writer) error {
 // of their sources into a new router.
 func (a *App) loadRules() error {
 	cfg, log, trusted := a.cfg, a.log, a.trusted
-	opts, err := RuleOptions(cfg, log)
+	outbound := newTransport(cfg, a.tracing.Tracer("portico/upstream"))
+	a.metrics.Registry.MustRegister(outbound.Collector())
+	opts, err := ruleOptions(cfg, log, outbound)
 	if err != nil {
 		return err
 	}
@@ -174,20 +198,31 @@ func (a *App) loadRules() error {
 // table. "portico check" compiles with them too, so that a manifest is
 // checked by the code that will serve it.
 func RuleOptions(cfg config.Config, log *slog.Logger) (route.Options, error) {
-	dockerOpts, err := newDockerOptions(cfg, log)
+	return ruleOptions(cfg, log, newTransport(cfg, nil))
+}
+
+// newTransport returns the process's one outbound transport: every
+// request to a backend goes through it, so that its cap of requests in
+// flight per backend holds for docker, Python and npm rules together.
+func newTransport(cfg config.Config, tracer trace.Tracer) *upstream.Transport {
+	return upstream.NewTransport(upstream.Options{AllowPrivate: cfg.AllowPrivateUpstreams, MaxConnsPerBackend: cfg.UpstreamMaxConns, Tracer: tracer})
+}
+
+func ruleOptions(cfg config.Config, log *slog.Logger, transport *upstream.Transport) (route.Options, error) {
+	dockerOpts, err := newDockerOptions(cfg, log, transport)
 	if err != nil {
 		return route.Options{}, err
 	}
 	// Index pages, packuments, tarballs and publishes go out through the
 	// outbound policy's transport (docs/security.md).
-	outbound := upstream.NewClient(upstream.NewTransport(upstream.Options{AllowPrivate: cfg.AllowPrivateUpstreams}))
+	outbound := upstream.NewClient(transport)
 	// Upstream index pages and packuments are cached for the life of
 	// the process, across manifest reloads.
 	docs := doccache.New(doccache.Options{Logger: log, Client: outbound})
 	opts := route.Options{
 		Docker:      dockerOpts,
 		Python:      python.Options{Cache: docs, MaxPage: int64(cfg.MaxPythonPage)},
-		NPM:         npm.Options{Cache: docs, Client: outbound, Logger: log, MaxPackument: int64(cfg.MaxPackument)},
+		NPM:         npm.Options{Cache: docs, Client: outbound, Logger: log, MaxPackument: int64(cfg.MaxPackument), StallTimeout: cfg.StallTimeout},
 		BodyTimeout: cfg.BodyTimeout,
 	}
 	// Checked for every rule kind now, whatever the manifest holds: a
@@ -203,7 +238,7 @@ func RuleOptions(cfg config.Config, log *slog.Logger) (route.Options, error) {
 func (a *App) listen() error {
 	cfg, log := a.cfg, a.log
 	lim := server.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes, HeaderTimeout: cfg.HeaderTimeout, IdleTimeout: cfg.IdleTimeout}
-	gw, err := server.Listen("gateway", cfg.Listen, a.gatewayHandler(), lim, log)
+	gw, err := server.Listen("gateway", cfg.Listen, a.frontHandler(), lim, log)
 	if err != nil {
 		return fmt.Errorf("gateway listener: %w", err)
 	}
@@ -216,12 +251,41 @@ func (a *App) listen() error {
 	// First of all, /readyz fails, so that load balancers stop sending
 	// new requests while the gateway finishes the ones in flight.
 	a.closers.push(func(context.Context) { opsHandler.Drain() })
+	if cfg.Pprof {
+		opsHandler.ServePprof()
+	}
 	if cfg.OpsListen != "off" {
 		if a.ops, err = server.Listen("ops", cfg.OpsListen, opsHandler, lim, log); err != nil {
 			return fmt.Errorf("ops listener: %w", err)
 		}
 	}
 	return a.listenApp(lim)
+}
+
+// frontHandler is the gateway listener's handler: the gateway behind
+// the per-client rate limit, when there is one, inside the access log
+// and the request's span, when they are on. With none of them it is the
+// gateway itself.
+func (a *App) frontHandler() http.Handler {
+	h := a.gatewayHandler()
+	if a.cfg.RateLimit > 0 {
+		limiter := ratelimit.New(ratelimit.Config{Rate: a.cfg.RateLimit, Burst: a.cfg.RateLimitBurst, MaxClients: a.cfg.RateLimitClients, Trusted: a.trusted})
+		a.metrics.Registry.MustRegister(limiter.Collectors()...)
+		h = limiter.Handler(h)
+	}
+	o := observe.Options{Tracer: a.tracing.Tracer("portico/gateway"), Trusted: a.trusted}
+	if a.cfg.AccessLog {
+		o.AccessLog = logging.Access(a.log)
+	}
+	return observe.Wrap(h, o)
+}
+
+// describeEndpoint names where traces go, for the start-up log.
+func describeEndpoint(cfg config.Config) string {
+	if cfg.OTLPEndpoint != "" {
+		return cfg.OTLPEndpoint
+	}
+	return "from OTEL_EXPORTER_OTLP_*"
 }
 
 // Run serves until ctx ends or the gateway listener fails, then shuts

@@ -24,6 +24,13 @@ type Observer interface {
 	Observe(kind event.Kind, outcome event.Outcome, status int, elapsed time.Duration)
 }
 
+// A Recorder is a ResponseWriter that wants to know what the router made
+// of its request: the access log and traces, which wrap the router. The
+// router tells it once per request, after answering.
+type Recorder interface {
+	RecordResult(host string, kind event.Kind, outcome event.Outcome)
+}
+
 // A Collector creates the packages of collections' downloads, off the
 // request path. Collect must not block.
 type Collector interface {
@@ -125,6 +132,9 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if rt.observer != nil {
 			rt.observer.Observe(event.KindNone, event.OutcomeError, http.StatusBadRequest, time.Since(start))
 		}
+		if rec, ok := w.(Recorder); ok {
+			rec.RecordResult("", event.KindNone, event.OutcomeError)
+		}
 		return
 	}
 	req := gateway.NewRequest(r, host)
@@ -163,6 +173,9 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if rt.observer != nil {
 		rt.observer.Observe(res.Event.Kind, res.Outcome, res.Status, time.Since(start))
+	}
+	if rec, ok := w.(Recorder); ok {
+		rec.RecordResult(req.Host, res.Event.Kind, res.Outcome)
 	}
 	if res.Collected.Collection != "" && rt.collector != nil {
 		// The package is created for a download only, whether or not

@@ -16,7 +16,8 @@
 // Clients never follow redirects on their own: each protocol decides,
 // with Resolve and the policy, which ones to follow, pass to the client
 // or refuse. Every wait is bounded, and enough idle connections are kept
-// for many concurrent downloads.
+// for many concurrent downloads. The requests in flight for one rule
+// backend may be capped, and each is measured per rule backend.
 package upstream
 
 import (
@@ -25,6 +26,8 @@ import (
 	"net/netip"
 	"net/url"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Options tune a transport. Zero values take the defaults.
@@ -37,6 +40,15 @@ type Options struct {
 	HeaderTimeout time.Duration
 	// MaxIdlePerHost is the number of idle connections kept per backend.
 	MaxIdlePerHost int
+	// MaxConnsPerBackend caps the requests in flight on behalf of one
+	// rule backend, each holding its connection from sending until its
+	// body is closed; 0 is no cap. A request over the cap waits for a
+	// slot, as long as HeaderTimeout at most, then fails with a
+	// *BusyError.
+	MaxConnsPerBackend int
+	// Tracer, when set, gives every request a client span, from the
+	// wait for a slot until its body is closed.
+	Tracer trace.Tracer
 	// TLSConfig, when set, replaces the system defaults (tests use it to
 	// trust their own certificate authority).
 	TLSConfig *tls.Config

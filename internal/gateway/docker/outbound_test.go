@@ -97,7 +97,7 @@ func strictGateway(t testing.TB, js string) (*gateway, *syncBuffer, *upstreamtes
 	logs := &syncBuffer{}
 	g := &gateway{events: &recorder{}, opts: newOptions(t)}
 	transport, dials := upstreamtest.NewTransport(t, upstream.Options{})
-	g.opts.Docker.Proxy = docker.NewProxy(transport, slog.New(slog.NewTextHandler(logs, nil)))
+	g.opts.Docker.Proxy = docker.NewProxy(transport, slog.New(slog.NewTextHandler(logs, nil)), 0)
 	g.router = route.NewRouter(compile(t, js, g.opts), testTrusted, g.events, nil)
 	g.srv, g.Addr = listen(t, "gw.test", g.router)
 	return g, logs, dials
@@ -109,7 +109,7 @@ func openGateway(t testing.TB, js string) (*gateway, *upstreamtest.Dials) {
 	t.Helper()
 	opts := newOptions(t)
 	transport, dials := upstreamtest.NewTransport(t, upstream.Options{AllowPrivate: true})
-	opts.Docker.Proxy = docker.NewProxy(transport, nil)
+	opts.Docker.Proxy = docker.NewProxy(transport, nil, 0)
 	return startGatewayWith(t, js, opts), dials
 }
 

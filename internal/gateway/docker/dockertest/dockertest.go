@@ -27,7 +27,7 @@ func Options(t testing.TB) docker.Options {
 	}
 	log := slog.New(slog.DiscardHandler)
 	return docker.Options{
-		Proxy:     docker.NewProxy(transport, log),
+		Proxy:     docker.NewProxy(transport, log, 0),
 		Signer:    signer,
 		Authorize: docker.AllowPull,
 		Logger:    log,
