@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +51,7 @@ type Config struct {
 	DropIn    bool
 	Analytics Analytics
 	Control   Control
+	TLS       TLS
 }
 
 // Default returns the configuration used when nothing is set.
@@ -72,6 +74,7 @@ func Default() Config {
 		MaxPackument:    64 << 20,
 		Analytics:       DefaultAnalytics(),
 		Control:         DefaultControl(),
+		TLS:             DefaultTLS(),
 	}
 }
 
@@ -79,7 +82,7 @@ func Default() Config {
 type setting struct {
 	flag  string
 	usage string
-	ptr   any // *string, *int or *time.Duration
+	ptr   any // *string, *int, *bool, *time.Duration, or *[]string for a flag that may repeat
 }
 
 func (c *Config) settings() []setting {
@@ -115,7 +118,7 @@ func EnvName(flagName string) string {
 // Load fills c from the environment (through lookup) and then from args.
 // Unknown flags, bad values and stray arguments are errors.
 func (c *Config) Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool)) error {
-	return loadSettings(fs, args, lookup, append(append(c.settings(), c.Analytics.settings()...), c.Control.settings()...))
+	return loadSettings(fs, args, lookup, slices.Concat(c.settings(), c.Analytics.settings(), c.Control.settings(), c.TLS.settings()))
 }
 
 func loadSettings(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), settings []setting) error {
@@ -153,6 +156,17 @@ func loadSettingsArgs(fs *flag.FlagSet, args []string, lookup func(string) (stri
 			fs.DurationVar(p, s.flag, *p, usage)
 		case *bool:
 			fs.BoolVar(p, s.flag, *p, usage)
+		case *[]string:
+			// Each use adds one; the first replaces what the
+			// environment gave.
+			fromFlags := false
+			fs.Func(s.flag, usage, func(v string) error {
+				if !fromFlags {
+					*p, fromFlags = nil, true
+				}
+				*p = append(*p, v)
+				return nil
+			})
 		}
 	}
 	if !interspersed {
@@ -201,6 +215,14 @@ func set(ptr any, v string) error {
 			return fmt.Errorf("not true or false: %q", v)
 		}
 		*p = b
+	case *[]string:
+		// A repeatable flag's variable holds a comma-separated list.
+		*p = nil
+		for item := range strings.SplitSeq(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				*p = append(*p, item)
+			}
+		}
 	}
 	return nil
 }
@@ -272,5 +294,6 @@ func (c Config) Validate() error {
 	if c.HasStore() {
 		c.Control.validate(add)
 	}
+	c.TLS.validate(add, c.HasStore(), c.Listen)
 	return errors.Join(errs...)
 }
