@@ -102,10 +102,10 @@ type RuleSet struct {
 // A Host is a host a source serves.
 type Host struct {
 	// Name is a host key (manifest.HostKey).
-	Name string
+	Name string `json:"name"`
 	// HTTPSOnly redirects the host's plain HTTP requests to HTTPS, as a
 	// rule's "https-only" does.
-	HTTPSOnly bool
+	HTTPSOnly bool `json:"https_only,omitempty"`
 }
 
 // A Collection is the rule of a collection: a docker-v2 rule, or a
