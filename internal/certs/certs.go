@@ -63,7 +63,15 @@ type ACME struct {
 	// addresses, where the challenges are answered. certmagic would
 	// otherwise try to listen on :80 and :443 itself.
 	HTTPAddr, TLSAddr string
+	// RenewCheck is how often the certificates in use are checked for
+	// renewal; 0 means every 10 minutes. Tests of short-lived
+	// certificates shorten it.
+	RenewCheck time.Duration
 }
+
+// defaultRenewCheck is how often certificates are checked for renewal:
+// certmagic's default.
+const defaultRenewCheck = 10 * time.Minute
 
 // Config configures a Manager.
 type Config struct {
@@ -100,6 +108,10 @@ type Manager struct {
 
 	reloadMu sync.Mutex // one reload of the files at a time
 	tried    []stamp    // stamps of the files that last failed to load
+
+	renewCheck time.Duration
+	stop       context.CancelFunc
+	done       chan struct{}
 }
 
 // ErrNotServed is the handshake error for a name the gateway does not
@@ -137,9 +149,14 @@ func (m *Manager) setupACME(a ACME) error {
 	}
 	zl := newZapLogger(m.log.Handler())
 	m.limiter = rate.NewLimiter(rate.Limit(float64(max(a.PerMinute, 1))/60), max(a.PerMinute, 1))
+	m.renewCheck = a.RenewCheck
+	if m.renewCheck <= 0 {
+		m.renewCheck = defaultRenewCheck
+	}
 	m.cache = certmagic.NewCache(certmagic.CacheOptions{
-		GetConfigForCert: func(certmagic.Certificate) (*certmagic.Config, error) { return m.magic, nil },
-		Logger:           zl,
+		GetConfigForCert:   func(certmagic.Certificate) (*certmagic.Config, error) { return m.magic, nil },
+		RenewCheckInterval: m.renewCheck,
+		Logger:             zl,
 	})
 	m.magic = certmagic.New(m.cache, certmagic.Config{
 		Storage:   a.Storage,
@@ -156,6 +173,15 @@ func (m *Manager) setupACME(a ACME) error {
 			},
 		},
 		OnEvent: m.onEvent,
+		// Events are built only for what onEvent reads: certmagic
+		// would otherwise describe every handshake to it.
+		ShouldEmitFunc: func(event string) bool {
+			switch event {
+			case "cert_obtaining", "cert_obtained", "cert_failed", "cached_managed_cert":
+				return true
+			}
+			return false
+		},
 	})
 	httpHost, httpPort, err := splitPort(a.HTTPAddr)
 	if err != nil {
@@ -179,7 +205,49 @@ func (m *Manager) setupACME(a ACME) error {
 		Logger:         zl,
 	})
 	m.magic.Issuers = []certmagic.Issuer{m.issuer}
+	ctx, stop := context.WithCancel(context.Background())
+	m.stop, m.done = stop, make(chan struct{})
+	go m.maintain(ctx)
 	return nil
+}
+
+// maintain renews the certificates in use before they expire, every
+// renewCheck, until ctx ends. certmagic renews on-demand certificates
+// only when a handshake finds them due, which a name without traffic
+// would never do: this goes through the same path for each name whose
+// certificate is due, as a handshake would, so that the renewal happens
+// in the background and under the same lock on every gateway. A name the
+// gateway no longer serves is not renewed.
+func (m *Manager) maintain(ctx context.Context) {
+	defer close(m.done)
+	t := time.NewTicker(m.renewCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		m.names.Range(func(k, _ any) bool {
+			name := k.(string)
+			if ctx.Err() != nil || !m.cfg.Allowed(name) {
+				return ctx.Err() == nil
+			}
+			due := false
+			for _, c := range m.cache.AllMatchingCertificates(name) {
+				due = due || c.NeedsRenewal(m.magic)
+			}
+			if due {
+				// Serves the certificate in use and renews it in
+				// the background, or blocks until renewed if it
+				// has expired.
+				if _, err := m.magic.GetCertificateWithContext(ctx, &tls.ClientHelloInfo{ServerName: name}); err != nil {
+					m.log.Error("renewing a certificate", "name", name, "err", err)
+				}
+			}
+			return true
+		})
+	}
 }
 
 // onEvent counts certmagic's orders, holds each new order until the rate
@@ -313,8 +381,12 @@ func (m *Manager) Watch(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// Close stops certmagic's maintenance.
+// Close stops the renewals and certmagic's maintenance.
 func (m *Manager) Close() {
+	if m.stop != nil {
+		m.stop()
+		<-m.done
+	}
 	if m.cache != nil {
 		m.cache.Stop()
 	}

@@ -30,19 +30,37 @@ type DNSServer struct {
 	failing bool
 }
 
-// NewDNSServer starts a DNS server on a free UDP port of 127.0.0.1. It
+// NewDNSServer starts a DNS server on a free port of 127.0.0.1, over UDP
+// and TCP (which some resolvers, ACME servers' among them, use). It
 // stops when the test ends.
 func NewDNSServer(t testing.TB) *DNSServer {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc, ln := listenUDPAndTCP(t)
 	s := &DNSServer{Addr: pc.LocalAddr().String(), txt: map[string][]string{}, cname: map[string]string{}, addrs: map[string][]net.IP{}}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(s.answer)}
-	go func() { _ = srv.ActivateAndServe() }()
-	t.Cleanup(func() { _ = srv.Shutdown() })
+	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: dns.HandlerFunc(s.answer)}, {Listener: ln, Handler: dns.HandlerFunc(s.answer)}} {
+		go func() { _ = srv.ActivateAndServe() }()
+		t.Cleanup(func() { _ = srv.Shutdown() })
+	}
 	return s
+}
+
+// listenUDPAndTCP binds a free UDP port of 127.0.0.1 and the same port
+// over TCP, trying other ports while the TCP one is taken.
+func listenUDPAndTCP(t testing.TB) (net.PacketConn, net.Listener) {
+	t.Helper()
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln
+		}
+		pc.Close()
+	}
+	t.Fatal("no port of 127.0.0.1 free for both UDP and TCP")
+	return nil, nil
 }
 
 func (s *DNSServer) answer(w dns.ResponseWriter, q *dns.Msg) {

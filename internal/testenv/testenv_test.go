@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"context"
+	"net"
 	"net/netip"
 	"slices"
 	"testing"
@@ -39,5 +41,17 @@ func TestDNSServerAddrs(t *testing.T) {
 	s.SetAddrs("pebble.portico.test")
 	if got, err := s.Resolver().LookupHost(t.Context(), "pebble.portico.test"); err == nil {
 		t.Errorf("LookupHost(pebble.portico.test) after removing its addresses = %v, want no such host", got)
+	}
+}
+
+func TestDNSServerTCP(t *testing.T) {
+	s := NewDNSServer(t)
+	s.SetAddrs("tcp.portico.test", netip.MustParseAddr("127.0.0.1"))
+	var d net.Dialer
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, "tcp", s.Addr)
+	}}
+	if got, err := r.LookupHost(t.Context(), "tcp.portico.test"); err != nil || !slices.Equal(got, []string{"127.0.0.1"}) {
+		t.Errorf("LookupHost over TCP = %v, %v; want 127.0.0.1", got, err)
 	}
 }
