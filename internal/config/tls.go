@@ -62,9 +62,9 @@ func (c TLS) validate(add func(string, ...any), hasStore bool, listen string) {
 		}
 		return
 	}
-	if _, _, err := net.SplitHostPort(c.HTTPSListen); err != nil {
+	if _, port, err := net.SplitHostPort(c.HTTPSListen); err != nil {
 		add("--https-listen %q: %v", c.HTTPSListen, err)
-	} else if c.HTTPSListen == listen {
+	} else if c.HTTPSListen == listen && port != "0" {
 		add("--https-listen and --listen are both %q: HTTPS needs an address of its own", listen)
 	}
 	if len(c.Certs) != len(c.Keys) {

@@ -120,6 +120,18 @@ func TestHTTPSOnly(t *testing.T) {
 	if n := rec.Count(func(e event.Event) bool { return e.Domain == "get.acme.test" }); n != 1 {
 		t.Errorf("%d events for the HTTPS download, want 1", n)
 	}
+	for host, want := range map[string]string{"get.acme.test": "max-age=31536000", "dl.acme.test": ""} {
+		req, _ := http.NewRequest("GET", secure.URL+"/dl/x.tgz", nil)
+		req.Host = host
+		resp, err := tlsClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Strict-Transport-Security"); got != want {
+			t.Errorf("HTTPS answer of %s: Strict-Transport-Security %q, want %q", host, got, want)
+		}
+	}
 
 	rt.SetHTTPSPort(8443)
 	if status, loc := do(client, plain.URL, "GET", "get.acme.test", "/dl/x.tgz"); status != 301 || loc != "https://get.acme.test:8443/dl/x.tgz" {

@@ -141,12 +141,15 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := t.Domain(host)
-	if !https && (d != nil && d.httpsOnly || d == nil && t.HTTPSOnly(host)) {
-		status := rt.toHTTPS(w, r, host)
-		if rt.observer != nil {
-			rt.observer.Observe(event.KindNone, event.OutcomeRedirect, status, time.Since(start))
+	if d != nil && d.httpsOnly || d == nil && t.HTTPSOnly(host) {
+		if !https {
+			status := rt.toHTTPS(w, r, host)
+			if rt.observer != nil {
+				rt.observer.Observe(event.KindNone, event.OutcomeRedirect, status, time.Since(start))
+			}
+			return
 		}
-		return
+		w.Header()["Strict-Transport-Security"] = hsts
 	}
 	req := gateway.NewRequest(r, host)
 	req.Port, req.HTTPS = port, https
@@ -228,6 +231,10 @@ func (rt *Router) toHTTPS(w http.ResponseWriter, r *http.Request, host string) i
 }
 
 var zeroLength = []string{"0"}
+
+// hsts tells browsers to ask an HTTPS-only domain over HTTPS only, for a
+// year: the domain and not its subdomains, which may be other domains'.
+var hsts = []string{"max-age=31536000"}
 
 const badHostBody = "400 Bad Request: the Host header, or a trusted proxy's X-Forwarded-Host or X-Forwarded-Proto, is not a valid host[:port] or protocol\n"
 

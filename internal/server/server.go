@@ -40,13 +40,11 @@ type Server struct {
 // certificates (GetCertificate). HTTP/2 is offered unless cfg's
 // NextProtos leave it out. Nothing is served until Start.
 func ListenTLS(name, addr string, handler http.Handler, cfg *tls.Config, lim Limits, log *slog.Logger) (*Server, error) {
-	s, err := Listen(name, addr, handler, lim, log)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	s.srv.TLSConfig = cfg
-	s.tls = true
-	return s, nil
+	return NewTLS(name, ln, handler, cfg, lim, log), nil
 }
 
 // Listen binds addr for handler. Nothing is served until Start.
@@ -55,7 +53,21 @@ func Listen(name, addr string, handler http.Handler, lim Limits, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{
+	return New(name, ln, handler, lim, log), nil
+}
+
+// NewTLS is ListenTLS on a listener bound already, for a caller that
+// needs the address before it can build cfg or handler.
+func NewTLS(name string, ln net.Listener, handler http.Handler, cfg *tls.Config, lim Limits, log *slog.Logger) *Server {
+	s := New(name, ln, handler, lim, log)
+	s.srv.TLSConfig = cfg
+	s.tls = true
+	return s
+}
+
+// New is Listen on a listener bound already.
+func New(name string, ln net.Listener, handler http.Handler, lim Limits, log *slog.Logger) *Server {
+	return &Server{
 		name: name,
 		ln:   ln,
 		log:  log,
@@ -71,7 +83,6 @@ func Listen(name, addr string, handler http.Handler, lim Limits, log *slog.Logge
 			ErrorLog: stdlog.New(scrubber{log.Handler()}, "", 0),
 		},
 	}
-	return s, nil
 }
 
 // Addr returns the bound address.
