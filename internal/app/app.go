@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -28,6 +29,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"portico/internal/certs"
 	"portico/internal/clientip"
 	"portico/internal/config"
 	"portico/internal/doccache"
@@ -65,6 +67,12 @@ type App struct {
 	control *controlPlane    // nil without a store
 	app     *server.Server   // nil without a store or with --app-listen off
 	tracing *tracing.Tracing // nil unless traces are exported
+	https   *server.Server   // nil with --https-listen off
+	certs   *certs.Manager   // nil with --https-listen off
+	// httpsPort is the HTTPS listener's port, 0 without one.
+	httpsPort int
+	// appHost is --app-domain's host key, "" without one.
+	appHost string
 	closers closers
 }
 
@@ -74,7 +82,7 @@ type App struct {
 // "stdout"; logs go to log. On error, everything built so far is
 // released.
 func New(ctx context.Context, cfg config.Config, events io.Writer, log *slog.Logger) (*App, error) {
-	a := &App{cfg: cfg, log: log}
+	a := &App{cfg: cfg, log: log, appHost: appHostKey(cfg.Control.AppDomain)}
 	if err := a.build(ctx, events); err != nil {
 		a.closers.run(context.Background())
 		return nil, err
@@ -234,20 +242,26 @@ func ruleOptions(cfg config.Config, log *slog.Logger, transport *upstream.Transp
 	return opts, nil
 }
 
-// listen binds the gateway and operator listeners.
+// listen binds the gateway, HTTPS and operator listeners.
 func (a *App) listen() error {
 	cfg, log := a.cfg, a.log
 	lim := server.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes, HeaderTimeout: cfg.HeaderTimeout, IdleTimeout: cfg.IdleTimeout}
-	gw, err := server.Listen("gateway", cfg.Listen, a.frontHandler(), lim, log)
+	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("gateway listener: %w", err)
 	}
+	a.closers.push(func(context.Context) { _ = ln.Close() }) // until the server owns it
+	plain, err := a.listenHTTPS(ln, a.frontHandler(), lim)
+	if err != nil {
+		return err
+	}
+	gw := server.New("gateway", ln, plain, lim, log)
 	a.gw = gw
 	a.closers.push(func(ctx context.Context) { _ = gw.Shutdown(ctx) })
 	opsHandler := ops.New(a.metrics.Registry, func() (bool, string) {
 		s := a.loader.Status()
 		return s.Generation > 0, s.Describe()
-	}, a.an.check, func() (bool, string) { return true, a.router.DescribeDefault() })
+	}, a.an.check, func() (bool, string) { return true, a.router.DescribeDefault() }, a.describeTLS)
 	// First of all, /readyz fails, so that load balancers stop sending
 	// new requests while the gateway finishes the ones in flight.
 	a.closers.push(func(context.Context) { opsHandler.Drain() })
@@ -299,6 +313,10 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.gw.Start()
 	a.log.Info("gateway listening", "addr", a.gw.Addr().String())
+	if a.https != nil {
+		a.https.Start()
+		a.log.Info("https listening", "addr", a.https.Addr().String(), "acme_ca", acmeCA(a.cfg.TLS), "certificate_files", len(a.cfg.TLS.Certs))
+	}
 	if a.app != nil {
 		a.app.Start()
 		a.log.Info("app listening", "addr", a.app.Addr().String(), "api", "http://"+a.app.Addr().String()+"/api/v1/")
@@ -318,12 +336,20 @@ func (a *App) Run(ctx context.Context) error {
 	signal.Ignore(syscall.SIGPIPE)
 	a.closers.push(a.watch())
 
+	a.closers.push(a.watchCertFiles())
+
 	var runErr error
+	var httpsDone <-chan error
+	if a.https != nil {
+		httpsDone = a.https.Done()
+	}
 	select {
 	case <-ctx.Done():
 		a.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout)
 	case runErr = <-a.gw.Done():
 		a.log.Error("gateway listener failed", "err", runErr)
+	case runErr = <-httpsDone:
+		a.log.Error("https listener failed", "err", runErr)
 	}
 	// Requests waiting for an upstream document get the cached copy or
 	// a 503 now rather than holding the shutdown up.

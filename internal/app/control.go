@@ -210,7 +210,7 @@ func (a *App) listenApp(lim server.Limits) error {
 	if a.control == nil || a.cfg.Control.AppListen == "off" {
 		return nil
 	}
-	srv, err := server.Listen("app", a.cfg.Control.AppListen, a.control.app, lim, a.log)
+	srv, err := server.Listen("app", a.cfg.Control.AppListen, a.appOverHTTPS(a.control.app, false), lim, a.log)
 	if err != nil {
 		return fmt.Errorf("app listener: %w", err)
 	}
@@ -222,11 +222,10 @@ func (a *App) listenApp(lim server.Limits) error {
 // gatewayHandler is what the gateway listener serves: the router, and
 // the app for --app-domain.
 func (a *App) gatewayHandler() http.Handler {
-	if a.control == nil || a.cfg.Control.AppDomain == "" {
+	if a.control == nil || a.appHost == "" {
 		return a.router
 	}
-	appHost, _ := manifest.HostKey(a.cfg.Control.AppDomain)
-	app, gw := a.control.app, a.router
+	appHost, app, gw := a.appHost, a.appOverHTTPS(a.control.app, true), a.router
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if key, _, ok := route.ParseHost(r.Host); ok && key == appHost {
 			app.ServeHTTP(w, r)

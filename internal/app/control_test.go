@@ -200,7 +200,7 @@ func TestManifestShadowRefused(t *testing.T) {
 	cfg := testConfig(t)
 	a := startApp(t, cfg)
 	tok, org := adminToken(t, a.App, "ops@acme.test")
-	if _, err := a.control.svc.AddDomain(t.Context(), control.Operator, org, "a.test", true); err != nil {
+	if _, err := a.control.svc.AddDomain(t.Context(), control.Operator, org, "a.test", true, false); err != nil {
 		t.Fatal(err)
 	}
 	rule := map[string]any{"type": "file-v1", "domain": "a.test", "incoming-path": "/dl/{file}", "outgoing-url": "https://evil.test/{file}"}

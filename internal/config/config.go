@@ -12,6 +12,7 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -78,6 +79,7 @@ type Config struct {
 	Version   string
 	Analytics Analytics
 	Control   Control
+	TLS       TLS
 }
 
 // Default returns the configuration used when nothing is set.
@@ -103,6 +105,7 @@ func Default() Config {
 		RateLimitClients: 65536,
 		Analytics:        DefaultAnalytics(),
 		Control:          DefaultControl(),
+		TLS:              DefaultTLS(),
 	}
 }
 
@@ -110,7 +113,7 @@ func Default() Config {
 type setting struct {
 	flag  string
 	usage string
-	ptr   any // *string, *int, *float64, *bool or *time.Duration
+	ptr   any // *string, *int, *float64, *bool, *time.Duration, or *[]string for a flag that may repeat
 }
 
 func (c *Config) settings() []setting {
@@ -154,7 +157,7 @@ func EnvName(flagName string) string {
 // Load fills c from the environment (through lookup) and then from args.
 // Unknown flags, bad values and stray arguments are errors.
 func (c *Config) Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool)) error {
-	if err := loadSettings(fs, args, lookup, append(append(c.settings(), c.Analytics.settings()...), c.Control.settings()...)); err != nil {
+	if err := loadSettings(fs, args, lookup, slices.Concat(c.settings(), c.Analytics.settings(), c.Control.settings(), c.TLS.settings())); err != nil {
 		return err
 	}
 	for _, name := range []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
@@ -208,6 +211,17 @@ func loadSettingsArgs(fs *flag.FlagSet, args []string, lookup func(string) (stri
 			fs.DurationVar(p, s.flag, *p, usage)
 		case *bool:
 			fs.BoolVar(p, s.flag, *p, usage)
+		case *[]string:
+			// Each use adds one; the first replaces what the
+			// environment gave.
+			fromFlags := false
+			fs.Func(s.flag, usage, func(v string) error {
+				if !fromFlags {
+					*p, fromFlags = nil, true
+				}
+				*p = append(*p, v)
+				return nil
+			})
 		}
 	}
 	if !interspersed {
@@ -262,6 +276,14 @@ func set(ptr any, v string) error {
 			return fmt.Errorf("not true or false: %q", v)
 		}
 		*p = b
+	case *[]string:
+		// A repeatable flag's variable holds a comma-separated list.
+		*p = nil
+		for item := range strings.SplitSeq(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				*p = append(*p, item)
+			}
+		}
 	}
 	return nil
 }
@@ -351,5 +373,6 @@ func (c Config) Validate() error {
 	if c.HasStore() {
 		c.Control.validate(add)
 	}
+	c.TLS.validate(add, c.HasStore(), c.Listen)
 	return errors.Join(errs...)
 }

@@ -208,8 +208,9 @@ func (s *Service) GetDomain(ctx context.Context, p Principal, name string) (Doma
 
 // AddDomain adds a custom domain to an organization, pending until its
 // records are verified. The operator may add it verified (a domain it
-// trusts, or one whose records it checked itself).
-func (s *Service) AddDomain(ctx context.Context, p Principal, org, name string, verified bool) (DomainView, error) {
+// trusts, or one whose records it checked itself). httpsOnly is the
+// domain's setting (SetDomainHTTPSOnly).
+func (s *Service) AddDomain(ctx context.Context, p Principal, org, name string, verified, httpsOnly bool) (DomainView, error) {
 	if err := needWrite(p); err != nil {
 		return DomainView{}, err
 	}
@@ -224,7 +225,7 @@ func (s *Service) AddDomain(ctx context.Context, p Principal, org, name string, 
 		return DomainView{}, Forbidden("only server administrators add domains without verification")
 	}
 	now := s.now().UTC()
-	d := Domain{Name: host, Status: DomainPending, Challenge: newChallenge(), Created: now}
+	d := Domain{Name: host, Status: DomainPending, Challenge: newChallenge(), Created: now, HTTPSOnly: httpsOnly}
 	if verified {
 		// A trusted domain has no challenge: nothing is checked, so no
 		// missing record ever unroutes it.
@@ -247,6 +248,39 @@ func (s *Service) AddDomain(ctx context.Context, p Principal, org, name string, 
 			return err
 		}
 		if verified {
+			tx.RoutingChanged()
+		}
+		v = s.domainView(d, o.Name)
+		return nil
+	})
+	return v, err
+}
+
+// SetDomainHTTPSOnly turns a custom domain's https-only setting on or
+// off: with it, the gateway redirects every plain HTTP request to the
+// domain to HTTPS. An organization's domain under the base domain has no
+// setting of its own; its packages' rules carry "https-only".
+func (s *Service) SetDomainHTTPSOnly(ctx context.Context, p Principal, name string, on bool) (DomainView, error) {
+	if err := needWrite(p); err != nil {
+		return DomainView{}, err
+	}
+	if host, err := CheckDomainName(name); err == nil && s.base != "" && strings.HasSuffix(host, "."+s.base) {
+		return DomainView{}, Invalid("https_only", "%q is an organization's domain under the base domain: set \"https-only\" on the rules of its packages instead", host)
+	}
+	var v DomainView
+	err := s.update(ctx, func(tx Tx) error {
+		d, o, a, err := readableDomain(ctx, tx, p, name)
+		if err != nil {
+			return err
+		}
+		if !a.CanEdit() {
+			return Forbidden("changing domains takes an Admin or Owner of the organization")
+		}
+		if d.HTTPSOnly != on {
+			d.HTTPSOnly = on
+			if err := tx.UpdateDomain(ctx, d); err != nil {
+				return err
+			}
 			tx.RoutingChanged()
 		}
 		v = s.domainView(d, o.Name)

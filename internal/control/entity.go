@@ -148,6 +148,9 @@ type Domain struct {
 	// FailingSince is when a verified domain's checks started failing.
 	FailingSince time.Time
 	Created      time.Time
+	// HTTPSOnly makes the gateway redirect every plain HTTP request to
+	// the domain to HTTPS.
+	HTTPSOnly bool
 }
 
 // Trusted reports whether the operator added the domain verified: it has

@@ -13,6 +13,18 @@ type Routing struct {
 	// CollectionHosts maps each collection's id to the host its rule serves, as
 	// collections keep no host column.
 	CollectionHosts map[string]string
+	// Hosts are every host that routes, with packages or not: the
+	// organizations' names under the base domain and the custom
+	// domains that route, in no order. They get certificates.
+	Hosts []RoutedHost
+}
+
+// A RoutedHost is a host that routes.
+type RoutedHost struct {
+	Name string
+	// HTTPSOnly is the domain's setting; false for the names under the
+	// base domain, which take it from their packages' rules.
+	HTTPSOnly bool
 }
 
 // ReadRouting reads, in one transaction, what routes: a package or
@@ -24,6 +36,7 @@ type Routing struct {
 func ReadRouting(ctx context.Context, tx Tx, baseDomain string, collectionHost func(Collection) string) (Routing, error) {
 	base := strings.ToLower(strings.TrimSuffix(baseDomain, "."))
 	owner := map[string]string{} // routing host → organization id
+	httpsOnly := map[string]bool{}
 	if base != "" {
 		if err := eachPage(func(p Page) (int, string, error) {
 			orgs, err := tx.ListOrgs(ctx, "", p)
@@ -40,6 +53,7 @@ func ReadRouting(ctx context.Context, tx Tx, baseDomain string, collectionHost f
 		for _, d := range ds {
 			if d.Status.Routes() {
 				owner[d.Name] = d.OrgID
+				httpsOnly[d.Name] = d.HTTPSOnly
 			}
 		}
 		return len(ds), lastID(ds, func(d Domain) string { return d.Name }), err
@@ -47,6 +61,10 @@ func ReadRouting(ctx context.Context, tx Tx, baseDomain string, collectionHost f
 		return Routing{}, err
 	}
 	var r Routing
+	r.Hosts = make([]RoutedHost, 0, len(owner))
+	for h := range owner {
+		r.Hosts = append(r.Hosts, RoutedHost{Name: h, HTTPSOnly: httpsOnly[h]})
+	}
 	err := tx.EachPackage(ctx, func(p Package) error {
 		if owner[p.Host] == p.OrgID && p.OrgID != "" {
 			r.Packages = append(r.Packages, p)

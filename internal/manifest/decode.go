@@ -436,6 +436,9 @@ func (f *fields) base() Base {
 		}
 		b.Host = host
 	}
+	if v := f.optBool("https-only"); v != nil {
+		b.HTTPSOnly = *v
+	}
 	return b
 }
 

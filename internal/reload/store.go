@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -133,6 +135,13 @@ func (s *Store) read(ctx context.Context, have string) (route.RuleSet, error) {
 		return route.RuleSet{}, fmt.Errorf("read the store's packages: %w", err)
 	}
 	copy := localCopy{Version: set.Version}
+	for _, h := range r.Hosts {
+		set.Hosts = append(set.Hosts, route.Host{Name: h.Name, HTTPSOnly: h.HTTPSOnly})
+	}
+	slices.SortFunc(set.Hosts, func(a, b route.Host) int { return strings.Compare(a.Name, b.Name) })
+	if s.cfg.LocalCopy != "" {
+		copy.Hosts = set.Hosts
+	}
 	keep := func(list *[]localPackage, id string, rule manifest.Rule) error {
 		if s.cfg.LocalCopy == "" {
 			return nil
@@ -227,6 +236,7 @@ type localCopy struct {
 	Version     string         `json:"version"`
 	Packages    []localPackage `json:"packages"`
 	Collections []localPackage `json:"collections,omitempty"`
+	Hosts       []route.Host   `json:"hosts,omitempty"`
 }
 
 type localPackage struct {
@@ -269,7 +279,7 @@ func readLocalCopy(path string) (route.RuleSet, error) {
 	}
 	// The version is kept: when the store answers again at the same
 	// version, nothing is recompiled.
-	set := route.RuleSet{Name: "store (local copy " + path + ")", Version: c.Version}
+	set := route.RuleSet{Name: "store (local copy " + path + ")", Version: c.Version, Hosts: c.Hosts}
 	for _, p := range c.Packages {
 		r, err := manifest.DecodeRule(path, p.Rule, p.ID)
 		if err != nil {

@@ -92,6 +92,20 @@ type RuleSet struct {
 	// Collections are the rules of collections: each serves what no
 	// rule of its domain serves, and creates packages (see Collection).
 	Collections []Collection
+	// Hosts are the hosts the source serves, with their settings,
+	// whether or not it has rules for them yet: the store's verified
+	// domains and its organizations' domains under the base domain.
+	// They get certificates (Table.Serves) from the first request on.
+	Hosts []Host
+}
+
+// A Host is a host a source serves.
+type Host struct {
+	// Name is a host key (manifest.HostKey).
+	Name string `json:"name"`
+	// HTTPSOnly redirects the host's plain HTTP requests to HTTPS, as a
+	// rule's "https-only" does.
+	HTTPSOnly bool `json:"https_only,omitempty"`
 }
 
 // A Collection is the rule of a collection: a docker-v2 rule, or a
@@ -150,12 +164,24 @@ func CompileSets(opts Options, sets ...RuleSet) (*Table, error) {
 			collsByHost[h] = append(collsByHost[h], c)
 		}
 	}
-	t := &Table{domains: make(map[string]*Domain, len(hosts))}
+	t := &Table{domains: make(map[string]*Domain, len(hosts)), served: make(map[string]bool, len(hosts))}
+	for _, set := range sets {
+		for _, h := range set.Hosts {
+			t.served[h.Name] = t.served[h.Name] || h.HTTPSOnly
+		}
+	}
 	for _, h := range hosts {
 		d, err := compileDomain(h, byHost[h], collsByHost[h], opts)
 		if err != nil {
 			return nil, fmt.Errorf("%sdomain %s: %w", sourcesOf(h, sets), h, err)
 		}
+		// One rule of any source that asks for HTTPS only makes the
+		// whole domain so: a plain request cannot know which rule it
+		// would have matched before it is redirected.
+		d.httpsOnly = t.served[h] ||
+			slices.ContainsFunc(byHost[h], func(r manifest.Rule) bool { return r.Common().HTTPSOnly }) ||
+			slices.ContainsFunc(collsByHost[h], func(c Collection) bool { return c.Rule.Common().HTTPSOnly })
+		t.served[h] = d.httpsOnly
 		t.domains[h] = d
 		t.rules += len(byHost[h]) + len(collsByHost[h])
 	}

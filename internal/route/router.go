@@ -55,6 +55,19 @@ type Router struct {
 	extra     Extra
 	fallback  DefaultDomain
 	log       *slog.Logger
+	// httpsPort is what redirects to HTTPS put after the host: "" for
+	// 443, else ":PORT".
+	httpsPort string
+}
+
+// SetHTTPSPort sets the port that redirects to HTTPS name, the public
+// port of the HTTPS listener; without it, or with 443, they name none.
+// Call it before the router serves.
+func (rt *Router) SetHTTPSPort(port int) {
+	rt.httpsPort = ""
+	if port != 0 && port != 443 {
+		rt.httpsPort = ":" + strconv.Itoa(port)
+	}
 }
 
 // SetExtra sets what answers the requests that no rule answers on the
@@ -137,12 +150,22 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	d := t.Domain(host)
+	if d != nil && d.httpsOnly || d == nil && t.HTTPSOnly(host) {
+		if !https {
+			status := rt.toHTTPS(w, r, host)
+			if rt.observer != nil {
+				rt.observer.Observe(event.KindNone, event.OutcomeRedirect, status, time.Since(start))
+			}
+			return
+		}
+		w.Header()["Strict-Transport-Security"] = hsts
+	}
 	req := gateway.NewRequest(r, host)
 	req.Port, req.HTTPS = port, https
 
 	var res gateway.Result
 	ok = false
-	d := t.Domain(host)
 	if d == nil {
 		if d = rt.fallbackDomain(t); d != nil {
 			req.Domain = d.Name
@@ -200,6 +223,31 @@ func (rt *Router) unknownHost(w http.ResponseWriter, req *gateway.Request) {
 	}
 	gateway.UnknownHost(w, req)
 }
+
+// toHTTPS redirects a plain HTTP request to the same URL over HTTPS, and
+// returns the status: 301 for GET and HEAD, which every client follows,
+// and 308 for other methods, which keeps the method and the body. The
+// request is not served, and not counted: its HTTPS twin will be.
+func (rt *Router) toHTTPS(w http.ResponseWriter, r *http.Request, host string) int {
+	status := http.StatusPermanentRedirect
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		status = http.StatusMovedPermanently
+	}
+	h := w.Header()
+	if strings.IndexByte(host, ':') >= 0 {
+		host = "[" + host + "]" // an IPv6 address
+	}
+	h["Location"] = []string{"https://" + host + rt.httpsPort + r.URL.RequestURI()}
+	h["Content-Length"] = zeroLength
+	w.WriteHeader(status)
+	return status
+}
+
+var zeroLength = []string{"0"}
+
+// hsts tells browsers to ask an HTTPS-only domain over HTTPS only, for a
+// year: the domain and not its subdomains, which may be other domains'.
+var hsts = []string{"max-age=31536000"}
 
 const badHostBody = "400 Bad Request: the Host header, or a trusted proxy's X-Forwarded-Host or X-Forwarded-Proto, is not a valid host[:port] or protocol\n"
 

@@ -13,11 +13,27 @@ import (
 // never modify it.
 type Table struct {
 	domains map[string]*Domain
-	rules   int
+	// served holds every host of the table's sources, with rules or
+	// not, and whether it is HTTPS only.
+	served map[string]bool
+	rules  int
 }
 
 // Domain returns the rules of host, a key made by ParseHost, or nil.
 func (t *Table) Domain(host string) *Domain { return t.domains[host] }
+
+// Serves reports whether a source of the table serves host, a key made
+// by ParseHost (a lower-case name without port or trailing dot): a host
+// of its rules, or one a source names without rules yet. It is the test
+// a host passes to get a certificate: one map lookup.
+func (t *Table) Serves(host string) bool {
+	_, ok := t.served[host]
+	return ok
+}
+
+// HTTPSOnly reports whether host's plain HTTP requests are redirected to
+// HTTPS.
+func (t *Table) HTTPSOnly(host string) bool { return t.served[host] }
 
 // Domains returns the number of hosts the table serves.
 func (t *Table) Domains() int { return len(t.domains) }
@@ -65,7 +81,13 @@ type Domain struct {
 	// bodyTimeout is Options.BodyTimeout, handed to rules with each
 	// request.
 	bodyTimeout time.Duration
+	// httpsOnly redirects plain HTTP requests to HTTPS.
+	httpsOnly bool
 }
+
+// HTTPSOnly reports whether the domain's plain HTTP requests are
+// redirected to HTTPS.
+func (d *Domain) HTTPSOnly() bool { return d.httpsOnly }
 
 // Serve offers req to the candidate rules in precedence order and reports
 // the result of the first that takes it. A query of more parameters than

@@ -537,6 +537,10 @@ var actions = []action{
 		do: func(e *env, f *fixture, p principal, other bool, _ int) answer {
 			return e.call("POST", "/api/v1/domains/"+pick(other, f.ownDomain, f.otherDomain)+"/verify", f.as(p), nil)
 		}},
+	{name: "PATCH domain", route: "PATCH /api/v1/domains/{name}", level: orgLevel, need: needEdit, ok: 200,
+		do: func(e *env, f *fixture, p principal, other bool, n int) answer {
+			return e.call("PATCH", "/api/v1/domains/"+pick(other, f.ownDomain, f.otherDomain), f.as(p), map[string]any{"https_only": n%2 == 0})
+		}},
 	{name: "DELETE domain", route: "DELETE /api/v1/domains/{name}", level: orgLevel, need: needEdit, ok: 204, destructive: true,
 		do: func(e *env, f *fixture, p principal, other bool, _ int) answer {
 			return e.call("DELETE", "/api/v1/domains/"+pick(other, f.ownDomain, f.otherDomain), f.as(p), nil)

@@ -69,7 +69,7 @@ func (w *Web) listDomains(rw http.ResponseWriter, r *http.Request, p control.Pri
 
 func (w *Web) addDomain(rw http.ResponseWriter, r *http.Request, p control.Principal) error {
 	org, name := r.PostFormValue("org"), strings.TrimSpace(r.PostFormValue("name"))
-	dv, err := w.svc.AddDomain(r.Context(), p, org, name, false)
+	dv, err := w.svc.AddDomain(r.Context(), p, org, name, false, false)
 	if err != nil {
 		errs, ok := fieldErrors(err)
 		if !ok {

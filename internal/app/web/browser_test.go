@@ -84,7 +84,7 @@ func startGateway(t *testing.T) *gateway {
 		t.Fatal(err)
 	}
 	for _, d := range []string{"get.acme.test", "cr.acme.test", "py.acme.test", "npm.acme.test"} {
-		if _, err := svc.AddDomain(ctx, control.Operator, o.Name, d, true); err != nil {
+		if _, err := svc.AddDomain(ctx, control.Operator, o.Name, d, true, false); err != nil {
 			t.Fatal(err)
 		}
 	}
