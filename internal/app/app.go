@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"portico/internal/buildinfo"
 	"portico/internal/clientip"
 	"portico/internal/config"
 	"portico/internal/doccache"
@@ -234,7 +235,7 @@ func (a *App) Run(ctx context.Context) error {
 		a.log.Info("ops listening", "addr", a.ops.Addr().String())
 	}
 	a.gw.Start()
-	a.log.Info("gateway listening", "addr", a.gw.Addr().String())
+	a.log.Info("gateway listening", "addr", a.gw.Addr().String(), "version", buildinfo.Read().String())
 	if a.app != nil {
 		a.app.Start()
 		a.log.Info("app listening", "addr", a.app.Addr().String(), "api", "http://"+a.app.Addr().String()+"/api/v1/")
