@@ -126,6 +126,13 @@ func StartDockerd(t testing.TB, o DockerdOptions) *Dockerd {
 	return &Dockerd{cli: cli, sock: sock}
 }
 
+// Docker runs the docker command against this daemon and returns its
+// output, stdout and stderr together.
+func (d *Dockerd) Docker(t testing.TB, timeout time.Duration, args ...string) (string, error) {
+	t.Helper()
+	return Run(t, timeout, d.cli, append([]string{"-H", d.sock}, args...)...)
+}
+
 // Pull runs "docker pull ref" and returns the manifest digest docker
 // recorded for it.
 func (d *Dockerd) Pull(t testing.TB, ref string) (string, error) {
