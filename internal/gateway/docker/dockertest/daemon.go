@@ -100,7 +100,12 @@ func StartDockerd(t testing.TB, o DockerdOptions) *Dockerd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() {
+		// dockerd leaves its network namespace mounted under the exec
+		// root when it stops; unmounted, the directory can go.
+		_ = exec.Command("umount", "-l", filepath.Join(dir, "exec", "netns", "default")).Run()
+		os.RemoveAll(dir)
+	})
 	sock := "unix://" + filepath.Join(dir, "d.sock")
 	args := []string{"--iptables=false", "--bridge=none", "--storage-driver=vfs",
 		"--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
