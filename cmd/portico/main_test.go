@@ -409,6 +409,35 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 }
 
+// TestVersion checks "portico version" on the binary of TestMain, built
+// however the environment builds (CI passes -buildvcs=false), and on one
+// built as releases are, with the version and commit set by the linker.
+func TestVersion(t *testing.T) {
+	out, err := exec.Command(bin, "version").Output()
+	lines := strings.Split(string(out), "\n")
+	if err != nil || len(lines) != 5 || !strings.HasPrefix(lines[0], "portico ") || len(lines[0]) == len("portico ") ||
+		!strings.HasPrefix(lines[1], "commit: ") || !strings.HasPrefix(lines[3], "built with: go") {
+		t.Fatalf("version: %v\n%s", err, out)
+	}
+
+	release := filepath.Join(t.TempDir(), "portico")
+	const commit = "0123456789abcdef0123456789abcdef01234567"
+	ldflags := "-X portico/internal/buildinfo.version=v1.2.3 -X portico/internal/buildinfo.commit=" + commit +
+		" -X portico/internal/buildinfo.date=2026-12-01T10:00:00Z"
+	build := exec.Command("go", "build", "-buildvcs=false", "-ldflags", ldflags, "-o", release, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err = exec.Command(release, "version").Output()
+	want := "portico v1.2.3\ncommit: " + commit + "\ncommit time: 2026-12-01T10:00:00Z\n"
+	if err != nil || !strings.HasPrefix(string(out), want) {
+		t.Errorf("release version: %v\n%s\nwant it to start with\n%s", err, out, want)
+	}
+	if out, err := exec.Command(release, "version", "extra").CombinedOutput(); exitCode(err) != 2 || !strings.Contains(string(out), "takes no arguments") {
+		t.Errorf("version with an argument: %v\n%s", err, out)
+	}
+}
+
 func exitCode(err error) int {
 	if err == nil {
 		return 0

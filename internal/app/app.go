@@ -29,6 +29,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"portico/internal/buildinfo"
 	"portico/internal/certs"
 	"portico/internal/clientip"
 	"portico/internal/config"
@@ -312,7 +313,7 @@ func (a *App) Run(ctx context.Context) error {
 		a.log.Info("ops listening", "addr", a.ops.Addr().String())
 	}
 	a.gw.Start()
-	a.log.Info("gateway listening", "addr", a.gw.Addr().String())
+	a.log.Info("gateway listening", "addr", a.gw.Addr().String(), "version", buildinfo.Read().String())
 	if a.https != nil {
 		a.https.Start()
 		a.log.Info("https listening", "addr", a.https.Addr().String(), "acme_ca", acmeCA(a.cfg.TLS), "certificate_files", len(a.cfg.TLS.Certs))

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 
 	"portico/internal/app"
+	"portico/internal/buildinfo"
 	"portico/internal/config"
 	"portico/internal/logging"
 	"portico/internal/manifest"
@@ -21,7 +22,7 @@ func runServe(ctx context.Context, env *Env, args []string) int {
 func runServeMode(ctx context.Context, env *Env, args []string, dropIn bool) int {
 	cfg := config.Default()
 	cfg.DropIn = dropIn
-	cfg.Version = Version()
+	cfg.Version = buildinfo.Read().Version
 	fs := flag.NewFlagSet("portico serve", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	fs.Usage = func() {

@@ -100,7 +100,12 @@ func StartDockerd(t testing.TB, o DockerdOptions) *Dockerd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() {
+		// dockerd leaves its network namespace mounted under the exec
+		// root when it stops; unmounted, the directory can go.
+		_ = exec.Command("umount", "-l", filepath.Join(dir, "exec", "netns", "default")).Run()
+		os.RemoveAll(dir)
+	})
 	sock := "unix://" + filepath.Join(dir, "d.sock")
 	args := []string{"--iptables=false", "--bridge=none", "--storage-driver=vfs",
 		"--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
@@ -124,6 +129,13 @@ func StartDockerd(t testing.TB, o DockerdOptions) *Dockerd {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return &Dockerd{cli: cli, sock: sock}
+}
+
+// Docker runs the docker command against this daemon and returns its
+// output, stdout and stderr together.
+func (d *Dockerd) Docker(t testing.TB, timeout time.Duration, args ...string) (string, error) {
+	t.Helper()
+	return Run(t, timeout, d.cli, append([]string{"-H", d.sock}, args...)...)
 }
 
 // Pull runs "docker pull ref" and returns the manifest digest docker
