@@ -2,26 +2,11 @@ package clientip
 
 import (
 	"net/http"
-	"runtime"
 	"strings"
 	"testing"
-)
 
-// allocated returns the bytes one run of f allocates, averaged over 100
-// runs after a first one, on one processor as testing.AllocsPerRun
-// counts: a measure of f's work that, unlike time, does not depend on
-// how busy the machine is.
-func allocated(f func()) uint64 {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	f()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for range 100 {
-		f()
-	}
-	runtime.ReadMemStats(&after)
-	return (after.TotalAlloc - before.TotalAlloc) / 100
-}
+	"portico/internal/testenv"
+)
 
 // TestForwardedLinear reads hostile forwarding headers of n and 8n
 // items from a trusted proxy: long lists, many header lines, chains of
@@ -69,7 +54,7 @@ func TestForwardedLinear(t *testing.T) {
 			if host, _, ok := trusted.Forwarded(r); host != tc.host || !ok {
 				t.Fatalf("%s (n=%d): Forwarded = %q, %v, want %q", tc.name, n, host, ok, tc.host)
 			}
-			cost[i] = allocated(func() { trusted.Client(r); trusted.Forwarded(r) })
+			cost[i] = testenv.Allocated(100, func() { trusted.Client(r); trusted.Forwarded(r) })
 		}
 		t.Logf("%s: %d and %d items allocate %d and %d bytes", tc.name, tc.n, 8*tc.n, cost[0], cost[1])
 		if cost[1] > cost[0] {

@@ -2,21 +2,11 @@ package manifest
 
 import (
 	"fmt"
-	"runtime"
 	"strings"
 	"testing"
-)
 
-// allocated returns the bytes f allocates: a measure of its work that,
-// unlike time, does not depend on how busy the machine is.
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
+	"portico/internal/testenv"
+)
 
 // TestDecodeLinear decodes documents of n and 8n elements in the shapes
 // that make a JSON checker work hardest: many keys in one object (the
@@ -105,7 +95,7 @@ func TestDecodeLinear(t *testing.T) {
 				return func() { _, _ = Decode("m.json", data) }
 			}
 			decode(small)()
-			aa, ab := allocated(decode(small)), allocated(decode(large))
+			aa, ab := testenv.Allocated(1, decode(small)), testenv.Allocated(1, decode(large))
 			t.Logf("%d bytes: %d problems, %d comparisons, %d bytes allocated; %d bytes: %d comparisons, %d bytes allocated", len(small), problems, wa, aa, len(large), wb, ab)
 			if r := float64(ab) / float64(max(aa, 1)); r > 16 {
 				t.Errorf("%d bytes allocate %d bytes, %d bytes %d (×%.1f), want at most ×16", len(small), aa, len(large), ab, r)

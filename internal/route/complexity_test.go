@@ -1,26 +1,11 @@
 package route
 
 import (
-	"runtime"
 	"strings"
 	"testing"
-)
 
-// allocated returns the bytes one run of f allocates, averaged over 100
-// runs after a first one, on one processor as testing.AllocsPerRun
-// counts: a measure of f's work that, unlike time, does not depend on
-// how busy the machine is.
-func allocated(f func()) uint64 {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	f()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for range 100 {
-		f()
-	}
-	runtime.ReadMemStats(&after)
-	return (after.TotalAlloc - before.TotalAlloc) / 100
-}
+	"portico/internal/testenv"
+)
 
 // TestParseHostLinear parses hostile hosts of n and 8n bytes: eight
 // times the input may cost at most sixteen times the allocations
@@ -52,8 +37,8 @@ func TestParseHostLinear(t *testing.T) {
 				t.Fatalf("%s: ParseHost(%.40q…) ok = %v, want %v", tc.name, in, ok, tc.ok)
 			}
 		}
-		a := allocated(func() { ParseHost(small) })
-		b := allocated(func() { ParseHost(large) })
+		a := testenv.Allocated(100, func() { ParseHost(small) })
+		b := testenv.Allocated(100, func() { ParseHost(large) })
 		t.Logf("%s: %d bytes → %d allocated, %d bytes → %d allocated", tc.name, len(small), a, len(large), b)
 		switch {
 		case a == 0 && b != 0:

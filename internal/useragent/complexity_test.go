@@ -1,26 +1,11 @@
 package useragent
 
 import (
-	"runtime"
 	"strings"
 	"testing"
-)
 
-// allocated returns the bytes one run of f allocates, averaged over 100
-// runs after a first one, on one processor as testing.AllocsPerRun
-// counts: a measure of f's work that, unlike time, does not depend on
-// how busy the machine is.
-func allocated(f func()) uint64 {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	f()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for range 100 {
-		f()
-	}
-	runtime.ReadMemStats(&after)
-	return (after.TotalAlloc - before.TotalAlloc) / 100
-}
+	"portico/internal/testenv"
+)
 
 // TestParseLinear parses hostile user agents of n and 8n bytes, both
 // within the part of a header that Parse reads, in the shapes that make
@@ -54,7 +39,7 @@ func TestParseLinear(t *testing.T) {
 		if len(small) > n || len(large) > 8*n || len(large) < 7*n {
 			t.Fatalf("%s: inputs of %d and %d bytes, want about %d and %d", tc.name, len(small), len(large), n, 8*n)
 		}
-		a, b := allocated(func() { Parse(small) }), allocated(func() { Parse(large) })
+		a, b := testenv.Allocated(100, func() { Parse(small) }), testenv.Allocated(100, func() { Parse(large) })
 		t.Logf("%s: %d bytes → %d allocated, %d bytes → %d allocated", tc.name, len(small), a, len(large), b)
 		if a == 0 && b != 0 || a != 0 && float64(b)/float64(a) > 16 {
 			t.Errorf("%s: %d bytes allocate %d bytes, %d bytes %d, want at most 16 times as much", tc.name, len(small), a, len(large), b)
@@ -62,7 +47,7 @@ func TestParseLinear(t *testing.T) {
 		// Past maxLen the header is cut: however long it is, it costs
 		// what its first maxLen bytes do.
 		huge := tc.build(64 * n)
-		c, d := allocated(func() { Parse(huge) }), allocated(func() { Parse(huge[:maxLen]) })
+		c, d := testenv.Allocated(100, func() { Parse(huge) }), testenv.Allocated(100, func() { Parse(huge[:maxLen]) })
 		if c > d+d/8 {
 			t.Errorf("%s: %d bytes allocate %d bytes, their first %d bytes %d", tc.name, len(huge), c, maxLen, d)
 		}

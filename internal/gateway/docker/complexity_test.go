@@ -2,28 +2,12 @@ package docker
 
 import (
 	"fmt"
-	"runtime"
 	"strings"
 	"testing"
 
 	"portico/internal/gateway"
+	"portico/internal/testenv"
 )
-
-// allocated returns the bytes one run of f allocates, averaged over 100
-// runs after a first one, on one processor as testing.AllocsPerRun
-// counts: a measure of f's work that, unlike time, does not depend on
-// how busy the machine is.
-func allocated(f func()) uint64 {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	f()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for range 100 {
-		f()
-	}
-	runtime.ReadMemStats(&after)
-	return (after.TotalAlloc - before.TotalAlloc) / 100
-}
 
 // TestParsersLinear runs the registry API's parsers of client and
 // upstream text on hostile inputs of n and 8n elements: request paths
@@ -90,7 +74,7 @@ func TestParsersLinear(t *testing.T) {
 		}},
 	} {
 		small, large := tc.build(tc.n), tc.build(8*tc.n)
-		a, b := allocated(tc.run(small)), allocated(tc.run(large))
+		a, b := testenv.Allocated(100, tc.run(small)), testenv.Allocated(100, tc.run(large))
 		t.Logf("%s: %d bytes → %d allocated, %d bytes → %d allocated", tc.name, len(small), a, len(large), b)
 		if a == 0 && b != 0 || a != 0 && float64(b)/float64(a) > 16 {
 			t.Errorf("%s: %d bytes allocate %d bytes, %d bytes %d, want at most 16 times as much", tc.name, len(small), a, len(large), b)
