@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"portico/internal/gateway/docker/dockertest"
+	"portico/internal/testenv"
 )
 
 // scarfREADMEManifest is the manifest of Scarf Gateway's README ("Getting
@@ -76,7 +77,7 @@ func hubStandIn(t *testing.T) (registryField string, transport *http.Transport, 
 // given through the environment so the command line stays as written.
 // Free ports can be taken by another process before portico binds them,
 // so a start that fails that way is tried again on new ones.
-func startDropIn(t *testing.T, manifest string) (addr string, stdout, stderr *syncBuffer) {
+func startDropIn(t *testing.T, manifest string) (addr string, stdout, stderr *testenv.Buffer) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "my-manifest.json"), []byte(manifest), 0o644); err != nil {
@@ -87,7 +88,7 @@ func startDropIn(t *testing.T, manifest string) (addr string, stdout, stderr *sy
 		cmd := exec.Command(bin, "--manifest", "./my-manifest.json")
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "PORTICO_LISTEN="+addr, "PORTICO_OPS_LISTEN="+ops)
-		stdout, stderr = &syncBuffer{}, &syncBuffer{}
+		stdout, stderr = &testenv.Buffer{}, &testenv.Buffer{}
 		cmd.Stdout, cmd.Stderr = stdout, stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -353,7 +354,7 @@ func TestDefaultDomainNone(t *testing.T) {
 	os.WriteFile(path, []byte(telemetryManifest), 0o644)
 	addr := freeAddr(t)
 	cmd := exec.Command(bin, "--manifest", path, "--default-domain", "none", "--listen", addr, "--ops-listen", "off")
-	stderr := &syncBuffer{}
+	stderr := &testenv.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

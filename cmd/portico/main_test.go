@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"portico/internal/testenv"
 )
 
 // bin is the portico binary built once for these tests.
@@ -55,28 +57,10 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// syncBuffer collects a process's output while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type gateway struct {
 	cmd            *exec.Cmd
 	addr, opsAddr  string
-	stdout, stderr *syncBuffer
+	stdout, stderr *testenv.Buffer
 	done           chan error
 }
 
@@ -86,7 +70,7 @@ func start(t *testing.T, manifest string, args ...string) *gateway {
 	if err := os.WriteFile(path, []byte(manifest), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	g := &gateway{addr: freeAddr(t), opsAddr: freeAddr(t), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	g := &gateway{addr: freeAddr(t), opsAddr: freeAddr(t), stdout: &testenv.Buffer{}, stderr: &testenv.Buffer{}, done: make(chan error, 1)}
 	all := append([]string{"serve", "--manifest", path, "--listen", g.addr, "--ops-listen", g.opsAddr}, args...)
 	g.cmd = exec.Command(bin, all...)
 	g.cmd.Stdout, g.cmd.Stderr = g.stdout, g.stderr
@@ -334,7 +318,7 @@ func TestDropInCommandLine(t *testing.T) {
 	os.WriteFile(path, []byte(telemetryManifest), 0o644)
 	addr := freeAddr(t)
 	cmd := exec.Command(bin, "--manifest", path, "--listen", addr, "--ops-listen", "off")
-	var stderr syncBuffer
+	var stderr testenv.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -468,7 +452,7 @@ func TestEventConsumerGone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr syncBuffer
+	var stderr testenv.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

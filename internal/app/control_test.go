@@ -12,18 +12,19 @@ import (
 
 	"portico/internal/config"
 	"portico/internal/control"
+	"portico/internal/testenv"
 )
 
 // running is an App serving in the background for a test.
 type running struct {
 	*App
-	events *syncBuffer
+	events *testenv.Buffer
 	stop   func()
 }
 
 func startApp(t *testing.T, cfg config.Config) *running {
 	t.Helper()
-	events := &syncBuffer{}
+	events := &testenv.Buffer{}
 	a, err := New(t.Context(), cfg, events, newTestLogger(nil))
 	if err != nil {
 		t.Fatal(err)

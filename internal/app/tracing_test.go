@@ -18,6 +18,8 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
+
+	"portico/internal/testenv"
 )
 
 // otlpReceiver is an OTLP/HTTP trace receiver: it decodes the protobuf
@@ -132,7 +134,7 @@ func TestTracesOverOTLP(t *testing.T) {
 	}
 	cfg.OTLPEndpoint = rcv.URL
 	cfg.Version = "v9.9.9-test"
-	a, err := New(t.Context(), cfg, &syncBuffer{}, newTestLogger(nil))
+	a, err := New(t.Context(), cfg, &testenv.Buffer{}, newTestLogger(nil))
 	if err != nil {
 		t.Fatal(err)
 	}

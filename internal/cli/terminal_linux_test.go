@@ -2,13 +2,11 @@ package cli_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +15,7 @@ import (
 
 	"portico/internal/cli"
 	"portico/internal/config"
+	"portico/internal/testenv"
 )
 
 // openPTY opens a pseudo-terminal: what the user types is written to
@@ -43,25 +42,6 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 	return m, s
 }
 
-// lockedBuffer is a bytes.Buffer safe for a command writing and a test
-// reading at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestPasswordAtTerminal types the password at a terminal: the command
 // asks twice, and the terminal never shows what was typed.
 func TestPasswordAtTerminal(t *testing.T) {
@@ -77,8 +57,8 @@ func TestPasswordAtTerminal(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			master, slave := openPTY(t)
 			dir := filepath.Join(t.TempDir(), "data")
-			var stdout lockedBuffer
-			var stderr lockedBuffer
+			var stdout testenv.Buffer
+			var stderr testenv.Buffer
 			env := &cli.Env{Stdin: slave, Stdout: &stdout, Stderr: &stderr, Lookup: func(string) (string, bool) { return "", false }}
 			done := make(chan int, 1)
 			go func() {

@@ -15,9 +15,10 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"portico/internal/testenv"
 )
 
 // selfSigned returns an ECDSA P-256 certificate for name, and a pool
@@ -47,29 +48,12 @@ func selfSigned(t testing.TB, name string) (tls.Certificate, *x509.CertPool) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestListenTLS: the HTTPS listener speaks HTTP/2 and HTTP/1.1 with the
 // certificate its configuration chooses, refuses TLS 1.1, and its error
 // log names no client address.
 func TestListenTLS(t *testing.T) {
 	cert, pool := selfSigned(t, "get.acme.test")
-	var logs syncBuffer
+	var logs testenv.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil }}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

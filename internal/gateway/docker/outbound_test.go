@@ -8,7 +8,6 @@ package docker_test
 // connections they accept.
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,6 +23,7 @@ import (
 	"portico/internal/event"
 	"portico/internal/gateway/docker"
 	"portico/internal/route"
+	"portico/internal/testenv"
 	"portico/internal/upstream"
 	"portico/internal/upstream/upstreamtest"
 )
@@ -70,31 +70,13 @@ func (c *counted) headers() []http.Header {
 	return append([]http.Header(nil), c.seen...)
 }
 
-// syncBuffer is a log destination safe for the handler's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // strictGateway serves js with the production default: no private
 // upstreams beyond the rules' own backends. Its proxy logs to the
 // returned buffer, and its transport's dials are recorded.
-func strictGateway(t testing.TB, js string) (*gateway, *syncBuffer, *upstreamtest.Dials) {
+func strictGateway(t testing.TB, js string) (*gateway, *testenv.Buffer, *upstreamtest.Dials) {
 	t.Helper()
 	needHosts(t)
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	g := &gateway{events: &recorder{}, opts: newOptions(t)}
 	transport, dials := upstreamtest.NewTransport(t, upstream.Options{})
 	g.opts.Docker.Proxy = docker.NewProxy(transport, slog.New(slog.NewTextHandler(logs, nil)), 0)

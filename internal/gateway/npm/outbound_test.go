@@ -26,6 +26,7 @@ import (
 	"portico/internal/gateway/npm"
 	"portico/internal/manifest"
 	"portico/internal/route"
+	"portico/internal/testenv"
 	"portico/internal/upstream"
 	"portico/internal/upstream/upstreamtest"
 )
@@ -73,33 +74,16 @@ func (c *counted) headers() []http.Header {
 	return append([]http.Header(nil), c.seen...)
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startWith serves manifestJSON with the given outbound transport,
 // logging to the returned buffer. Loopback peers are trusted proxies, so
 // a request's X-Forwarded-For names its client.
-func startWith(t testing.TB, manifestJSON string, transport *upstream.Transport) (*portico, *syncBuffer) {
+func startWith(t testing.TB, manifestJSON string, transport *upstream.Transport) (*portico, *testenv.Buffer) {
 	t.Helper()
 	m, err := manifest.Decode("manifest.json", []byte(manifestJSON))
 	if err != nil {
 		t.Fatalf("manifest: %v", err)
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	client := upstream.NewClient(transport)
 	p := &portico{rec: &recorder{}, cache: doccache.New(doccache.Options{Client: client})}
 	trusted, _ := clientip.ParseTrusted(clientip.DefaultTrusted)
