@@ -266,7 +266,7 @@ func grepAddresses(t *testing.T, where string, data []byte, addrs []string) {
 // byte the store holds.
 func testPrivacy(t *testing.T, storeArgs []string, dataDir string, open func() store.Store, dump func() []byte) {
 	clients := []string{"203.0.113.77", "2001:db8::77"}
-	args := append(append([]string{"--log-level", "debug", "--data", dataDir}, storeArgs...), geoDBs(t)...)
+	args := append(append([]string{"--log-level", "debug", "--access-log", "--data", dataDir}, storeArgs...), geoDBs(t)...)
 	g := start(t, analyticsManifest, args...)
 	base := "http://" + g.addr
 	send(t, "GET", base+"/dl/1.2.0/linux", "get.test", "X-Forwarded-For", clients[0], "User-Agent", pipUA)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -18,6 +20,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"portico/internal/gateway/docker/dockertest"
+	"portico/internal/testenv"
 )
 
 // scarfREADMEManifest is the manifest of Scarf Gateway's README ("Getting
@@ -37,8 +42,9 @@ const scarfREADMEManifest = `{
 
 // hubStandIn starts a registry holding library/hello-world:latest. It
 // stands in for Docker Hub under Docker Hub's name: the manifest names it
-// http://registry-1.docker.io:PORT, and hubTransport dials that name on
-// 127.0.0.1, so nothing leaves the machine.
+// http://registry-1.docker.io:PORT, and the transport returned dials that
+// name on 127.0.0.1 (docker reaches it as a forward proxy instead), so
+// nothing leaves the machine.
 func hubStandIn(t *testing.T) (registryField string, transport *http.Transport, digest string) {
 	t.Helper()
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
@@ -71,7 +77,7 @@ func hubStandIn(t *testing.T) (registryField string, transport *http.Transport, 
 // given through the environment so the command line stays as written.
 // Free ports can be taken by another process before portico binds them,
 // so a start that fails that way is tried again on new ones.
-func startDropIn(t *testing.T, manifest string) (addr string, stdout, stderr *syncBuffer) {
+func startDropIn(t *testing.T, manifest string) (addr string, stdout, stderr *testenv.Buffer) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "my-manifest.json"), []byte(manifest), 0o644); err != nil {
@@ -82,7 +88,7 @@ func startDropIn(t *testing.T, manifest string) (addr string, stdout, stderr *sy
 		cmd := exec.Command(bin, "--manifest", "./my-manifest.json")
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "PORTICO_LISTEN="+addr, "PORTICO_OPS_LISTEN="+ops)
-		stdout, stderr = &syncBuffer{}, &syncBuffer{}
+		stdout, stderr = &testenv.Buffer{}, &testenv.Buffer{}
 		cmd.Stdout, cmd.Stderr = stdout, stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -204,6 +210,49 @@ func TestScarfREADMEGettingStarted(t *testing.T) {
 	}
 }
 
+// TestScarfREADMEDockerPull follows Scarf Gateway's README to the letter
+// with the real docker: its manifest, with the stand-in for Docker Hub
+// in place of registry-1.docker.io, "portico --manifest
+// ./my-manifest.json", and "docker pull localhost:PORT/hello-world"
+// through a dockerd of the test's own, which takes localhost for an
+// insecure registry. dockerd reaches the stand-in under Docker Hub's
+// name through a forward proxy that is the stand-in itself, so nothing
+// leaves the machine. The pull gets the stand-in's image and is recorded
+// for the manifest's domain, asked for as localhost.
+func TestScarfREADMEDockerPull(t *testing.T) {
+	reg, _, digest := hubStandIn(t)
+	_, regPort, _ := net.SplitHostPort(strings.TrimPrefix(reg, "http://"))
+	d := dockertest.StartDockerd(t, dockertest.DockerdOptions{Proxy: "http://127.0.0.1:" + regPort})
+	addr, stdout, _ := startDropIn(t, strings.Replace(scarfREADMEManifest, "REGISTRY", reg, 1))
+	_, port, _ := net.SplitHostPort(addr)
+
+	got, err := d.Pull(t, "localhost:"+port+"/hello-world")
+	if err != nil {
+		t.Fatalf("docker pull localhost:%s/hello-world: %v", port, err)
+	}
+	if got != digest {
+		t.Errorf("docker pulled %s, want the registry's %s", got, digest)
+	}
+	waitFor(t, "the pull's event", 30*time.Second, func() bool { return strings.Contains(stdout.String(), `"pull":true`) })
+	pulls := 0
+	for _, e := range (&gateway{stdout: stdout}).events(t) {
+		dk, _ := e["docker"].(map[string]any)
+		if e["domain"] != "testorg.docker.scarf.sh" || e["requested_host"] != "localhost" || dk == nil {
+			t.Errorf("event %v, want one of testorg.docker.scarf.sh asked for as localhost", e)
+			continue
+		}
+		if dk["pull"] == true {
+			pulls++
+			if dk["image"] != "library/hello-world" {
+				t.Errorf("pull event %v, want library/hello-world", e)
+			}
+		}
+	}
+	if pulls != 1 {
+		t.Errorf("%d pulls recorded, want 1", pulls)
+	}
+}
+
 // TestScarfREADMETwoDomains: with a second domain in the manifest there is
 // no default; the pull is a 404 that says which host was asked for, and
 // the start-up log says once that there is no default and names the
@@ -305,7 +354,7 @@ func TestDefaultDomainNone(t *testing.T) {
 	os.WriteFile(path, []byte(telemetryManifest), 0o644)
 	addr := freeAddr(t)
 	cmd := exec.Command(bin, "--manifest", path, "--default-domain", "none", "--listen", addr, "--ops-listen", "off")
-	stderr := &syncBuffer{}
+	stderr := &testenv.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -337,5 +386,88 @@ func TestDefaultDomainUnknown(t *testing.T) {
 	out, err = exec.Command(bin, "serve", "--manifest", path, "--default-domain", "a b", "--listen", freeAddr(t), "--ops-listen", "off").CombinedOutput()
 	if code := exitCode(err); code != 2 || !strings.Contains(string(out), "--default-domain: invalid host") {
 		t.Errorf("exit %d:\n%s", code, out)
+	}
+}
+
+// TestDefaultDomainFlagNPM: --default-domain with an npm rule. A host no
+// domain names gets the npm domain's documents, with tarball URLs that
+// lead back to the host the client asked for, and its tarball redirects;
+// the events are the npm domain's, asked for as that host. A configured
+// domain still answers for itself.
+func TestDefaultDomainFlagNPM(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/rocket" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"name":"rocket","dist-tags":{"latest":"1.0.0"},"versions":{"1.0.0":{"name":"rocket","version":"1.0.0","dist":{"tarball":"http://`+r.Host+`/rocket/-/rocket-1.0.0.tgz"}}}}`)
+	}))
+	t.Cleanup(upstream.Close)
+	g := start(t, `{"rules":[
+ {"type":"npm-v1","domain":"npm.test","package-name":"rocket","package-id":"p-npm","registry":"`+upstream.URL+`/"},
+ {"type":"file-v1","domain":"other.test","incoming-path":"/dl/{file}","outgoing-url":"https://other.example/{file}","package-id":"p-other"}]}`,
+		"--default-domain", "npm.test")
+
+	resp, body := fetchBody(t, "http://"+g.addr+"/rocket", "LocalHost:8081")
+	var doc struct {
+		Versions map[string]struct {
+			Dist struct{ Tarball string }
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &doc); resp.StatusCode != 200 || err != nil || len(doc.Versions) != 1 {
+		t.Fatalf("packument: %d %v\n%s", resp.StatusCode, err, body)
+	}
+	if tb := doc.Versions["1.0.0"].Dist.Tarball; tb != "http://localhost:8081/rocket/-/rocket-1.0.0.tgz" {
+		t.Errorf("tarball URL %q, want it on the host asked for", tb)
+	}
+	if resp := get(t, "http://"+g.addr+"/rocket/-/rocket-1.0.0.tgz", "localhost:8081"); resp.StatusCode != 307 || resp.Header.Get("Location") != upstream.URL+"/rocket/-/rocket-1.0.0.tgz" {
+		t.Errorf("tarball: %d %q, want a redirect to the registry's tarball", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp := get(t, "http://"+g.addr+"/dl/a.tgz", "other.test"); resp.StatusCode != 307 || resp.Header.Get("Location") != "https://other.example/a.tgz" {
+		t.Errorf("configured domain: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	waitFor(t, "events", 30*time.Second, func() bool { return strings.Count(g.stdout.String(), "\n") >= 3 })
+	var got []string
+	for _, e := range g.events(t) {
+		npm, _ := e["npm"].(map[string]any)
+		object, _ := npm["object"].(string)
+		rh, _ := e["requested_host"].(string)
+		got = append(got, fmt.Sprintf("%s %s %s %s", e["domain"], rh, e["kind"], object))
+	}
+	want := []string{"npm.test localhost npm packument", "npm.test localhost npm tarball", "other.test  file "}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("events %q, want %q", got, want)
+	}
+}
+
+// TestUnknownHostLog: a request for a host no domain names is logged at
+// debug level with the canonical host asked for and the path, and not at
+// the default level; with a default domain it is no longer unknown.
+func TestUnknownHostLog(t *testing.T) {
+	const line = `level=DEBUG msg="no domain matches the request's host" host=localhost path=/dl/y`
+	for _, c := range []struct {
+		args   []string
+		status int
+		logged bool
+	}{
+		{[]string{"--log-level", "debug"}, 404, true},
+		{nil, 404, false},
+		{[]string{"--log-level", "debug", "--default-domain", "t.test"}, 307, false},
+	} {
+		g := start(t, telemetryManifest, c.args...)
+		if resp := get(t, "http://"+g.addr+"/dl/y", "LOCALHOST.:8081"); resp.StatusCode != c.status {
+			t.Errorf("%q: status %d, want %d", c.args, resp.StatusCode, c.status)
+		}
+		if resp := get(t, "http://"+g.addr+"/dl/y", "t.test"); resp.StatusCode != 307 {
+			t.Errorf("%q: the manifest's domain: status %d", c.args, resp.StatusCode)
+		}
+		if c.logged {
+			waitFor(t, "the debug line", 10*time.Second, func() bool { return strings.Contains(g.stderr.String(), line) })
+		}
+		log := g.stderr.String()
+		if n := strings.Count(log, "no domain matches"); c.logged && n != 1 || !c.logged && n != 0 {
+			t.Errorf("%q: %d lines about the unknown host, want %v:\n%s", c.args, n, c.logged, log)
+		}
 	}
 }

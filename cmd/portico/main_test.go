@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -17,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"portico/internal/testenv"
 )
 
 // bin is the portico binary built once for these tests.
@@ -54,28 +57,10 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// syncBuffer collects a process's output while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type gateway struct {
 	cmd            *exec.Cmd
 	addr, opsAddr  string
-	stdout, stderr *syncBuffer
+	stdout, stderr *testenv.Buffer
 	done           chan error
 }
 
@@ -85,7 +70,7 @@ func start(t *testing.T, manifest string, args ...string) *gateway {
 	if err := os.WriteFile(path, []byte(manifest), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	g := &gateway{addr: freeAddr(t), opsAddr: freeAddr(t), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	g := &gateway{addr: freeAddr(t), opsAddr: freeAddr(t), stdout: &testenv.Buffer{}, stderr: &testenv.Buffer{}, done: make(chan error, 1)}
 	all := append([]string{"serve", "--manifest", path, "--listen", g.addr, "--ops-listen", g.opsAddr}, args...)
 	g.cmd = exec.Command(bin, all...)
 	g.cmd.Stdout, g.cmd.Stderr = g.stdout, g.stderr
@@ -281,9 +266,20 @@ func TestSIGHUPReload(t *testing.T) {
 
 // TestClientAddressNeverWritten routes requests from a client address
 // (given by a trusted proxy) through every kind of answer and requires
-// that the address appears in no event and no log line.
+// that the address appears in no event, no log or access log line, and
+// no trace exported to an OTLP receiver.
 func TestClientAddressNeverWritten(t *testing.T) {
-	g := start(t, telemetryManifest, "--log-level", "debug")
+	var mu sync.Mutex
+	var exported bytes.Buffer
+	otlp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		exported.Write(b)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	defer otlp.Close()
+	g := start(t, telemetryManifest, "--log-level", "debug", "--access-log", "--otlp-endpoint", otlp.URL)
 	const client = "203.0.113.77"
 	get(t, "http://"+g.addr+"/dl/x", "t.test", "X-Forwarded-For", client)
 	get(t, "http://"+g.addr+"/nothing", "t.test", "X-Forwarded-For", client)
@@ -301,7 +297,16 @@ func TestClientAddressNeverWritten(t *testing.T) {
 	if n := len(g.events(t)); n != 2 {
 		t.Errorf("%d events, want 2 (the redirect and the telemetry post)", n)
 	}
-	for name, out := range map[string]string{"stdout": g.stdout.String(), "stderr": g.stderr.String()} {
+	if n := strings.Count(g.stderr.String(), "msg=request "); n != 4 {
+		t.Errorf("%d access lines, want 4:\n%s", n, g.stderr)
+	}
+	mu.Lock()
+	traces := exported.String()
+	mu.Unlock()
+	if !strings.Contains(traces, "portico") || !strings.Contains(traces, "/dl/x") {
+		t.Errorf("no trace of the requests reached the OTLP receiver (%d bytes)", len(traces))
+	}
+	for name, out := range map[string]string{"stdout": g.stdout.String(), "stderr": g.stderr.String(), "the exported traces": traces} {
 		if strings.Contains(out, client) {
 			t.Errorf("%s contains the client address %s:\n%s", name, client, out)
 		}
@@ -313,7 +318,7 @@ func TestDropInCommandLine(t *testing.T) {
 	os.WriteFile(path, []byte(telemetryManifest), 0o644)
 	addr := freeAddr(t)
 	cmd := exec.Command(bin, "--manifest", path, "--listen", addr, "--ops-listen", "off")
-	var stderr syncBuffer
+	var stderr testenv.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -388,6 +393,35 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 }
 
+// TestVersion checks "portico version" on the binary of TestMain, built
+// however the environment builds (CI passes -buildvcs=false), and on one
+// built as releases are, with the version and commit set by the linker.
+func TestVersion(t *testing.T) {
+	out, err := exec.Command(bin, "version").Output()
+	lines := strings.Split(string(out), "\n")
+	if err != nil || len(lines) != 5 || !strings.HasPrefix(lines[0], "portico ") || len(lines[0]) == len("portico ") ||
+		!strings.HasPrefix(lines[1], "commit: ") || !strings.HasPrefix(lines[3], "built with: go") {
+		t.Fatalf("version: %v\n%s", err, out)
+	}
+
+	release := filepath.Join(t.TempDir(), "portico")
+	const commit = "0123456789abcdef0123456789abcdef01234567"
+	ldflags := "-X portico/internal/buildinfo.version=v1.2.3 -X portico/internal/buildinfo.commit=" + commit +
+		" -X portico/internal/buildinfo.date=2026-12-01T10:00:00Z"
+	build := exec.Command("go", "build", "-buildvcs=false", "-ldflags", ldflags, "-o", release, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err = exec.Command(release, "version").Output()
+	want := "portico v1.2.3\ncommit: " + commit + "\ncommit time: 2026-12-01T10:00:00Z\n"
+	if err != nil || !strings.HasPrefix(string(out), want) {
+		t.Errorf("release version: %v\n%s\nwant it to start with\n%s", err, out, want)
+	}
+	if out, err := exec.Command(release, "version", "extra").CombinedOutput(); exitCode(err) != 2 || !strings.Contains(string(out), "takes no arguments") {
+		t.Errorf("version with an argument: %v\n%s", err, out)
+	}
+}
+
 func exitCode(err error) int {
 	if err == nil {
 		return 0
@@ -418,7 +452,7 @@ func TestEventConsumerGone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr syncBuffer
+	var stderr testenv.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"portico/internal/config"
 	"portico/internal/enrich"
@@ -46,7 +47,7 @@ const maintainEvery = time.Hour
 // openAnalytics opens the geo databases, the store and the spool. A
 // PostgreSQL store that cannot be reached does not stop the gateway:
 // events wait in the spool until it answers.
-func openAnalytics(ctx context.Context, cfg config.Analytics, log *slog.Logger) (*analytics, error) {
+func openAnalytics(ctx context.Context, cfg config.Analytics, log *slog.Logger, tracer trace.Tracer) (*analytics, error) {
 	a := &analytics{log: log, linger: min(50*time.Millisecond, cfg.FlushInterval), readyRequiresStore: cfg.ReadyRequiresStore}
 	geo, err := geoip.Open(cfg.GeoIPDB, cfg.ASNDB)
 	if err != nil {
@@ -62,7 +63,7 @@ func openAnalytics(ctx context.Context, cfg config.Analytics, log *slog.Logger) 
 		}
 		a.store = st
 		salts, _ = st.(store.SaltStore) // PostgreSQL shares the daily salt among replicas
-		sp, err := spool.Open(spool.Config{Dir: filepath.Join(cfg.Data, "spool"), Store: a.store, SyncInterval: cfg.FlushInterval, Logger: log})
+		sp, err := spool.Open(spool.Config{Dir: filepath.Join(cfg.Data, "spool"), Store: a.store, SyncInterval: cfg.FlushInterval, Logger: log, Tracer: tracer})
 		if err != nil {
 			a.close()
 			return nil, err

@@ -19,22 +19,33 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
+	"portico/internal/buildinfo"
+	"portico/internal/certs"
 	"portico/internal/clientip"
 	"portico/internal/config"
 	"portico/internal/doccache"
 	"portico/internal/gateway/npm"
 	"portico/internal/gateway/python"
+	"portico/internal/logging"
 	"portico/internal/metrics"
+	"portico/internal/observe"
 	"portico/internal/ops"
 	"portico/internal/pipeline"
+	"portico/internal/ratelimit"
 	"portico/internal/reload"
 	"portico/internal/route"
 	"portico/internal/server"
+	"portico/internal/tracing"
 	"portico/internal/upstream"
 )
 
@@ -53,9 +64,16 @@ type App struct {
 	loader  *reload.Loader
 	router  *route.Router
 	gw      *server.Server
-	ops     *server.Server // nil with --ops-listen off
-	control *controlPlane  // nil without a store
-	app     *server.Server // nil without a store or with --app-listen off
+	ops     *server.Server   // nil with --ops-listen off
+	control *controlPlane    // nil without a store
+	app     *server.Server   // nil without a store or with --app-listen off
+	tracing *tracing.Tracing // nil unless traces are exported
+	https   *server.Server   // nil with --https-listen off
+	certs   *certs.Manager   // nil with --https-listen off
+	// httpsPort is the HTTPS listener's port, 0 without one.
+	httpsPort int
+	// appHost is --app-domain's host key, "" without one.
+	appHost string
 	closers closers
 }
 
@@ -65,7 +83,7 @@ type App struct {
 // "stdout"; logs go to log. On error, everything built so far is
 // released.
 func New(ctx context.Context, cfg config.Config, events io.Writer, log *slog.Logger) (*App, error) {
-	a := &App{cfg: cfg, log: log}
+	a := &App{cfg: cfg, log: log, appHost: appHostKey(cfg.Control.AppDomain)}
 	if err := a.build(ctx, events); err != nil {
 		a.closers.run(context.Background())
 		return nil, err
@@ -79,6 +97,20 @@ func (a *App) build(ctx context.Context, events io.Writer) error {
 		return err
 	}
 	a.metrics = metrics.New()
+	if a.cfg.Tracing() {
+		if a.tracing, err = tracing.New(ctx, tracing.Config{Endpoint: a.cfg.OTLPEndpoint, Version: a.cfg.Version, Logger: a.log}); err != nil {
+			return err
+		}
+		// Last of all: the spans of the final store appends go out too.
+		a.closers.push(func(context.Context) {
+			sctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+			defer cancel()
+			if err := a.tracing.Shutdown(sctx); err != nil {
+				a.log.Warn("exporting the last traces", "err", err)
+			}
+		})
+		a.log.Info("exporting traces over OTLP", "endpoint", describeEndpoint(a.cfg))
+	}
 	if err := a.openEvents(ctx, events); err != nil {
 		return err
 	}
@@ -95,7 +127,7 @@ func (a *App) build(ctx context.Context, events io.Writer) error {
 // it.
 func (a *App) openEvents(ctx context.Context, events io.Writer) error {
 	cfg, log := a.cfg, a.log
-	an, err := openAnalytics(ctx, cfg.Analytics, log)
+	an, err := openAnalytics(ctx, cfg.Analytics, log, a.tracing.Tracer("portico/spool"))
 	if err != nil {
 		return err
 	}
@@ -133,7 +165,9 @@ func (a *App) openEvents(ctx context.Context, events io.Writer) error {
 // of their sources into a new router.
 func (a *App) loadRules() error {
 	cfg, log, trusted := a.cfg, a.log, a.trusted
-	opts, err := RuleOptions(cfg, log)
+	outbound := newTransport(cfg, a.tracing.Tracer("portico/upstream"))
+	a.metrics.Registry.MustRegister(outbound.Collector())
+	opts, err := ruleOptions(cfg, log, outbound)
 	if err != nil {
 		return err
 	}
@@ -143,7 +177,7 @@ func (a *App) loadRules() error {
 	var sources []reload.Source
 	var file reload.Source
 	if cfg.Manifest != "" {
-		file = reload.NewFile(cfg.Manifest)
+		file = reload.NewFile(cfg.Manifest, log)
 		sources = append(sources, file)
 	}
 	if a.control != nil {
@@ -158,7 +192,9 @@ func (a *App) loadRules() error {
 	}
 	a.loader, a.router = loader, router
 	if a.control != nil {
-		a.startControl(file)
+		if err := a.startControl(file); err != nil {
+			return err
+		}
 	}
 	return useDefaultDomain(router, cfg.DefaultDomain, cfg.DropIn, log)
 }
@@ -171,20 +207,31 @@ func (a *App) loadRules() error {
 // table. "portico check" compiles with them too, so that a manifest is
 // checked by the code that will serve it.
 func RuleOptions(cfg config.Config, log *slog.Logger) (route.Options, error) {
-	dockerOpts, err := newDockerOptions(cfg, log)
+	return ruleOptions(cfg, log, newTransport(cfg, nil))
+}
+
+// newTransport returns the process's one outbound transport: every
+// request to a backend goes through it, so that its cap of requests in
+// flight per backend holds for docker, Python and npm rules together.
+func newTransport(cfg config.Config, tracer trace.Tracer) *upstream.Transport {
+	return upstream.NewTransport(upstream.Options{AllowPrivate: cfg.AllowPrivateUpstreams, MaxConnsPerBackend: cfg.UpstreamMaxConns, Tracer: tracer})
+}
+
+func ruleOptions(cfg config.Config, log *slog.Logger, transport *upstream.Transport) (route.Options, error) {
+	dockerOpts, err := newDockerOptions(cfg, log, transport)
 	if err != nil {
 		return route.Options{}, err
 	}
 	// Index pages, packuments, tarballs and publishes go out through the
 	// outbound policy's transport (docs/security.md).
-	outbound := upstream.NewClient(upstream.NewTransport(upstream.Options{AllowPrivate: cfg.AllowPrivateUpstreams}))
+	outbound := upstream.NewClient(transport)
 	// Upstream index pages and packuments are cached for the life of
 	// the process, across manifest reloads.
 	docs := doccache.New(doccache.Options{Logger: log, Client: outbound})
 	opts := route.Options{
 		Docker:      dockerOpts,
 		Python:      python.Options{Cache: docs, MaxPage: int64(cfg.MaxPythonPage)},
-		NPM:         npm.Options{Cache: docs, Client: outbound, Logger: log, MaxPackument: int64(cfg.MaxPackument)},
+		NPM:         npm.Options{Cache: docs, Client: outbound, Logger: log, MaxPackument: int64(cfg.MaxPackument), StallTimeout: cfg.StallTimeout},
 		BodyTimeout: cfg.BodyTimeout,
 	}
 	// Checked for every rule kind now, whatever the manifest holds: a
@@ -196,29 +243,64 @@ func RuleOptions(cfg config.Config, log *slog.Logger) (route.Options, error) {
 	return opts, nil
 }
 
-// listen binds the gateway and operator listeners.
+// listen binds the gateway, HTTPS and operator listeners.
 func (a *App) listen() error {
 	cfg, log := a.cfg, a.log
 	lim := server.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes, HeaderTimeout: cfg.HeaderTimeout, IdleTimeout: cfg.IdleTimeout}
-	gw, err := server.Listen("gateway", cfg.Listen, a.gatewayHandler(), lim, log)
+	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("gateway listener: %w", err)
 	}
+	a.closers.push(func(context.Context) { _ = ln.Close() }) // until the server owns it
+	plain, err := a.listenHTTPS(ln, a.frontHandler(), lim)
+	if err != nil {
+		return err
+	}
+	gw := server.New("gateway", ln, plain, lim, log)
 	a.gw = gw
 	a.closers.push(func(ctx context.Context) { _ = gw.Shutdown(ctx) })
 	opsHandler := ops.New(a.metrics.Registry, func() (bool, string) {
 		s := a.loader.Status()
 		return s.Generation > 0, s.Describe()
-	}, a.an.check, func() (bool, string) { return true, a.router.DescribeDefault() })
+	}, a.an.check, func() (bool, string) { return true, a.router.DescribeDefault() }, a.describeTLS)
 	// First of all, /readyz fails, so that load balancers stop sending
 	// new requests while the gateway finishes the ones in flight.
 	a.closers.push(func(context.Context) { opsHandler.Drain() })
+	if cfg.Pprof {
+		opsHandler.ServePprof()
+	}
 	if cfg.OpsListen != "off" {
 		if a.ops, err = server.Listen("ops", cfg.OpsListen, opsHandler, lim, log); err != nil {
 			return fmt.Errorf("ops listener: %w", err)
 		}
 	}
 	return a.listenApp(lim)
+}
+
+// frontHandler is the gateway listener's handler: the gateway behind
+// the per-client rate limit, when there is one, inside the access log
+// and the request's span, when they are on. With none of them it is the
+// gateway itself.
+func (a *App) frontHandler() http.Handler {
+	h := a.gatewayHandler()
+	if a.cfg.RateLimit > 0 {
+		limiter := ratelimit.New(ratelimit.Config{Rate: a.cfg.RateLimit, Burst: a.cfg.RateLimitBurst, MaxClients: a.cfg.RateLimitClients, Trusted: a.trusted})
+		a.metrics.Registry.MustRegister(limiter.Collectors()...)
+		h = limiter.Handler(h)
+	}
+	o := observe.Options{Tracer: a.tracing.Tracer("portico/gateway"), Trusted: a.trusted}
+	if a.cfg.AccessLog {
+		o.AccessLog = logging.Access(a.log)
+	}
+	return observe.Wrap(h, o)
+}
+
+// describeEndpoint names where traces go, for the start-up log.
+func describeEndpoint(cfg config.Config) string {
+	if cfg.OTLPEndpoint != "" {
+		return cfg.OTLPEndpoint
+	}
+	return "from OTEL_EXPORTER_OTLP_*"
 }
 
 // Run serves until ctx ends or the gateway listener fails, then shuts
@@ -231,19 +313,21 @@ func (a *App) Run(ctx context.Context) error {
 		a.log.Info("ops listening", "addr", a.ops.Addr().String())
 	}
 	a.gw.Start()
-	a.log.Info("gateway listening", "addr", a.gw.Addr().String())
+	a.log.Info("gateway listening", "addr", a.gw.Addr().String(), "version", buildinfo.Read().String())
+	if a.https != nil {
+		a.https.Start()
+		a.log.Info("https listening", "addr", a.https.Addr().String(), "acme_ca", acmeCA(a.cfg.TLS), "certificate_files", len(a.cfg.TLS.Certs))
+	}
 	if a.app != nil {
 		a.app.Start()
 		a.log.Info("app listening", "addr", a.app.Addr().String(), "api", "http://"+a.app.Addr().String()+"/api/v1/")
 	}
 	if a.control != nil {
 		ctx, stop := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			a.maintainControl(ctx)
-		}()
-		a.closers.push(func(context.Context) { stop(); <-done })
+		var wg sync.WaitGroup
+		wg.Go(func() { a.maintainControl(ctx) })
+		wg.Go(func() { a.control.creator.Run(ctx) })
+		a.closers.push(func(context.Context) { stop(); wg.Wait() })
 	}
 
 	// Events are written to stdout, often a pipe into another program.
@@ -253,12 +337,20 @@ func (a *App) Run(ctx context.Context) error {
 	signal.Ignore(syscall.SIGPIPE)
 	a.closers.push(a.watch())
 
+	a.closers.push(a.watchCertFiles())
+
 	var runErr error
+	var httpsDone <-chan error
+	if a.https != nil {
+		httpsDone = a.https.Done()
+	}
 	select {
 	case <-ctx.Done():
 		a.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout)
 	case runErr = <-a.gw.Done():
 		a.log.Error("gateway listener failed", "err", runErr)
+	case runErr = <-httpsDone:
+		a.log.Error("https listener failed", "err", runErr)
 	}
 	// Requests waiting for an upstream document get the cached copy or
 	// a 503 now rather than holding the shutdown up.

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,24 +19,6 @@ import (
 )
 
 const manifestJSON = `{"rules":[{"type":"file-v1","domain":"a.test","incoming-path":"/dl/{file}","outgoing-url":"https://dl.test/{file}","package-id":"p"}]}`
-
-// syncBuffer is written by the pipeline and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func testConfig(t *testing.T) config.Config {
 	t.Helper()
@@ -74,8 +54,8 @@ func newTestLogger(w io.Writer) *slog.Logger {
 // store was closed.
 func TestRun(t *testing.T) {
 	cfg := testConfig(t)
-	var events syncBuffer
-	var logs syncBuffer
+	var events testenv.Buffer
+	var logs testenv.Buffer
 	a, err := New(t.Context(), cfg, &events, newTestLogger(&logs))
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +137,7 @@ func TestNewReleasesOnError(t *testing.T) {
 
 	cfg := testConfig(t)
 	cfg.Listen, cfg.OpsListen = gwAddr, busy.Addr().String()
-	a, err := New(t.Context(), cfg, &syncBuffer{}, newTestLogger(nil))
+	a, err := New(t.Context(), cfg, &testenv.Buffer{}, newTestLogger(nil))
 	if err == nil {
 		a.Close()
 		t.Fatal("New succeeded with the ops address taken")
@@ -172,7 +152,7 @@ func TestNewReleasesOnError(t *testing.T) {
 		ln.Close()
 	}
 	cfg.Listen, cfg.OpsListen = "127.0.0.1:0", "off"
-	a, err = New(t.Context(), cfg, &syncBuffer{}, newTestLogger(nil))
+	a, err = New(t.Context(), cfg, &testenv.Buffer{}, newTestLogger(nil))
 	if err != nil {
 		t.Fatalf("New on the same data directory after a failed New: %v", err)
 	}
@@ -217,7 +197,7 @@ func TestOpenStore(t *testing.T) {
 
 	// PostgreSQL that does not answer: the gateway starts and spools;
 	// a reader gets the error.
-	var logs syncBuffer
+	var logs testenv.Buffer
 	gone := config.StoreLocation{Data: dir, Database: "postgres://postgres@127.0.0.1:1/nowhere?sslmode=disable&connect_timeout=1"}
 	pg, err := OpenStore(t.Context(), gone, StoreOptions{Logger: newTestLogger(&logs)})
 	if err != nil {

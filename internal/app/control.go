@@ -3,15 +3,17 @@ package app
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
 	"time"
 
 	"portico/internal/app/api"
-	"portico/internal/config"
+	"portico/internal/app/web"
+	"portico/internal/autocreate"
+	"portico/internal/badge/badgehttp"
 	"portico/internal/control"
+	"portico/internal/gateway"
 	"portico/internal/manifest"
 	"portico/internal/reload"
 	"portico/internal/route"
@@ -27,8 +29,15 @@ type controlPlane struct {
 	store  control.Store
 	source *reload.Store
 	svc    *control.Service
-	app    http.Handler
+	// creator creates the packages of collections' downloads.
+	creator *autocreate.Creator
+	app     http.Handler
 }
+
+// settleTimeout bounds how long an API request waits for the packages of
+// earlier downloads to be created: with the store down, it would not
+// answer either.
+const settleTimeout = 5 * time.Second
 
 // maintainControlEvery is how often expired sessions are deleted and
 // domains due for a check are checked.
@@ -55,10 +64,10 @@ func (a *App) newControlPlane() (*controlPlane, error) {
 	return &controlPlane{store: st, source: src}, nil
 }
 
-// startControl builds the service and the API once the loader serves
+// startControl builds the service, the API and the dashboard once the loader serves
 // the rules: the service checks new rules against the manifest's rules
 // in use, and reloads the store's after every routing change.
-func (a *App) startControl(file reload.Source) {
+func (a *App) startControl(file reload.Source) error {
 	cp, cfg := a.control, a.cfg
 	manifestRules := func() []manifest.Rule {
 		if file == nil {
@@ -82,9 +91,10 @@ func (a *App) startControl(file reload.Source) {
 			Resolver:    newResolver(cfg.Control.DNSResolver),
 			CNAMETarget: cfg.Control.CNAMETarget,
 		},
-		BaseDomain: cfg.Control.BaseDomain,
-		SessionTTL: cfg.Control.SessionTTL,
-		Manifest:   func() []control.Package { return manifestPackages(manifestRules()) },
+		BaseDomain:         cfg.Control.BaseDomain,
+		SessionTTL:         cfg.Control.SessionTTL,
+		Manifest:           func() []control.Package { return manifestPackages(manifestRules()) },
+		CollectionPackages: cfg.Control.CollectionPackages,
 		Routed: func(context.Context) {
 			if _, err := a.loader.ReloadSource(cp.source); err != nil {
 				a.log.Error("routing the store's change", "err", err)
@@ -92,21 +102,81 @@ func (a *App) startControl(file reload.Source) {
 		},
 		Logger: a.log,
 	})
+	cp.creator = autocreate.New(autocreate.Config{
+		Create: func(ctx context.Context, c gateway.Collected) (bool, error) {
+			_, created, err := cp.svc.AutoCreate(ctx, c.Collection, c.Artifact)
+			return created, err
+		},
+		// The service's refusals say what is wrong with the request;
+		// other errors are the store's, and may pass.
+		Permanent: func(err error) bool { return control.KindOf(err) != 0 },
+		PerMinute: cfg.Control.CollectionRate,
+		Logger:    a.log,
+	})
+	a.router.SetCollector(cp.creator)
+	a.metrics.Registry.MustRegister(cp.creator.Collectors()...)
 	var exporter store.Exporter
 	if e, ok := a.an.store.(store.Exporter); ok {
 		exporter = e
 	}
+	st := stats.New(a.an.store)
 	apiHandler := api.New(api.Config{
 		Service:    cp.svc,
-		Stats:      stats.New(a.an.store),
+		Stats:      st,
 		Exporter:   exporter,
 		Trusted:    a.trusted,
 		SessionTTL: cfg.Control.SessionTTL,
 		Logger:     a.log,
 	})
+	public := ""
+	if cfg.Control.AppDomain != "" {
+		public = "https://" + cfg.Control.AppDomain
+	}
+	dashboard, err := web.New(web.Config{
+		Service:   cp.svc,
+		Sessions:  apiHandler,
+		Stats:     st,
+		PublicURL: public,
+		Badges:    true,
+		Logger:    a.log,
+	})
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiHandler)
-	cp.app = mux
+	badges, err := badgehttp.New(badgehttp.Config{
+		Counts: &badgeCounts{svc: cp.svc, stats: st, now: time.Now},
+		Log:    a.log,
+	})
+	if err != nil {
+		return fmt.Errorf("badges: %w", err)
+	}
+	for _, p := range badgehttp.Patterns() {
+		mux.Handle(p, badges)
+	}
+	a.router.SetExtra(badgeExtra{badges})
+	mux.Handle("/", dashboard)
+	cp.app = settled(cp.creator, mux)
+	return nil
+}
+
+// badgeExtra puts badges on the gateway listener, for the paths that no
+// rule of the request's host answers.
+type badgeExtra struct{ *badgehttp.Handler }
+
+func (badgeExtra) Handles(path string) bool { return badgehttp.Handles(path) }
+
+// settled answers each request once the packages of the downloads served
+// before it are created (or their creation failed), so that the API
+// lists the package of a download its client has just made.
+func settled(cr *autocreate.Creator, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), settleTimeout)
+		_ = cr.Settle(ctx)
+		cancel()
+		h.ServeHTTP(w, r)
+	})
 }
 
 // manifestPackages shows the manifest's rules as read-only packages.
@@ -140,7 +210,7 @@ func (a *App) listenApp(lim server.Limits) error {
 	if a.control == nil || a.cfg.Control.AppListen == "off" {
 		return nil
 	}
-	srv, err := server.Listen("app", a.cfg.Control.AppListen, a.control.app, lim, a.log)
+	srv, err := server.Listen("app", a.cfg.Control.AppListen, a.appOverHTTPS(a.control.app, false), lim, a.log)
 	if err != nil {
 		return fmt.Errorf("app listener: %w", err)
 	}
@@ -152,11 +222,10 @@ func (a *App) listenApp(lim server.Limits) error {
 // gatewayHandler is what the gateway listener serves: the router, and
 // the app for --app-domain.
 func (a *App) gatewayHandler() http.Handler {
-	if a.control == nil || a.cfg.Control.AppDomain == "" {
+	if a.control == nil || a.appHost == "" {
 		return a.router
 	}
-	appHost, _ := manifest.HostKey(a.cfg.Control.AppDomain)
-	app, gw := a.control.app, a.router
+	appHost, app, gw := a.appHost, a.appOverHTTPS(a.control.app, true), a.router
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if key, _, ok := route.ParseHost(r.Host); ok && key == appHost {
 			app.ServeHTTP(w, r)
@@ -186,36 +255,4 @@ func (a *App) maintainControl(ctx context.Context) {
 		case <-t.C:
 		}
 	}
-}
-
-// OpenService opens the store at loc for the operator's commands
-// (portico users, tokens, domains, import, export) and returns the
-// control plane's service over it, with the function that closes it. A
-// running gateway on the same store routes what the commands change
-// within its --reload-interval (and at once on PostgreSQL).
-func OpenService(ctx context.Context, loc config.StoreLocation, ctl config.Control, log *slog.Logger) (*control.Service, func(), error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	st, err := OpenStore(ctx, loc, StoreOptions{Logger: log})
-	if err != nil {
-		return nil, nil, err
-	}
-	cs, ok := st.(control.Store)
-	if !ok {
-		st.Close()
-		return nil, nil, fmt.Errorf("the %s store keeps no control plane", st.Describe())
-	}
-	svc := control.New(control.Config{
-		Store: cs,
-		Rules: &route.Checker{},
-		Domains: control.DomainPolicy{
-			Resolver:    newResolver(ctl.DNSResolver),
-			CNAMETarget: ctl.CNAMETarget,
-		},
-		BaseDomain: ctl.BaseDomain,
-		SessionTTL: ctl.SessionTTL,
-		Logger:     log,
-	})
-	return svc, func() { st.Close() }, nil
 }

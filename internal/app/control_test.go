@@ -12,18 +12,19 @@ import (
 
 	"portico/internal/config"
 	"portico/internal/control"
+	"portico/internal/testenv"
 )
 
 // running is an App serving in the background for a test.
 type running struct {
 	*App
-	events *syncBuffer
+	events *testenv.Buffer
 	stop   func()
 }
 
 func startApp(t *testing.T, cfg config.Config) *running {
 	t.Helper()
-	events := &syncBuffer{}
+	events := &testenv.Buffer{}
 	a, err := New(t.Context(), cfg, events, newTestLogger(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -200,7 +201,7 @@ func TestManifestShadowRefused(t *testing.T) {
 	cfg := testConfig(t)
 	a := startApp(t, cfg)
 	tok, org := adminToken(t, a.App, "ops@acme.test")
-	if _, err := a.control.svc.AddDomain(t.Context(), control.Operator, org, "a.test", true); err != nil {
+	if _, err := a.control.svc.AddDomain(t.Context(), control.Operator, org, "a.test", true, false); err != nil {
 		t.Fatal(err)
 	}
 	rule := map[string]any{"type": "file-v1", "domain": "a.test", "incoming-path": "/dl/{file}", "outgoing-url": "https://evil.test/{file}"}

@@ -12,7 +12,7 @@ import (
 // per process: the upstream connection pool and token cache, the key
 // that signs the tokens of Portico's auth handshake, and who gets which
 // tokens. Every image a rule serves is public: anyone may pull it.
-func newDockerOptions(cfg config.Config, log *slog.Logger) (docker.Options, error) {
+func newDockerOptions(cfg config.Config, log *slog.Logger, transport *upstream.Transport) (docker.Options, error) {
 	var key []byte
 	if cfg.TokenKeyFile != "" {
 		var err error
@@ -25,7 +25,7 @@ func newDockerOptions(cfg config.Config, log *slog.Logger) (docker.Options, erro
 		return docker.Options{}, err
 	}
 	return docker.Options{
-		Proxy:     docker.NewProxy(upstream.NewTransport(upstream.Options{AllowPrivate: cfg.AllowPrivateUpstreams}), log),
+		Proxy:     docker.NewProxy(transport, log, cfg.StallTimeout),
 		Signer:    signer,
 		Authorize: docker.AllowPull,
 		Logger:    log,

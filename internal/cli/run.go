@@ -23,9 +23,12 @@ type command struct {
 	run     func(ctx context.Context, env *Env, args []string) int
 }
 
-// Env is what a command may use from its process: its output streams
-// and its environment.
+// Env is what a command may use from its process: its standard
+// streams and its environment.
 type Env struct {
+	// Stdin is read by the commands that take a secret: a terminal is
+	// prompted without echo.
+	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Lookup         func(string) (string, bool)
 }
@@ -35,6 +38,11 @@ func commands() []command {
 		{"serve", "run the gateway", runServe},
 		{"check", "validate a manifest and report every problem", runCheck},
 		{"stats", "show download analytics from the store, or export events", runStats},
+		{"users", "add users (the first server administrator), or make sign-in links", runUsers},
+		{"tokens", "create API tokens", runTokens},
+		{"domains", "add domains to organizations", runDomains},
+		{"import", "load a manifest's rules into the store as packages", runImport},
+		{"export", "write the store's packages as a manifest", runExportManifest},
 		{"version", "print the version", runVersion},
 		{"help", "list the commands, or describe one: portico help COMMAND", runHelp},
 	}
@@ -43,7 +51,7 @@ func commands() []command {
 // Run runs the command line args (without the program name) and returns
 // the exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	env := &Env{Stdout: stdout, Stderr: stderr, Lookup: os.LookupEnv}
+	env := &Env{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr, Lookup: os.LookupEnv}
 	return RunEnv(ctx, env, args)
 }
 
@@ -86,7 +94,8 @@ Commands:
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, `
-Run "portico help COMMAND" for the flags of a command.
+Run "portico help COMMAND" for the flags of a command ("portico help users
+add" for a subcommand's).
 `)
 }
 
@@ -97,7 +106,7 @@ func runHelp(ctx context.Context, env *Env, args []string) int {
 	}
 	for _, c := range commands() {
 		if c.name == args[0] && c.name != "help" {
-			return c.run(ctx, &Env{Stdout: env.Stdout, Stderr: env.Stdout, Lookup: env.Lookup}, []string{"-h"})
+			return c.run(ctx, &Env{Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stdout, Lookup: env.Lookup}, append(args[1:], "-h"))
 		}
 	}
 	fmt.Fprintf(env.Stderr, "portico help: unknown command %q\n", args[0])

@@ -9,7 +9,9 @@ import (
 	"log/slog"
 
 	"portico/internal/app"
+	"portico/internal/buildinfo"
 	"portico/internal/config"
+	"portico/internal/logging"
 	"portico/internal/manifest"
 )
 
@@ -20,6 +22,7 @@ func runServe(ctx context.Context, env *Env, args []string) int {
 func runServeMode(ctx context.Context, env *Env, args []string, dropIn bool) int {
 	cfg := config.Default()
 	cfg.DropIn = dropIn
+	cfg.Version = buildinfo.Read().Version
 	fs := flag.NewFlagSet("portico serve", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	fs.Usage = func() {
@@ -37,7 +40,7 @@ func runServeMode(ctx context.Context, env *Env, args []string, dropIn bool) int
 		fmt.Fprintf(env.Stderr, "portico serve: %v\n", err)
 		return exitUsage
 	}
-	log := newLogger(env.Stderr, cfg)
+	log := logging.New(env.Stderr, cfg.LogFormat, cfg.LogLevel)
 	if err := serve(ctx, cfg, env.Stdout, log); err != nil {
 		for _, p := range manifest.Errors(err) {
 			fmt.Fprintln(env.Stderr, p)
@@ -48,16 +51,6 @@ func runServeMode(ctx context.Context, env *Env, args []string, dropIn bool) int
 		return exitFail
 	}
 	return exitOK
-}
-
-func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // serve runs the gateway until ctx ends, then shuts down gracefully: it

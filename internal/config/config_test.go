@@ -78,8 +78,10 @@ func TestManifestOptionalWithAStore(t *testing.T) {
 	c.Control.BaseDomain = "gw.test:8081"
 	c.Control.DNSResolver = "127.0.0.1"
 	c.Control.DomainCheckInterval = time.Second
+	c.Control.CollectionPackages = 0
+	c.Control.CollectionRate = 6001
 	err := c.Validate()
-	for _, want := range []string{"--app-listen", "--base-domain", "--dns-resolver", "--domain-check-interval"} {
+	for _, want := range []string{"--app-listen", "--base-domain", "--dns-resolver", "--domain-check-interval", "--collection-packages", "--collection-rate"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate error lacks %q:\n%v", want, err)
 		}
@@ -125,5 +127,27 @@ func TestBodyTimeout(t *testing.T) {
 	c, _ = load(t, nil, "--manifest", "m.json", "--body-timeout", "0s")
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "--body-timeout") {
 		t.Errorf("a zero body timeout: Validate = %v", err)
+	}
+}
+
+func TestLimitsSettings(t *testing.T) {
+	c, err := load(t, map[string]string{"PORTICO_RATE_LIMIT": "2.5", "PORTICO_UPSTREAM_MAX_CONNS": "16"}, "--rate-limit-burst", "10", "--stall-timeout", "30s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RateLimit != 2.5 || c.RateLimitBurst != 10 || c.UpstreamMaxConns != 16 || c.StallTimeout != 30*time.Second {
+		t.Errorf("limits not read: rate %v burst %d conns %d stall %v", c.RateLimit, c.RateLimitBurst, c.UpstreamMaxConns, c.StallTimeout)
+	}
+	if _, err := load(t, map[string]string{"PORTICO_RATE_LIMIT": "fast"}); err == nil || !strings.Contains(err.Error(), "PORTICO_RATE_LIMIT") {
+		t.Errorf("a rate that is not a number: err = %v", err)
+	}
+	c = Default()
+	c.Manifest = "m.json"
+	c.RateLimit, c.RateLimitBurst, c.RateLimitClients, c.UpstreamMaxConns, c.StallTimeout = -1, -1, 0, -1, 0
+	err = c.Validate()
+	for _, want := range []string{"--rate-limit must", "--rate-limit-burst", "--rate-limit-clients", "--upstream-max-conns", "--stall-timeout"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate does not report %s: %v", want, err)
+		}
 	}
 }

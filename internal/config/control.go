@@ -28,6 +28,12 @@ type Control struct {
 	DomainCheckInterval time.Duration
 	// SessionTTL is how long a sign-in lasts.
 	SessionTTL time.Duration
+	// CollectionPackages is how many packages one collection may have
+	// created (those that still exist).
+	CollectionPackages int
+	// CollectionRate is how many packages one collection may create a
+	// minute, on each gateway.
+	CollectionRate int
 }
 
 // DefaultControl returns the control plane's defaults.
@@ -36,18 +42,22 @@ func DefaultControl() Control {
 		AppListen:           "127.0.0.1:8080",
 		DomainCheckInterval: time.Hour,
 		SessionTTL:          14 * 24 * time.Hour,
+		CollectionPackages:  1000,
+		CollectionRate:      10,
 	}
 }
 
 func (c *Control) settings() []setting {
 	return []setting{
-		{"app-listen", "`address` of the app listener: the REST API under /api/v1; \"off\" disables it", &c.AppListen},
+		{"app-listen", "`address` of the app listener: the REST API under /api/v1 and the dashboard at /; \"off\" disables it", &c.AppListen},
 		{"app-domain", "host `name` for which the gateway listener also serves the app", &c.AppDomain},
 		{"base-domain", "`domain` under which every organization gets <org>.DOMAIN, verified from the start", &c.BaseDomain},
 		{"cname-target", "host `name` that custom domains must be a CNAME of; \"\" asks only for the TXT record", &c.CNAMETarget},
 		{"dns-resolver", "`host:port` of the DNS server that verifies domains; \"\" uses the system's resolver", &c.DNSResolver},
 		{"domain-check-interval", "how often verified and pending custom domains are checked again", &c.DomainCheckInterval},
 		{"session-ttl", "how long a sign-in to the app lasts", &c.SessionTTL},
+		{"collection-packages", "most packages one collection may have created; past it, its downloads are served and counted but create none", &c.CollectionPackages},
+		{"collection-rate", "packages one collection may create a minute on each gateway; downloads past it are served and counted, and create their packages later", &c.CollectionRate},
 	}
 }
 
@@ -77,5 +87,11 @@ func (c Control) validate(add func(string, ...any)) {
 	}
 	if c.SessionTTL < time.Minute {
 		add("--session-ttl must be at least 1m")
+	}
+	if c.CollectionPackages < 1 {
+		add("--collection-packages must be at least 1")
+	}
+	if c.CollectionRate < 1 || c.CollectionRate > 6000 {
+		add("--collection-rate must be between 1 and 6000 packages a minute")
 	}
 }

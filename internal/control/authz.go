@@ -98,3 +98,39 @@ func (a Access) mayChangeMember(c MemberChange) error {
 	}
 	return ErrForbidden
 }
+
+// Access returns what the principal holds on the package, so that a
+// client can offer only what it may do. The service checks again on
+// every change.
+func (v PackageView) Access(p Principal) Access {
+	return Access{Org: v.Role, ServerAdmin: p.User.ServerAdmin, Scope: p.Scope}
+}
+
+// Editable reports whether the principal may change the package: the
+// role allows it and the package is not the manifest's.
+func (v PackageView) Editable(p Principal) bool { return !v.ReadOnly && v.Access(p).CanEdit() }
+
+// Access returns what the principal holds on the organization, so that
+// a client can offer only what it may do.
+func (v OrgView) Access(p Principal) Access {
+	return Access{Org: v.Role, ServerAdmin: p.User.ServerAdmin, Scope: p.Scope}
+}
+
+// Grantable returns the roles the principal may give a member whose
+// role at this level is from (RoleNone for a new member), in order; a
+// member who is the principal itself is self.
+func (a Access) Grantable(self bool, from Role) []Role {
+	var out []Role
+	for _, to := range []Role{RoleMember, RoleAdmin, RoleOwner} {
+		if to != from && a.CheckMemberChange(MemberChange{Self: self, From: from, To: to}) == nil {
+			out = append(out, to)
+		}
+	}
+	return out
+}
+
+// CanRemove reports whether the principal may take a member's role at
+// this level away (the last Owner aside, which the service refuses).
+func (a Access) CanRemove(self bool, from Role) bool {
+	return a.CheckMemberChange(MemberChange{Self: self, From: from, To: RoleNone}) == nil
+}

@@ -136,3 +136,34 @@ func TestAdminCannotRemoveAdmin(t *testing.T) {
 		t.Errorf("server admin demoting the last owner: got %v", err)
 	}
 }
+
+// TestGrantable: what a client offers follows the role table.
+func TestGrantable(t *testing.T) {
+	owner := Access{Org: RoleOwner, Scope: ScopeWrite}
+	admin := Access{Org: RoleAdmin, Scope: ScopeWrite}
+	member := Access{Org: RoleMember, Scope: ScopeWrite}
+	readOwner := Access{Org: RoleOwner, Scope: ScopeRead}
+	if got := owner.Grantable(false, RoleNone); len(got) != 3 {
+		t.Errorf("an Owner grants %v, want all three roles", got)
+	}
+	if got := admin.Grantable(false, RoleNone); len(got) != 2 || got[1] != RoleAdmin {
+		t.Errorf("an Admin grants %v, want member and admin", got)
+	}
+	if got := member.Grantable(false, RoleNone); len(got) != 0 {
+		t.Errorf("a Member grants %v, want nothing", got)
+	}
+	if got := readOwner.Grantable(false, RoleNone); len(got) != 0 {
+		t.Errorf("a read token grants %v, want nothing", got)
+	}
+	if admin.CanRemove(false, RoleAdmin) || !admin.CanRemove(false, RoleMember) || !member.CanRemove(true, RoleMember) || member.CanRemove(false, RoleMember) {
+		t.Error("CanRemove does not follow the role table")
+	}
+	v := PackageView{Role: RoleAdmin}
+	if !v.Editable(Principal{Scope: ScopeWrite}) || v.Editable(Principal{Scope: ScopeRead}) {
+		t.Error("an Admin's package is editable with a write credential only")
+	}
+	v.ReadOnly = true
+	if v.Editable(Principal{Scope: ScopeWrite, User: User{ServerAdmin: true}}) {
+		t.Error("a manifest package is editable")
+	}
+}

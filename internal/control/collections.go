@@ -2,11 +2,13 @@ package control
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 
+	"portico/internal/gateway"
 	"portico/internal/store"
 )
 
@@ -33,36 +35,61 @@ func (s *Service) checkCollectionRule(raw json.RawMessage) (CheckedRule, error) 
 }
 
 // ListCollections lists the collections of the organizations the
-// principal may read, or of one.
+// principal may read, or of one, by id.
 func (s *Service) ListCollections(ctx context.Context, p Principal, org string, pg Page) ([]CollectionView, error) {
+	pg = page(pg)
 	var out []CollectionView
 	err := s.store.View(ctx, func(tx Tx) error {
 		var orgs []Org
-		if org != "" {
+		var cs []Collection
+		switch {
+		case org != "":
 			o, _, err := readableOrg(ctx, tx, p, org)
 			if err != nil {
 				return err
 			}
 			orgs = []Org{o}
-		} else {
-			views, err := s.listOrgsTx(ctx, tx, p, Page{Limit: MaxLimit})
-			if err != nil {
+			if cs, err = tx.ListCollections(ctx, o.ID, pg); err != nil {
 				return err
 			}
-			for _, v := range views {
-				if v.Role >= RoleMember {
-					orgs = append(orgs, v.Org)
+		case p.User.ServerAdmin:
+			var err error
+			if cs, err = tx.ListCollections(ctx, "", pg); err != nil {
+				return err
+			}
+		default:
+			// A user belongs to few organizations: each gives its
+			// first page after the cursor, and the merge's first page
+			// is the page.
+			var err error
+			if orgs, err = s.readableOrgs(ctx, tx, p); err != nil {
+				return err
+			}
+			for _, o := range orgs {
+				some, err := tx.ListCollections(ctx, o.ID, pg)
+				if err != nil {
+					return err
 				}
+				cs = append(cs, some...)
 			}
+			slices.SortFunc(cs, func(a, b Collection) int { return strings.Compare(a.ID, b.ID) })
+			cs = cs[:min(len(cs), pg.Limit)]
 		}
+		names := make(map[string]string, len(orgs))
 		for _, o := range orgs {
-			cs, err := tx.ListCollections(ctx, o.ID, page(pg))
-			if err != nil {
-				return err
+			names[o.ID] = o.Name
+		}
+		for _, c := range cs {
+			name, ok := names[c.OrgID]
+			if !ok {
+				o, err := tx.Org(ctx, c.OrgID)
+				if err != nil {
+					return err
+				}
+				name = o.Name
+				names[c.OrgID] = name
 			}
-			for _, c := range cs {
-				out = append(out, s.collectionView(c, o.Name))
-			}
+			out = append(out, s.collectionView(c, name))
 		}
 		return nil
 	})
@@ -136,6 +163,12 @@ func (s *Service) CreateCollection(ctx context.Context, p Principal, nc NewColle
 		if err := s.checkOwnedHost(ctx, tx, o, host); err != nil {
 			return err
 		}
+		if err := collectionNameFree(ctx, tx, o, c); err != nil {
+			return err
+		}
+		if err := s.checkCollectionHost(ctx, tx, host, c); err != nil {
+			return err
+		}
 		if err := tx.CreateCollection(ctx, c); err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				return Conflict("name", "organization %q has a collection named %q", o.Name, c.Name)
@@ -164,6 +197,39 @@ func (s *Service) checkOwnedHost(ctx context.Context, tx Tx, o Org, host string)
 			Message: quote(host) + " is not a verified domain of organization " + quote(o.Name) + ": add it to the organization and verify it first"}
 	}
 	return nil
+}
+
+// checkCollectionHost checks that c's rule can serve host beside the
+// other rules of host: the packages c creates will serve there, so a
+// second registry on a docker domain is refused here already.
+func (s *Service) checkCollectionHost(ctx context.Context, tx Tx, host string, c Collection) error {
+	others, err := s.hostRules(ctx, tx, host, c.ID)
+	if err != nil {
+		return err
+	}
+	return s.rules.CheckHost(host, append(others, collectionRule(c)))
+}
+
+// collectionNameFree refuses c's name if another collection of the
+// organization has it, regardless of case, as package names are. The
+// store keeps no index on collection names: the check holds because
+// updates are serialized.
+func collectionNameFree(ctx context.Context, tx Tx, o Org, c Collection) error {
+	for pg := (Page{Limit: MaxLimit}); ; {
+		cs, err := tx.ListCollections(ctx, o.ID, pg)
+		if err != nil {
+			return err
+		}
+		for _, other := range cs {
+			if other.ID != c.ID && strings.EqualFold(other.Name, c.Name) {
+				return Conflict("name", "organization %q has a collection named %q", o.Name, other.Name)
+			}
+		}
+		if len(cs) < pg.Limit {
+			return nil
+		}
+		pg.After = cs[len(cs)-1].ID
+	}
 }
 
 // CollectionPatch is a change to a collection; nil fields are kept.
@@ -201,12 +267,18 @@ func (s *Service) UpdateCollection(ctx context.Context, p Principal, id string, 
 		}
 		if patch.Name != nil {
 			c.Name = *patch.Name
+			if err := collectionNameFree(ctx, tx, o, c); err != nil {
+				return err
+			}
 		}
 		if cr.Canonical != nil {
 			if err := s.checkOwnedHost(ctx, tx, o, cr.Host); err != nil {
 				return err
 			}
 			c.Rule = cr.Canonical
+			if err := s.checkCollectionHost(ctx, tx, cr.Host, c); err != nil {
+				return err
+			}
 			tx.RoutingChanged()
 		}
 		c.Updated = s.now().UTC()
@@ -240,22 +312,31 @@ func (s *Service) DeleteCollection(ctx context.Context, p Principal, id string) 
 	})
 }
 
-// AutoCreate creates the package a collection's match made: id is the
-// package id the gateway already counted the download under, derived
-// from the collection and the artifact (see CollectionPackageID), name
-// the artifact's name, rule the package's own rule. Creating a package
-// that exists is not an error: several replicas may see the same first
-// download.
-func (s *Service) AutoCreate(ctx context.Context, collectionID, id, name string, rule json.RawMessage) (Package, bool, error) {
-	cr, err := s.rules.CheckRule("rule", rule)
-	if err != nil {
-		return Package{}, false, err
-	}
-	now := s.now().UTC()
-	pkg := Package{ID: id, Host: cr.Host, Rule: cr.Canonical, Source: SourceCollection, Collection: collectionID, Created: now, Updated: now}
+// AutoCreate creates the package that a download of artifact (a docker
+// image name, or a file template's {package} value) through a collection
+// makes, unless it exists. Its id is gateway.CollectionPackageID of the
+// two, the id the gateway counted the download under already; its rule
+// is the collection's rule for that artifact (RuleChecker.CollectionRule);
+// its name is the artifact's, made a package name, with a number added
+// when the organization has one of that name. It returns the package and
+// whether this call created it.
+//
+// Several replicas may see the same first download: their Updates run
+// one at a time, and the later ones find the package and return it, as
+// they do when a store reports the id taken.
+//
+// What retrying would not change is refused with an *Error: a collection
+// that is gone, an artifact it does not serve (its rule changed), a
+// domain that is no longer its organization's, or a collection that has
+// created its limit of packages (Config.CollectionPackages).
+func (s *Service) AutoCreate(ctx context.Context, collectionID, artifact string) (Package, bool, error) {
+	id := gateway.CollectionPackageID(collectionID, artifact)
+	var pkg Package
 	created := false
-	err = s.update(ctx, func(tx Tx) error {
-		if _, err := tx.Package(ctx, id); err == nil {
+	err := s.update(ctx, func(tx Tx) error {
+		created = false
+		if p, err := tx.Package(ctx, id); err == nil {
+			pkg = p
 			return nil
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
@@ -264,9 +345,27 @@ func (s *Service) AutoCreate(ctx context.Context, collectionID, id, name string,
 		if err != nil {
 			return translate(err, "collection "+quote(collectionID))
 		}
-		pkg.OrgID = c.OrgID
-		pkg.Name, err = freePackageName(ctx, tx, c.OrgID, name)
+		cr, err := s.rules.CollectionRule(c.Rule, artifact)
 		if err != nil {
+			return err
+		}
+		o, err := tx.Org(ctx, c.OrgID)
+		if err != nil {
+			return err
+		}
+		if err := s.checkOwnedHost(ctx, tx, o, cr.Host); err != nil {
+			return err
+		}
+		n, err := countCollectionPackages(ctx, tx, c.ID, s.collMax)
+		if err != nil {
+			return err
+		}
+		if n >= s.collMax {
+			return Conflict("", "collection %q has created %d packages, its limit: %q is served and counted, but gets no package until some are deleted or the limit is raised", c.Name, n, artifact)
+		}
+		now := s.now().UTC()
+		pkg = Package{ID: id, OrgID: c.OrgID, Host: cr.Host, Rule: cr.Canonical, Source: SourceCollection, Collection: c.ID, Created: now, Updated: now}
+		if pkg.Name, err = freePackageName(ctx, tx, c.OrgID, artifact); err != nil {
 			return err
 		}
 		if err := tx.CreatePackage(ctx, pkg); err != nil {
@@ -276,10 +375,44 @@ func (s *Service) AutoCreate(ctx context.Context, collectionID, id, name string,
 		created = true
 		return nil
 	})
+	if errors.Is(err, store.ErrConflict) {
+		// Taken meanwhile, by a store that lets Updates overlap: the
+		// package that took the id is the one.
+		var verr error
+		if verr = s.store.View(ctx, func(tx Tx) error {
+			var err error
+			pkg, err = tx.Package(ctx, id)
+			return err
+		}); verr == nil {
+			return pkg, false, nil
+		}
+	}
+	if err != nil {
+		return Package{}, false, err
+	}
 	if created {
 		s.log.Info("package created by collection", "package", id, "collection", collectionID, "name", pkg.Name)
 	}
-	return pkg, created, err
+	return pkg, created, nil
+}
+
+// countCollectionPackages counts the packages a collection created that
+// still exist, up to limit.
+func countCollectionPackages(ctx context.Context, tx Tx, collectionID string, limit int) (int, error) {
+	n := 0
+	p := Page{Limit: min(limit, MaxLimit)}
+	for n < limit {
+		pkgs, err := tx.ListPackages(ctx, PackageFilter{Collection: collectionID}, p)
+		if err != nil {
+			return 0, err
+		}
+		n += len(pkgs)
+		if len(pkgs) < p.Limit {
+			break
+		}
+		p.After = pkgs[len(pkgs)-1].ID
+	}
+	return n, nil
 }
 
 // freePackageName makes a package name of an artifact name (an image
@@ -313,23 +446,4 @@ func freePackageName(ctx context.Context, tx Tx, orgID, artifact string) (string
 		}
 	}
 	return "", Conflict("name", "no free package name for %q", artifact)
-}
-
-// CollectionPackageID returns the id of the package a collection creates
-// for an artifact (a docker image name, or the {package} value of a file
-// template). It is derived, not random, so that the gateway can count
-// the first download under the package's id before the package is
-// stored, and every replica derives the same one. The form is a version
-// 8 UUID (RFC 9562) over a SHA-256 of both names.
-func CollectionPackageID(collectionID, artifact string) string {
-	h := sha256.New()
-	h.Write([]byte("portico collection package\x00"))
-	h.Write([]byte(collectionID))
-	h.Write([]byte{0})
-	h.Write([]byte(artifact))
-	var b [16]byte
-	copy(b[:], h.Sum(nil))
-	b[6] = b[6]&0x0f | 0x80
-	b[8] = b[8]&0x3f | 0x80
-	return formatUUID(b)
 }

@@ -101,8 +101,8 @@ func CheckDomainName(name string) (string, error) {
 }
 
 // ListDomains lists the domains of the organizations the principal may
-// read, or of one organization, by name. The first page also holds each
-// organization's domain under the base domain.
+// read, or of one organization, by name, each organization's domain
+// under the base domain among them.
 func (s *Service) ListDomains(ctx context.Context, p Principal, org string, pg Page) ([]DomainView, error) {
 	pg = page(pg)
 	var out []DomainView
@@ -115,19 +115,9 @@ func (s *Service) ListDomains(ctx context.Context, p Principal, org string, pg P
 			}
 			orgs = []Org{o}
 		} else {
-			views, err := s.listOrgsTx(ctx, tx, p, Page{Limit: MaxLimit})
-			if err != nil {
+			var err error
+			if orgs, err = s.readableOrgs(ctx, tx, p); err != nil {
 				return err
-			}
-			for _, v := range views {
-				orgs = append(orgs, v.Org)
-			}
-		}
-		names := make(map[string]string, len(orgs))
-		for _, o := range orgs {
-			names[o.ID] = o.Name
-			if pg.After == "" && s.base != "" {
-				out = append(out, DomainView{Domain: Domain{Name: o.Name + "." + s.base, OrgID: o.ID, Status: DomainVerified, Created: o.Created, Verified: o.Created}, Org: o.Name, Implicit: true})
 			}
 		}
 		var ds []Domain
@@ -137,7 +127,9 @@ func (s *Service) ListDomains(ctx context.Context, p Principal, org string, pg P
 				return err
 			}
 		} else {
-			// A user belongs to few organizations: merge their lists.
+			// A user belongs to few organizations: each gives its
+			// first page after the cursor, and the merge's first page
+			// is the page.
 			for _, o := range orgs {
 				some, err := tx.ListDomains(ctx, o.ID, pg)
 				if err != nil {
@@ -145,9 +137,22 @@ func (s *Service) ListDomains(ctx context.Context, p Principal, org string, pg P
 				}
 				ds = append(ds, some...)
 			}
-			slices.SortFunc(ds, func(a, b Domain) int { return strings.Compare(a.Name, b.Name) })
-			ds = ds[:min(len(ds), pg.Limit)]
 		}
+		names := make(map[string]string, len(orgs))
+		implicit := map[string]bool{}
+		for _, o := range orgs {
+			names[o.ID] = o.Name
+			// The domains under the base domain are not stored: they
+			// join the list where their names fall.
+			if s.base != "" {
+				if name := o.Name + "." + s.base; name > pg.After {
+					ds = append(ds, Domain{Name: name, OrgID: o.ID, Status: DomainVerified, Created: o.Created, Verified: o.Created})
+					implicit[name] = true
+				}
+			}
+		}
+		slices.SortFunc(ds, func(a, b Domain) int { return strings.Compare(a.Name, b.Name) })
+		ds = ds[:min(len(ds), pg.Limit)]
 		for _, d := range ds {
 			name, ok := names[d.OrgID]
 			if !ok {
@@ -158,36 +163,15 @@ func (s *Service) ListDomains(ctx context.Context, p Principal, org string, pg P
 				name = o.Name
 				names[d.OrgID] = name
 			}
+			if implicit[d.Name] {
+				out = append(out, DomainView{Domain: d, Org: name, Implicit: true})
+				continue
+			}
 			out = append(out, s.domainView(d, name))
 		}
 		return nil
 	})
 	return out, err
-}
-
-// listOrgsTx is ListOrgs inside a transaction.
-func (s *Service) listOrgsTx(ctx context.Context, tx Tx, p Principal, pg Page) ([]OrgView, error) {
-	userID := p.User.ID
-	if p.User.ServerAdmin {
-		userID = ""
-	} else if userID == "" {
-		return nil, nil
-	}
-	orgs, err := tx.ListOrgs(ctx, userID, page(pg))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]OrgView, 0, len(orgs))
-	for _, o := range orgs {
-		a, err := orgAccess(ctx, tx, p, o.ID)
-		if err != nil {
-			return nil, err
-		}
-		if a.CanRead() {
-			out = append(out, s.view(o, a))
-		}
-	}
-	return out, nil
 }
 
 // readableDomain finds a custom domain p may read.
@@ -224,8 +208,9 @@ func (s *Service) GetDomain(ctx context.Context, p Principal, name string) (Doma
 
 // AddDomain adds a custom domain to an organization, pending until its
 // records are verified. The operator may add it verified (a domain it
-// trusts, or one whose records it checked itself).
-func (s *Service) AddDomain(ctx context.Context, p Principal, org, name string, verified bool) (DomainView, error) {
+// trusts, or one whose records it checked itself). httpsOnly is the
+// domain's setting (SetDomainHTTPSOnly).
+func (s *Service) AddDomain(ctx context.Context, p Principal, org, name string, verified, httpsOnly bool) (DomainView, error) {
 	if err := needWrite(p); err != nil {
 		return DomainView{}, err
 	}
@@ -240,7 +225,7 @@ func (s *Service) AddDomain(ctx context.Context, p Principal, org, name string, 
 		return DomainView{}, Forbidden("only server administrators add domains without verification")
 	}
 	now := s.now().UTC()
-	d := Domain{Name: host, Status: DomainPending, Challenge: newChallenge(), Created: now}
+	d := Domain{Name: host, Status: DomainPending, Challenge: newChallenge(), Created: now, HTTPSOnly: httpsOnly}
 	if verified {
 		// A trusted domain has no challenge: nothing is checked, so no
 		// missing record ever unroutes it.
@@ -263,6 +248,39 @@ func (s *Service) AddDomain(ctx context.Context, p Principal, org, name string, 
 			return err
 		}
 		if verified {
+			tx.RoutingChanged()
+		}
+		v = s.domainView(d, o.Name)
+		return nil
+	})
+	return v, err
+}
+
+// SetDomainHTTPSOnly turns a custom domain's https-only setting on or
+// off: with it, the gateway redirects every plain HTTP request to the
+// domain to HTTPS. An organization's domain under the base domain has no
+// setting of its own; its packages' rules carry "https-only".
+func (s *Service) SetDomainHTTPSOnly(ctx context.Context, p Principal, name string, on bool) (DomainView, error) {
+	if err := needWrite(p); err != nil {
+		return DomainView{}, err
+	}
+	if host, err := CheckDomainName(name); err == nil && s.base != "" && strings.HasSuffix(host, "."+s.base) {
+		return DomainView{}, Invalid("https_only", "%q is an organization's domain under the base domain: set \"https-only\" on the rules of its packages instead", host)
+	}
+	var v DomainView
+	err := s.update(ctx, func(tx Tx) error {
+		d, o, a, err := readableDomain(ctx, tx, p, name)
+		if err != nil {
+			return err
+		}
+		if !a.CanEdit() {
+			return Forbidden("changing domains takes an Admin or Owner of the organization")
+		}
+		if d.HTTPSOnly != on {
+			d.HTTPSOnly = on
+			if err := tx.UpdateDomain(ctx, d); err != nil {
+				return err
+			}
 			tx.RoutingChanged()
 		}
 		v = s.domainView(d, o.Name)

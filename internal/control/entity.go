@@ -96,8 +96,8 @@ type Collection struct {
 	OrgID string
 	Name  string
 	// Rule is a docker-v2 rule (an image pattern with its registry) or a
-	// file-v1 or file-v2 rule (a template with its outgoing URL), in the
-	// manifest's JSON form.
+	// file-v1 rule (a template with a {package} variable and its
+	// outgoing URL), in the manifest's JSON form.
 	Rule    json.RawMessage
 	Created time.Time
 	Updated time.Time
@@ -148,6 +148,9 @@ type Domain struct {
 	// FailingSince is when a verified domain's checks started failing.
 	FailingSince time.Time
 	Created      time.Time
+	// HTTPSOnly makes the gateway redirect every plain HTTP request to
+	// the domain to HTTPS.
+	HTTPSOnly bool
 }
 
 // Trusted reports whether the operator added the domain verified: it has

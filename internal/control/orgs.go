@@ -26,34 +26,72 @@ func (s *Service) view(o Org, a Access) OrgView {
 }
 
 // ListOrgs lists the organizations the principal belongs to (all of
-// them for server administrators).
+// them for server administrators), by id.
 func (s *Service) ListOrgs(ctx context.Context, p Principal, pg Page) ([]OrgView, error) {
 	var out []OrgView
 	err := s.store.View(ctx, func(tx Tx) error {
-		userID := p.User.ID
-		if p.User.ServerAdmin {
-			userID = ""
-		} else if userID == "" {
-			return nil
-		}
-		orgs, err := tx.ListOrgs(ctx, userID, page(pg))
+		var err error
+		out, err = s.listOrgsTx(ctx, tx, p, pg)
+		return err
+	})
+	return out, err
+}
+
+// listOrgsTx is ListOrgs inside a transaction. The store also lists the
+// organizations where the user only has roles on packages; they are
+// left out, and further rows read, so that a short page still means the
+// last one.
+func (s *Service) listOrgsTx(ctx context.Context, tx Tx, p Principal, pg Page) ([]OrgView, error) {
+	pg = page(pg)
+	userID := p.User.ID
+	if p.User.ServerAdmin {
+		userID = ""
+	} else if userID == "" {
+		return nil, nil
+	}
+	var out []OrgView
+	for {
+		orgs, err := tx.ListOrgs(ctx, userID, pg)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, o := range orgs {
 			a, err := orgAccess(ctx, tx, p, o.ID)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if a.CanRead() {
 				// Roles on packages alone show the packages, not
 				// their organization.
 				out = append(out, s.view(o, a))
+				if len(out) == pg.Limit {
+					return out, nil
+				}
 			}
 		}
-		return nil
-	})
-	return out, err
+		if len(orgs) < pg.Limit {
+			return out, nil
+		}
+		pg.After = orgs[len(orgs)-1].ID
+	}
+}
+
+// readableOrgs returns every organization the principal may read.
+func (s *Service) readableOrgs(ctx context.Context, tx Tx, p Principal) ([]Org, error) {
+	var out []Org
+	for pg := (Page{Limit: MaxLimit}); ; {
+		views, err := s.listOrgsTx(ctx, tx, p, pg)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range views {
+			out = append(out, v.Org)
+		}
+		if len(views) < pg.Limit {
+			return out, nil
+		}
+		pg.After = views[len(views)-1].ID
+	}
 }
 
 // CreateOrg creates an organization with the principal as its Owner.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
+	"strings"
 
 	"portico/internal/store"
 )
@@ -22,9 +24,11 @@ type PackageView struct {
 }
 
 // ListPackages lists the packages the principal may read, of one
-// organization when org is not "". Server administrators also see the
-// manifest's packages, on the first page of an unfiltered list.
+// organization when org is not "", by id. Server administrators also see
+// the manifest's packages in an unfiltered list, merged into the same
+// order, so that a cursor (the last id of a page) continues either kind.
 func (s *Service) ListPackages(ctx context.Context, p Principal, org string, pg Page) ([]PackageView, error) {
+	pg = page(pg)
 	var out []PackageView
 	err := s.store.View(ctx, func(tx Tx) error {
 		var f PackageFilter
@@ -55,12 +59,47 @@ func (s *Service) ListPackages(ctx context.Context, p Principal, org string, pg 
 		}
 		return nil
 	})
-	if err == nil && p.User.ServerAdmin && org == "" && pg.After == "" {
-		for _, pkg := range s.manifest() {
-			out = append(out, PackageView{Package: pkg, Role: RoleOwner, ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	if p.User.ServerAdmin && org == "" {
+		out = mergeManifest(out, s.manifest(), pg)
+	}
+	return out, nil
+}
+
+// mergeManifest merges the manifest's packages that fall on page pg into
+// stored, one page of the store's packages in id order, and returns at
+// most pg.Limit of them in id order. Each source gave (or gives here)
+// its first pg.Limit packages after the cursor, so the merge's first
+// pg.Limit are the page's. A store package with a manifest package's id
+// is listed alone, as GetPackage finds it first.
+func mergeManifest(stored []PackageView, manifest []Package, pg Page) []PackageView {
+	var extra []PackageView
+	for _, pkg := range manifest {
+		if pkg.ID > pg.After {
+			extra = append(extra, PackageView{Package: pkg, Role: RoleOwner, ReadOnly: true})
 		}
 	}
-	return out, err
+	if len(extra) == 0 {
+		return stored
+	}
+	slices.SortFunc(extra, func(a, b PackageView) int { return strings.Compare(a.ID, b.ID) })
+	out := make([]PackageView, 0, min(len(stored)+len(extra), pg.Limit))
+	for i, j := 0, 0; len(out) < pg.Limit && (i < len(stored) || j < len(extra)); {
+		switch {
+		case j == len(extra) || i < len(stored) && stored[i].ID <= extra[j].ID:
+			if j < len(extra) && stored[i].ID == extra[j].ID {
+				j++
+			}
+			out = append(out, stored[i])
+			i++
+		default:
+			out = append(out, extra[j])
+			j++
+		}
+	}
+	return out
 }
 
 func (s *Service) packageView(ctx context.Context, tx Tx, p Principal, pkg Package, orgNames map[string]string) (PackageView, error) {
@@ -97,6 +136,23 @@ func readablePackage(ctx context.Context, tx Tx, p Principal, id string) (Packag
 		return Package{}, Access{}, NotFound("package " + quote(id))
 	}
 	return pkg, a, nil
+}
+
+// PublishedPackage returns the package that the organization named org
+// publishes as name, regardless of the name's case: what a badge URL
+// names. Anyone may ask, since the answer goes no further than the
+// badge drawn from it.
+func (s *Service) PublishedPackage(ctx context.Context, org, name string) (Package, error) {
+	var pkg Package
+	err := s.store.View(ctx, func(tx Tx) error {
+		o, err := tx.OrgByName(ctx, org)
+		if err != nil {
+			return translate(err, "organization "+quote(org))
+		}
+		pkg, err = tx.PackageByName(ctx, o.ID, name)
+		return translate(err, "package "+quote(name))
+	})
+	return pkg, err
 }
 
 // GetPackage returns a package the principal may read.
@@ -211,23 +267,54 @@ func (s *Service) checkPlacement(ctx context.Context, tx Tx, o Org, pkg Package)
 				Message: quote(pkg.Host) + " is not a verified domain of organization " + quote(o.Name) + ": add it to the organization and verify it first"}
 		}
 	}
-	var same []Package
+	same, err := s.hostRules(ctx, tx, pkg.Host, pkg.ID)
+	if err != nil {
+		return err
+	}
+	return s.rules.CheckHost(pkg.Host, append(same, packageRule(pkg)))
+}
+
+// hostRules returns the store's packages and collections that serve
+// host, but the one with id except.
+func (s *Service) hostRules(ctx context.Context, tx Tx, host, except string) ([]HostRule, error) {
+	var out []HostRule
 	for pg := (Page{Limit: MaxLimit}); ; {
-		others, err := tx.ListPackages(ctx, PackageFilter{Host: pkg.Host}, pg)
+		pkgs, err := tx.ListPackages(ctx, PackageFilter{Host: host}, pg)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		for _, other := range others {
-			if other.ID != pkg.ID {
-				same = append(same, other)
+		for _, p := range pkgs {
+			if p.ID != except {
+				out = append(out, packageRule(p))
 			}
 		}
-		if len(others) < pg.Limit {
+		if len(pkgs) < pg.Limit {
 			break
 		}
-		pg.After = others[len(others)-1].ID
+		pg.After = pkgs[len(pkgs)-1].ID
 	}
-	return s.rules.CheckHost(pkg.Host, append(same, pkg))
+	// Collections keep no host of their own: their rules say it. There
+	// are few of them, and a domain may have changed hands since one
+	// was made, so every organization's are looked at.
+	for pg := (Page{Limit: MaxLimit}); ; {
+		cs, err := tx.ListCollections(ctx, "", pg)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			if c.ID == except {
+				continue
+			}
+			if cr, err := s.rules.CheckCollection("rule", c.Rule); err == nil && cr.Host == host {
+				out = append(out, collectionRule(c))
+			}
+		}
+		if len(cs) < pg.Limit {
+			break
+		}
+		pg.After = cs[len(cs)-1].ID
+	}
+	return out, nil
 }
 
 // PackagePatch is a change to a package; nil fields are kept.

@@ -13,6 +13,18 @@ type Routing struct {
 	// CollectionHosts maps each collection's id to the host its rule serves, as
 	// collections keep no host column.
 	CollectionHosts map[string]string
+	// Hosts are every host that routes, with packages or not: the
+	// organizations' names under the base domain and the custom
+	// domains that route, in no order. They get certificates.
+	Hosts []RoutedHost
+}
+
+// A RoutedHost is a host that routes.
+type RoutedHost struct {
+	Name string
+	// HTTPSOnly is the domain's setting; false for the names under the
+	// base domain, which take it from their packages' rules.
+	HTTPSOnly bool
 }
 
 // ReadRouting reads, in one transaction, what routes: a package or
@@ -22,13 +34,37 @@ type Routing struct {
 // on a pending domain, or on one another organization owns, stays in the
 // store and in the API but answers nothing.
 func ReadRouting(ctx context.Context, tx Tx, baseDomain string, collectionHost func(Collection) string) (Routing, error) {
-	owner, err := routingOwners(ctx, tx, baseDomain)
+	var pkgs []Package
+	r, err := EachRouting(ctx, tx, baseDomain, collectionHost, func(p Package) error {
+		pkgs = append(pkgs, p)
+		return nil
+	})
+	if err != nil {
+		return Routing{}, err
+	}
+	r.Packages = pkgs
+	return r, nil
+}
+
+// EachRouting reads what routes as ReadRouting does, but calls fn for
+// every package that routes, in id order, instead of holding them all:
+// what a gateway compiles its table from. The Routing it returns has
+// everything else: the hosts, and the collections when collectionHost
+// is set.
+func EachRouting(ctx context.Context, tx Tx, baseDomain string, collectionHost func(Collection) string, fn func(Package) error) (Routing, error) {
+	owner, httpsOnly, err := routingOwners(ctx, tx, baseDomain)
 	if err != nil {
 		return Routing{}, err
 	}
 	var r Routing
-	err = eachRouted(ctx, tx, owner, func(p Package) error {
-		r.Packages = append(r.Packages, p)
+	r.Hosts = make([]RoutedHost, 0, len(owner))
+	for h := range owner {
+		r.Hosts = append(r.Hosts, RoutedHost{Name: h, HTTPSOnly: httpsOnly[h]})
+	}
+	err = tx.EachPackage(ctx, func(p Package) error {
+		if owner[p.Host] == p.OrgID && p.OrgID != "" {
+			return fn(p)
+		}
 		return nil
 	})
 	if err != nil {
@@ -49,25 +85,19 @@ func ReadRouting(ctx context.Context, tx Tx, baseDomain string, collectionHost f
 		}
 		return len(cs), lastID(cs, func(c Collection) string { return c.ID }), err
 	})
-	return r, err
-}
-
-// EachRoutingPackage calls fn for every package that routes, as
-// ReadRouting reads them, in id order, without holding them all: what
-// a gateway compiles its table from.
-func EachRoutingPackage(ctx context.Context, tx Tx, baseDomain string, fn func(Package) error) error {
-	owner, err := routingOwners(ctx, tx, baseDomain)
 	if err != nil {
-		return err
+		return Routing{}, err
 	}
-	return eachRouted(ctx, tx, owner, fn)
+	return r, nil
 }
 
 // routingOwners maps every host that routes to the id of the
-// organization whose packages it serves.
-func routingOwners(ctx context.Context, tx Tx, baseDomain string) (map[string]string, error) {
+// organization whose packages it serves, and each custom domain among
+// them to its https-only setting.
+func routingOwners(ctx context.Context, tx Tx, baseDomain string) (owner map[string]string, httpsOnly map[string]bool, err error) {
 	base := strings.ToLower(strings.TrimSuffix(baseDomain, "."))
-	owner := map[string]string{}
+	owner = map[string]string{}
+	httpsOnly = map[string]bool{}
 	if base != "" {
 		if err := eachPage(func(p Page) (int, string, error) {
 			orgs, err := tx.ListOrgs(ctx, "", p)
@@ -76,7 +106,7 @@ func routingOwners(ctx context.Context, tx Tx, baseDomain string) (map[string]st
 			}
 			return len(orgs), lastID(orgs, func(o Org) string { return o.ID }), err
 		}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if err := eachPage(func(p Page) (int, string, error) {
@@ -84,22 +114,14 @@ func routingOwners(ctx context.Context, tx Tx, baseDomain string) (map[string]st
 		for _, d := range ds {
 			if d.Status.Routes() {
 				owner[d.Name] = d.OrgID
+				httpsOnly[d.Name] = d.HTTPSOnly
 			}
 		}
 		return len(ds), lastID(ds, func(d Domain) string { return d.Name }), err
 	}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return owner, nil
-}
-
-func eachRouted(ctx context.Context, tx Tx, owner map[string]string, fn func(Package) error) error {
-	return tx.EachPackage(ctx, func(p Package) error {
-		if owner[p.Host] == p.OrgID && p.OrgID != "" {
-			return fn(p)
-		}
-		return nil
-	})
+	return owner, httpsOnly, nil
 }
 
 // eachPage calls list with successive pages until one is short. list

@@ -20,16 +20,44 @@ type RuleChecker interface {
 	// location in the request, "rule"). Problems are *Error values with
 	// located fields.
 	CheckRule(field string, raw json.RawMessage) (CheckedRule, error)
-	// CheckHost reports whether pkgs, the store's packages serving host
-	// with the candidate last, can be served together with every other
-	// source's rules for host: a rule that answers exactly what another
-	// answers, or a second registry on a docker domain, is a conflict
-	// naming the other package.
-	CheckHost(host string, pkgs []Package) error
+	// CheckHost reports whether rules, the store's packages and
+	// collections serving host with the candidate last, can be served
+	// together with every other source's rules for host: a rule that
+	// answers exactly what another answers, or a second registry on a
+	// docker domain, is a conflict naming the other package or
+	// collection.
+	CheckHost(host string, rules []HostRule) error
+	// HostCheck is CheckHost for many candidates: the function it
+	// returns checks a candidate against every other source's rules for
+	// host, rules, and the candidates it accepted before, and accepts it
+	// when it passes.
+	HostCheck(host string, rules []HostRule) (func(HostRule) error, error)
 	// CheckCollection decodes a collection's rule like CheckRule: a
 	// docker-v2 rule, or a file-v1 rule whose template has a {package}
 	// variable naming the packages it creates.
 	CheckCollection(field string, raw json.RawMessage) (CheckedRule, error)
+	// CollectionRule returns the rule of the package that a collection
+	// whose rule is raw (as stored) creates for artifact: a docker image
+	// name, or a {package} value. An artifact the collection does not
+	// serve is an *Error.
+	CollectionRule(raw json.RawMessage, artifact string) (CheckedRule, error)
+}
+
+// A HostRule is one of the store's rules for a host, as CheckHost
+// compares them.
+type HostRule struct {
+	// Kind is "package" or "collection"; Name and ID name it in
+	// conflicts.
+	Kind, Name, ID string
+	Rule           json.RawMessage
+}
+
+func packageRule(p Package) HostRule {
+	return HostRule{Kind: "package", Name: p.Name, ID: p.ID, Rule: p.Rule}
+}
+
+func collectionRule(c Collection) HostRule {
+	return HostRule{Kind: "collection", Name: c.Name, ID: c.ID, Rule: c.Rule}
 }
 
 // A CheckedRule is a valid rule.
@@ -57,6 +85,10 @@ type Config struct {
 	// Manifest returns the packages of the manifest file, shown
 	// read-only. Nil when there is none.
 	Manifest func() []Package
+	// CollectionPackages is how many packages one collection may have
+	// created at most (counting those that still exist); 0 means
+	// DefaultCollectionPackages.
+	CollectionPackages int
 	// Routed, when set, is called after every committed change to what
 	// the gateway serves, before the call that made it returns: the
 	// process reloads its routing table there, so that a change routes
@@ -69,6 +101,10 @@ type Config struct {
 
 // DefaultSessionTTL is how long a sign-in lasts by default.
 const DefaultSessionTTL = 14 * 24 * time.Hour
+
+// DefaultCollectionPackages is how many packages one collection creates
+// at most by default.
+const DefaultCollectionPackages = 1000
 
 // Page sizes of lists.
 const (
@@ -88,6 +124,7 @@ type Service struct {
 	ttl      time.Duration
 	manifest func() []Package
 	routed   func(ctx context.Context)
+	collMax  int
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -95,9 +132,13 @@ type Service struct {
 // New returns a service over cfg.Store.
 func New(cfg Config) *Service {
 	s := &Service{store: cfg.Store, rules: cfg.Rules, base: strings.ToLower(strings.TrimSuffix(cfg.BaseDomain, ".")),
-		domains: cfg.Domains, ttl: cfg.SessionTTL, manifest: cfg.Manifest, routed: cfg.Routed, log: cfg.Logger, now: cfg.Now}
+		domains: cfg.Domains, ttl: cfg.SessionTTL, manifest: cfg.Manifest, routed: cfg.Routed, collMax: cfg.CollectionPackages,
+		log: cfg.Logger, now: cfg.Now}
 	if s.ttl <= 0 {
 		s.ttl = DefaultSessionTTL
+	}
+	if s.collMax <= 0 {
+		s.collMax = DefaultCollectionPackages
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -31,6 +31,10 @@ type Result struct {
 	// Uncounted requests produce no event (a refused telemetry post, say);
 	// they still count in metrics.
 	Uncounted bool
+	// Collected is set by rules compiled from collections: when the
+	// request was a download (event.Event.Download), the router asks for
+	// the artifact's package to be created.
+	Collected Collected
 }
 
 // Redirect answers with 307 Temporary Redirect to location, with no body.

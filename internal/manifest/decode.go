@@ -78,10 +78,15 @@ func (d *decoder) document(data []byte) (*Manifest, error) {
 	m := &Manifest{}
 	seenRules := false
 	var unknown []string
-	for i, mb := range top {
-		if duplicate(top[:i], mb.key) {
+	// A set, not a search of the members before each one: a document
+	// of many top-level keys must not make decoding quadratic.
+	seen := make(map[string]struct{}, len(top))
+	for _, mb := range top {
+		d.work++
+		if _, dup := seen[mb.key]; dup {
 			continue // reported by strictScan
 		}
+		seen[mb.key] = struct{}{}
 		switch {
 		case mb.key == "rules":
 			seenRules = true
@@ -130,6 +135,10 @@ type decoder struct {
 	domains map[string]string
 	// origins holds the answers of checkOutgoing, set up as domains is.
 	origins map[string]error
+	// work counts the key comparisons and lookups decoding makes: the
+	// part of its work that is not one pass over the bytes. Tests use it
+	// to check that decoding stays linear in the document.
+	work int
 }
 
 // domain returns s, or the equal string an earlier rule had.
@@ -309,6 +318,7 @@ func (f *fields) typeField() (string, bool) {
 // take returns the value of field name and marks it read. (Repeated keys
 // are reported separately; the last value is returned.)
 func (f *fields) take(name string) (json.RawMessage, bool) {
+	f.d.work += len(f.m)
 	var raw json.RawMessage
 	found := false
 	kept := f.m[:0]
@@ -450,6 +460,9 @@ func (f *fields) base() Base {
 		}
 		b.Host = host
 	}
+	if v := f.optBool("https-only"); v != nil {
+		b.HTTPSOnly = *v
+	}
 	return b
 }
 
@@ -513,15 +526,4 @@ func jsonString(raw json.RawMessage) (string, bool) {
 		return "", false
 	}
 	return s, true
-}
-
-// duplicate reports whether key is among ms. A key given twice is almost
-// always an editing mistake, and which value wins is not obvious.
-func duplicate(ms []member, key string) bool {
-	for _, mb := range ms {
-		if mb.key == key {
-			return true
-		}
-	}
-	return false
 }

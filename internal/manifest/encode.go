@@ -15,14 +15,7 @@ func Encode(m *Manifest) ([]byte, error) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		o := &object{}
-		o.add("type", r.Type())
-		c := r.Common()
-		o.add("domain", c.Domain)
-		r.encode(o)
-		for _, k := range sortedKeys(c.Extensions) {
-			o.raw(k, c.Extensions[k])
-		}
+		o := ruleObject(r)
 		if err := o.writeTo(&b); err != nil {
 			return nil, err
 		}

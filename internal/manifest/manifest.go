@@ -47,6 +47,9 @@ type Base struct {
 	// Host is Domain lower-cased and without a port: the key requests are
 	// routed by.
 	Host string
+	// HTTPSOnly is "https-only": when any rule of a domain sets it, the
+	// gateway redirects every plain HTTP request to the domain to HTTPS.
+	HTTPSOnly bool
 	// Extensions holds the rule's "x-" fields, kept for Encode.
 	Extensions map[string]json.RawMessage
 }

@@ -70,18 +70,28 @@ func hasMember(ms []member, key string) bool {
 // DecodeRule reads it back to an equal rule.
 func EncodeRule(r Rule) ([]byte, error) {
 	var b bytes.Buffer
-	o := &object{}
-	o.add("type", r.Type())
-	c := r.Common()
-	o.add("domain", c.Domain)
-	r.encode(o)
-	for _, k := range sortedKeys(c.Extensions) {
-		o.raw(k, c.Extensions[k])
-	}
+	o := ruleObject(r)
 	if err := o.writeTo(&b); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// ruleObject lays r out as a manifest holds it: type, domain, https-only
+// when set, the rule's own fields, then its extensions.
+func ruleObject(r Rule) *object {
+	o := &object{}
+	o.add("type", r.Type())
+	c := r.Common()
+	o.add("domain", c.Domain)
+	if c.HTTPSOnly {
+		o.add("https-only", true)
+	}
+	r.encode(o)
+	for _, k := range sortedKeys(c.Extensions) {
+		o.raw(k, c.Extensions[k])
+	}
+	return o
 }
 
 // PackageID returns the rule's package id ("" for pixel and scarf-js

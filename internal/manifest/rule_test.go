@@ -64,3 +64,40 @@ func TestDecodeRuleErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPSOnly: "https-only" is read on every rule type, written back
+// only when true, and must be a boolean.
+func TestHTTPSOnly(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{`{"type":"file-v1","domain":"get.example.com","https-only":true,"incoming-path":"/x","outgoing-url":"https://cdn.example.com/x"}`, true},
+		{`{"type":"docker-v2","domain":"cr.example.com","https-only":true,"pattern":"acme/*","registry":"ghcr.io"}`, true},
+		{`{"type":"pixel-v1","domain":"p.example.com","https-only":false}`, false},
+		{`{"type":"pixel-v1","domain":"p.example.com","https-only":null}`, false},
+		{`{"type":"pixel-v1","domain":"p.example.com"}`, false},
+	} {
+		r, err := DecodeRule("api", []byte(tc.in), "id")
+		if err != nil {
+			t.Fatalf("%s: %v", tc.in, err)
+		}
+		if r.Common().HTTPSOnly != tc.want {
+			t.Errorf("%s: HTTPSOnly = %v, want %v", tc.in, r.Common().HTTPSOnly, tc.want)
+		}
+		b, err := EncodeRule(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), `"https-only":true`) != tc.want || strings.Contains(string(b), `"https-only":false`) {
+			t.Errorf("EncodeRule = %s, want https-only written when, and only when, true", b)
+		}
+		again, err := DecodeRule("api", b, "id")
+		if err != nil || again.Common().HTTPSOnly != tc.want {
+			t.Errorf("round trip of %s: HTTPSOnly %v, %v", b, again.Common().HTTPSOnly, err)
+		}
+	}
+	if _, err := DecodeRule("api", []byte(`{"type":"pixel-v1","domain":"p.example.com","https-only":"yes"}`), "id"); err == nil || !strings.Contains(err.Error(), "https-only: must be true, false or null, not string") {
+		t.Errorf("https-only as a string: %v, want a located error", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -28,6 +29,7 @@ import (
 func (d *decoder) strictScan(data []byte) (encoding []error) {
 	s := &strict{file: d.file, data: data, cur: cursor{line: 1, col: 1}}
 	s.value(skipSpace(data, 0))
+	d.work += s.work
 	for _, e := range s.errs {
 		d.errs = append(d.errs, e)
 	}
@@ -50,6 +52,8 @@ type strict struct {
 	// levels holds the keys of the objects being scanned, one per
 	// nesting level, reused from object to object.
 	levels []keySet
+	// work counts key comparisons and lookups (see decoder.work).
+	work int
 }
 
 // pathElem is one step from the document to a value: an object key, or
@@ -103,7 +107,7 @@ func (s *strict) object(i int) int {
 		key := s.key(i, end)
 		i = skipSpace(s.data, skipSpace(s.data, end)+1) // past ':'
 		s.path = append(s.path[:depth], pathElem{key: key})
-		if !s.levels[depth].add(key) {
+		if !s.levels[depth].add(key, &s.work) {
 			if !reported[string(key)] {
 				if reported == nil {
 					reported = make(map[string]bool)
@@ -175,9 +179,11 @@ func (ks *keySet) reset() {
 	ks.set = nil
 }
 
-// add adds key and reports whether it was new.
-func (ks *keySet) add(key []byte) bool {
+// add adds key and reports whether it was new, counting the comparisons
+// and lookups it makes in *work.
+func (ks *keySet) add(key []byte, work *int) bool {
 	if ks.set != nil {
+		*work++
 		if _, ok := ks.set[string(key)]; ok {
 			return false
 		}
@@ -185,6 +191,7 @@ func (ks *keySet) add(key []byte) bool {
 		return true
 	}
 	for _, k := range ks.keys {
+		*work++
 		if bytes.Equal(k, key) {
 			return false
 		}
@@ -272,19 +279,50 @@ func (s *strict) problem(msg string) *Error {
 	return &Error{File: s.file, Rule: rule, Field: fieldPath(path), Err: errors.New(msg)}
 }
 
+// A hostile document can nest values thousands of levels deep under keys
+// thousands of bytes long, and every problem inside repeats the path to
+// it: written whole, the problems would grow with the square of the
+// document. A path is written with its first and last steps only, and
+// each key cut short, so that a problem costs the same whatever the
+// document around it.
+const (
+	pathEnds   = 4  // steps written at each end of a longer path
+	maxPathKey = 64 // bytes of a key written
+)
+
 // fieldPath writes path as errors name fields: "hash-value.type",
-// "access-tokens[1]".
+// "access-tokens[1]"; a long path as "x-a.b.c.d…[0][7]".
 func fieldPath(path []pathElem) string {
 	var b strings.Builder
-	for k, p := range path {
+	elided := false
+	for k := 0; k < len(path); k++ {
+		if k == pathEnds && len(path) > 2*pathEnds+1 {
+			b.WriteString("…")
+			k, elided = len(path)-pathEnds, true
+		}
+		p := path[k]
+		dot := k > 0 && !elided
+		elided = false
 		if p.key == nil {
-			fmt.Fprintf(&b, "[%d]", p.index)
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(p.index))
+			b.WriteByte(']')
 			continue
 		}
-		if k > 0 {
+		if dot {
 			b.WriteByte('.')
 		}
-		b.Write(p.key)
+		key := p.key
+		if len(key) > maxPathKey {
+			cut := maxPathKey
+			for cut > 0 && !utf8.RuneStart(key[cut]) {
+				cut--
+			}
+			b.Write(key[:cut])
+			b.WriteString("…")
+			continue
+		}
+		b.Write(key)
 	}
 	return b.String()
 }

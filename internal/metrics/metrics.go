@@ -151,3 +151,63 @@ func (c *requestCounter) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
+
+// A CertExpiry is a certificate in use, for the expiry metric.
+type CertExpiry struct {
+	Name     string // the first name it covers
+	Source   string // "file" or "acme"
+	NotAfter time.Time
+}
+
+// TLSCounts are the HTTPS listener's counts since the start.
+type TLSCounts struct {
+	Refused, Obtained, Failed uint64
+}
+
+// WatchTLS exports the certificates in use and the HTTPS listener's
+// counts, read from certs and counts at each scrape.
+func (g *Gateway) WatchTLS(certs func() []CertExpiry, counts func() TLSCounts) {
+	g.Registry.MustRegister(&tlsCollector{certs: certs, counts: counts,
+		expiry: prometheus.NewDesc(namespace+"_tls_certificate_expiry_timestamp_seconds",
+			"When each certificate in use expires, by the first name it covers and its source: file (--tls-cert) or acme.",
+			[]string{"name", "source"}, nil),
+		refused: prometheus.NewDesc(namespace+"_tls_handshakes_refused_total",
+			"TLS handshakes refused because no file covers the name asked for and the gateway does not serve it.", nil, nil),
+		orders: prometheus.NewDesc(namespace+"_tls_orders_total",
+			"Certificate orders from the ACME CA, renewals included, by result: obtained or failed.", []string{"result"}, nil),
+	})
+}
+
+type tlsCollector struct {
+	certs                   func() []CertExpiry
+	counts                  func() TLSCounts
+	expiry, refused, orders *prometheus.Desc
+}
+
+// Describe implements prometheus.Collector.
+func (c *tlsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.expiry
+	ch <- c.refused
+	ch <- c.orders
+}
+
+// Collect implements prometheus.Collector.
+func (c *tlsCollector) Collect(ch chan<- prometheus.Metric) {
+	// Two certificates for one name (a renewal and the one it
+	// replaces, both cached for a moment): the one that expires last is
+	// the one served.
+	last := map[[2]string]time.Time{}
+	for _, e := range c.certs() {
+		key := [2]string{e.Name, e.Source}
+		if t, ok := last[key]; !ok || e.NotAfter.After(t) {
+			last[key] = e.NotAfter
+		}
+	}
+	for key, t := range last {
+		ch <- prometheus.MustNewConstMetric(c.expiry, prometheus.GaugeValue, float64(t.Unix()), key[0], key[1])
+	}
+	n := c.counts()
+	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(n.Refused))
+	ch <- prometheus.MustNewConstMetric(c.orders, prometheus.CounterValue, float64(n.Obtained), "obtained")
+	ch <- prometheus.MustNewConstMetric(c.orders, prometheus.CounterValue, float64(n.Failed), "failed")
+}

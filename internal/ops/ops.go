@@ -1,10 +1,11 @@
 // Package ops serves the operator endpoints on their own listener:
 // /healthz (the process is alive), /readyz (it can serve traffic, and if
-// not, why) and /metrics (Prometheus).
+// not, why), /metrics (Prometheus) and, when asked for, /debug/pprof/.
 package ops
 
 import (
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"sync/atomic"
 
@@ -33,6 +34,18 @@ func New(reg *prometheus.Registry, checks ...Check) *Handler {
 	h.mux.HandleFunc("/readyz", h.readyz)
 	h.mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return h
+}
+
+// ServePprof serves the Go profiler under /debug/pprof/: CPU and heap
+// profiles, goroutines, execution traces. The operator turns it on
+// (--pprof); it shows the process's internals, and a CPU profile or
+// trace costs some CPU while it runs. Call it before serving.
+func (h *Handler) ServePprof() {
+	h.mux.HandleFunc("/debug/pprof/", pprof.Index)
+	h.mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	h.mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	h.mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	h.mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 }
 
 // Drain makes /readyz fail from now on, so load balancers stop sending

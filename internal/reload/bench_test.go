@@ -49,7 +49,7 @@ func benchSource(b *testing.B, kind string, data []byte) (Source, control.Store)
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			b.Fatal(err)
 		}
-		return NewFile(path), nil
+		return NewFile(path, nil), nil
 	}
 	ctx := context.Background()
 	var st control.Store

@@ -1,18 +1,19 @@
 // Package reload keeps the router's table in step with the sources of
 // its rules: the manifest file and the store.
 //
-// Each source is watched (a file is polled for changes to its size,
-// modification time and identity; the store's config version is polled,
-// and followed through notifications on PostgreSQL) and every source is
+// Each source is watched (a file through the file events of its
+// directory, and polled for changes to its size, modification time and
+// identity as the safety net; the store's config version is polled, and
+// followed through notifications on PostgreSQL) and every source is
 // re-read on demand, for SIGHUP. Each new version is decoded and
 // compiled, with the other sources' versions in use, off the request
-// path; domains whose rules did not change are taken from the table in
-// use (route.Recompile), and the store decodes only the packages whose
-// stored rule changed. Only a version that passes every check is
-// swapped in. A rejected version is logged
-// with every problem, shown on /readyz and counted, and the previous
-// table keeps serving, so a typo in a manifest push never takes a
-// gateway down.
+// path; domains whose rules, collections and https-only setting did not
+// change are taken from the table in use (route.Recompile), and the
+// store decodes only the packages and collections whose stored rule
+// changed. Only a version that passes every check is swapped in. A
+// rejected version is logged with every problem, shown on /readyz and
+// counted, and the previous table keeps serving, so a typo in a manifest
+// push never takes a gateway down.
 package reload
 
 import (
@@ -72,7 +73,7 @@ type Status struct {
 // New returns a loader for the manifest at path. Call Load once before
 // serving; it creates the router.
 func New(path string, opts route.Options, log *slog.Logger, recorder Recorder) *Loader {
-	return NewLoader([]Source{NewFile(path)}, opts, log, recorder)
+	return NewLoader([]Source{NewFile(path, log)}, opts, log, recorder)
 }
 
 // NewLoader returns a loader for the rules of sources, compiled in that

@@ -50,7 +50,7 @@ func newTwoFiles(t *testing.T, a, b string) *twoFiles {
 	f := &twoFiles{a: filepath.Join(dir, "a.json"), b: filepath.Join(dir, "b.json"), rec: &recorder{}}
 	writeFile(t, f.a, a)
 	writeFile(t, f.b, b)
-	f.srcA, f.srcB = &counted{Source: NewFile(f.a)}, &counted{Source: NewFile(f.b)}
+	f.srcA, f.srcB = &counted{Source: NewFile(f.a, nil)}, &counted{Source: NewFile(f.b, nil)}
 	f.loader = NewLoader([]Source{f.srcA, f.srcB}, routetest.Options(t), nil, f.rec)
 	trusted, _ := clientip.ParseTrusted("")
 	var err error

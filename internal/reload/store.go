@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,10 +44,10 @@ type StoreConfig struct {
 // change; Read skips decoding while it is unchanged.
 //
 // Every new version is read whole, as a change may be to a domain or an
-// organization rather than to a package, but only the packages whose
-// stored rule changed are decoded again: the others keep the rule values
-// of the read before, so that the loader compiles only the domains they
-// changed (see route.Recompile).
+// organization rather than to a package, but only the packages and
+// collections whose stored rule changed are decoded again: the others
+// keep the rule values of the read before, so that the loader compiles
+// only the domains they changed (see route.Recompile).
 type Store struct {
 	cfg StoreConfig
 	log *slog.Logger
@@ -60,6 +62,14 @@ type Store struct {
 	// at a time.
 	rules   []manifest.Rule
 	digests []digest
+	// colls are the last read's collections, routing or not, by id.
+	colls map[string]decoded
+}
+
+// decoded is a stored rule decoded, and the digest of its stored form.
+type decoded struct {
+	rule   manifest.Rule
+	digest digest
 }
 
 // digest identifies a stored rule's bytes: the first half of their
@@ -135,19 +145,40 @@ func (s *Store) read(ctx context.Context, have string) (route.RuleSet, error) {
 		return set, nil
 	}
 	var (
+		r       control.Routing
 		rules   []manifest.Rule
 		digests []digest
+		colls   map[string]decoded
 		errs    []error
 		cp      *copyWriter
 	)
 	err = s.cfg.Store.View(ctx, func(tx control.Tx) error {
 		rules = make([]manifest.Rule, 0, len(s.rules))
 		digests = make([]digest, 0, len(s.rules))
+		colls = make(map[string]decoded, len(s.colls))
 		errs = nil
 		cp.abort()
 		cp = s.newCopy(set.Version)
+		// A collection's rule is decoded once: for its host while the
+		// routing is read, and for the table; not at all when its
+		// stored rule is the one read before.
+		collectionHost := func(c control.Collection) string {
+			d := digestOf(c.Rule)
+			rule := s.colls[c.ID]
+			if rule.rule == nil || rule.digest != d {
+				dr, err := manifest.DecodeRule(collectionSource(c.ID), c.Rule, c.ID)
+				if err != nil {
+					errs = append(errs, err)
+					return ""
+				}
+				rule = decoded{rule: dr, digest: d}
+			}
+			colls[c.ID] = rule
+			return rule.rule.Common().Host
+		}
 		prev, j := s.rules, 0
-		return control.EachRoutingPackage(ctx, tx, s.cfg.BaseDomain, func(p control.Package) error {
+		var err error
+		r, err = control.EachRouting(ctx, tx, s.cfg.BaseDomain, collectionHost, func(p control.Package) error {
 			d := digestOf(p.Rule)
 			// Both reads are in package id order.
 			for j < len(prev) && manifest.PackageID(prev[j]) < p.ID {
@@ -157,18 +188,19 @@ func (s *Store) read(ctx context.Context, have string) (route.RuleSet, error) {
 			if j < len(prev) && manifest.PackageID(prev[j]) == p.ID && s.digests[j] == d {
 				rule = prev[j]
 			} else {
-				r, err := manifest.DecodeRule(packageSource(p.ID), p.Rule, p.ID)
+				dr, err := manifest.DecodeRule(packageSource(p.ID), p.Rule, p.ID)
 				if err != nil {
 					errs = append(errs, err)
 					return nil
 				}
-				rule = r
+				rule = dr
 			}
 			rules = append(rules, rule)
 			digests = append(digests, d)
 			cp.add(p.ID, p.Rule)
 			return nil
 		})
+		return err
 	})
 	if err != nil {
 		cp.abort()
@@ -178,9 +210,18 @@ func (s *Store) read(ctx context.Context, have string) (route.RuleSet, error) {
 		cp.abort()
 		return route.RuleSet{}, errors.Join(errs...)
 	}
-	s.rules, s.digests = rules, digests
+	for _, h := range r.Hosts {
+		set.Hosts = append(set.Hosts, route.Host{Name: h.Name, HTTPSOnly: h.HTTPSOnly})
+	}
+	slices.SortFunc(set.Hosts, func(a, b route.Host) int { return strings.Compare(a.Name, b.Name) })
+	cp.startCollections()
+	for _, c := range r.Collections {
+		set.Collections = append(set.Collections, route.Collection{ID: c.ID, Rule: colls[c.ID].rule})
+		cp.add(c.ID, c.Rule)
+	}
+	s.rules, s.digests, s.colls = rules, digests, colls
 	set.Rules = rules
-	if err := cp.commit(); err != nil {
+	if err := cp.commit(set.Hosts); err != nil {
 		// The copy only matters for a start during an outage:
 		// serving goes on.
 		s.log.Error("writing the local copy of the store's table", "copy", s.cfg.LocalCopy, "err", err)
@@ -191,6 +232,9 @@ func (s *Store) read(ctx context.Context, have string) (route.RuleSet, error) {
 // packageSource names a stored package in errors, where a manifest's
 // problems name the file.
 func packageSource(id string) string { return "store: package " + id }
+
+// collectionSource names a stored collection in errors.
+func collectionSource(id string) string { return "store: collection " + id }
 
 // Watch implements Source: it follows the store's change notifications
 // where it has them (PostgreSQL), and polls the config version every
@@ -233,10 +277,12 @@ func (s *Store) Watch(ctx context.Context, interval time.Duration, changed func(
 }
 
 // localCopy is the file form of the store's last table: its packages'
-// rules as the store keeps them, without the ids.
+// and collections' rules as the store keeps them, and its hosts.
 type localCopy struct {
-	Version  string         `json:"version"`
-	Packages []localPackage `json:"packages"`
+	Version     string         `json:"version"`
+	Packages    []localPackage `json:"packages"`
+	Collections []localPackage `json:"collections,omitempty"`
+	Hosts       []route.Host   `json:"hosts,omitempty"`
 }
 
 type localPackage struct {
@@ -244,9 +290,9 @@ type localPackage struct {
 	Rule json.RawMessage `json:"rule"`
 }
 
-// copyWriter writes a local copy as the packages are read, through a
-// temporary file that replaces the copy only once it is complete and
-// synced. A nil copyWriter writes nothing.
+// copyWriter writes a local copy as the packages are read, then the
+// collections and hosts, through a temporary file that replaces the copy
+// only once it is complete and synced. A nil copyWriter writes nothing.
 type copyWriter struct {
 	path string
 	f    *os.File
@@ -276,7 +322,8 @@ func (s *Store) newCopy(version string) *copyWriter {
 	return c
 }
 
-// add writes one package: rule is its stored, canonical JSON.
+// add writes one package, or one collection after startCollections:
+// rule is its stored, canonical JSON.
 func (c *copyWriter) add(id string, rule []byte) {
 	if c == nil {
 		return
@@ -310,13 +357,31 @@ func plainID(id string) bool {
 	return true
 }
 
-// commit ends the copy and puts it in place.
-func (c *copyWriter) commit() error {
+// startCollections ends the packages and starts the collections.
+func (c *copyWriter) startCollections() {
+	if c == nil {
+		return
+	}
+	c.w.WriteString(`],"collections":[`)
+	c.n = 0
+}
+
+// commit ends the copy with hosts and puts it in place.
+func (c *copyWriter) commit(hosts []route.Host) error {
 	if c == nil {
 		return nil
 	}
 	defer c.abort()
-	c.w.WriteString("]}")
+	c.w.WriteString("]")
+	if len(hosts) > 0 {
+		h, err := json.Marshal(hosts)
+		if err != nil {
+			return err
+		}
+		c.w.WriteString(`,"hosts":`)
+		c.w.Write(h)
+	}
+	c.w.WriteString("}")
 	err := c.w.Flush()
 	if err == nil {
 		err = c.f.Sync()
@@ -350,13 +415,20 @@ func readLocalCopy(path string) (route.RuleSet, error) {
 	}
 	// The version is kept: when the store answers again at the same
 	// version, nothing is recompiled.
-	set := route.RuleSet{Name: "store (local copy " + path + ")", Version: c.Version}
+	set := route.RuleSet{Name: "store (local copy " + path + ")", Version: c.Version, Hosts: c.Hosts}
 	for _, p := range c.Packages {
 		r, err := manifest.DecodeRule(path, p.Rule, p.ID)
 		if err != nil {
 			return route.RuleSet{}, err
 		}
 		set.Rules = append(set.Rules, r)
+	}
+	for _, p := range c.Collections {
+		r, err := manifest.DecodeRule(path, p.Rule, p.ID)
+		if err != nil {
+			return route.RuleSet{}, err
+		}
+		set.Collections = append(set.Collections, route.Collection{ID: p.ID, Rule: r})
 	}
 	return set, nil
 }

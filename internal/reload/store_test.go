@@ -153,7 +153,7 @@ func TestLocalCopyIDs(t *testing.T) {
 	for _, id := range ids {
 		c.add(id, rule)
 	}
-	if err := c.commit(); err != nil {
+	if err := c.commit(nil); err != nil {
 		t.Fatal(err)
 	}
 	set, err := readLocalCopy(path)

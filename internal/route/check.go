@@ -3,9 +3,12 @@ package route
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"portico/internal/control"
+	"portico/internal/gateway/docker"
+	"portico/internal/gateway/file"
 	"portico/internal/gateway/python"
 	"portico/internal/manifest"
 )
@@ -58,8 +61,8 @@ func (c *Checker) CheckCollection(field string, raw json.RawMessage) (control.Ch
 	switch r := r.(type) {
 	case *manifest.DockerV2:
 	case *manifest.FileV1:
-		if !hasVar(r.IncomingPath.Vars(), "package") {
-			return cr, control.Invalid(field+".incoming-path", "a collection's template needs a {package} variable: its value names the packages the collection creates")
+		if f, err := file.CheckCollection(r); err != nil {
+			return cr, control.Invalid(field+"."+f, "%v", err)
 		}
 	default:
 		return cr, control.Invalid(field+".type", "a collection's rule is docker-v2 (an image pattern) or file-v1 (a template with {package}), not %s", r.Type())
@@ -67,13 +70,33 @@ func (c *Checker) CheckCollection(field string, raw json.RawMessage) (control.Ch
 	return cr, nil
 }
 
-func hasVar(vars []string, name string) bool {
-	for _, v := range vars {
-		if v == name {
-			return true
-		}
+// CollectionRule implements control.RuleChecker: the package of a docker
+// image is a docker-v1 rule for the image (docker.CollectionPackage), the
+// package of a {package} value the collection's file-v1 rule with the
+// value written in (file.CollectionPackage).
+func (c *Checker) CollectionRule(raw json.RawMessage, artifact string) (control.CheckedRule, error) {
+	r, err := manifest.DecodeRule("collection", raw, placeholderID)
+	if err != nil {
+		return control.CheckedRule{}, fmt.Errorf("collection's stored rule: %w", err)
 	}
-	return false
+	var pkg manifest.Rule
+	switch r := r.(type) {
+	case *manifest.DockerV2:
+		pkg, err = docker.CollectionPackage(r, artifact)
+	case *manifest.FileV1:
+		pkg, err = file.CollectionPackage(r, artifact)
+	default:
+		err = fmt.Errorf("a collection's rule is docker-v2 or file-v1, not %s", r.Type())
+	}
+	if err != nil {
+		return control.CheckedRule{}, control.Invalid("artifact", "%v", err)
+	}
+	data, err := manifest.EncodeRuleWithoutID(pkg)
+	if err != nil {
+		return control.CheckedRule{}, err
+	}
+	// The package's rule is checked as any package's is.
+	return c.CheckRule("rule", data)
 }
 
 // ruleError turns the manifest decoder's located problems into one
@@ -105,36 +128,108 @@ func ruleError(field string, err error) error {
 // answer exactly the same requests are a conflict (whichever comes first
 // would shadow the other for good), and so are docker rules with
 // different registries: registry clients ask one host one registry.
-func (c *Checker) CheckHost(host string, pkgs []control.Package) error {
-	type owner struct {
-		what string // "package NAME (ID)" or "the manifest's rules[i]"
-		rule manifest.Rule
-	}
-	var owners []owner
-	if c.Others != nil {
-		for _, r := range c.Others(host) {
-			owners = append(owners, owner{fmt.Sprintf("the manifest's rules[%d] (%s)", r.Common().Index, r.Type()), r})
-		}
-	}
-	for _, p := range pkgs {
-		r, err := manifest.DecodeRule("store", p.Rule, p.ID)
-		if err != nil {
-			return fmt.Errorf("package %s: stored rule: %w", p.ID, err)
-		}
-		owners = append(owners, owner{fmt.Sprintf("package %q (%s)", p.Name, p.ID), r})
-	}
-	candidate := len(owners) - 1 // the last package is the one being placed
-	if len(pkgs) == 0 {
+func (c *Checker) CheckHost(host string, rules []control.HostRule) error {
+	if len(rules) == 0 {
 		return nil
 	}
-	cand := owners[candidate]
-	for _, o := range owners[:candidate] {
-		if registry, other := dockerRegistry(cand.rule), dockerRegistry(o.rule); registry != "" && other != "" && registry != other {
-			return control.Conflict("rule.registry", "%s serves docker images from %s on %s (%s): one host has one registry, as registry clients expect", o.what, other, host, "choose that registry or another domain")
+	check, err := c.HostCheck(host, rules[:len(rules)-1])
+	if err != nil {
+		return err
+	}
+	return check(rules[len(rules)-1])
+}
+
+// HostCheck implements control.RuleChecker: CheckHost for candidates
+// one after another, each rule decoded once, each candidate checked in
+// constant time.
+func (c *Checker) HostCheck(host string, rules []control.HostRule) (func(control.HostRule) error, error) {
+	h := &hostRules{host: host, keys: map[string]hostRule{}}
+	if c.Others != nil {
+		for _, r := range c.Others(host) {
+			h.add(fmt.Sprintf("the manifest's rules[%d] (%s)", r.Common().Index, r.Type()), r)
 		}
-		if k := matchKey(cand.rule); k != "" && k == matchKey(o.rule) {
-			return control.Conflict("rule", "%s answers exactly the same requests on %s: one of the two would never be used", o.what, host)
+	}
+	for _, hr := range rules {
+		r, err := decodeStored(hr)
+		if err != nil {
+			return nil, err
 		}
+		h.add(ownerName(hr), r)
+	}
+	return func(hr control.HostRule) error {
+		r, err := decodeStored(hr)
+		if err != nil {
+			return err
+		}
+		if err := h.check(r); err != nil {
+			return err
+		}
+		h.add(ownerName(hr), r)
+		return nil
+	}, nil
+}
+
+func decodeStored(hr control.HostRule) (manifest.Rule, error) {
+	r, err := manifest.DecodeRule("store", hr.Rule, hr.ID)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: stored rule: %w", hr.Kind, hr.ID, err)
+	}
+	return r, nil
+}
+
+// ownerName names a stored rule in conflicts: `package "NAME" (ID)` or
+// `collection "NAME" (ID)`.
+func ownerName(hr control.HostRule) string { return fmt.Sprintf("%s %q (%s)", hr.Kind, hr.Name, hr.ID) }
+
+// hostRules are the rules of one host, as CheckHost compares them: what
+// each answers, and the registries of its docker rules.
+type hostRules struct {
+	host string
+	n    int // rules added
+	// keys holds the first rule with each match key.
+	keys map[string]hostRule
+	// registries holds the first rule of each distinct docker registry.
+	registries []hostRule
+}
+
+// A hostRule names a rule ("package NAME (ID)") and says where it came
+// among the host's rules; url is a docker rule's registry.
+type hostRule struct {
+	what, url string
+	at        int
+}
+
+func (h *hostRules) add(what string, r manifest.Rule) {
+	if k := matchKey(r); k != "" {
+		if _, ok := h.keys[k]; !ok {
+			h.keys[k] = hostRule{what: what, at: h.n}
+		}
+	}
+	if reg := dockerRegistry(r); reg != "" && !slices.ContainsFunc(h.registries, func(x hostRule) bool { return x.url == reg }) {
+		h.registries = append(h.registries, hostRule{what: what, url: reg, at: h.n})
+	}
+	h.n++
+}
+
+// check refuses r for the first rule, in the order they were added, that
+// conflicts with it.
+func (h *hostRules) check(r manifest.Rule) error {
+	reg, haveReg := hostRule{}, false
+	if mine := dockerRegistry(r); mine != "" {
+		for _, x := range h.registries {
+			if x.url != mine && (!haveReg || x.at < reg.at) {
+				reg, haveReg = x, true
+			}
+		}
+	}
+	k := matchKey(r)
+	same, haveSame := h.keys[k]
+	haveSame = haveSame && k != ""
+	switch {
+	case haveReg && (!haveSame || reg.at <= same.at):
+		return control.Conflict("rule.registry", "%s serves docker images from %s on %s (%s): one host has one registry, as registry clients expect", reg.what, reg.url, h.host, "choose that registry or another domain")
+	case haveSame:
+		return control.Conflict("rule", "%s answers exactly the same requests on %s: one of the two would never be used", same.what, h.host)
 	}
 	return nil
 }

@@ -57,6 +57,9 @@ const (
 	rankPython
 	rankTelemetry
 	rankNPM
+	// A collection's file-v1 rule comes after every package of its
+	// domain, but before catch-all-v1, which would leave it nothing.
+	rankFileCollection
 	rankCatchAll
 )
 
@@ -88,6 +91,37 @@ type RuleSet struct {
 	Version string
 	// Rules are validated rules, in the source's order.
 	Rules []manifest.Rule
+	// Collections are the rules of collections: each serves what no
+	// rule of its domain serves, and creates packages (see Collection).
+	Collections []Collection
+	// Hosts are the hosts the source serves, with their settings,
+	// whether or not it has rules for them yet: the store's verified
+	// domains and its organizations' domains under the base domain.
+	// They get certificates (Table.Serves) from the first request on.
+	Hosts []Host
+}
+
+// A Host is a host a source serves.
+type Host struct {
+	// Name is a host key (manifest.HostKey).
+	Name string `json:"name"`
+	// HTTPSOnly redirects the host's plain HTTP requests to HTTPS, as a
+	// rule's "https-only" does.
+	HTTPSOnly bool `json:"https_only,omitempty"`
+}
+
+// A Collection is the rule of a collection: a docker-v2 rule, or a
+// file-v1 rule with a {package} variable (file.CheckCollection). It
+// compiles into the table as an ordinary rule that every rule of its
+// domain takes precedence over, whatever their source: a docker-v2 rule
+// tried after the domain's docker rules, a file-v1 rule after every
+// kind but catch-all-v1. Its downloads count under the id of the
+// package the collection creates for each artifact, and report the
+// artifact in gateway.Result.Collected.
+type Collection struct {
+	// ID is the collection's id.
+	ID   string
+	Rule manifest.Rule
 }
 
 // Compile builds a routing table from a validated manifest.
@@ -107,13 +141,15 @@ func CompileSets(opts Options, sets ...RuleSet) (*Table, error) {
 }
 
 // Recompile is CompileSets that takes from prev, a table compiled with
-// the same options, every domain whose rules are the same values in the
-// same order, instead of compiling it again: after a change to a few
-// rules of one source, only their domains are compiled, and the new
-// table shares the rest with prev. prev may be nil.
+// the same options, every domain that would compile the same: its rules
+// and its collections the same values in the same order, and its
+// https-only setting unchanged. After a change to a few rules of one
+// source, only their domains are compiled, and the new table shares the
+// rest with prev. prev may be nil.
 func Recompile(prev *Table, opts Options, sets ...RuleSet) (*Table, error) {
 	// The rules, grouped by host in order of first appearance, in one
-	// array: hosts[i]'s are grouped[start[i]:start[i+1]].
+	// array: hosts[i]'s are grouped[start[i]:start[i+1]]. Hosts that
+	// have collections and no rules follow, with none.
 	index := make(map[string]int32)
 	var hosts []string
 	var start []int32
@@ -132,6 +168,25 @@ func Recompile(prev *Table, opts Options, sets ...RuleSet) (*Table, error) {
 			n++
 		}
 	}
+	// Collections are few beside rules: a map of them is cheap, and
+	// none is made without them.
+	var collsByHost map[string][]Collection
+	nColls := 0
+	for _, set := range sets {
+		for _, c := range set.Collections {
+			if collsByHost == nil {
+				collsByHost = make(map[string][]Collection)
+			}
+			h := c.Rule.Common().Host
+			if _, ok := index[h]; !ok {
+				index[h] = int32(len(hosts))
+				hosts = append(hosts, h)
+				start = append(start, 0)
+			}
+			collsByHost[h] = append(collsByHost[h], c)
+			nColls++
+		}
+	}
 	start = append(start, 0)
 	sum := int32(0)
 	for i, c := range start {
@@ -147,20 +202,39 @@ func Recompile(prev *Table, opts Options, sets ...RuleSet) (*Table, error) {
 		}
 	}
 
-	t := &Table{domains: make(map[string]*Domain, len(hosts)), rules: n}
+	t := &Table{
+		domains: make(map[string]*Domain, len(hosts)),
+		served:  make(map[string]bool, len(hosts)),
+		rules:   n + nColls,
+	}
+	for _, set := range sets {
+		for _, h := range set.Hosts {
+			t.served[h.Name] = t.served[h.Name] || h.HTTPSOnly
+		}
+	}
 	c := compiler{opts: opts}
 	for i, h := range hosts {
 		rules := grouped[start[i]:start[i+1]]
+		colls := collsByHost[h]
+		// One rule of any source that asks for HTTPS only makes the
+		// whole domain so: a plain request cannot know which rule it
+		// would have matched before it is redirected.
+		httpsOnly := t.served[h] ||
+			slices.ContainsFunc(rules, func(r manifest.Rule) bool { return r.Common().HTTPSOnly }) ||
+			slices.ContainsFunc(colls, func(c Collection) bool { return c.Rule.Common().HTTPSOnly })
+		t.served[h] = httpsOnly
 		if prev != nil {
-			if d := prev.domains[h]; d != nil && slices.Equal(d.src, rules) {
+			if d := prev.domains[h]; d != nil && d.httpsOnly == httpsOnly &&
+				slices.Equal(d.src, rules) && slices.Equal(d.colls, colls) {
 				t.domains[h] = d
 				continue
 			}
 		}
-		d, err := c.domain(h, rules)
+		d, err := c.domain(h, rules, colls)
 		if err != nil {
 			return nil, fmt.Errorf("%sdomain %s: %w", sourcesOf(h, sets), h, err)
 		}
+		d.httpsOnly = httpsOnly
 		t.domains[h] = d
 	}
 	return t, nil
@@ -171,7 +245,8 @@ func Recompile(prev *Table, opts Options, sets ...RuleSet) (*Table, error) {
 func sourcesOf(host string, sets []RuleSet) string {
 	var names []string
 	for _, set := range sets {
-		if set.Name != "" && slices.ContainsFunc(set.Rules, func(r manifest.Rule) bool { return r.Common().Host == host }) {
+		if set.Name != "" && (slices.ContainsFunc(set.Rules, func(r manifest.Rule) bool { return r.Common().Host == host }) ||
+			slices.ContainsFunc(set.Collections, func(c Collection) bool { return c.Rule.Common().Host == host })) {
 			names = append(names, set.Name)
 		}
 	}
@@ -191,9 +266,9 @@ type compiler struct {
 	prefixes radixBuilder
 }
 
-// domain compiles the rules of host. The domain keeps a copy of the
-// slice, never rules itself.
-func (c *compiler) domain(host string, rules []manifest.Rule) (*Domain, error) {
+// domain compiles the rules and collections of host. The domain keeps
+// copies of the slices, never the slices themselves.
+func (c *compiler) domain(host string, rules []manifest.Rule, colls []Collection) (*Domain, error) {
 	opts := c.opts
 	clear(c.entries)
 	entries := c.entries[:0]
@@ -202,6 +277,7 @@ func (c *compiler) domain(host string, rules []manifest.Rule) (*Domain, error) {
 	var pythonRules []*manifest.PythonV1
 	var dockerV1 []*manifest.DockerV1
 	var dockerV2 []*manifest.DockerV2
+	var dockerColls []*manifest.DockerV2
 	var pythonIndexes []*manifest.PythonIndex
 	var npmRules []*manifest.NPM
 	for i, r := range rules {
@@ -276,6 +352,36 @@ func (c *compiler) domain(host string, rules []manifest.Rule) (*Domain, error) {
 		}
 		entries = append(entries, e)
 	}
+	for i, coll := range colls {
+		e := entry{index: len(rules) + i}
+		switch r := coll.Rule.(type) {
+		case *manifest.DockerV2:
+			if r.RuleID != coll.ID {
+				// Events name the collection as the rule that served.
+				cp := *r
+				cp.RuleID = coll.ID
+				r = &cp
+			}
+			dockerColls = append(dockerColls, r)
+			if len(dockerV1)+len(dockerV2)+len(dockerColls) > 1 {
+				continue
+			}
+			e.rank, e.seg, e.keyed = rankDockerV2, "v2", true
+		case *manifest.FileV1:
+			if field, err := file.CheckCollection(r); err != nil {
+				return nil, fmt.Errorf("collection %s: %s: %w", coll.ID, field, err)
+			}
+			e.rank = rankFileCollection
+			e.specLo = int32(len(c.spec))
+			c.spec = r.IncomingPath.AppendExpandEmpty(c.spec)
+			e.specHi = int32(len(c.spec))
+			e.prefix, e.prefixed = literalPrefix(r.IncomingPath), true
+			e.rule = file.NewCollection(r, coll.ID)
+		default:
+			return nil, fmt.Errorf("collection %s: a collection's rule is docker-v2 or file-v1, not %s", coll.ID, coll.Rule.Type())
+		}
+		entries = append(entries, e)
+	}
 	if len(pythonRules) > 0 || len(pythonIndexes) > 0 {
 		repo, err := python.New(pythonRules, pythonIndexes, opts.Python)
 		if err != nil {
@@ -287,8 +393,8 @@ func (c *compiler) domain(host string, rules []manifest.Rule) (*Domain, error) {
 			}
 		}
 	}
-	if len(dockerV1)+len(dockerV2) > 0 {
-		h, err := docker.New(dockerV1, dockerV2, opts.Docker)
+	if len(dockerV1)+len(dockerV2)+len(dockerColls) > 0 {
+		h, err := docker.New(dockerV1, dockerV2, dockerColls, opts.Docker)
 		if err != nil {
 			return nil, err
 		}
@@ -318,7 +424,7 @@ func (c *compiler) domain(host string, rules []manifest.Rule) (*Domain, error) {
 	}
 	slices.SortStableFunc(entries, c.compare)
 
-	d := &Domain{Name: host, src: slices.Clone(rules), rules: make([]gateway.Rule, len(entries)), bodyTimeout: opts.BodyTimeout}
+	d := &Domain{Name: host, src: slices.Clone(rules), colls: slices.Clone(colls), rules: make([]gateway.Rule, len(entries)), bodyTimeout: opts.BodyTimeout}
 	c.prefixes.reset()
 	for i, e := range entries {
 		d.rules[i] = e.rule
@@ -346,7 +452,7 @@ func (c *compiler) compare(a, b entry) int {
 		return r
 	}
 	switch a.rank {
-	case rankFileV1:
+	case rankFileV1, rankFileCollection:
 		if r := comparePieces(c.spec[b.specLo:b.specHi], c.spec[a.specLo:a.specHi]); r != 0 {
 			return r
 		}

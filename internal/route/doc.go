@@ -17,7 +17,8 @@
 // the old table or the new one, never a mix, and no lock is taken on the
 // request path. Domains are immutable too, so a table compiled after a
 // change (Recompile) shares with the one before it every domain whose
-// rules did not change: a write to one package compiles one domain.
+// rules, collections and https-only setting did not change: a write to
+// one package compiles one domain.
 //
 // Precedence within a domain follows Scarf Gateway: docker-v1, docker-v2,
 // pixel, scarf-js, file-v1 (most specific template first), file-v2 (by
@@ -26,4 +27,12 @@
 // path, so only catch-all follows it), catch-all; rules of the same kind
 // and specificity keep manifest order. Unlike Scarf's, the order is total, so
 // the same manifest always routes the same way.
+//
+// Collections (RuleSet.Collections) compile to ordinary rules placed
+// after every rule of their domain: a docker collection after the
+// domain's docker rules, a file collection after every kind but
+// catch-all. A rule compiled from a collection counts each download
+// under the id of the package the collection creates for the artifact,
+// and the Router hands the downloads to its Collector, which creates
+// the packages off the request path.
 package route

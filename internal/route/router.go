@@ -24,15 +24,62 @@ type Observer interface {
 	Observe(kind event.Kind, outcome event.Outcome, status int, elapsed time.Duration)
 }
 
+// A Recorder is a ResponseWriter that wants to know what the router made
+// of its request: the access log and traces, which wrap the router. The
+// router tells it once per request, after answering.
+type Recorder interface {
+	RecordResult(host string, kind event.Kind, outcome event.Outcome)
+}
+
+// A Collector creates the packages of collections' downloads, off the
+// request path. Collect must not block.
+type Collector interface {
+	Collect(c gateway.Collected)
+}
+
+// An Extra answers requests that no rule answers, on paths it handles,
+// whatever their host: the gateway's badges.
+type Extra interface {
+	http.Handler
+	// Handles reports whether the Extra answers path.
+	Handles(path string) bool
+}
+
 // Router serves every request from the current Table.
 type Router struct {
-	table    atomic.Pointer[Table]
-	trusted  *clientip.Trusted
-	emitter  Emitter
-	observer Observer
-	fallback DefaultDomain
-	log      *slog.Logger
+	table     atomic.Pointer[Table]
+	trusted   *clientip.Trusted
+	emitter   Emitter
+	observer  Observer
+	collector Collector
+	extra     Extra
+	fallback  DefaultDomain
+	log       *slog.Logger
+	// httpsPort is what redirects to HTTPS put after the host: "" for
+	// 443, else ":PORT".
+	httpsPort string
 }
+
+// SetHTTPSPort sets the port that redirects to HTTPS name, the public
+// port of the HTTPS listener; without it, or with 443, they name none.
+// Call it before the router serves.
+func (rt *Router) SetHTTPSPort(port int) {
+	rt.httpsPort = ""
+	if port != 0 && port != 443 {
+		rt.httpsPort = ":" + strconv.Itoa(port)
+	}
+}
+
+// SetExtra sets what answers the requests that no rule answers on the
+// paths it handles. Rules come first, so that a domain's own rules keep
+// every path they serve, as in Scarf Gateway. Call it before the router
+// serves.
+func (rt *Router) SetExtra(x Extra) { rt.extra = x }
+
+// SetCollector sets what creates the packages of collections' downloads.
+// Without one, collections serve and count downloads but create nothing.
+// Call it before the router serves.
+func (rt *Router) SetCollector(c Collector) { rt.collector = c }
 
 // DefaultDomain says which domain answers a request whose host no domain
 // of the table names, as a web server's default server does. The zero
@@ -98,14 +145,27 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if rt.observer != nil {
 			rt.observer.Observe(event.KindNone, event.OutcomeError, http.StatusBadRequest, time.Since(start))
 		}
+		if rec, ok := w.(Recorder); ok {
+			rec.RecordResult("", event.KindNone, event.OutcomeError)
+		}
 		return
+	}
+	d := t.Domain(host)
+	if d != nil && d.httpsOnly || d == nil && t.HTTPSOnly(host) {
+		if !https {
+			status := rt.toHTTPS(w, r, host)
+			if rt.observer != nil {
+				rt.observer.Observe(event.KindNone, event.OutcomeRedirect, status, time.Since(start))
+			}
+			return
+		}
+		w.Header()["Strict-Transport-Security"] = hsts
 	}
 	req := gateway.NewRequest(r, host)
 	req.Port, req.HTTPS = port, https
 
 	var res gateway.Result
 	ok = false
-	d := t.Domain(host)
 	if d == nil {
 		if d = rt.fallbackDomain(t); d != nil {
 			req.Domain = d.Name
@@ -115,15 +175,39 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		res, ok = d.Serve(w, req)
 	}
 	if !ok {
-		if d == nil {
+		switch {
+		case rt.extra != nil && rt.extra.Handles(r.URL.Path):
+			sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+			rt.extra.ServeHTTP(sw, r)
+			res = gateway.Result{Status: sw.status, Outcome: event.OutcomeServe, Uncounted: true}
+			switch sw.status {
+			case http.StatusNotModified:
+				res.Outcome = event.OutcomeNotModified
+			case http.StatusNotFound:
+				res.Outcome = event.OutcomeNotFound
+			}
+		case d == nil:
 			rt.unknownHost(w, req)
-		} else {
+			res = gateway.Result{Status: http.StatusNotFound, Outcome: event.OutcomeNotFound, Uncounted: true}
+		default:
 			gateway.NotFound(w, req.RawPath)
+			res = gateway.Result{Status: http.StatusNotFound, Outcome: event.OutcomeNotFound, Uncounted: true}
 		}
-		res = gateway.Result{Status: http.StatusNotFound, Outcome: event.OutcomeNotFound, Uncounted: true}
 	}
 	if rt.observer != nil {
 		rt.observer.Observe(res.Event.Kind, res.Outcome, res.Status, time.Since(start))
+	}
+	if rec, ok := w.(Recorder); ok {
+		rec.RecordResult(req.Host, res.Event.Kind, res.Outcome)
+	}
+	if res.Collected.Collection != "" && rt.collector != nil {
+		// The package is created for a download only, whether or not
+		// the client lets it be counted: creating it records nothing
+		// about the client.
+		res.Event.Method, res.Event.Status = r.Method, res.Status
+		if res.Event.Download() {
+			rt.collector.Collect(res.Collected)
+		}
 	}
 	if !res.Uncounted && rt.emitter != nil && !optedOut(r) {
 		rt.emit(req, &res, start)
@@ -139,6 +223,31 @@ func (rt *Router) unknownHost(w http.ResponseWriter, req *gateway.Request) {
 	}
 	gateway.UnknownHost(w, req)
 }
+
+// toHTTPS redirects a plain HTTP request to the same URL over HTTPS, and
+// returns the status: 301 for GET and HEAD, which every client follows,
+// and 308 for other methods, which keeps the method and the body. The
+// request is not served, and not counted: its HTTPS twin will be.
+func (rt *Router) toHTTPS(w http.ResponseWriter, r *http.Request, host string) int {
+	status := http.StatusPermanentRedirect
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		status = http.StatusMovedPermanently
+	}
+	h := w.Header()
+	if strings.IndexByte(host, ':') >= 0 {
+		host = "[" + host + "]" // an IPv6 address
+	}
+	h["Location"] = []string{"https://" + host + rt.httpsPort + r.URL.RequestURI()}
+	h["Content-Length"] = zeroLength
+	w.WriteHeader(status)
+	return status
+}
+
+var zeroLength = []string{"0"}
+
+// hsts tells browsers to ask an HTTPS-only domain over HTTPS only, for a
+// year: the domain and not its subdomains, which may be other domains'.
+var hsts = []string{"max-age=31536000"}
 
 const badHostBody = "400 Bad Request: the Host header, or a trusted proxy's X-Forwarded-Host or X-Forwarded-Proto, is not a valid host[:port] or protocol\n"
 
@@ -211,3 +320,16 @@ func anyIs1(lines []string) bool {
 	}
 	return false
 }
+
+// statusWriter notes the status an Extra answers with, for the metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -14,11 +14,27 @@ import (
 // never modify it.
 type Table struct {
 	domains map[string]*Domain
-	rules   int
+	// served holds every host of the table's sources, with rules or
+	// not, and whether it is HTTPS only.
+	served map[string]bool
+	rules  int
 }
 
 // Domain returns the rules of host, a key made by ParseHost, or nil.
 func (t *Table) Domain(host string) *Domain { return t.domains[host] }
+
+// Serves reports whether a source of the table serves host, a key made
+// by ParseHost (a lower-case name without port or trailing dot): a host
+// of its rules, or one a source names without rules yet. It is the test
+// a host passes to get a certificate: one map lookup.
+func (t *Table) Serves(host string) bool {
+	_, ok := t.served[host]
+	return ok
+}
+
+// HTTPSOnly reports whether host's plain HTTP requests are redirected to
+// HTTPS.
+func (t *Table) HTTPSOnly(host string) bool { return t.served[host] }
 
 // Domains returns the number of hosts the table serves.
 func (t *Table) Domains() int { return len(t.domains) }
@@ -44,18 +60,21 @@ func (t *Table) DomainNames() []string {
 	return names
 }
 
-// Rules returns the number of manifest rules the table was compiled from.
-// Rules that share one handler (a domain's docker, Python or npm rules)
-// each count, so the number is the one `portico check` reports.
+// Rules returns the number of manifest rules the table was compiled
+// from, collections' rules included. Rules that share one handler (a
+// domain's docker, Python or npm rules) each count, so the number is the
+// one `portico check` reports.
 func (t *Table) Rules() int { return t.rules }
 
 // A Domain is the compiled rules of one host.
 type Domain struct {
 	Name string
-	// src is the rules the domain was compiled from, in their order:
-	// a table compiled after a change takes the domains whose rules are
-	// the same from the table before it.
+	// src and colls are the rules and collections the domain was
+	// compiled from, in their order: a table compiled after a change
+	// takes the domains whose rules, collections and httpsOnly are the
+	// same from the table before it.
 	src   []manifest.Rule
+	colls []Collection
 	rules []gateway.Rule // in precedence order
 	// Candidate rules for a request, as positions into rules:
 	// prefixes holds the template rules under the literal prefix their
@@ -69,7 +88,13 @@ type Domain struct {
 	// bodyTimeout is Options.BodyTimeout, handed to rules with each
 	// request.
 	bodyTimeout time.Duration
+	// httpsOnly redirects plain HTTP requests to HTTPS.
+	httpsOnly bool
 }
+
+// HTTPSOnly reports whether the domain's plain HTTP requests are
+// redirected to HTTPS.
+func (d *Domain) HTTPSOnly() bool { return d.httpsOnly }
 
 // Serve offers req to the candidate rules in precedence order and reports
 // the result of the first that takes it. A query of more parameters than

@@ -1,15 +1,21 @@
-// Package server runs HTTP listeners with production settings: header
-// size and time limits, idle connection limits, panic recovery and a
-// bounded graceful shutdown.
+// Package server runs HTTP and HTTPS listeners with production settings:
+// header size and time limits, idle connection limits, panic recovery, a
+// bounded graceful shutdown, and HTTP/2 on HTTPS. The standard library's
+// own error log, which names the client's address ("TLS handshake error
+// from ADDR"), has the addresses taken out before it is written.
 package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
+	"strings"
 	"time"
 )
 
@@ -20,13 +26,25 @@ type Limits struct {
 	IdleTimeout    time.Duration
 }
 
-// A Server is one HTTP listener.
+// A Server is one HTTP or HTTPS listener.
 type Server struct {
 	name string
 	srv  *http.Server
 	ln   net.Listener
+	tls  bool
 	log  *slog.Logger
 	done chan error
+}
+
+// ListenTLS binds addr for handler over TLS with cfg, which must choose
+// certificates (GetCertificate). HTTP/2 is offered unless cfg's
+// NextProtos leave it out. Nothing is served until Start.
+func ListenTLS(name, addr string, handler http.Handler, cfg *tls.Config, lim Limits, log *slog.Logger) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return NewTLS(name, ln, handler, cfg, lim, log), nil
 }
 
 // Listen binds addr for handler. Nothing is served until Start.
@@ -35,7 +53,21 @@ func Listen(name, addr string, handler http.Handler, lim Limits, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{
+	return New(name, ln, handler, lim, log), nil
+}
+
+// NewTLS is ListenTLS on a listener bound already, for a caller that
+// needs the address before it can build cfg or handler.
+func NewTLS(name string, ln net.Listener, handler http.Handler, cfg *tls.Config, lim Limits, log *slog.Logger) *Server {
+	s := New(name, ln, handler, lim, log)
+	s.srv.TLSConfig = cfg
+	s.tls = true
+	return s
+}
+
+// New is Listen on a listener bound already.
+func New(name string, ln net.Listener, handler http.Handler, lim Limits, log *slog.Logger) *Server {
+	return &Server{
 		name: name,
 		ln:   ln,
 		log:  log,
@@ -48,10 +80,9 @@ func Listen(name, addr string, handler http.Handler, lim Limits, log *slog.Logge
 			// No read or write timeout: a docker push or a large
 			// proxied download legitimately takes long. Stalled
 			// transfers are bounded by the upstream client.
-			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+			ErrorLog: stdlog.New(scrubber{log.Handler()}, "", 0),
 		},
 	}
-	return s, nil
 }
 
 // Addr returns the bound address.
@@ -60,7 +91,13 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // Start serves in the background.
 func (s *Server) Start() {
 	go func() {
-		err := s.srv.Serve(s.ln)
+		var err error
+		if s.tls {
+			// The certificates come from TLSConfig.GetCertificate.
+			err = s.srv.ServeTLS(s.ln, "", "")
+		} else {
+			err = s.srv.Serve(s.ln)
+		}
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
@@ -102,4 +139,34 @@ func recoverPanics(next http.Handler, log *slog.Logger) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// scrubber writes the lines of net/http's error log (handshake failures,
+// malformed requests) to a slog handler at debug level, with every word
+// that is an address, with or without a port, replaced: they name
+// clients.
+type scrubber struct{ h slog.Handler }
+
+func (s scrubber) Write(p []byte) (int, error) {
+	ctx := context.Background()
+	if !s.h.Enabled(ctx, slog.LevelDebug) {
+		return len(p), nil
+	}
+	words := strings.Fields(string(p))
+	for i, w := range words {
+		if isAddr(strings.TrimRight(w, ":,;")) {
+			words[i] = "[client]"
+		}
+	}
+	r := slog.NewRecord(time.Now(), slog.LevelDebug, strings.Join(words, " "), 0)
+	return len(p), s.h.Handle(ctx, r)
+}
+
+// isAddr reports whether w is an IP address or an address and port.
+func isAddr(w string) bool {
+	if _, err := netip.ParseAddrPort(w); err == nil {
+		return true
+	}
+	_, err := netip.ParseAddr(strings.Trim(w, "[]"))
+	return err == nil
 }

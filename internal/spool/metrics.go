@@ -1,6 +1,10 @@
 package spool
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Collectors returns the Prometheus metrics of the spool and of the store
 // behind it, to be registered by the caller.
@@ -30,6 +34,13 @@ func (s *Spool) Collectors() []prometheus.Collector {
 					return 1
 				}
 				return 0
+			}),
+		gauge("store_lag_seconds", "Age of the oldest event that the analytics store has not taken yet (to within a second); 0 when it has them all.",
+			func(st Stats) float64 {
+				if st.Oldest.IsZero() {
+					return 0
+				}
+				return max(0, time.Since(st.Oldest).Seconds())
 			}),
 		gauge("store_last_commit_timestamp_seconds", "When the analytics store last took a batch.",
 			func(st Stats) float64 {

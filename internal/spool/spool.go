@@ -38,6 +38,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"portico/internal/event"
 	"portico/internal/store"
 )
@@ -65,6 +69,8 @@ type Config struct {
 	// spooled; the rest stays on disk for the next start. Default 5s.
 	DrainTimeout time.Duration
 	Logger       *slog.Logger
+	// Tracer, when set, gives every append to the store a span.
+	Tracer trace.Tracer
 }
 
 // Stats are the spool's counters.
@@ -77,6 +83,11 @@ type Stats struct {
 	StoreUp      bool      // the last store append succeeded
 	LastCommit   time.Time // when the store last took a batch
 	LastError    string    // the last store error, when StoreUp is false
+	// Oldest is when the oldest event not yet in the store was spooled
+	// (to within markSpan), zero when the store has every event.
+	// Events a previous run left are dated by the first event of their
+	// segment.
+	Oldest time.Time
 }
 
 // Spool is a durable sink in front of a store.
@@ -91,6 +102,10 @@ type Spool struct {
 	buf      []byte
 	pending  atomic.Int64 // bytes written but not committed
 	writeErr error        // the last write failure, for the log
+	// marks date the spooled bytes not yet committed, oldest first;
+	// cursor is how far the committer has come.
+	marks  []mark
+	cursor position
 
 	items   chan item
 	stop    chan struct{} // Close was called
@@ -116,6 +131,29 @@ type segment struct {
 	// created is when the segment was started, for rotation.
 	created time.Time
 }
+
+// position is a place in the spool: a byte offset in a segment.
+type position struct {
+	seq uint64
+	off int64
+}
+
+func (p position) before(q position) bool {
+	return p.seq < q.seq || p.seq == q.seq && p.off < q.off
+}
+
+// A mark says that the bytes of segment seq up to end, after those of
+// the mark before, were spooled at or after at (unix nanoseconds). Writes
+// within markSpan of a mark extend it rather than add one, which bounds
+// the marks to one per markSpan whatever the rate, and the store lag's
+// error to markSpan.
+type mark struct {
+	seq uint64
+	end int64
+	at  int64
+}
+
+const markSpan = time.Second
 
 // item is a batch handed to the committer from memory: the events that
 // were written to seg at [start, end).
@@ -206,8 +244,12 @@ func (s *Spool) load() error {
 		if err != nil {
 			return fmt.Errorf("spool: %w", err)
 		}
-		s.segs = append(s.segs, &segment{seq: seq, path: filepath.Join(s.cfg.Dir, name), size: info.Size(), closed: true})
+		seg := &segment{seq: seq, path: filepath.Join(s.cfg.Dir, name), size: info.Size(), closed: true}
+		s.segs = append(s.segs, seg)
 		s.pending.Add(info.Size())
+		if seg.size > 0 {
+			s.marks = append(s.marks, mark{seq: seq, end: seg.size, at: firstEventTime(seg.path, info.ModTime()).UnixNano()})
+		}
 	}
 	slices.SortFunc(s.segs, func(a, b *segment) int {
 		switch {
@@ -218,7 +260,35 @@ func (s *Spool) load() error {
 		}
 		return 0
 	})
+	slices.SortFunc(s.marks, func(a, b mark) int {
+		switch {
+		case a.seq < b.seq:
+			return -1
+		case a.seq > b.seq:
+			return 1
+		}
+		return 0
+	})
 	return nil
+}
+
+// firstEventTime returns the time of the first event in a segment left
+// by a previous run, or fallback when it cannot be read.
+func firstEventTime(path string, fallback time.Time) time.Time {
+	f, err := os.Open(path)
+	if err != nil {
+		return fallback
+	}
+	defer f.Close()
+	line, err := bufio.NewReaderSize(f, 64<<10).ReadSlice('\n')
+	if err != nil {
+		return fallback
+	}
+	e, err := event.Parse(bytes.TrimSuffix(line, []byte("\n")))
+	if err != nil || e.Time.IsZero() || e.Time.After(fallback) {
+		return fallback
+	}
+	return e.Time
 }
 
 // startSegment starts a new active segment. The caller holds s.mu or has
@@ -292,6 +362,7 @@ func (s *Spool) Write(_ context.Context, batch []event.Event) error {
 	start := active.size
 	active.size += int64(n)
 	s.pending.Add(int64(n))
+	s.markWritten(active, time.Now())
 	s.dirty = s.dirty || n > 0
 	if err != nil {
 		// A partial line may now end the segment; start a new one so
@@ -309,6 +380,34 @@ func (s *Spool) Write(_ context.Context, batch []event.Event) error {
 		// read this batch back from the segment.
 	}
 	return nil
+}
+
+// markWritten dates the bytes of active written last. The caller holds
+// s.mu.
+func (s *Spool) markWritten(active *segment, now time.Time) {
+	at := now.UnixNano()
+	if k := len(s.marks); k > 0 {
+		if m := &s.marks[k-1]; m.seq == active.seq && at-m.at < int64(markSpan) {
+			m.end = active.size
+			return
+		}
+	}
+	s.marks = append(s.marks, mark{seq: active.seq, end: active.size, at: at})
+}
+
+// advance records that the store has everything up to p, and forgets
+// the marks of what it has.
+func (s *Spool) advance(p position) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cursor = p
+	i := 0
+	for i < len(s.marks) && !p.before(position{s.marks[i].seq, s.marks[i].end}) {
+		i++
+	}
+	if i > 0 {
+		s.marks = slices.Delete(s.marks, 0, i)
+	}
 }
 
 // idle reports whether the active segment has been fully committed for a
@@ -389,6 +488,13 @@ func (s *Spool) Close() error {
 func (s *Spool) Stats() Stats {
 	s.mu.Lock()
 	segs := len(s.segs)
+	var oldest int64
+	for _, m := range s.marks {
+		if s.cursor.before(position{m.seq, m.end}) {
+			oldest = m.at
+			break
+		}
+	}
 	s.mu.Unlock()
 	st := Stats{
 		PendingBytes: s.pending.Load(),
@@ -400,6 +506,9 @@ func (s *Spool) Stats() Stats {
 	}
 	if ms := s.lastCommit.Load(); ms != 0 {
 		st.LastCommit = time.UnixMilli(ms)
+	}
+	if oldest != 0 && st.PendingBytes > 0 {
+		st.Oldest = time.Unix(0, oldest)
 	}
 	if !st.StoreUp {
 		st.LastError, _ = s.lastErr.Load().(string)
@@ -476,6 +585,7 @@ func (s *Spool) commit() {
 			}
 			s.pending.Add(-(end - off))
 			off = end
+			s.advance(position{cur.seq, off})
 		default:
 			// Batches were skipped: read them, and this one, back.
 			if err := catchUp(); err != nil {
@@ -502,6 +612,7 @@ func (s *Spool) catchUp(cur *segment, off int64) (*segment, int64, error) {
 		if off < size {
 			n, err := s.replay(cur, off, size)
 			off += n
+			s.advance(position{cur.seq, off})
 			if err != nil {
 				return cur, off, err
 			}
@@ -522,6 +633,7 @@ func (s *Spool) catchUp(cur *segment, off int64) (*segment, int64, error) {
 			return cur, off, nil
 		}
 		cur, off = next, 0
+		s.advance(position{cur.seq, 0})
 	}
 }
 
@@ -549,6 +661,7 @@ func (s *Spool) replay(seg *segment, off, end int64) (int64, error) {
 		}
 		consumed += batchBytes
 		s.pending.Add(-batchBytes)
+		s.advance(position{seg.seq, off + consumed})
 		batch, batchBytes = batch[:0], 0
 		return nil
 	}
@@ -597,8 +710,19 @@ func (s *Spool) store(events []event.Event) error {
 	var lastLog time.Time
 	for {
 		ctx, cancel := context.WithTimeout(s.ctx, time.Minute)
+		var span trace.Span
+		if s.cfg.Tracer != nil {
+			ctx, span = s.cfg.Tracer.Start(ctx, "store append", trace.WithAttributes(attribute.Int("portico.events", len(events))))
+		}
 		err := s.cfg.Store.Append(ctx, events)
 		cancel()
+		if span != nil {
+			if err != nil {
+				span.RecordError(err)
+				span.SetStatus(codes.Error, "the store did not take the batch; it stays spooled")
+			}
+			span.End()
+		}
 		if err == nil {
 			s.committed.Add(uint64(len(events)))
 			s.lastCommit.Store(time.Now().UnixMilli())

@@ -326,3 +326,64 @@ func BenchmarkWrite(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*len(events))/b.Elapsed().Seconds(), "events/s")
 }
+
+// TestStoreLag checks the age of the oldest event the store has not
+// taken: zero while the store keeps up, growing from the first event
+// spooled during an outage (not the last), zero again once the store
+// has caught up, and, after a restart, dated by the first event the
+// previous run left.
+func TestStoreLag(t *testing.T) {
+	dir := t.TempDir()
+	st := newStore(t)
+	sp := open(t, dir, st, Config{DrainTimeout: 100 * time.Millisecond})
+	if err := sp.Write(context.Background(), batch(10, "up")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the first batch stored", func() bool { return sp.Stats().PendingBytes == 0 })
+	if o := sp.Stats().Oldest; !o.IsZero() {
+		t.Errorf("Oldest = %v with nothing pending, want zero", o)
+	}
+
+	st.down.Store(true)
+	outage := time.Now()
+	if err := sp.Write(context.Background(), batch(5, "first")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if err := sp.Write(context.Background(), batch(5, "later")); err != nil {
+		t.Fatal(err)
+	}
+	o := sp.Stats().Oldest
+	if o.IsZero() || o.Before(outage.Add(-markSpan)) || o.After(outage.Add(markSpan)) {
+		t.Errorf("Oldest = %v during the outage, want the first write's time %v (±%v)", o, outage, markSpan)
+	}
+	if lag := time.Since(o); lag < time.Second {
+		t.Errorf("lag %v after 1.5s of outage", lag)
+	}
+	st.down.Store(false)
+	eventually(t, "the spool drained", func() bool { return sp.Stats().PendingBytes == 0 })
+	if o := sp.Stats().Oldest; !o.IsZero() {
+		t.Errorf("Oldest = %v after catching up, want zero", o)
+	}
+
+	// Left for the next run: the lag counts from the events' own time.
+	st.down.Store(true)
+	if err := sp.Write(context.Background(), batch(3, "left")); err != nil {
+		t.Fatal(err)
+	}
+	if err := sp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sp = open(t, dir, st, Config{})
+	if o, want := sp.Stats().Oldest, batch(1, "x")[0].Time; !o.Equal(want) {
+		t.Errorf("Oldest after a restart = %v, want the first left event's %v", o, want)
+	}
+	st.down.Store(false)
+	eventually(t, "the left events stored", func() bool { return sp.Stats().PendingBytes == 0 && sp.Stats().Oldest.IsZero() })
+	sp.mu.Lock()
+	kept := len(sp.marks)
+	sp.mu.Unlock()
+	if kept != 0 {
+		t.Errorf("%d marks kept with nothing pending", kept)
+	}
+}

@@ -32,6 +32,9 @@ type Report struct {
 	Breakdowns map[string][]Slice `json:"breakdowns"`
 	// Unavailable lists the breakdowns asked for that --where rules out.
 	Unavailable []string `json:"unavailable,omitempty"`
+	// PerPackage is each package's total, in reports of several
+	// packages (see Packages).
+	PerPackage []Slice `json:"packages,omitempty"`
 	// order is the breakdowns in the order they were asked for.
 	order []string
 }

@@ -32,6 +32,13 @@ func ReadMigrations(fsys fs.FS) ([]Migration, error) {
 	for i, f := range files {
 		version := i + 1
 		name := strings.TrimSuffix(path.Base(f), ".sql")
+		// Work on two branches can each add the next migration: the
+		// second to land must take the next free number. Migrations
+		// are written not to depend on one another beyond the schema
+		// they find, so renumbering one changes nothing else.
+		if i > 0 && len(name) >= 4 && strings.HasPrefix(ms[i-1].Name, name[:4]) {
+			return nil, fmt.Errorf("migrations %s and %s share the number %s: give the newer one the next free number", ms[i-1].Name, name, name[:4])
+		}
 		// NNNN, and nothing shorter.
 		if n, err := strconv.Atoi(name[:min(4, len(name))]); err != nil || n != version || len(name) < 4 {
 			return nil, fmt.Errorf("migration %s is out of sequence", f)

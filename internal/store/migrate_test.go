@@ -31,6 +31,14 @@ func TestReadMigrations(t *testing.T) {
 			t.Errorf("%s: ReadMigrations = %v, %v; want an out-of-sequence error", name, ms, err)
 		}
 	}
+	twice := fstest.MapFS{
+		"migrations/0001_init.sql":  {Data: []byte("x")},
+		"migrations/0002_certs.sql": {Data: []byte("x")},
+		"migrations/0002_more.sql":  {Data: []byte("x")},
+	}
+	if ms, err := ReadMigrations(twice); err == nil || !strings.Contains(err.Error(), "0002_certs and 0002_more share the number 0002") {
+		t.Errorf("two migrations numbered 0002: ReadMigrations = %v, %v; want an error naming both", ms, err)
+	}
 	if ms, err := ReadMigrations(fstest.MapFS{}); err != nil || len(ms) != 0 {
 		t.Errorf("no migrations: %v, %v", ms, err)
 	}

@@ -22,58 +22,62 @@ func CopyHeaders(dst, src http.Header, lists ...[]string) {
 	}
 }
 
-// headerRule is what the transport does with a request header.
+// headerRule says where a request header may go.
 type headerRule uint8
 
 const (
-	keep headerRule = iota
-	// clientAddress: a header that carries (or may carry) the client's
-	// address. Portico never discloses it, not even to the backend.
-	clientAddress
-	// gatewayOnly: meant for Portico or the client's own daemon, never
-	// for any backend.
-	gatewayOnly
-	// credential: credentials, for the rule's backend only (and, for
-	// Authorization, the token service the rule authenticates to).
+	// anywhere: content negotiation and the client's software, which
+	// every server may learn.
+	anywhere headerRule = iota + 1
+	// fetches: conditional and partial requests, for the backend and
+	// the hosts the rule names; storage gets none of the client's.
+	fetches
+	// backendOnly: uploads' description and npm's one-time passwords,
+	// for the backend alone.
+	backendOnly
+	// credential: Authorization, for the backend and, with the rule's
+	// own credentials, its token service.
 	credential
 )
 
-// classifyHeader sorts a canonical header name.
-func classifyHeader(k string) headerRule {
-	switch k {
-	case "X-Forwarded-For", "Forwarded", "X-Forwarded", "Forwarded-For",
-		"X-Real-Ip", "True-Client-Ip", "Cf-Connecting-Ip", "Cf-Connecting-Ipv6",
-		"X-Client-Ip", "Client-Ip", "X-Cluster-Client-Ip", "Fastly-Client-Ip",
-		"X-Originating-Ip", "X-Remote-Ip", "X-Remote-Addr", "X-Proxyuser-Ip",
-		"X-Envoy-External-Address", "X-Appengine-User-Ip", "Cloudfront-Viewer-Address",
-		"X-Azure-Clientip", "X-Azure-Socketip", "X-Forwarded-Host":
-		return clientAddress
-	case "X-Registry-Auth", "X-Registry-Config", "Proxy-Authorization":
-		return gatewayOnly
-	case "Authorization", "Cookie", "Npm-Otp", "X-Auth-Token", "X-Api-Key",
-		"Private-Token", "Job-Token", "Deploy-Token":
-		return credential
-	}
-	return keep
+// forwardable are the only request headers the transport sends, whatever
+// a protocol sets. Each protocol picks the client's headers it needs
+// from a narrower list of its own (CopyHeaders); this one holds for all
+// of them, in one place, so that nothing else ever leaves: not the
+// client's address in any of the headers proxies put it in, not
+// cookies, not X-Registry-Auth and the like, which are for Portico or
+// the client's own daemon, and not a header a protocol copies by
+// mistake. The HTTP client adds Host, Content-Length and, for its own
+// decompression, Accept-Encoding; those are not in the header map.
+var forwardable = map[string]headerRule{
+	"Accept":            anywhere,
+	"Accept-Encoding":   anywhere,
+	"User-Agent":        anywhere,
+	"Range":             fetches,
+	"If-Range":          fetches,
+	"If-None-Match":     fetches,
+	"If-Modified-Since": fetches,
+	"Content-Type":      backendOnly,
+	"Content-Range":     backendOnly,
+	"Npm-Otp":           backendOnly,
+	"Npm-Auth-Type":     backendOnly,
+	"Npm-Command":       backendOnly,
+	"Authorization":     credential,
 }
-
-// storageHeaders are the only headers a request to storage (a redirect
-// target no rule names) may carry: none of them comes from the client.
-var storageHeaders = map[string]bool{"User-Agent": true, "Accept": true, "Accept-Encoding": true}
 
 // allowed reports whether header k may go to a destination of kind d.
 func allowed(k string, d Dest) bool {
-	k = textproto.CanonicalMIMEHeaderKey(k)
-	if d == DestStorage {
-		return storageHeaders[k]
-	}
-	switch classifyHeader(k) {
-	case clientAddress, gatewayOnly:
-		return false
+	switch forwardable[textproto.CanonicalMIMEHeaderKey(k)] {
+	case anywhere:
+		return true
+	case fetches:
+		return d == DestBackend || d == DestNamed
+	case backendOnly:
+		return d == DestBackend
 	case credential:
-		return d == DestBackend || d == DestRealm && k == "Authorization"
+		return d == DestBackend || d == DestRealm
 	}
-	return true
+	return false
 }
 
 // scrub returns req, or a shallow copy of it with the headers removed

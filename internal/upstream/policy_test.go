@@ -238,7 +238,8 @@ func TestAllowed(t *testing.T) {
 		{"Authorization", DestRealm, true},
 		{"Authorization", DestNamed, false},
 		{"Authorization", DestStorage, false},
-		{"Cookie", DestBackend, true},
+		{"authorization", DestRealm, true},
+		{"Cookie", DestBackend, false},
 		{"Cookie", DestRealm, false},
 		{"Cookie", DestNamed, false},
 		{"X-Registry-Auth", DestBackend, false},
@@ -253,6 +254,15 @@ func TestAllowed(t *testing.T) {
 		{"Range", DestStorage, false},
 		{"User-Agent", DestStorage, true},
 		{"If-None-Match", DestStorage, false},
+		{"If-None-Match", DestRealm, false},
+		{"Content-Type", DestBackend, true},
+		{"Content-Type", DestNamed, false},
+		{"Npm-Otp", DestBackend, true},
+		{"Npm-Otp", DestRealm, false},
+		{"Via", DestBackend, false},
+		{"X-Proxyuser-Ip", DestBackend, false},
+		{"X-Anything", DestBackend, false},
+		{"", DestBackend, false},
 	} {
 		if got := allowed(c.header, c.dest); got != c.want {
 			t.Errorf("allowed(%s, %d) = %v, want %v", c.header, c.dest, got, c.want)

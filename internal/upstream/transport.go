@@ -7,10 +7,16 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Transport sends requests under their context's Policy. It holds two
@@ -26,6 +32,9 @@ type Transport struct {
 	allowPrivate bool
 	proxy        func(*http.Request) (*url.URL, error)
 	resolver     *net.Resolver
+	onDial       func(DialAttempt)
+	backends     *backends
+	tracer       trace.Tracer // nil: no spans
 	// proxies are the host:port of the forward proxies the strict
 	// pool was sent through: the operator's, dialed as they are.
 	proxies sync.Map
@@ -53,8 +62,15 @@ func NewTransport(o Options) *Transport {
 		allowPrivate: o.AllowPrivate,
 		proxy:        o.Proxy,
 		resolver:     net.DefaultResolver,
+		onDial:       o.OnDial,
+		backends:     newBackends(o.MaxConnsPerBackend, o.HeaderTimeout),
+		tracer:       o.Tracer,
 	}
-	t.backend = newPool(o, o.Proxy, t.dialer.DialContext)
+	backendDial := t.dialer.DialContext
+	if o.OnDial != nil {
+		backendDial = t.dialBackend
+	}
+	t.backend = newPool(o, o.Proxy, backendDial)
 	t.strict = newPool(o, t.strictProxy, t.dialStrict)
 	return t
 }
@@ -76,24 +92,109 @@ func newPool(o Options, proxy func(*http.Request) (*url.URL, error), dial func(c
 
 // RoundTrip implements http.RoundTripper: it checks req against the
 // policy of its context, drops the headers that may not go to its
-// destination, and sends it through the pool its destination belongs to.
+// destination, waits for a slot of the rule's backend, and sends it
+// through the pool its destination belongs to. The slot is held until
+// the response body is closed.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	p := PolicyFrom(req.Context())
+	ctx := req.Context()
+	p := PolicyFrom(ctx)
 	if p == nil {
 		closeBody(req)
 		return nil, &RefusedError{Target: req.URL.Host, Reason: "the request names no outbound policy"}
 	}
+	b := t.backends.get(p.backend)
 	dest, err := p.Check(req.URL)
 	if err != nil {
 		closeBody(req)
+		b.record(DestBackend, ctx, nil, err, 0)
 		return nil, err
 	}
 	req = scrub(req, dest)
-	if dest == DestBackend {
-		return t.backend.RoundTrip(req)
+	var span trace.Span
+	if t.tracer != nil {
+		req, span = t.startSpan(req, b, dest)
 	}
-	return t.strict.RoundTrip(req)
+	start := time.Now()
+	if err := t.backends.acquire(ctx, b); err != nil {
+		closeBody(req)
+		b.record(dest, ctx, nil, err, 0)
+		endSpan(span, err)
+		return nil, err
+	}
+	if waited := time.Since(start); span != nil && waited > time.Millisecond {
+		span.AddEvent("waited for a slot of the backend", trace.WithAttributes(attribute.Int64("portico.upstream.wait_ms", waited.Milliseconds())))
+	}
+	start = time.Now()
+	var resp *http.Response
+	if dest == DestBackend {
+		resp, err = t.backend.RoundTrip(req)
+	} else {
+		resp, err = t.strict.RoundTrip(req)
+	}
+	b.record(dest, ctx, resp, err, time.Since(start))
+	if err != nil {
+		b.release()
+		endSpan(span, err)
+		return nil, err
+	}
+	if span != nil {
+		span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
+		if resp.StatusCode >= 500 {
+			span.SetStatus(codes.Error, strconv.Itoa(resp.StatusCode))
+		}
+	}
+	resp.Body = &slotBody{ReadCloser: resp.Body, b: b, ctx: ctx, span: span}
+	return resp, nil
 }
+
+// startSpan starts the client span of req, which lasts until its body is
+// closed. Only the rule's own backend, which the operator named, is told
+// the trace context (traceparent), and only the gateway's: the trace id
+// is Portico's own or a trusted proxy's, never a client's, and no
+// tracestate or baggage goes along. Token services, tarball hosts and
+// storage get nothing. The URL path is recorded for the backend only:
+// storage URLs are often signed.
+func (t *Transport) startSpan(req *http.Request, b *backend, dest Dest) (*http.Request, trace.Span) {
+	attrs := []attribute.KeyValue{
+		attribute.String("http.request.method", req.Method),
+		attribute.String("server.address", req.URL.Host),
+		attribute.String("portico.backend", b.label),
+		attribute.String("portico.upstream.dest", dest.String()),
+	}
+	if dest == DestBackend {
+		attrs = append(attrs, attribute.String("url.path", req.URL.Path))
+	}
+	ctx, span := t.tracer.Start(req.Context(), "upstream "+req.Method, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	out := req.WithContext(ctx)
+	if sc := span.SpanContext(); dest == DestBackend && sc.IsValid() {
+		out.Header = req.Header.Clone()
+		if out.Header == nil {
+			out.Header = make(http.Header)
+		}
+		out.Header.Set("Traceparent", traceparent(sc))
+	}
+	return out, span
+}
+
+// traceparent renders sc as a W3C traceparent header value.
+func traceparent(sc trace.SpanContext) string {
+	return "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + sc.TraceFlags().String()
+}
+
+func endSpan(span trace.Span, err error) {
+	if span == nil {
+		return
+	}
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
+
+// Collector returns the transport's metrics: latency and results of
+// requests per rule backend, waits for a slot, requests in flight.
+func (t *Transport) Collector() prometheus.Collector { return t.backends }
 
 // CloseIdleConnections closes the idle connections of both pools.
 func (t *Transport) CloseIdleConnections() {
@@ -112,18 +213,44 @@ func closeBody(req *http.Request) {
 // to just before connecting to it: no later answer of the resolver can
 // slip past it.
 func (t *Transport) dialStrict(ctx context.Context, network, addr string) (net.Conn, error) {
-	if _, ok := t.proxies.Load(addr); ok {
-		return t.dialer.DialContext(ctx, network, addr)
-	}
 	d := t.dialer
+	if _, ok := t.proxies.Load(addr); ok {
+		if t.onDial != nil {
+			d.Control = t.observe(addr, false)
+		}
+		return d.DialContext(ctx, network, addr)
+	}
 	d.Control = func(_, address string, _ syscall.RawConn) error {
 		ap, err := netip.ParseAddrPort(address)
 		if err != nil {
-			return &RefusedError{Target: addr, Reason: "unreadable address " + address}
+			err = &RefusedError{Target: addr, Reason: "unreadable address " + address}
+		} else {
+			err = t.checkAddr(addr, ap.Addr())
 		}
-		return t.checkAddr(addr, ap.Addr())
+		if t.onDial != nil {
+			t.onDial(DialAttempt{Target: addr, Addr: ap, Err: err})
+		}
+		return err
 	}
 	return d.DialContext(ctx, network, addr)
+}
+
+// dialBackend dials a rule's backend origin, telling OnDial. Without
+// OnDial the backend pool dials with the plain dialer instead.
+func (t *Transport) dialBackend(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := t.dialer
+	d.Control = t.observe(addr, true)
+	return d.DialContext(ctx, network, addr)
+}
+
+// observe returns a dialer Control hook that tells OnDial of each
+// address dialed for target, and lets the connection go ahead.
+func (t *Transport) observe(target string, backend bool) func(string, string, syscall.RawConn) error {
+	return func(_, address string, _ syscall.RawConn) error {
+		ap, _ := netip.ParseAddrPort(address)
+		t.onDial(DialAttempt{Target: target, Addr: ap, Backend: backend})
+		return nil
+	}
 }
 
 // strictProxy picks the forward proxy for a request of the strict pool.

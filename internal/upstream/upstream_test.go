@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -198,9 +199,11 @@ func TestTransportDialCheck(t *testing.T) {
 	}
 }
 
-// TestTransportHeaders: the client's address never leaves, to the
-// backend either; credentials go to the backend only (Authorization
-// also to the token service); storage gets no client header at all.
+// TestTransportHeaders: only the transport's list of headers leaves,
+// whatever the request carries: the client's address never does, in
+// any header, nor cookies or headers meant for the client's daemon;
+// credentials go to the backend only (Authorization also to the token
+// service); storage gets User-Agent, Accept and Accept-Encoding only.
 func TestTransportHeaders(t *testing.T) {
 	backend := newServer(t, false, nil)
 	named := newServer(t, false, nil)
@@ -216,21 +219,24 @@ func TestTransportHeaders(t *testing.T) {
 		"Authorization", "Bearer secret", "Cookie", "session=1", "X-Registry-Auth", "e30=",
 		"X-Forwarded-For", "203.0.113.9", "X-Real-Ip", "203.0.113.9", "Forwarded", "for=203.0.113.9",
 		"True-Client-Ip", "203.0.113.9", "Cf-Connecting-Ip", "203.0.113.9", "X-Client-Ip", "203.0.113.9",
-		"Range", "bytes=0-1", "User-Agent", "portico-test",
+		// Headers no list names: they never leave either.
+		"X-Proxyuser-Ip", "203.0.113.9", "Via", "1.1 203.0.113.9", "X-Request-Id", "203.0.113.9",
+		"Referer", "http://203.0.113.9/", "X-Custom-Secret", "s3cret",
+		"Range", "bytes=0-1", "If-None-Match", `"e"`, "User-Agent", "portico-test", "Accept", "*/*",
+		"Content-Type", "application/json", "Npm-Otp", "123456",
 	}
-	address := []string{"X-Forwarded-For", "X-Real-Ip", "Forwarded", "True-Client-Ip", "Cf-Connecting-Ip", "X-Client-Ip"}
+	listed := []string{"Authorization", "Range", "If-None-Match", "User-Agent", "Accept", "Content-Type", "Npm-Otp"}
 	for _, c2 := range []struct {
-		name    string
-		p       *Policy
-		url     string
-		srv     *server
-		want    []string
-		missing []string
+		name string
+		p    *Policy
+		url  string
+		srv  *server
+		want []string // of listed; the others must be missing
 	}{
-		{"backend", p, backend.URL, backend, []string{"Authorization", "Cookie", "Range", "User-Agent"}, append([]string{"X-Registry-Auth"}, address...)},
-		{"named", p, named.URL, named, []string{"Range", "User-Agent"}, append([]string{"Authorization", "Cookie", "X-Registry-Auth"}, address...)},
-		{"realm", pr, realm.URL, realm, []string{"Authorization", "User-Agent"}, append([]string{"Cookie", "X-Registry-Auth"}, address...)},
-		{"storage", p.ForStorage(), storage.URL, storage, []string{"User-Agent"}, append([]string{"Authorization", "Cookie", "X-Registry-Auth", "Range"}, address...)},
+		{"backend", p, backend.URL, backend, listed},
+		{"named", p, named.URL, named, []string{"Range", "If-None-Match", "User-Agent", "Accept"}},
+		{"realm", pr, realm.URL, realm, []string{"Authorization", "User-Agent", "Accept"}},
+		{"storage", p.ForStorage(), storage.URL, storage, []string{"User-Agent", "Accept"}},
 	} {
 		if _, err := get(t, c, c2.p, c2.url+"/x", sent...); err != nil {
 			t.Fatalf("%s: %v", c2.name, err)
@@ -241,14 +247,14 @@ func TestTransportHeaders(t *testing.T) {
 				t.Errorf("%s: %s was not sent", c2.name, k)
 			}
 		}
-		for _, k := range c2.missing {
-			if v := h.Get(k); v != "" {
-				t.Errorf("%s received %s: %q", c2.name, k, v)
+		for i := 0; i < len(sent); i += 2 {
+			if k := sent[i]; !slices.Contains(c2.want, k) && h.Get(k) != "" {
+				t.Errorf("%s received %s: %q", c2.name, k, h.Get(k))
 			}
 		}
 		for k, v := range h {
-			if strings.Contains(strings.Join(v, ","), "203.0.113.9") {
-				t.Errorf("%s received the client address in %s", c2.name, k)
+			if strings.Contains(strings.Join(v, ","), "203.0.113.9") || strings.Contains(strings.Join(v, ","), "s3cret") {
+				t.Errorf("%s received %s: %q", c2.name, k, v)
 			}
 		}
 	}
@@ -286,5 +292,66 @@ func TestTransportThroughProxy(t *testing.T) {
 	}
 	if n := backend.conns.Load(); n != 0 {
 		t.Errorf("the backend was dialed directly %d times", n)
+	}
+}
+
+// TestOnDial: OnDial sees every connection the transport opens, with
+// the address it goes to, and every one the address check refuses, with
+// the refusal: to the backend, to a host on a loopback address, to a
+// metadata address where nothing listens, and to a forward proxy.
+func TestOnDial(t *testing.T) {
+	backend := newServer(t, false, nil)
+	other := newServer(t, false, nil)
+	var mu sync.Mutex
+	var seen []DialAttempt
+	record := func(a DialAttempt) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, a)
+	}
+	take := func() []DialAttempt {
+		mu.Lock()
+		defer mu.Unlock()
+		s := seen
+		seen = nil
+		return s
+	}
+	strict := NewClient(NewTransport(Options{OnDial: record, Proxy: func(*http.Request) (*url.URL, error) { return nil, nil }}))
+	p := mustPolicy(t, backend.URL, other.URL)
+
+	if _, err := get(t, strict, p, backend.URL+"/x"); err != nil {
+		t.Fatal(err)
+	}
+	if a := take(); len(a) != 1 || !a[0].Backend || a[0].Err != nil || a[0].Addr.String() != backend.Listener.Addr().String() || a[0].Target != backend.Listener.Addr().String() {
+		t.Errorf("backend: attempts %+v, want one to %s", a, backend.Listener.Addr())
+	}
+	_, err := get(t, strict, p, other.URL+"/x")
+	refusal(t, err, "loopback")
+	if a := take(); len(a) != 1 || a[0].Backend || a[0].Err == nil || a[0].Addr.String() != other.Listener.Addr().String() {
+		t.Errorf("named host on loopback: attempts %+v, want one refused", a)
+	}
+	if n := other.conns.Load(); n != 0 {
+		t.Errorf("a refused attempt reached the server: %d connections", n)
+	}
+	_, err = get(t, strict, p.ForStorage(), "https://169.254.169.254/latest/")
+	refusal(t, err, "cloud metadata")
+	if a := take(); len(a) != 1 || a[0].Err == nil || a[0].Addr.String() != "169.254.169.254:443" {
+		t.Errorf("metadata address: attempts %+v, want one refused", a)
+	}
+	// Refused by the policy: no attempt at all.
+	_, err = get(t, strict, mustPolicy(t, backend.URL), "http://169.254.169.254/")
+	refusal(t, err, "169.254.169.254")
+	if a := take(); len(a) != 0 {
+		t.Errorf("a request the policy refused was dialed: %+v", a)
+	}
+
+	proxy := newServer(t, false, nil)
+	proxyURL, _ := url.Parse(proxy.URL)
+	viaProxy := NewClient(NewTransport(Options{OnDial: record, Proxy: http.ProxyURL(proxyURL), AllowPrivate: true}))
+	if _, err := get(t, viaProxy, p, other.URL+"/x"); err != nil {
+		t.Fatal(err)
+	}
+	if a := take(); len(a) != 1 || a[0].Err != nil || a[0].Target != proxy.Listener.Addr().String() {
+		t.Errorf("through a proxy: attempts %+v, want one to the proxy %s", a, proxy.Listener.Addr())
 	}
 }

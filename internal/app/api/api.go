@@ -150,6 +150,10 @@ func (a *API) open(h func(w http.ResponseWriter, r *http.Request) error) http.Ha
 	})
 }
 
+// Principal authenticates r as every endpoint does: by its bearer token
+// or session cookie.
+func (a *API) Principal(r *http.Request) (control.Principal, error) { return a.principal(r) }
+
 // principal authenticates r by its bearer token or session cookie.
 func (a *API) principal(r *http.Request) (control.Principal, error) {
 	if h := r.Header.Get("Authorization"); h != "" {

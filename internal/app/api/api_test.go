@@ -363,3 +363,49 @@ func TestStatsAndExport(t *testing.T) {
 		t.Fatalf("bad cursor: %d %s", a.status, a.body)
 	}
 }
+
+// TestDomainHTTPSOnly: a custom domain is added HTTPS only or made so,
+// and back; the names under the base domain refuse the setting, which
+// their packages' rules carry.
+func TestDomainHTTPSOnly(t *testing.T) {
+	e := newEnv(t)
+	_, tok := e.user("ann@example.com", false)
+	e.org(tok, "acme")
+	var d domainJSON
+	a := e.call("POST", "/api/v1/domains", bearer(tok), map[string]any{"org": "acme", "name": "get.acme.example", "https_only": true})
+	if a.status != http.StatusCreated {
+		t.Fatalf("add: %d %s", a.status, a.body)
+	}
+	if a.json(t, &d); !d.HTTPSOnly {
+		t.Errorf("added with https_only: %+v", d)
+	}
+	e.domain(tok, "acme", "dl.acme.example")
+	for _, on := range []bool{true, false, false} {
+		a := e.call("PATCH", "/api/v1/domains/dl.acme.example", bearer(tok), map[string]any{"https_only": on})
+		if a.status != http.StatusOK {
+			t.Fatalf("PATCH https_only %v: %d %s", on, a.status, a.body)
+		}
+		e.call("GET", "/api/v1/domains/dl.acme.example", bearer(tok), nil).json(t, &d)
+		if d.HTTPSOnly != on {
+			t.Errorf("after PATCH https_only %v: %+v", on, d)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		body  any
+		field string
+	}{
+		{"dl.acme.example", map[string]any{}, "https_only"},
+		{"dl.acme.example", map[string]any{"https_only": "yes"}, "https_only"},
+		{"acme." + baseDomain, map[string]any{"https_only": true}, "https_only"},
+	} {
+		a := e.call("PATCH", "/api/v1/domains/"+tc.name, bearer(tok), tc.body, invalidRequest)
+		if a.status != http.StatusBadRequest {
+			t.Errorf("PATCH %s %v = %d %s, want 400", tc.name, tc.body, a.status, a.body)
+			continue
+		}
+		if _, field, _ := a.errorOf(t); field != tc.field {
+			t.Errorf("PATCH %s %v: error on field %q, want %q", tc.name, tc.body, field, tc.field)
+		}
+	}
+}

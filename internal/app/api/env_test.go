@@ -19,21 +19,33 @@ import (
 	"portico/internal/control"
 	"portico/internal/route"
 	"portico/internal/stats"
+	"portico/internal/store"
+	"portico/internal/store/postgres"
 	"portico/internal/store/sqlite"
+	"portico/internal/testenv"
 )
 
 // baseDomain is the base domain of the test gateway: organization acme
 // serves acme.gw.test.
 const baseDomain = "gw.test"
 
-// env is an API over a real SQLite store, served by a real HTTP server,
-// with every request and answer checked against the OpenAPI document.
+// env is an API over a real store (SQLite unless a test asks for
+// PostgreSQL), served by a real HTTP server, with every request and
+// answer checked against the OpenAPI document. Domains are verified
+// against a local DNS server.
 type env struct {
 	t      *testing.T
 	srv    *httptest.Server
 	svc    *control.Service
-	st     *sqlite.Store
+	st     envStore
+	dns    *testenv.DNSServer
 	router routers.Router
+}
+
+// envStore is what the API needs of a store: both stores are one.
+type envStore interface {
+	control.Store
+	store.Store
 }
 
 func init() {
@@ -42,15 +54,42 @@ func init() {
 	openapi3filter.RegisterBodyDecoder("text/csv", openapi3filter.PlainBodyDecoder)
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with the service's configuration changed by
+// change (nil changes nothing).
+func newEnvWith(t *testing.T, change func(*control.Config)) *env {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Config{Dir: t.TempDir()})
+	st, err := sqlite.Open(context.Background(), sqlite.Config{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	svc := control.New(control.Config{Store: st, Rules: &route.Checker{}, BaseDomain: baseDomain})
+	return newEnvOn(t, st, change)
+}
+
+// newPostgresEnv is newEnv on a fresh PostgreSQL database, or skips (see
+// testenv.Postgres).
+func newPostgresEnv(t *testing.T) *env {
+	t.Helper()
+	st, err := postgres.Open(context.Background(), postgres.Config{URL: testenv.Postgres(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return newEnvOn(t, st, nil)
+}
+
+func newEnvOn(t *testing.T, st envStore, change func(*control.Config)) *env {
+	t.Helper()
+	ctx := context.Background()
+	ns := testenv.NewDNSServer(t)
+	cc := control.Config{Store: st, Rules: &route.Checker{}, BaseDomain: baseDomain,
+		Domains: control.DomainPolicy{Resolver: ns.Resolver()}}
+	if change != nil {
+		change(&cc)
+	}
+	svc := control.New(cc)
 	// The clock of the sign-in limits stands still, so that no attempt
 	// is refilled while a test runs.
 	frozen := time.Now()
@@ -70,7 +109,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, srv: srv, svc: svc, st: st, router: router}
+	return &env{t: t, srv: srv, svc: svc, st: st, dns: ns, router: router}
 }
 
 // cred is how a request authenticates: a bearer token, a session cookie
@@ -252,4 +291,27 @@ func (e *env) pkg(tok, org, name string, rule map[string]any) string {
 	var p packageJSON
 	a.json(e.t, &p)
 	return p.ID
+}
+
+// collection creates a docker-v2 collection on the organization's base
+// domain and returns its id.
+func (e *env) collection(tok, org, name string) string {
+	e.t.Helper()
+	a := e.call("POST", "/api/v1/collections", bearer(tok), map[string]any{"org": org, "name": name,
+		"rule": map[string]any{"type": "docker-v2", "domain": org + "." + baseDomain, "pattern": name + "/*", "registry": "ghcr.io"}})
+	if a.status != http.StatusCreated {
+		e.t.Fatalf("creating collection %s: %d %s", name, a.status, a.body)
+	}
+	var c collectionJSON
+	a.json(e.t, &c)
+	return c.ID
+}
+
+// domain adds a custom domain, pending, to the organization.
+func (e *env) domain(tok, org, name string) string {
+	e.t.Helper()
+	if a := e.call("POST", "/api/v1/domains", bearer(tok), map[string]any{"org": org, "name": name}); a.status != http.StatusCreated {
+		e.t.Fatalf("adding domain %s: %d %s", name, a.status, a.body)
+	}
+	return name
 }

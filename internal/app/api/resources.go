@@ -270,8 +270,9 @@ func (a *API) listDomains(w http.ResponseWriter, r *http.Request, p control.Prin
 }
 
 type domainRequest struct {
-	Org  *string `json:"org"`
-	Name *string `json:"name"`
+	Org       *string `json:"org"`
+	Name      *string `json:"name"`
+	HTTPSOnly bool    `json:"https_only"`
 }
 
 func (a *API) addDomain(w http.ResponseWriter, r *http.Request, p control.Principal) error {
@@ -285,7 +286,7 @@ func (a *API) addDomain(w http.ResponseWriter, r *http.Request, p control.Princi
 	case req.Name == nil:
 		return badRequest("name", "is required")
 	}
-	d, err := a.svc.AddDomain(r.Context(), p, *req.Org, *req.Name, false)
+	d, err := a.svc.AddDomain(r.Context(), p, *req.Org, *req.Name, false, req.HTTPSOnly)
 	if err != nil {
 		return err
 	}
@@ -296,6 +297,26 @@ func (a *API) addDomain(w http.ResponseWriter, r *http.Request, p control.Princi
 
 func (a *API) getDomain(w http.ResponseWriter, r *http.Request, p control.Principal) error {
 	d, err := a.svc.GetDomain(r.Context(), p, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, domainOf(d))
+	return nil
+}
+
+type domainUpdate struct {
+	HTTPSOnly *bool `json:"https_only"`
+}
+
+func (a *API) updateDomain(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	var req domainUpdate
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if req.HTTPSOnly == nil {
+		return badRequest("https_only", "is required")
+	}
+	d, err := a.svc.SetDomainHTTPSOnly(r.Context(), p, r.PathValue("name"), *req.HTTPSOnly)
 	if err != nil {
 		return err
 	}

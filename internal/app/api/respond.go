@@ -95,6 +95,19 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, http.StatusInternalServerError, errorBody{errorDetail{Code: "internal", Message: "the server failed to answer: the error is logged"}})
 }
 
+// Describe returns what the API shows a client of err: its status, the
+// request field at fault ("rule.incoming-path", or "") and the message.
+// ok is false for internal errors, whose detail is for the log only.
+func Describe(err error) (status int, field, message string, ok bool) {
+	if ae, isAPI := errors.AsType[*apiError](err); isAPI {
+		return ae.status, ae.detail.Field, ae.detail.Message, true
+	}
+	if ce, isControl := errors.AsType[*control.Error](err); isControl && ce.Kind != 0 {
+		return statusOf(ce.Kind), ce.Field, ce.Message, true
+	}
+	return http.StatusInternalServerError, "", "the server failed to answer: the error is logged", false
+}
+
 // decode reads a JSON object from r's body into v, strictly: unknown
 // fields, wrong types, trailing data and oversized bodies are errors
 // naming the field.

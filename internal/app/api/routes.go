@@ -37,6 +37,7 @@ func (a *API) routes() []endpoint {
 		{"GET /api/v1/domains", a.authed(a.listDomains)},
 		{"POST /api/v1/domains", a.authed(a.addDomain)},
 		{"GET /api/v1/domains/{name}", a.authed(a.getDomain)},
+		{"PATCH /api/v1/domains/{name}", a.authed(a.updateDomain)},
 		{"DELETE /api/v1/domains/{name}", a.authed(a.removeDomain)},
 		{"POST /api/v1/domains/{name}/verify", a.authed(a.verifyDomain)},
 

@@ -84,13 +84,37 @@ func (a *API) signIn(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
+	if req.Link != "" && (req.Email != "" || req.Password != "") {
+		return badRequest("link", "send either a link or an e-mail address and password")
+	}
+	u, sess, err := a.startSession(w, r, req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, struct {
+		User    userJSON `json:"user"`
+		Expires string   `json:"expires"`
+	}{userOf(u), stamp(sess.Expires)})
+	return nil
+}
+
+// StartSession signs a browser in with an e-mail address and password
+// as POST /api/v1/session does, under the same limits, and sets the same
+// cookie: the dashboard's sign-in form calls it. Its errors are those of
+// the API (see Describe).
+func (a *API) StartSession(w http.ResponseWriter, r *http.Request, email, password string) (control.User, error) {
+	u, _, err := a.startSession(w, r, signInRequest{Email: email, Password: password})
+	return u, err
+}
+
+func (a *API) startSession(w http.ResponseWriter, r *http.Request, req signInRequest) (control.User, control.Session, error) {
 	account := strings.ToLower(strings.TrimSpace(req.Email))
 	if req.Link != "" {
 		account = "link"
 	}
 	if ok, wait := a.limits.allow(account, a.trusted.Client(r).String(), a.now()); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-		return newError(http.StatusTooManyRequests, "rate_limited", "", "too many sign-in attempts: try again in %d seconds", int(wait.Seconds())+1)
+		return control.User{}, control.Session{}, newError(http.StatusTooManyRequests, "rate_limited", "", "too many sign-in attempts: try again in %d seconds", int(wait.Seconds())+1)
 	}
 	var (
 		secret string
@@ -99,25 +123,18 @@ func (a *API) signIn(w http.ResponseWriter, r *http.Request) error {
 		err    error
 	)
 	if req.Link != "" {
-		if req.Email != "" || req.Password != "" {
-			return badRequest("link", "send either a link or an e-mail address and password")
-		}
 		secret, sess, u, err = a.svc.SignInWithLink(r.Context(), req.Link)
 	} else {
 		secret, sess, u, err = a.svc.SignIn(r.Context(), req.Email, req.Password)
 	}
 	if err != nil {
-		return err
+		return u, sess, err
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: SessionCookie, Value: secret, Path: "/", Expires: sess.Expires, MaxAge: int(time.Until(sess.Expires).Seconds()),
 		HttpOnly: true, Secure: a.secure(r), SameSite: http.SameSiteLaxMode,
 	})
-	writeJSON(w, http.StatusCreated, struct {
-		User    userJSON `json:"user"`
-		Expires string   `json:"expires"`
-	}{userOf(u), stamp(sess.Expires)})
-	return nil
+	return u, sess, nil
 }
 
 // secure reports whether r arrived over HTTPS, directly or through a
@@ -131,13 +148,22 @@ func (a *API) secure(r *http.Request) bool {
 
 // signOut answers DELETE /api/v1/session.
 func (a *API) signOut(w http.ResponseWriter, r *http.Request) error {
+	if err := a.EndSession(w, r); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// EndSession signs the browser of r out, as DELETE /api/v1/session does:
+// the session ends in the store and the cookie is cleared.
+func (a *API) EndSession(w http.ResponseWriter, r *http.Request) error {
 	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
 		if err := a.svc.SignOut(r.Context(), c.Value); err != nil {
 			return err
 		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: a.secure(r), SameSite: http.SameSiteLaxMode})
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

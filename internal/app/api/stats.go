@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
@@ -36,6 +35,7 @@ type statsParams struct {
 	from, to time.Time
 	every    stats.Interval
 	by       store.Dim
+	bots     store.Bots
 	limit    int
 }
 
@@ -78,6 +78,13 @@ func parseStatsParams(r *http.Request) (statsParams, error) {
 			return p, badRequest("by", "want one of version, client, os, country, org, source, artifact, kind")
 		}
 		p.by = d
+	}
+	if s := q.Get("bots"); s != "" {
+		b, err := store.ParseBots(s)
+		if err != nil {
+			return p, badRequest("bots", "%v", err)
+		}
+		p.bots = b
 	}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -146,80 +153,29 @@ func (a *API) orgStats(w http.ResponseWriter, r *http.Request, p control.Princip
 	return nil
 }
 
-// report sums the statistics of packages. Unique downloaders are, as
-// everywhere, downloader-days per package: a downloader of two packages
-// on one day counts for each.
+// report sums the statistics of packages, with the code that the
+// dashboard and "portico stats" use.
 func (a *API) report(ctx context.Context, packages []string, sp statsParams) (statsJSON, error) {
 	out := statsJSON{From: stamp(sp.from), To: stamp(sp.to), Interval: sp.every.String(), Series: []stats.Point{}, Breakdown: []stats.Slice{}}
+	var dims []store.Dim
 	if sp.by != store.DimNone {
 		out.By = sp.by.String()
+		dims = []store.Dim{sp.by}
 	}
-	byKey := map[string]int64{}
-	for _, id := range packages {
-		q := stats.Query{Filter: store.Filter{From: sp.from, To: sp.to, Package: id}, Measure: store.Downloads}
-		total, err := a.stats.Total(ctx, q)
-		if err != nil {
-			return out, err
-		}
-		out.Total += total
-		series, err := a.stats.Series(ctx, q, sp.every)
-		if err != nil {
-			return out, err
-		}
-		if len(out.Series) == 0 {
-			out.Series = series
-		} else {
-			for i := range out.Series {
-				out.Series[i].Value += series[i].Value
-			}
-		}
-		if sp.every != stats.Hour {
-			unique, _, err := a.stats.Uniques(ctx, q, sp.every)
-			if err != nil {
-				return out, err
-			}
-			out.Unique += unique
-		}
-		if sp.by != store.DimNone {
-			slices, err := a.stats.Breakdown(ctx, q, sp.by, 0)
-			if err != nil {
-				return out, err
-			}
-			for _, s := range slices {
-				byKey[s.Key] += s.Value
-			}
-		}
+	q := stats.Query{Filter: store.Filter{From: sp.from, To: sp.to, Bots: sp.bots}, Measure: store.Downloads}
+	rep, err := a.stats.Packages(ctx, packages, q, sp.every, dims, sp.limit)
+	if err != nil {
+		return out, err
 	}
-	if len(packages) == 0 {
-		out.Series = emptySeries(sp)
+	out.Total = rep.Total
+	if rep.Uniques != nil {
+		out.Unique = *rep.Uniques
 	}
-	for k, v := range byKey {
-		s := stats.Slice{Key: k, Value: v}
-		if out.Total > 0 {
-			s.Share = float64(v) / float64(out.Total)
-		}
-		out.Breakdown = append(out.Breakdown, s)
+	out.Series = append(out.Series, rep.Series...)
+	if sp.by != store.DimNone {
+		out.Breakdown = append(out.Breakdown, rep.Breakdowns[sp.by.String()]...)
 	}
-	slices.SortFunc(out.Breakdown, func(a, b stats.Slice) int {
-		if a.Value != b.Value {
-			return int(b.Value - a.Value)
-		}
-		if a.Key < b.Key {
-			return -1
-		}
-		return 1
-	})
-	out.Breakdown = out.Breakdown[:min(len(out.Breakdown), sp.limit)]
 	return out, nil
-}
-
-// emptySeries is the series of no packages: zeros over the range.
-func emptySeries(sp statsParams) []stats.Point {
-	pts := []stats.Point{}
-	for t := sp.every.Start(sp.from); t.Before(sp.to); t = sp.every.Next(t) {
-		pts = append(pts, stats.Point{Time: t})
-	}
-	return pts
 }
 
 func noStore() error {

@@ -82,10 +82,11 @@ type domainJSON struct {
 	LastError string       `json:"last_error,omitempty"`
 	Verified  string       `json:"verified,omitempty"`
 	Created   string       `json:"created"`
+	HTTPSOnly bool         `json:"https_only"`
 }
 
 func domainOf(d control.DomainView) domainJSON {
-	out := domainJSON{Name: d.Name, Org: d.Org, Status: d.Status.String(), Implicit: d.Implicit, Records: []recordJSON{},
+	out := domainJSON{Name: d.Name, Org: d.Org, Status: d.Status.String(), Implicit: d.Implicit, Records: []recordJSON{}, HTTPSOnly: d.HTTPSOnly,
 		LastCheck: stamp(d.LastCheck), LastError: d.LastError, Verified: stamp(d.Verified), Created: stamp(d.Created)}
 	for _, r := range d.Records {
 		out.Records = append(out.Records, recordJSON(r))

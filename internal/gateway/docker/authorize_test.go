@@ -20,6 +20,7 @@ import (
 
 	"portico/internal/event"
 	"portico/internal/gateway/docker"
+	"portico/internal/gateway/docker/dockertest"
 	"portico/internal/testenv"
 )
 
@@ -299,14 +300,14 @@ func TestAuthorizeClients(t *testing.T) {
 		{"crane", func(t *testing.T) func(*testing.T, string) error {
 			bin := testenv.LookPath(t, "crane")
 			return func(t *testing.T, ref string) error {
-				_, err := run(t, time.Minute, bin, "pull", "--insecure", "--format", "oci", ref, t.TempDir())
+				_, err := dockertest.Run(t, time.Minute, bin, "pull", "--insecure", "--format", "oci", ref, t.TempDir())
 				return err
 			}
 		}, "unauthorized"},
 		{"skopeo", func(t *testing.T) func(*testing.T, string) error {
 			bin := testenv.LookPath(t, "skopeo")
 			return func(t *testing.T, ref string) error {
-				_, err := run(t, time.Minute, bin, "--insecure-policy", "copy", "--src-tls-verify=false", "--retry-times", "0", "docker://"+ref, "dir:"+filepath.Join(t.TempDir(), "img"))
+				_, err := dockertest.Run(t, time.Minute, bin, "--insecure-policy", "copy", "--src-tls-verify=false", "--retry-times", "0", "docker://"+ref, "dir:"+filepath.Join(t.TempDir(), "img"))
 				return err
 			}
 		}, "requested access to the resource is denied"},
@@ -318,9 +319,9 @@ func TestAuthorizeClients(t *testing.T) {
 			}
 		}, "insufficient_scope"},
 		{"docker", func(t *testing.T) func(*testing.T, string) error {
-			d := startDockerd(t, e.g.Addr)
+			d := dockertest.StartDockerd(t, dockertest.DockerdOptions{Insecure: []string{e.g.Addr}})
 			return func(t *testing.T, ref string) error {
-				_, err := d.pull(t, ref)
+				_, err := d.Pull(t, ref)
 				return err
 			}
 		}, "pull access denied"},

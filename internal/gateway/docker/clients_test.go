@@ -6,14 +6,11 @@ package docker_test
 // intact, the fact behind "mode": "auto" (docs/docker.md).
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,6 +18,7 @@ import (
 
 	"portico/internal/event"
 	"portico/internal/gateway/docker"
+	"portico/internal/gateway/docker/dockertest"
 	"portico/internal/testenv"
 )
 
@@ -42,20 +40,6 @@ func (c ociClient) getsPerManifest() int {
 		return 2
 	}
 	return 1
-}
-
-func run(t *testing.T, timeout time.Duration, name string, args ...string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	if err != nil {
-		return out.String(), fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, out.String())
-	}
-	return out.String(), nil
 }
 
 // ociLayoutDigest reads the manifest digest of an OCI layout directory.
@@ -235,7 +219,7 @@ func TestClientCrane(t *testing.T) {
 	e := newClientEnv(t)
 	e.exercise(t, ociClient{name: "crane", pull: func(t *testing.T, ref string) (string, error) {
 		dir := t.TempDir()
-		if _, err := run(t, 2*time.Minute, bin, "pull", "--insecure", "--format", "oci", ref, dir); err != nil {
+		if _, err := dockertest.Run(t, 2*time.Minute, bin, "pull", "--insecure", "--format", "oci", ref, dir); err != nil {
 			return "", err
 		}
 		return ociLayoutDigest(dir)
@@ -248,7 +232,7 @@ func TestClientSkopeo(t *testing.T) {
 	e.exercise(t, ociClient{name: "skopeo", pull: func(t *testing.T, ref string) (string, error) {
 		dir := t.TempDir()
 		// The dir: transport keeps the manifest byte for byte.
-		if _, err := run(t, 2*time.Minute, bin, "--insecure-policy", "copy", "--src-tls-verify=false", "docker://"+ref, "dir:"+dir); err != nil {
+		if _, err := dockertest.Run(t, 2*time.Minute, bin, "--insecure-policy", "copy", "--src-tls-verify=false", "docker://"+ref, "dir:"+dir); err != nil {
 			return "", err
 		}
 		b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
@@ -267,48 +251,15 @@ func TestClientPodman(t *testing.T) {
 	e.exercise(t, ociClient{
 		name: "podman",
 		pull: func(t *testing.T, ref string) (string, error) {
-			if _, err := run(t, 3*time.Minute, bin, append(base, "pull", "--tls-verify=false", ref)...); err != nil {
+			if _, err := dockertest.Run(t, 3*time.Minute, bin, append(base, "pull", "--tls-verify=false", ref)...); err != nil {
 				return "", err
 			}
-			out, err := run(t, time.Minute, bin, append(base, "image", "inspect", "--format", "{{.Digest}}", ref)...)
+			out, err := dockertest.Run(t, time.Minute, bin, append(base, "image", "inspect", "--format", "{{.Digest}}", ref)...)
 			return strings.TrimSpace(out), err
 		},
 		remove: func(t *testing.T, ref string) {
-			_, _ = run(t, time.Minute, bin, append(base, "rmi", "-f", ref)...)
+			_, _ = dockertest.Run(t, time.Minute, bin, append(base, "rmi", "-f", ref)...)
 		},
-	})
-}
-
-// daemon starts a background process and stops it when the test ends.
-func daemon(t *testing.T, logFile string, name string, args ...string) {
-	t.Helper()
-	f, err := os.Create(logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(name, args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		f.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logFile)
-			if len(b) > 4000 {
-				b = b[len(b)-4000:]
-			}
-			t.Logf("%s log:\n%s", name, b)
-		}
 	})
 }
 
@@ -332,9 +283,9 @@ func startContainerd(t *testing.T) *containerd {
 	sock := filepath.Join(dir, "c.sock")
 	cfg := filepath.Join(dir, "config.toml")
 	os.WriteFile(cfg, []byte("version = 2\n"), 0o644)
-	daemon(t, filepath.Join(dir, "log"), ctrd, "--config", cfg, "--address", sock, "--root", filepath.Join(dir, "root"), "--state", filepath.Join(dir, "state"))
+	dockertest.Daemon(t, filepath.Join(dir, "log"), nil, ctrd, "--config", cfg, "--address", sock, "--root", filepath.Join(dir, "root"), "--state", filepath.Join(dir, "state"))
 	waitFor(t, "containerd", func() bool {
-		_, err := run(t, 10*time.Second, ctr, "--address", sock, "version")
+		_, err := dockertest.Run(t, 10*time.Second, ctr, "--address", sock, "version")
 		return err == nil
 	})
 	return &containerd{ctr: ctr, sock: sock}
@@ -342,10 +293,10 @@ func startContainerd(t *testing.T) *containerd {
 
 // pull pulls ref and returns the digest containerd stored for it.
 func (c *containerd) pull(t *testing.T, ref string) (string, error) {
-	if _, err := run(t, 3*time.Minute, c.ctr, "--address", c.sock, "images", "pull", "--plain-http", "--snapshotter", "native", "--platform", "linux/amd64", ref); err != nil {
+	if _, err := dockertest.Run(t, 3*time.Minute, c.ctr, "--address", c.sock, "images", "pull", "--plain-http", "--snapshotter", "native", "--platform", "linux/amd64", ref); err != nil {
 		return "", err
 	}
-	out, err := run(t, time.Minute, c.ctr, "--address", c.sock, "images", "ls")
+	out, err := dockertest.Run(t, time.Minute, c.ctr, "--address", c.sock, "images", "ls")
 	for _, line := range strings.Split(out, "\n") {
 		if f := strings.Fields(line); len(f) > 3 && f[0] == ref {
 			return f[2], err
@@ -355,7 +306,7 @@ func (c *containerd) pull(t *testing.T, ref string) (string, error) {
 }
 
 func (c *containerd) remove(t *testing.T, ref string) {
-	_, _ = run(t, time.Minute, c.ctr, "--address", c.sock, "images", "rm", ref)
+	_, _ = dockertest.Run(t, time.Minute, c.ctr, "--address", c.sock, "images", "rm", ref)
 }
 
 func TestClientContainerd(t *testing.T) {
@@ -369,57 +320,13 @@ func TestClientContainerd(t *testing.T) {
 	})
 }
 
-// dockerd is a docker daemon run for one test, driven with the docker
-// command.
-type dockerd struct{ cli, sock string }
-
-// startDockerd runs dockerd, with plain HTTP allowed to the registries
-// insecure, until the test ends, or stops the test through testenv when
-// it cannot.
-func startDockerd(t *testing.T, insecure ...string) *dockerd {
-	t.Helper()
-	bin := testenv.LookPath(t, "dockerd")
-	cli := testenv.LookPath(t, "docker")
-	if os.Geteuid() != 0 {
-		testenv.Missing(t, "dockerd", "the docker test runs as root")
-	}
-	dir, err := os.MkdirTemp("", "dockerd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := "unix://" + filepath.Join(dir, "d.sock")
-	args := []string{"--iptables=false", "--bridge=none", "--storage-driver=vfs",
-		"--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
-		"--pidfile", filepath.Join(dir, "pid"), "-H", sock}
-	for _, h := range insecure {
-		args = append(args, "--insecure-registry", h)
-	}
-	daemon(t, filepath.Join(dir, "log"), bin, args...)
-	waitFor(t, "dockerd", func() bool {
-		_, err := run(t, 10*time.Second, cli, "-H", sock, "version")
-		return err == nil
-	})
-	return &dockerd{cli: cli, sock: sock}
-}
-
-// pull pulls ref and returns its manifest digest.
-func (d *dockerd) pull(t *testing.T, ref string) (string, error) {
-	if _, err := run(t, 3*time.Minute, d.cli, "-H", d.sock, "pull", ref); err != nil {
-		return "", err
-	}
-	out, err := run(t, time.Minute, d.cli, "-H", d.sock, "image", "inspect", "--format", "{{index .RepoDigests 0}}", ref)
-	_, digest, _ := strings.Cut(strings.TrimSpace(out), "@")
-	return digest, err
-}
-
-func (d *dockerd) remove(t *testing.T, ref string) {
-	_, _ = run(t, time.Minute, d.cli, "-H", d.sock, "rmi", "-f", ref)
-}
-
 func TestClientDocker(t *testing.T) {
 	testenv.LookPath(t, "dockerd")
 	e := newClientEnv(t)
-	d := startDockerd(t, "gw.test:"+e.port, "gw2.test:"+e.port, e.reg.Addr)
-	e.exercise(t, ociClient{name: "docker", pull: d.pull, remove: d.remove})
+	d := dockertest.StartDockerd(t, dockertest.DockerdOptions{Insecure: []string{"gw.test:" + e.port, "gw2.test:" + e.port, e.reg.Addr}})
+	e.exercise(t, ociClient{
+		name:   "docker",
+		pull:   func(t *testing.T, ref string) (string, error) { return d.Pull(t, ref) },
+		remove: func(t *testing.T, ref string) { d.Remove(t, ref) },
+	})
 }

@@ -35,6 +35,10 @@ type rule struct {
 	push           bool
 	creds          credentials
 	policy         *upstream.Policy // nil if the backend URL is unusable
+	// collection is the id of the collection a docker-v2 rule was
+	// compiled from: its downloads count under the package the
+	// collection creates for each image (gateway.CollectionPackageID).
+	collection string
 }
 
 // Handler serves the registry API of one domain: all of its docker-v1
@@ -44,6 +48,7 @@ type rule struct {
 type Handler struct {
 	v1    map[string]*rule // public image name → first docker-v1 rule
 	v2    []*rule          // manifest order
+	colls []*rule          // collections' docker-v2 rules, tried last
 	first *rule            // answers /v2/ in pass-through mode
 	// owned: Portico runs the auth handshake for this domain, because
 	// a rule renames an image, authenticates upstream, or the domain's
@@ -57,9 +62,12 @@ type Handler struct {
 
 // New compiles the docker rules of one domain, each list in manifest
 // order. As in Scarf Gateway, docker-v1 rules take precedence over
-// docker-v2 rules, and the domain's first docker rule answers /v2/. It
+// docker-v2 rules, and the domain's first docker rule answers /v2/.
+// collections are the docker-v2 rules of the domain's collections, each
+// with its collection's id as RuleID: they are tried after every other
+// rule, so that an image with a package of its own is served by it. It
 // fails only when opts lack a required field.
-func New(v1 []*manifest.DockerV1, v2 []*manifest.DockerV2, opts Options) (*Handler, error) {
+func New(v1 []*manifest.DockerV1, v2 []*manifest.DockerV2, collections []*manifest.DockerV2, opts Options) (*Handler, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -82,16 +90,22 @@ func New(v1 []*manifest.DockerV1, v2 []*manifest.DockerV2, opts Options) (*Handl
 		registries[r.base] = true
 		h.addPusher(r)
 	}
-	for _, m := range v2 {
-		r := &rule{ruleID: m.RuleID, pattern: m.Pattern, upstreamPrefix: m.UpstreamPrefix, fixed: m.Pattern.FixedPrefix()}
+	addV2 := func(m *manifest.DockerV2, collection string) *rule {
+		r := &rule{ruleID: m.RuleID, collection: collection, pattern: m.Pattern, upstreamPrefix: m.UpstreamPrefix, fixed: m.Pattern.FixedPrefix()}
 		r.setCommon(m.Registry, &m.DockerOptions)
-		h.v2 = append(h.v2, r)
 		if h.first == nil {
 			h.first = r
 		}
 		h.owned = h.owned || r.upstreamPrefix != "" || r.creds.set()
 		registries[r.base] = true
 		h.addPusher(r)
+		return r
+	}
+	for _, m := range v2 {
+		h.v2 = append(h.v2, addV2(m, ""))
+	}
+	for _, m := range collections {
+		h.colls = append(h.colls, addV2(m, m.RuleID))
 	}
 	h.owned = h.owned || len(registries) > 1
 	return h, nil
@@ -145,31 +159,53 @@ type match struct {
 
 // lookup finds the rule that serves image: docker-v1 by exact name, then
 // docker-v2 patterns in manifest order, then, for a single name, the same
-// again with library/ in front, against Docker Hub rules only.
+// again with library/ in front, against Docker Hub rules only. The
+// collections' patterns come after all of those, in the same two steps,
+// so that an image a package serves never reaches its collection.
 func (h *Handler) lookup(image []string) (match, bool) {
 	name := imageName(image)
 	if r, ok := h.v1[name]; ok {
 		return r.matched(name), true
 	}
-	for _, r := range h.v2 {
-		if r.pattern.Match(image) {
-			return r.matched(name), true
+	if r := matchPattern(h.v2, image, false); r != nil {
+		return r.matched(name), true
+	}
+	single := len(image) == 1 && image[0] != ""
+	var lib string
+	var libImage []string
+	if single {
+		lib = "library/" + name
+		if r, ok := h.v1[lib]; ok && r.hub {
+			return r.matched(lib), true
+		}
+		libImage = []string{"library", image[0]}
+		if r := matchPattern(h.v2, libImage, true); r != nil {
+			return r.matched(lib), true
 		}
 	}
-	if len(image) != 1 || image[0] == "" {
+	if len(h.colls) == 0 {
 		return match{}, false
 	}
-	lib := "library/" + name
-	if r, ok := h.v1[lib]; ok && r.hub {
-		return r.matched(lib), true
+	if r := matchPattern(h.colls, image, false); r != nil {
+		return r.matched(name), true
 	}
-	libImage := []string{"library", image[0]}
-	for _, r := range h.v2 {
-		if r.hub && r.pattern.Match(libImage) {
+	if single {
+		if r := matchPattern(h.colls, libImage, true); r != nil {
 			return r.matched(lib), true
 		}
 	}
 	return match{}, false
+}
+
+// matchPattern returns the first of rules whose pattern matches image,
+// of Docker Hub rules only when hubOnly is set.
+func matchPattern(rules []*rule, image []string, hubOnly bool) *rule {
+	for _, r := range rules {
+		if (!hubOnly || r.hub) && r.pattern.Match(image) {
+			return r
+		}
+	}
+	return nil
 }
 
 func (r *rule) matched(name string) match {
@@ -230,7 +266,7 @@ func (h *Handler) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Re
 		return gateway.Result{}, false
 	}
 	r := m.r
-	ev.PackageID, ev.RuleID = r.packageID, r.ruleID
+	ev.PackageID, ev.RuleID = r.countedAs(m.public), r.ruleID
 	ev.Docker.Image = m.public
 	ev.Docker.Reference = p.reference
 	ev.Docker.Backend = r.backend.Host
@@ -246,14 +282,27 @@ func (h *Handler) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Re
 		upPath = "/v2/" + escapeRepository(m.upstream) + p.rest
 	}
 	upURL := r.base + upPath + req.RawQuery
+	var key *upstreamKey
 	if h.owned {
 		if res, ok := h.authorize(w, req, m, write, ev); !ok {
 			return res, true
 		}
-		key := &upstreamKey{base: r.base, repo: m.upstream, creds: r.creds, push: write}
-		return h.forward(w, req, ev, r, upURL, key, write), true
+		key = &upstreamKey{base: r.base, repo: m.upstream, creds: r.creds, push: write}
 	}
-	return h.forward(w, req, ev, r, upURL, nil, write), true
+	res := h.forward(w, req, ev, r, upURL, key, write)
+	if r.collection != "" {
+		res.Collected = gateway.Collected{Collection: r.collection, Artifact: m.public}
+	}
+	return res, true
+}
+
+// countedAs returns the package id that the rule's downloads of image
+// count under.
+func (r *rule) countedAs(image string) string {
+	if r.collection != "" {
+		return gateway.CollectionPackageID(r.collection, image)
+	}
+	return r.packageID
 }
 
 // forward redirects or proxies a request the domain takes, and completes
@@ -425,7 +474,7 @@ func (h *Handler) serveToken(w http.ResponseWriter, req *gateway.Request) gatewa
 		if !ok {
 			continue
 		}
-		tr := TokenRequest{Domain: req.Domain, Repository: m.public, PackageID: m.r.packageID, RuleID: m.r.ruleID, Push: sc.push && auth.allows(m.r)}
+		tr := TokenRequest{Domain: req.Domain, Repository: m.public, PackageID: m.r.countedAs(m.public), RuleID: m.r.ruleID, Push: sc.push && auth.allows(m.r)}
 		access, err := h.opts.Authorize(r.Context(), tr)
 		if err != nil {
 			h.opts.Logger.Warn("token request failed: the access policy could not decide", "domain", req.Domain, "repository", m.public, "err", err)

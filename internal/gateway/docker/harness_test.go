@@ -297,7 +297,7 @@ func newOptions(t testing.TB) route.Options {
 	// The token services of these registries are on other loopback
 	// ports (auth.test): a gateway that fetches upstream tokens may
 	// reach them only with private upstreams allowed.
-	opts.Docker.Proxy = docker.NewProxy(upstream.NewTransport(upstream.Options{AllowPrivate: true}), nil)
+	opts.Docker.Proxy = docker.NewProxy(upstream.NewTransport(upstream.Options{AllowPrivate: true}), nil, 0)
 	return opts
 }
 

@@ -53,7 +53,9 @@ type TokenRequest struct {
 	// ("library/hello-world" for "hello-world" on Docker Hub).
 	Repository string
 	// PackageID is the serving docker-v1 rule's package id; RuleID the
-	// serving docker-v2 rule's id. One of the two is set.
+	// serving docker-v2 rule's id. One of the two is set, except for a
+	// collection's rule, which sets both: RuleID to the collection's id,
+	// PackageID to the id of the package it creates for the image.
 	PackageID, RuleID string
 	// Push is set when the client asked to push and may: the rule
 	// allows pushes and the client logged in with its credentials.

@@ -2,11 +2,12 @@ package docker_test
 
 // Hostile registries: a backend that redirects the proxy elsewhere, names
 // a token service on a private address, or fishes for client headers.
-// Every server here counts the connections it accepts, so a test fails
-// on any connection the gateway opens outside the rule's allowed set.
+// The gateway's transport records every connection it opens or tries
+// to (upstreamtest), so a test fails on any connection outside the
+// rule's allowed set, wherever it goes; the servers here also count the
+// connections they accept.
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,7 +23,9 @@ import (
 	"portico/internal/event"
 	"portico/internal/gateway/docker"
 	"portico/internal/route"
+	"portico/internal/testenv"
 	"portico/internal/upstream"
+	"portico/internal/upstream/upstreamtest"
 )
 
 // clientAddr is the client's address as a trusted proxy in front of the
@@ -67,36 +70,36 @@ func (c *counted) headers() []http.Header {
 	return append([]http.Header(nil), c.seen...)
 }
 
-// syncBuffer is a log destination safe for the handler's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // strictGateway serves js with the production default: no private
 // upstreams beyond the rules' own backends. Its proxy logs to the
-// returned buffer.
-func strictGateway(t testing.TB, js string) (*gateway, *syncBuffer) {
+// returned buffer, and its transport's dials are recorded.
+func strictGateway(t testing.TB, js string) (*gateway, *testenv.Buffer, *upstreamtest.Dials) {
 	t.Helper()
 	needHosts(t)
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	g := &gateway{events: &recorder{}, opts: newOptions(t)}
-	g.opts.Docker.Proxy = docker.NewProxy(upstream.NewTransport(upstream.Options{}), slog.New(slog.NewTextHandler(logs, nil)))
+	transport, dials := upstreamtest.NewTransport(t, upstream.Options{})
+	g.opts.Docker.Proxy = docker.NewProxy(transport, slog.New(slog.NewTextHandler(logs, nil)), 0)
 	g.router = route.NewRouter(compile(t, js, g.opts), testTrusted, g.events, nil)
 	g.srv, g.Addr = listen(t, "gw.test", g.router)
-	return g, logs
+	return g, logs, dials
+}
+
+// openGateway serves js as the other tests do, with private upstreams
+// allowed, recording its transport's dials.
+func openGateway(t testing.TB, js string) (*gateway, *upstreamtest.Dials) {
+	t.Helper()
+	opts := newOptions(t)
+	transport, dials := upstreamtest.NewTransport(t, upstream.Options{AllowPrivate: true})
+	opts.Docker.Proxy = docker.NewProxy(transport, nil, 0)
+	return startGatewayWith(t, js, opts), dials
+}
+
+// loopback returns the address a test host name's host:port is dialed
+// on: every test name resolves to 127.0.0.1.
+func loopback(hostport string) string {
+	_, port, _ := net.SplitHostPort(hostport)
+	return "127.0.0.1:" + port
 }
 
 // ociMessage decodes an OCI error body: code and message.
@@ -181,7 +184,7 @@ func TestHostileRedirects(t *testing.T) {
 		w.WriteHeader(code)
 	})
 	regAddr.Store(reg.Addr)
-	g, logs := strictGateway(t, manifestOf(v1Rule("x", "http://"+reg.Addr, `"mode":"proxy"`)))
+	g, logs, dials := strictGateway(t, manifestOf(v1Rule("x", "http://"+reg.Addr, `"mode":"proxy"`)))
 
 	for _, c := range []struct {
 		ref    string
@@ -256,6 +259,14 @@ func TestHostileRedirects(t *testing.T) {
 	if n := other.conns.Load(); n != 0 {
 		t.Errorf("the gateway opened %d connections to a host outside the rule's registry", n)
 	}
+	// Every other target, the metadata address included, is refused by
+	// the policy before any dial.
+	if refused := dials.Check(t, loopback(reg.Addr)); len(refused) != 0 {
+		t.Errorf("dials refused only by the address check: %q", upstreamtest.Targets(refused))
+	}
+	if len(dials.Attempts()) == 0 {
+		t.Error("no dial recorded, not even to the registry")
+	}
 	for _, h := range other.headers() {
 		assertNoClientHeaders(t, "the other host", h, false)
 	}
@@ -312,7 +323,7 @@ func TestHostileTokenRealm(t *testing.T) {
 	t.Setenv("PORTICO_TEST_REALM", "robot:s3cret")
 	rule := v1Rule("acme/app", "http://"+reg.Addr, `"credentials-env":"PORTICO_TEST_REALM"`)
 
-	g, logs := strictGateway(t, manifestOf(rule))
+	g, logs, dials := strictGateway(t, manifestOf(rule))
 	before := len(reg.Requests())
 	_, err := pullImage(t, g.Addr+"/acme/app:1")
 	if err == nil {
@@ -334,12 +345,25 @@ func TestHostileTokenRealm(t *testing.T) {
 			t.Errorf("the registry was asked for %s without a token", r.Path)
 		}
 	}
+	// The token service was dialed, and refused before connecting.
+	refused := dials.Check(t, loopback(reg.Addr))
+	if len(refused) == 0 {
+		t.Error("no refused dial to the token service recorded")
+	}
+	for _, a := range refused {
+		if a.Target != reg.AuthAddr || a.Addr.String() != loopback(reg.AuthAddr) {
+			t.Errorf("refused dial to %s (%s), want only the token service %s", a.Target, a.Addr, reg.AuthAddr)
+		}
+	}
 
 	// With private upstreams allowed, as the other tests run, the same
-	// pull works.
-	allowed := startGateway(t, manifestOf(rule))
+	// pull works, and reaches the registry and its token service only.
+	allowed, dials := openGateway(t, manifestOf(rule))
 	if _, err := pullImage(t, allowed.Addr+"/acme/app:1"); err != nil {
 		t.Fatalf("pull with private upstreams allowed: %v", err)
+	}
+	if refused := dials.Check(t, loopback(reg.Addr), loopback(reg.AuthAddr)); len(refused) != 0 {
+		t.Errorf("refused dials: %q", upstreamtest.Targets(refused))
 	}
 }
 
@@ -370,12 +394,12 @@ func TestNoClientHeadersUpstream(t *testing.T) {
 	})
 	// "pass" keeps the pass-through mode (one registry, no rename); the
 	// second rule's rename makes its own domain Portico's handshake.
-	pass := startGateway(t, manifestOf(v1Rule("acme/pass", "http://"+reg.Addr, `"mode":"proxy"`)))
+	pass, passDials := openGateway(t, manifestOf(v1Rule("acme/pass", "http://"+reg.Addr, `"mode":"proxy"`)))
 	resp := get(t, "GET", "http://"+pass.Addr+"/v2/acme/pass/manifests/1", append([]string{"Authorization", "Bearer registry-token"}, hostileHeaders...)...)
 	if resp.StatusCode != 200 {
 		t.Fatalf("pass-through: %d", resp.StatusCode)
 	}
-	owned := startGateway(t, strings.Replace(manifestOf(v1Rule("acme/owned", "http://"+reg.Addr, `"upstream-repository":"acme/renamed"`)), "gw.test", "gw2.test", 1))
+	owned, ownedDials := openGateway(t, strings.Replace(manifestOf(v1Rule("acme/owned", "http://"+reg.Addr, `"upstream-repository":"acme/renamed"`)), "gw.test", "gw2.test", 1))
 	ownedAddr := "gw2.test:" + strings.Split(owned.Addr, ":")[1]
 	tok := get(t, "GET", "http://"+ownedAddr+"/v2/token?scope=repository:acme/owned:pull")
 	var body struct{ Token string }
@@ -407,6 +431,14 @@ func TestNoClientHeadersUpstream(t *testing.T) {
 	}
 	if !passAuth || !ownedAuth {
 		t.Errorf("pass-through Authorization forwarded: %v; Portico's upstream token used: %v", passAuth, ownedAuth)
+	}
+	// Pass-through reaches the registry only; where Portico
+	// authenticates, the registry and its token service.
+	if refused := passDials.Check(t, loopback(reg.Addr)); len(refused) != 0 {
+		t.Errorf("pass-through: refused dials %q", upstreamtest.Targets(refused))
+	}
+	if refused := ownedDials.Check(t, loopback(reg.Addr), token.Addr); len(refused) != 0 {
+		t.Errorf("owned: refused dials %q", upstreamtest.Targets(refused))
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -9,42 +9,16 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"portico/internal/event"
+	"portico/internal/stream"
 	"portico/internal/upstream"
 )
 
-const (
-	// maxInternalRedirects bounds the redirects within the registry's
-	// origin that the proxy follows for one request.
-	maxInternalRedirects = 10
-	// DefaultIdleTimeout is how long a proxied body may make no progress,
-	// reading from the registry or writing to the client, before the
-	// transfer is abandoned.
-	DefaultIdleTimeout = 60 * time.Second
-	// Bodies stream through a pooled buffer: the only memory a transfer
-	// holds, whatever its size. Large bodies (blobs) get a large one:
-	// fewer, bigger reads and writes measured 1.2-1.4x the throughput of
-	// 64 KiB ones on blob downloads. Small bodies (manifests, errors),
-	// most requests, keep a small one.
-	smallBufferSize = 64 << 10
-	largeBufferSize = 1 << 20
-	largeBody       = 1 << 20
-	// smallRead is the read size under which a chunk of a body without
-	// a length is flushed at once: a registry that trickles bytes is
-	// passed on as it sends them.
-	smallRead = 4 << 10
-	// deadlineStep is how often the idle deadlines move forward while
-	// bytes flow.
-	deadlineStep = time.Second
-)
-
-var (
-	smallBuffers = sync.Pool{New: func() any { b := make([]byte, smallBufferSize); return &b }}
-	largeBuffers = sync.Pool{New: func() any { b := make([]byte, largeBufferSize); return &b }}
-)
+// maxInternalRedirects bounds the redirects within the registry's origin
+// that the proxy follows for one request.
+const maxInternalRedirects = 10
 
 // Proxy streams registry requests to backends. One Proxy serves every
 // request of the process: it holds the connection pool and the upstream
@@ -52,18 +26,23 @@ var (
 type Proxy struct {
 	client *http.Client
 	auth   *upstreamAuth
-	idle   time.Duration
+	stall  time.Duration
 	log    *slog.Logger
 }
 
 // NewProxy returns a proxy sending through transport, or upstream's
-// default transport when nil, logging to log (nil discards).
-func NewProxy(transport *upstream.Transport, log *slog.Logger) *Proxy {
+// default transport when nil, logging to log (nil discards). A proxied
+// body, either way, that makes no progress for stall (stream.DefaultStall
+// when 0) is abandoned.
+func NewProxy(transport *upstream.Transport, log *slog.Logger, stall time.Duration) *Proxy {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if stall <= 0 {
+		stall = stream.DefaultStall
+	}
 	c := upstream.NewClient(transport)
-	return &Proxy{client: c, auth: newUpstreamAuth(c), idle: DefaultIdleTimeout, log: log}
+	return &Proxy{client: c, auth: newUpstreamAuth(c), stall: stall, log: log}
 }
 
 // target is where and how one request is proxied.
@@ -122,13 +101,21 @@ func (p *Proxy) serve(w http.ResponseWriter, in *http.Request, t *target) outcom
 		}
 	}
 	withBody := t.body && in.Body != nil && in.Body != http.NoBody
+	var upload io.Reader
+	if withBody {
+		// A pusher that stops sending fails the upstream request
+		// rather than holding its connection.
+		up := stream.Upload(w, in.Body, p.stall)
+		defer up.Close()
+		upload = up
+	}
 	var resp *http.Response
 	var loc *url.URL // the redirect passed back to the client
 	retried := false
 	for hop := 0; ; {
 		var body io.Reader
 		if withBody {
-			body = in.Body
+			body = upload
 		}
 		out, err := http.NewRequestWithContext(ctx, in.Method, u.String(), body)
 		if err != nil {
@@ -214,7 +201,7 @@ func (p *Proxy) serve(w http.ResponseWriter, in *http.Request, t *target) outcom
 	if in.Method == http.MethodHead {
 		return res
 	}
-	if err := p.copyBody(w, resp.Body, resp.ContentLength, cancel); err != nil {
+	if _, err := stream.Copy(w, resp.Body, resp.ContentLength, p.stall, cancel); err != nil {
 		// Headers are out, so the client sees a truncated body; the
 		// transfer did not complete and is not a pull.
 		res.outcome = event.OutcomeError
@@ -381,59 +368,6 @@ func removeHopByHop(dst, src http.Header) {
 	}
 	for _, k := range hopByHop {
 		delete(dst, k)
-	}
-}
-
-// copyBody streams body to w through a pooled buffer, in constant memory.
-// A transfer that makes no progress for the idle timeout, either way, is
-// abandoned: cancel stops the upstream read.
-func (p *Proxy) copyBody(w http.ResponseWriter, body io.Reader, length int64, cancel context.CancelFunc) error {
-	sized := length >= 0
-	pool := &smallBuffers
-	if !sized || length >= largeBody {
-		pool = &largeBuffers
-	}
-	bp := pool.Get().(*[]byte)
-	defer pool.Put(bp)
-	buf := *bp
-	rc := http.NewResponseController(w)
-	timer := time.AfterFunc(p.idle, cancel)
-	defer timer.Stop()
-	deadlines := rc.SetWriteDeadline(time.Now().Add(p.idle)) == nil
-	if deadlines {
-		// The connection may serve further requests: clear the
-		// deadline whatever happens here.
-		defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
-	}
-	// Deadlines are pushed back at most every deadlineStep: resetting
-	// them on every read would cost more than the copy.
-	last := time.Now()
-	for reads := 0; ; reads++ {
-		n, err := body.Read(buf)
-		if n > 0 {
-			// Reading the clock on every read shows in the profile;
-			// every 16th read is often enough.
-			if reads%16 == 0 && time.Since(last) >= deadlineStep {
-				now := time.Now()
-				last = now
-				timer.Reset(p.idle)
-				if deadlines {
-					_ = rc.SetWriteDeadline(now.Add(p.idle))
-				}
-			}
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return werr
-			}
-			if n < smallRead && !sized {
-				_ = rc.Flush()
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
 	}
 }
 

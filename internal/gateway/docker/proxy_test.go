@@ -75,7 +75,7 @@ func TestUpstreamFailures(t *testing.T) {
 	// the pass-through mode), with short waits so that the slow registry
 	// times out quickly.
 	opts := newOptions(t)
-	opts.Docker.Proxy = docker.NewProxy(upstream.NewTransport(upstream.Options{HeaderTimeout: 300 * time.Millisecond}), nil)
+	opts.Docker.Proxy = docker.NewProxy(upstream.NewTransport(upstream.Options{HeaderTimeout: 300 * time.Millisecond}), nil, 0)
 	gateways := map[string]*gateway{}
 	for img, reg := range map[string]string{"a/down": down, "a/slow": "http://" + slow, "a/failing": "http://" + failing} {
 		g := &gateway{events: &recorder{}, opts: opts}

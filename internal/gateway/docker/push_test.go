@@ -162,7 +162,7 @@ func TestManifestKnowsTheHandshake(t *testing.T) {
 				v2s = append(v2s, r)
 			}
 		}
-		h, err := docker.New(v1s, v2s, dockertest.Options(t))
+		h, err := docker.New(v1s, v2s, nil, dockertest.Options(t))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,9 +16,10 @@ import (
 // a gateway may hold a hundred thousand.
 type V1 struct {
 	rule *manifest.FileV1
-	// extra is nil for the common rule: an incoming path with variables
-	// and no query part matched item by item, and an outgoing URL, if
-	// any, with variables and an origin that starts its leading literal.
+	// extra is nil for the common rule: a package's rule (not a
+	// collection's) with an incoming path with variables and no query
+	// part matched item by item, and an outgoing URL, if any, with
+	// variables and an origin that starts its leading literal.
 	extra *v1Extra
 	// originLen is the length of the target's origin at the start of
 	// the outgoing URL's leading literal, unless extra holds the origin.
@@ -48,6 +49,10 @@ type v1Extra struct {
 	// (ownOrigin).
 	origin    string
 	ownOrigin bool
+
+	// collection is the id of the collection the rule was compiled from
+	// (NewCollection), "" for a package's rule.
+	collection string
 }
 
 // NewV1 compiles a file-v1 rule.
@@ -125,8 +130,23 @@ func (v *V1) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Result,
 	}
 	req.TVars = vars
 
+	var collected gateway.Collected
+	if x := v.extra; x != nil && x.collection != "" {
+		name, ok := varValue(vars, CollectionVar)
+		if !ok || !collectionName(name) {
+			// No package could be created for it: the collection
+			// does not serve it.
+			return gateway.Result{}, false
+		}
+		collected = gateway.Collected{Collection: x.collection, Artifact: name}
+	}
 	res := gateway.Result{
-		Event: event.Event{Kind: event.KindFile, PackageID: v.rule.PackageID, Variables: copyVars(vars)},
+		Event:     event.Event{Kind: event.KindFile, PackageID: v.rule.PackageID, Variables: copyVars(vars)},
+		Collected: collected,
+	}
+	if collected.Collection != "" {
+		res.Event.PackageID = gateway.CollectionPackageID(collected.Collection, collected.Artifact)
+		res.Event.RuleID = collected.Collection
 	}
 	tg := v.target()
 	if tg.tmpl == nil {

@@ -3,21 +3,11 @@ package npm
 import (
 	"fmt"
 	"net/http"
-	"runtime"
 	"strings"
 	"testing"
-)
 
-// allocated returns the bytes f allocates: a measure of its work that,
-// unlike time, does not depend on how busy the machine is.
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
+	"portico/internal/testenv"
+)
 
 // TestPackumentLinear rewrites packuments of size n and 8n in shapes an
 // upstream could choose to make a parser work hard, full and
@@ -100,7 +90,7 @@ func TestPackumentLinear(t *testing.T) {
 				}
 			}
 			run(small)()
-			a, b := allocated(run(small)), allocated(run(large))
+			a, b := testenv.Allocated(1, run(small)), testenv.Allocated(1, run(large))
 			ratio := float64(b) / float64(max(a, 1))
 			t.Logf("%s (abbreviated %v): %d bytes → %d allocated, %d bytes → %d allocated (×%.1f)", tc.name, abbrev, len(small), a, len(large), b, ratio)
 			if ratio > 16 {

@@ -1,9 +1,11 @@
 package npm_test
 
 // A hostile upstream registry for always-proxy rules: its documents name
-// tarballs on other hosts and its tarballs redirect elsewhere. Every
-// server counts the connections it accepts, so the tests fail on any
-// connection the gateway opens outside the rule's allowed set.
+// tarballs on other hosts and its tarballs redirect elsewhere. The
+// gateway's transport records every connection it opens or tries to
+// (upstreamtest), so the tests fail on any connection outside the rule's
+// allowed set, wherever it goes; the servers also count the connections
+// they accept.
 
 import (
 	"bytes"
@@ -24,7 +26,9 @@ import (
 	"portico/internal/gateway/npm"
 	"portico/internal/manifest"
 	"portico/internal/route"
+	"portico/internal/testenv"
 	"portico/internal/upstream"
+	"portico/internal/upstream/upstreamtest"
 )
 
 // clientAddr is the client's address, as a trusted proxy reports it.
@@ -70,33 +74,16 @@ func (c *counted) headers() []http.Header {
 	return append([]http.Header(nil), c.seen...)
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startWith serves manifestJSON with the given outbound transport,
 // logging to the returned buffer. Loopback peers are trusted proxies, so
 // a request's X-Forwarded-For names its client.
-func startWith(t testing.TB, manifestJSON string, transport *upstream.Transport) (*portico, *syncBuffer) {
+func startWith(t testing.TB, manifestJSON string, transport *upstream.Transport) (*portico, *testenv.Buffer) {
 	t.Helper()
 	m, err := manifest.Decode("manifest.json", []byte(manifestJSON))
 	if err != nil {
 		t.Fatalf("manifest: %v", err)
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	client := upstream.NewClient(transport)
 	p := &portico{rec: &recorder{}, cache: doccache.New(doccache.Options{Client: client})}
 	trusted, _ := clientip.ParseTrusted(clientip.DefaultTrusted)
@@ -205,7 +192,8 @@ func TestHostileTarballs(t *testing.T) {
 		}
 	}
 	rule := `{"rules":[{"type":"npm-v1","domain":"127.0.0.1","package-name":"hostile","package-id":"p-hostile","registry":"` + reg.URL + `","always-proxy":true,"tarball-hosts":["` + named.URL + `"]}]}`
-	p, logs := startWith(t, rule, upstream.NewTransport(upstream.Options{}))
+	transport, dials := upstreamtest.NewTransport(t, upstream.Options{})
+	p, logs := startWith(t, rule, transport)
 
 	for _, c := range cases {
 		t.Run(c.version, func(t *testing.T) {
@@ -242,6 +230,21 @@ func TestHostileTarballs(t *testing.T) {
 			t.Errorf("the gateway opened %d connections to %s", n, name)
 		}
 	}
+	// Connections went to the registry only. Storage redirects (any
+	// https host) and the listed host were dialed and refused by the
+	// address check before connecting: the https host on loopback, the
+	// metadata address, where nothing listens, and the tarball host.
+	refused := dials.Check(t, reg.Addr)
+	wantRefused := map[string]bool{otherTLS.Addr: true, "169.254.169.254:443": true, named.Addr: true}
+	for _, a := range refused {
+		if !wantRefused[a.Target] {
+			t.Errorf("refused dial to %s: not one the address check alone should stop", a.Target)
+		}
+		delete(wantRefused, a.Target)
+	}
+	if len(wantRefused) != 0 {
+		t.Errorf("no refused dial recorded to %v", wantRefused)
+	}
 	l := logs.String()
 	if !strings.Contains(l, "outbound request refused") || !strings.Contains(l, other.Addr) {
 		t.Errorf("no warning naming the refused host:\n%s", l)
@@ -253,7 +256,8 @@ func TestHostileTarballs(t *testing.T) {
 
 	// With private upstreams allowed, the listed host serves; hosts the
 	// rule does not list stay refused.
-	open, _ := startWith(t, rule, upstream.NewTransport(upstream.Options{AllowPrivate: true}))
+	openTransport, openDials := upstreamtest.NewTransport(t, upstream.Options{AllowPrivate: true})
+	open, _ := startWith(t, rule, openTransport)
 	if resp, body := fetch(t, "GET", open.srv.URL+"/hostile/-/hostile-1.0.15.tgz", hostileHeaders...); resp.StatusCode != 200 || !bytes.Equal([]byte(body), tgz) {
 		t.Errorf("tarball from a listed host with private upstreams allowed: %d", resp.StatusCode)
 	}
@@ -263,6 +267,9 @@ func TestHostileTarballs(t *testing.T) {
 	assertClean(t, "the tarball host", named.headers())
 	if n := other.conns.Load(); n != 0 {
 		t.Errorf("the gateway opened %d connections to an unlisted host", n)
+	}
+	if refused := openDials.Check(t, reg.Addr, named.Addr); len(refused) != 0 {
+		t.Errorf("refused dials with private upstreams allowed: %q", upstreamtest.Targets(refused))
 	}
 }
 
@@ -275,7 +282,8 @@ func TestPublishHeaders(t *testing.T) {
 		_, _ = io.WriteString(w, `{"ok":true}`)
 	})
 	rule := `{"rules":[{"type":"npm-v1","domain":"127.0.0.1","package-name":"pub","package-id":"p-pub","registry":"` + reg.URL + `","allow-publish":true}]}`
-	p, _ := startWith(t, rule, upstream.NewTransport(upstream.Options{}))
+	transport, dials := upstreamtest.NewTransport(t, upstream.Options{})
+	p, _ := startWith(t, rule, transport)
 	req, _ := http.NewRequest(http.MethodPut, p.srv.URL+"/pub", strings.NewReader(`{"name":"pub"}`))
 	for i := 0; i+1 < len(hostileHeaders); i += 2 {
 		req.Header.Set(hostileHeaders[i], hostileHeaders[i+1])
@@ -297,5 +305,8 @@ func TestPublishHeaders(t *testing.T) {
 		if strings.Contains(strings.Join(v, ","), clientAddr) || k == "Cookie" {
 			t.Errorf("the registry received %s: %q", k, v)
 		}
+	}
+	if refused := dials.Check(t, reg.Addr); len(refused) != 0 {
+		t.Errorf("refused dials: %q", upstreamtest.Targets(refused))
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -24,6 +23,7 @@ import (
 	"portico/internal/event"
 	"portico/internal/gateway"
 	"portico/internal/manifest"
+	"portico/internal/stream"
 	"portico/internal/upstream"
 )
 
@@ -42,6 +42,9 @@ type Options struct {
 	// one is refused (the cached copy is served, or 502). 0 means
 	// DefaultMaxPackument.
 	MaxPackument int64
+	// StallTimeout bounds how long a proxied tarball or publish may
+	// make no progress, either way; 0 means stream.DefaultStall.
+	StallTimeout time.Duration
 }
 
 // Validate reports the first required field of o that is unset.
@@ -72,6 +75,7 @@ type Registry struct {
 	cache    *doccache.Cache
 	client   *http.Client
 	log      *slog.Logger
+	stall    time.Duration
 }
 
 type rule struct {
@@ -105,7 +109,7 @@ func New(rules []*manifest.NPM, opts Options) (*Registry, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	reg := &Registry{cache: opts.Cache, client: opts.Client, log: opts.Logger}
+	reg := &Registry{cache: opts.Cache, client: opts.Client, log: opts.Logger, stall: opts.StallTimeout}
 	maxDoc := opts.MaxPackument
 	if maxDoc <= 0 {
 		maxDoc = DefaultMaxPackument
@@ -501,7 +505,9 @@ func (reg *Registry) proxyTarball(w http.ResponseWriter, req *gateway.Request, r
 	if err != nil {
 		return reg.refuseTarball(w, req, ru, err)
 	}
-	ctx := req.HTTP.Context()
+	// Stopping the copy of a stalled transfer cancels the request.
+	ctx, cancel := context.WithCancel(req.HTTP.Context())
+	defer cancel()
 	policy := ru.policy
 	var resp *http.Response
 	for hop := 0; ; hop++ {
@@ -557,7 +563,9 @@ func (reg *Registry) proxyTarball(w http.ResponseWriter, req *gateway.Request, r
 	}
 	w.WriteHeader(resp.StatusCode)
 	if req.Method() != http.MethodHead {
-		_, _ = io.Copy(w, resp.Body)
+		// A client that stops reading releases the upstream
+		// connection after the stall timeout.
+		_, _ = stream.Copy(w, resp.Body, resp.ContentLength, reg.stall, cancel)
 	}
 	return resp.StatusCode
 }
@@ -628,7 +636,10 @@ func (reg *Registry) publish(w http.ResponseWriter, req *gateway.Request, ru *ru
 		return refuse(w, req, http.StatusMethodNotAllowed, "publishing "+name+" through this registry is not allowed; publish to "+ru.registry+" instead")
 	}
 	in := req.HTTP
-	out, err := http.NewRequestWithContext(upstream.WithPolicy(in.Context(), ru.policy), http.MethodPut, ru.registry+upstreamPath(name), in.Body)
+	ctx, cancel := context.WithCancel(upstream.WithPolicy(in.Context(), ru.policy))
+	defer cancel()
+	body := stream.Upload(w, in.Body, reg.stall)
+	out, err := http.NewRequestWithContext(ctx, http.MethodPut, ru.registry+upstreamPath(name), body)
 	if err != nil {
 		return refuse(w, req, http.StatusBadGateway, "invalid upstream request")
 	}
@@ -648,7 +659,7 @@ func (reg *Registry) publish(w http.ResponseWriter, req *gateway.Request, ru *ru
 		}
 	}
 	w.WriteHeader(resp.StatusCode)
-	_, _ = io.Copy(w, resp.Body)
+	_, _ = stream.Copy(w, resp.Body, resp.ContentLength, reg.stall, cancel)
 	// A publish is not a download and is not counted.
 	return gateway.Result{Status: resp.StatusCode, Outcome: event.OutcomeProxy, Uncounted: true}
 }

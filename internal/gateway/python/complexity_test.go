@@ -5,23 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"runtime"
 	"strings"
 	"testing"
 
 	"portico/internal/manifest"
+	"portico/internal/testenv"
 )
-
-// allocated returns the bytes f allocates: a measure of its work that,
-// unlike time, does not depend on how busy the machine is.
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
 
 // checkLinear runs f on the input of size n and of size 8n and fails
 // when the second costs more than 16 times the first: linear work gives
@@ -30,8 +19,8 @@ func checkLinear(t *testing.T, name string, n int, build func(n int) string, f f
 	t.Helper()
 	small, large := build(n), build(8*n)
 	f(small) // warm up lazily built tables
-	a := allocated(func() { f(small) })
-	b := allocated(func() { f(large) })
+	a := testenv.Allocated(1, func() { f(small) })
+	b := testenv.Allocated(1, func() { f(large) })
 	ratio := float64(b) / float64(max(a, 1))
 	t.Logf("%s: %d bytes → %d allocated, %d bytes → %d allocated (×%.1f)", name, len(small), a, len(large), b, ratio)
 	if ratio > 16 {

@@ -10,13 +10,20 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"portico/internal/doccache"
+	"portico/internal/gateway/python"
+	"portico/internal/upstream"
+	"portico/internal/upstream/upstreamtest"
 )
 
 // TestUpstreamIndexOutbound: a hostile index redirects project pages to
 // another port, a metadata address and a non-http scheme. The gateway
 // follows redirects on the index's own origin only, answers the others
 // with a 502 naming the host, and the other server never gets a
-// connection. The index learns nothing of the client.
+// connection: the gateway's transport records every connection it opens
+// or tries to, and all of them are to the index. The index learns nothing
+// of the client.
 func TestUpstreamIndexOutbound(t *testing.T) {
 	var otherConns atomic.Int64
 	other := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -53,7 +60,10 @@ func TestUpstreamIndexOutbound(t *testing.T) {
 		_, _ = io.WriteString(w, `<a href="https://files.test/`+name+`-1.0.tar.gz#sha256=`+strings.Repeat("0", 64)+`">`+name+`-1.0.tar.gz</a>`)
 	}))
 	defer index.Close()
-	p := startPortico(t, fmt.Sprintf(`{"rules":[{"type":"python-index-v1","domain":"127.0.0.1","package-name":"*","package-id":"pkg-any","index-url":%q}]}`, index.URL+"/simple/"))
+	transport, dials := upstreamtest.NewTransport(t, upstream.Options{})
+	cache := doccache.New(doccache.Options{Client: upstream.NewClient(transport)})
+	t.Cleanup(cache.Close)
+	p := startPorticoWith(t, fmt.Sprintf(`{"rules":[{"type":"python-index-v1","domain":"127.0.0.1","package-name":"*","package-id":"pkg-any","index-url":%q}]}`, index.URL+"/simple/"), python.Options{Cache: cache})
 
 	for name, want := range map[string]string{
 		"away":     other.Listener.Addr().String(),
@@ -71,6 +81,14 @@ func TestUpstreamIndexOutbound(t *testing.T) {
 	}
 	if n := otherConns.Load(); n != 0 {
 		t.Errorf("the gateway opened %d connections to a host other than the index", n)
+	}
+	// The metadata address and the other port were refused by the
+	// policy before any dial.
+	if refused := dials.Check(t, index.Listener.Addr().String()); len(refused) != 0 {
+		t.Errorf("dials refused only by the address check: %q", upstreamtest.Targets(refused))
+	}
+	if len(dials.Attempts()) == 0 {
+		t.Error("no dial recorded, not even to the index")
 	}
 	mu.Lock()
 	defer mu.Unlock()

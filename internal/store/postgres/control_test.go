@@ -1,12 +1,10 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,30 +41,12 @@ func openControl(t *testing.T, url string, log *slog.Logger) *Store {
 	return s
 }
 
-// syncBuffer is a log destination for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // TestWatchConfig checks that WatchConfig on one replica sees every
 // routing change another replica commits, and goes on seeing them after
 // its connection is killed. It logs how long a change took to arrive.
 func TestWatchConfig(t *testing.T) {
 	url := testenv.Postgres(t)
-	var logs syncBuffer
+	var logs testenv.Buffer
 	watcher := openControl(t, url, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	writer := openControl(t, url, nil)
 

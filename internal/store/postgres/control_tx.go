@@ -370,13 +370,13 @@ func (t *ctlTx) ListCollections(ctx context.Context, orgID string, p control.Pag
 
 // Domains.
 
-const domainCols = "name, org_id, status, challenge, last_check, last_error, verified, failing_since, created"
+const domainCols = "name, org_id, status, challenge, last_check, last_error, verified, failing_since, created, https_only"
 
 func scanDomain(r pgx.Row) (control.Domain, error) {
 	var d control.Domain
 	var status int16
 	err := r.Scan(&d.Name, &d.OrgID, &status, &d.Challenge, tsTime{&d.LastCheck}, &d.LastError,
-		tsTime{&d.Verified}, tsTime{&d.FailingSince}, tsTime{&d.Created})
+		tsTime{&d.Verified}, tsTime{&d.FailingSince}, tsTime{&d.Created}, &d.HTTPSOnly)
 	d.Status = control.DomainStatus(status)
 	return d, err
 }
@@ -395,8 +395,8 @@ func (t *ctlTx) CreateDomain(ctx context.Context, d control.Domain) error {
 	if err := t.exists(ctx, "organization", d.OrgID, "SELECT 1 FROM orgs WHERE id = $1"); err != nil {
 		return wrap(err, "create domain %s", d.Name)
 	}
-	err := t.insert(ctx, "INSERT INTO domains ("+domainCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-		d.Name, d.OrgID, int16(d.Status), d.Challenge, ts(d.LastCheck), d.LastError, ts(d.Verified), ts(d.FailingSince), ts(d.Created))
+	err := t.insert(ctx, "INSERT INTO domains ("+domainCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+		d.Name, d.OrgID, int16(d.Status), d.Challenge, ts(d.LastCheck), d.LastError, ts(d.Verified), ts(d.FailingSince), ts(d.Created), d.HTTPSOnly)
 	return wrap(err, "create domain %s", d.Name)
 }
 
@@ -410,8 +410,8 @@ func (t *ctlTx) UpdateDomain(ctx context.Context, d control.Domain) error {
 		return wrap(err, "update domain %s", d.Name)
 	}
 	err := mustChange(t.exec(ctx, `UPDATE domains SET status = $1, challenge = $2, last_check = $3, last_error = $4, verified = $5,
-		failing_since = $6 WHERE name = $7`,
-		int16(d.Status), d.Challenge, ts(d.LastCheck), d.LastError, ts(d.Verified), ts(d.FailingSince), d.Name))
+		failing_since = $6, https_only = $7 WHERE name = $8`,
+		int16(d.Status), d.Challenge, ts(d.LastCheck), d.LastError, ts(d.Verified), ts(d.FailingSince), d.HTTPSOnly, d.Name))
 	return wrap(err, "update domain %s", d.Name)
 }
 

@@ -360,12 +360,12 @@ func (t *ctlTx) ListCollections(ctx context.Context, orgID string, p control.Pag
 
 // Domains.
 
-const domainCols = "name, org_id, status, challenge, last_check, last_error, verified, failing_since, created"
+const domainCols = "name, org_id, status, challenge, last_check, last_error, verified, failing_since, created, https_only"
 
 func scanDomain(sc scanner) (control.Domain, error) {
 	var d control.Domain
 	err := sc.Scan(&d.Name, &d.OrgID, &d.Status, &d.Challenge, msTime{&d.LastCheck}, &d.LastError,
-		msTime{&d.Verified}, msTime{&d.FailingSince}, msTime{&d.Created})
+		msTime{&d.Verified}, msTime{&d.FailingSince}, msTime{&d.Created}, &d.HTTPSOnly)
 	return d, err
 }
 
@@ -383,8 +383,8 @@ func (t *ctlTx) CreateDomain(ctx context.Context, d control.Domain) error {
 	if err := t.exists(ctx, "organization", d.OrgID, "SELECT 1 FROM orgs WHERE id = ?"); err != nil {
 		return wrap(err, "create domain %s", d.Name)
 	}
-	_, err := t.exec(ctx, "INSERT INTO domains ("+domainCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		d.Name, d.OrgID, int(d.Status), d.Challenge, ms(d.LastCheck), d.LastError, ms(d.Verified), ms(d.FailingSince), ms(d.Created))
+	_, err := t.exec(ctx, "INSERT INTO domains ("+domainCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		d.Name, d.OrgID, int(d.Status), d.Challenge, ms(d.LastCheck), d.LastError, ms(d.Verified), ms(d.FailingSince), ms(d.Created), d.HTTPSOnly)
 	return wrap(err, "create domain %s", d.Name)
 }
 
@@ -401,8 +401,8 @@ func (t *ctlTx) UpdateDomain(ctx context.Context, d control.Domain) error {
 		return wrap(err, "update domain %s", d.Name)
 	}
 	err := mustChange(t.exec(ctx, `UPDATE domains SET status = ?, challenge = ?, last_check = ?, last_error = ?, verified = ?,
-		failing_since = ? WHERE name = ?`,
-		int(d.Status), d.Challenge, ms(d.LastCheck), d.LastError, ms(d.Verified), ms(d.FailingSince), d.Name))
+		failing_since = ?, https_only = ? WHERE name = ?`,
+		int(d.Status), d.Challenge, ms(d.LastCheck), d.LastError, ms(d.Verified), ms(d.FailingSince), d.HTTPSOnly, d.Name))
 	return wrap(err, "update domain %s", d.Name)
 }
 

@@ -81,7 +81,7 @@ func TestUniquesAcrossRestarts(t *testing.T) {
 	// The same day's downloaders as the first schema kept them.
 	if _, err := s.write.ExecContext(t.Context(), `DROP TABLE downloader_log;
 		CREATE TABLE downloaders (day INTEGER NOT NULL, key INTEGER NOT NULL, PRIMARY KEY (day, key)) WITHOUT ROWID;
-		`+firstPullWindows+undoControl+`
+		`+firstPullWindows+undoTLS+undoControl+`
 		DELETE FROM schema_migrations WHERE version > 1`); err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestPullWindowsAcrossRestarts(t *testing.T) {
 	}
 
 	// A window as the first schema kept it: client 2's index GET.
-	if _, err := s.write.ExecContext(t.Context(), firstPullWindows+undoControl+`
+	if _, err := s.write.ExecContext(t.Context(), firstPullWindows+undoTLS+undoControl+`
 		INSERT INTO pull_windows (hash, at, type, used) VALUES (2, ?, ?, 0);
 		DELETE FROM schema_migrations WHERE version > 2`, start.Add(time.Minute).UnixMilli(), store.PullIndex); err != nil {
 		t.Fatal(err)
@@ -260,7 +260,7 @@ var firstRollupKeys = func() string {
 		CREATE INDEX %[1]s_dim ON %[1]s (dim, bucket);
 		`, table)
 	}
-	return b.String() + undoControl + "DELETE FROM schema_migrations WHERE version >= 4"
+	return b.String() + undoTLS + undoControl + "DELETE FROM schema_migrations WHERE version >= 4"
 }()
 
 // TestRollupKeysMigration checks that migration 0004, which rekeys the

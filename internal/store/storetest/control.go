@@ -864,6 +864,10 @@ func testDomains(t *testing.T, s control.Store) {
 	d := control.Domain{Name: "get.acme.example", OrgID: a.ID, Status: control.DomainPending, Challenge: "portico-abc", Created: ctlBase}
 	update(t, s, func(tx control.Tx) error { return tx.CreateDomain(ctx, d) })
 	same(t, "Domain", get(t, s, func(tx control.Tx) (control.Domain, error) { return tx.Domain(ctx, d.Name) }), d)
+	secure := control.Domain{Name: "secure.acme.example", OrgID: a.ID, Status: control.DomainVerified, Created: ctlBase, HTTPSOnly: true}
+	update(t, s, func(tx control.Tx) error { return tx.CreateDomain(ctx, secure) })
+	same(t, "Domain created HTTPS only", get(t, s, func(tx control.Tx) (control.Domain, error) { return tx.Domain(ctx, secure.Name) }), secure)
+	update(t, s, func(tx control.Tx) error { return tx.DeleteDomain(ctx, secure.Name) })
 	wantNotFound(t, s, "Domain of an unknown name", func(tx control.Tx) (control.Domain, error) { return tx.Domain(ctx, "nope.example") })
 	wantErr(t, "CreateDomain of a name taken by another organization", tryUpdate(t, s, func(tx control.Tx) error {
 		dup := d
@@ -881,7 +885,7 @@ func testDomains(t *testing.T, s control.Store) {
 
 	failing := control.Domain{Name: d.Name, OrgID: b.ID, Status: control.DomainFailing, Challenge: "portico-def", LastCheck: at(time.Hour),
 		LastError: "TXT _portico-challenge.get.acme.example does not hold portico-def", Verified: at(time.Minute), FailingSince: at(time.Hour),
-		Created: at(time.Hour)}
+		Created: at(time.Hour), HTTPSOnly: true}
 	update(t, s, func(tx control.Tx) error { return tx.UpdateDomain(ctx, failing) })
 	failing.OrgID, failing.Created = d.OrgID, d.Created
 	same(t, "Domain after UpdateDomain", get(t, s, func(tx control.Tx) (control.Domain, error) { return tx.Domain(ctx, d.Name) }), failing)

@@ -1,6 +1,8 @@
 // Package dockertest builds the docker.Options that tests compile docker
 // rules with: what a gateway process builds at startup, with the public
-// access policy, a random token key and a logger that discards.
+// access policy, a random token key and a logger that discards. It also
+// runs the daemons of the real clients that tests pull with: a dockerd
+// of the test's own (StartDockerd), and other background processes.
 package dockertest
 
 import (
@@ -25,7 +27,7 @@ func Options(t testing.TB) docker.Options {
 	}
 	log := slog.New(slog.DiscardHandler)
 	return docker.Options{
-		Proxy:     docker.NewProxy(transport, log),
+		Proxy:     docker.NewProxy(transport, log, 0),
 		Signer:    signer,
 		Authorize: docker.AllowPull,
 		Logger:    log,
