@@ -8,7 +8,7 @@ import (
 )
 
 // maxBytesPerRule bounds what a compiled table of file-v1 rules keeps,
-// with the decoded rules it was compiled from: about 570 bytes each
+// with the decoded rules it was compiled from: about 580 bytes each
 // (docs/scaling.md). A gateway may serve a hundred thousand rules, and
 // every byte here is a hundred kilobytes of its memory, twice over once
 // the garbage collector's headroom is counted.
