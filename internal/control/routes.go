@@ -34,30 +34,26 @@ type RoutedHost struct {
 // on a pending domain, or on one another organization owns, stays in the
 // store and in the API but answers nothing.
 func ReadRouting(ctx context.Context, tx Tx, baseDomain string, collectionHost func(Collection) string) (Routing, error) {
-	base := strings.ToLower(strings.TrimSuffix(baseDomain, "."))
-	owner := map[string]string{} // routing host → organization id
-	httpsOnly := map[string]bool{}
-	if base != "" {
-		if err := eachPage(func(p Page) (int, string, error) {
-			orgs, err := tx.ListOrgs(ctx, "", p)
-			for _, o := range orgs {
-				owner[o.Name+"."+base] = o.ID
-			}
-			return len(orgs), lastID(orgs, func(o Org) string { return o.ID }), err
-		}); err != nil {
-			return Routing{}, err
-		}
+	var pkgs []Package
+	r, err := EachRouting(ctx, tx, baseDomain, collectionHost, func(p Package) error {
+		pkgs = append(pkgs, p)
+		return nil
+	})
+	if err != nil {
+		return Routing{}, err
 	}
-	if err := eachPage(func(p Page) (int, string, error) {
-		ds, err := tx.ListDomains(ctx, "", p)
-		for _, d := range ds {
-			if d.Status.Routes() {
-				owner[d.Name] = d.OrgID
-				httpsOnly[d.Name] = d.HTTPSOnly
-			}
-		}
-		return len(ds), lastID(ds, func(d Domain) string { return d.Name }), err
-	}); err != nil {
+	r.Packages = pkgs
+	return r, nil
+}
+
+// EachRouting reads what routes as ReadRouting does, but calls fn for
+// every package that routes, in id order, instead of holding them all:
+// what a gateway compiles its table from. The Routing it returns has
+// everything else: the hosts, and the collections when collectionHost
+// is set.
+func EachRouting(ctx context.Context, tx Tx, baseDomain string, collectionHost func(Collection) string, fn func(Package) error) (Routing, error) {
+	owner, httpsOnly, err := routingOwners(ctx, tx, baseDomain)
+	if err != nil {
 		return Routing{}, err
 	}
 	var r Routing
@@ -65,9 +61,9 @@ func ReadRouting(ctx context.Context, tx Tx, baseDomain string, collectionHost f
 	for h := range owner {
 		r.Hosts = append(r.Hosts, RoutedHost{Name: h, HTTPSOnly: httpsOnly[h]})
 	}
-	err := tx.EachPackage(ctx, func(p Package) error {
+	err = tx.EachPackage(ctx, func(p Package) error {
 		if owner[p.Host] == p.OrgID && p.OrgID != "" {
-			r.Packages = append(r.Packages, p)
+			return fn(p)
 		}
 		return nil
 	})
@@ -89,7 +85,43 @@ func ReadRouting(ctx context.Context, tx Tx, baseDomain string, collectionHost f
 		}
 		return len(cs), lastID(cs, func(c Collection) string { return c.ID }), err
 	})
-	return r, err
+	if err != nil {
+		return Routing{}, err
+	}
+	return r, nil
+}
+
+// routingOwners maps every host that routes to the id of the
+// organization whose packages it serves, and each custom domain among
+// them to its https-only setting.
+func routingOwners(ctx context.Context, tx Tx, baseDomain string) (owner map[string]string, httpsOnly map[string]bool, err error) {
+	base := strings.ToLower(strings.TrimSuffix(baseDomain, "."))
+	owner = map[string]string{}
+	httpsOnly = map[string]bool{}
+	if base != "" {
+		if err := eachPage(func(p Page) (int, string, error) {
+			orgs, err := tx.ListOrgs(ctx, "", p)
+			for _, o := range orgs {
+				owner[o.Name+"."+base] = o.ID
+			}
+			return len(orgs), lastID(orgs, func(o Org) string { return o.ID }), err
+		}); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := eachPage(func(p Page) (int, string, error) {
+		ds, err := tx.ListDomains(ctx, "", p)
+		for _, d := range ds {
+			if d.Status.Routes() {
+				owner[d.Name] = d.OrgID
+				httpsOnly[d.Name] = d.HTTPSOnly
+			}
+		}
+		return len(ds), lastID(ds, func(d Domain) string { return d.Name }), err
+	}); err != nil {
+		return nil, nil, err
+	}
+	return owner, httpsOnly, nil
 }
 
 // eachPage calls list with successive pages until one is short. list

@@ -30,7 +30,7 @@ func Load(path string) (*Manifest, error) {
 // start is ignored; repeated keys and text that is not valid UTF-8 are
 // problems wherever they are.
 func Decode(file string, data []byte) (*Manifest, error) {
-	d := &decoder{file: file}
+	d := &decoder{file: file, domains: map[string]string{}, origins: map[string]error{}}
 	m, err := d.document(data)
 	if err != nil {
 		return nil, err
@@ -129,10 +129,28 @@ func clone(raw json.RawMessage) json.RawMessage { return append(json.RawMessage(
 type decoder struct {
 	file string
 	errs []error
+	// domains holds each domain name once: a manifest's rules share a
+	// few, and a gateway keeps every rule. Decode sets it up; a rule
+	// decoded alone has nothing to share it with.
+	domains map[string]string
+	// origins holds the answers of checkOutgoing, set up as domains is.
+	origins map[string]error
 	// work counts the key comparisons and lookups decoding makes: the
 	// part of its work that is not one pass over the bytes. Tests use it
 	// to check that decoding stays linear in the document.
 	work int
+}
+
+// domain returns s, or the equal string an earlier rule had.
+func (d *decoder) domain(s string) string {
+	if d.domains == nil {
+		return s
+	}
+	if have, ok := d.domains[s]; ok {
+		return have
+	}
+	d.domains[s] = s
+	return s
 }
 
 func (d *decoder) errorf(rule int, typ, field, format string, args ...any) {
@@ -213,10 +231,15 @@ func (d *decoder) rule(i int, raw json.RawMessage, scratch []member) (Rule, []me
 		d.errorf(i, "", "", "cannot read the rule")
 		return nil, ms
 	}
+	return d.ruleOf(i, ms), ms
+}
+
+// ruleOf decodes rule i from its members.
+func (d *decoder) ruleOf(i int, ms []member) Rule {
 	f := &fields{d: d, rule: i, m: ms}
 	typ, ok := f.typeField()
 	if !ok {
-		return nil, ms
+		return nil
 	}
 	f.typ = typ
 	errsBefore := len(d.errs)
@@ -247,9 +270,9 @@ func (d *decoder) rule(i int, raw json.RawMessage, scratch []member) (Rule, []me
 	}
 	f.rest(r.Common())
 	if len(d.errs) > errsBefore {
-		return nil, ms
+		return nil
 	}
-	return r, ms
+	return r
 }
 
 var knownTypes = []string{
@@ -430,6 +453,7 @@ func (f *fields) base() Base {
 	b := Base{Index: f.rule}
 	var ok bool
 	if b.Domain, ok = f.strOK("domain"); ok {
+		b.Domain = f.d.domain(b.Domain)
 		host, err := HostKey(b.Domain)
 		if err != nil {
 			f.fail("domain", err)

@@ -95,11 +95,11 @@ func (f *fields) fileV1() Rule {
 			f.errorf("incoming-path", "must start with '/'")
 		}
 	}
-	var bound []string
+	var bound func(string) bool
 	if r.IncomingPath != nil {
-		bound = r.IncomingPath.Vars()
+		bound = r.IncomingPath.HasVar
 	}
-	r.OutgoingURL = f.outgoingURL(r.IncomingPath != nil, bound, "incoming-path does not bind")
+	r.OutgoingURL = f.outgoingURL(bound, "incoming-path does not bind")
 	r.AllowDotSegments = f.allowDotSegments(r.OutgoingURL)
 	r.PackageID = f.str("package-id")
 	r.PackageName = f.optStr("package-name")
@@ -117,11 +117,12 @@ func (f *fields) fileV2() Rule {
 		}
 		r.Regexp = re
 	}
-	var groups []string
+	var bound func(string) bool
 	if r.Regexp != nil {
-		groups = r.Regexp.SubexpNames()
+		groups := r.Regexp.SubexpNames()
+		bound = func(v string) bool { return contains(groups, v) }
 	}
-	r.OutgoingURL = f.outgoingURL(r.Regexp != nil, groups, "is not a named group of incoming-path")
+	r.OutgoingURL = f.outgoingURL(bound, "is not a named group of incoming-path")
 	r.AllowDotSegments = f.allowDotSegments(r.OutgoingURL)
 	r.PackageID = f.str("package-id")
 	r.PackageName = f.optStr("package-name")
@@ -144,19 +145,19 @@ func (f *fields) catchAll() Rule {
 }
 
 // outgoingURL reads the required, nullable outgoing-url: nil for null.
-// When the incoming path compiled (checkVars), every variable the URL
-// uses must be among bound; unbound explains the problem otherwise.
-func (f *fields) outgoingURL(checkVars bool, bound []string, unbound string) *uritemplate.Template {
+// When the incoming path compiled (bound is not nil), every variable the
+// URL uses must be bound; unbound explains the problem otherwise.
+func (f *fields) outgoingURL(bound func(string) bool, unbound string) *uritemplate.Template {
 	src, isNull := f.nullableStr("outgoing-url")
 	if isNull {
 		return nil
 	}
 	t := f.outgoing(src)
-	if t == nil || !checkVars {
+	if t == nil || bound == nil {
 		return t
 	}
 	for _, v := range t.Vars() {
-		if !contains(bound, v) {
+		if !bound(v) {
 			f.errorf("outgoing-url", "uses variable %q, which %s", v, unbound)
 		}
 	}

@@ -24,10 +24,19 @@ func DecodeRule(file string, data []byte, packageID string) (Rule, error) {
 	if jsonKind(data) != "object" {
 		return nil, &Error{File: file, Rule: 0, Err: fmt.Errorf("a rule must be a JSON object, not %s", jsonKind(data))}
 	}
-	if idKey := idField(data); packageID != "" && !hasMember(data, idKey) {
-		data = withMember(data, idKey, packageID)
+	ms, ok := members(data, nil)
+	if !ok {
+		d.errorf(0, "", "", "cannot read the rule")
+		return nil, errors.Join(d.errs...)
 	}
-	r, _ := d.rule(0, data, nil)
+	if idKey := idField(ms); packageID != "" && !hasMember(ms, idKey) {
+		id, err := json.Marshal(packageID)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, member{key: idKey, raw: id})
+	}
+	r := d.ruleOf(0, ms)
 	if len(d.errs) > 0 {
 		return nil, errors.Join(d.errs...)
 	}
@@ -36,8 +45,7 @@ func DecodeRule(file string, data []byte, packageID string) (Rule, error) {
 
 // idField returns the key of the rule's identity: "rule-id" for
 // docker-v2 rules, "package-id" for the others.
-func idField(data []byte) string {
-	ms, _ := members(data, nil)
+func idField(ms []member) string {
 	for _, m := range ms {
 		if m.key == "type" {
 			if t, _ := jsonString(m.raw); t == TypeDockerV2 {
@@ -48,31 +56,14 @@ func idField(data []byte) string {
 	return "package-id"
 }
 
-// hasMember reports whether the object data has the key.
-func hasMember(data []byte, key string) bool {
-	ms, _ := members(data, nil)
+// hasMember reports whether ms has the key.
+func hasMember(ms []member, key string) bool {
 	for _, m := range ms {
 		if m.key == key {
 			return true
 		}
 	}
 	return false
-}
-
-// withMember returns the object data with key: value added first.
-func withMember(data []byte, key, value string) []byte {
-	k, _ := json.Marshal(key)
-	v, _ := json.Marshal(value)
-	rest := bytes.TrimSpace(data[1:])
-	out := make([]byte, 0, len(data)+len(k)+len(v)+2)
-	out = append(out, '{')
-	out = append(out, k...)
-	out = append(out, ':')
-	out = append(out, v...)
-	if len(rest) > 0 && rest[0] != '}' {
-		out = append(out, ',')
-	}
-	return append(out, rest...)
 }
 
 // EncodeRule writes one rule as compact JSON, as a manifest holds it.

@@ -36,7 +36,7 @@ func (f *fields) outgoing(src string) *uritemplate.Template {
 	if t == nil {
 		return nil
 	}
-	if err := CheckOutgoing(t); err != nil {
+	if err := checkOutgoing(t, f.d.origins); err != nil {
 		f.fail("outgoing-url", err)
 		return nil
 	}

@@ -148,20 +148,22 @@ func checkAbsoluteURL(s string) error {
 // follow the host only through an operator that starts a new component
 // ({/x}, {?x}, {#x}), so no value can ever move a redirect to another
 // host: that is what makes redirects safe from open-redirect abuse.
-func CheckOutgoing(t *uritemplate.Template) error {
-	parts := t.Parts()
-	var lead strings.Builder
-	i := 0
-	for ; i < len(parts) && parts[i].Expr == nil; i++ {
-		lead.WriteString(parts[i].Literal)
-	}
-	prefix := lead.String()
+func CheckOutgoing(t *uritemplate.Template) error { return checkOutgoing(t, nil) }
+
+// checkOutgoing is CheckOutgoing. The answers for scheme://authority
+// prefixes are kept in origins, when it is not nil: a manifest's rules
+// share a few, and checking one parses a URL.
+func checkOutgoing(t *uritemplate.Template, origins map[string]error) error {
+	// The leading literal, as written, is the source up to the first
+	// '{': a literal holds no brace, and an expression starts with one.
+	src := t.String()
+	prefix, expr, hasExpr := strings.Cut(src, "{")
 	scheme, rest, ok := strings.Cut(prefix, "://")
 	if !ok {
-		if i < len(parts) && !strings.Contains(t.String(), "://") {
+		if hasExpr && !strings.Contains(src, "://") {
 			return errors.New("must be an absolute http or https URL")
 		}
-		if i < len(parts) {
+		if hasExpr {
 			return fmt.Errorf("the scheme and host must be fixed text; a variable appears at column %d", utf8.RuneCountInString(prefix)+1)
 		}
 		return errors.New("must be an absolute http or https URL")
@@ -172,8 +174,8 @@ func CheckOutgoing(t *uritemplate.Template) error {
 	authority := rest
 	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
 		authority = rest[:end]
-	} else if i < len(parts) {
-		switch parts[i].Expr.Op {
+	} else if hasExpr {
+		switch expr[0] {
 		case '/', '?', '#':
 		default:
 			return fmt.Errorf("the scheme and host must be fixed text; a variable appears at column %d", utf8.RuneCountInString(prefix)+1)
@@ -182,7 +184,20 @@ func CheckOutgoing(t *uritemplate.Template) error {
 	if authority == "" {
 		return errors.New("no host after \"://\"")
 	}
-	u, err := url.Parse(scheme + "://" + authority)
+	origin := prefix[:len(scheme)+len("://")+len(authority)]
+	if err, ok := origins[origin]; ok {
+		return err
+	}
+	err := checkOrigin(origin, authority)
+	if origins != nil {
+		origins[origin] = err
+	}
+	return err
+}
+
+// checkOrigin checks the host of scheme://authority.
+func checkOrigin(origin, authority string) error {
+	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" {
 		return fmt.Errorf("invalid host %q", authority)
 	}

@@ -67,6 +67,22 @@ func stringEnd(b []byte, i int) int {
 	return len(b)
 }
 
+// fieldNames holds the keys of manifests and their rules, so that
+// members returns them without a copy: a manifest repeats them in every
+// rule.
+var fieldNames = map[string]string{}
+
+func init() {
+	for _, k := range []string{"rules", "type", "domain", "package-id", "rule-id", "package-name", "owner",
+		"incoming-path", "outgoing-url", "allow-dot-segments", "redirect-target-domain",
+		"repository-name", "registry", "pattern", "push", "access-tokens", "credentials-env", "credentials-file",
+		"file-name", "version", "backend-url", "backend-simple-index-url", "index-url", "requires-python",
+		"gpg-sig", "hash-value", "mode", "always-proxy", "cache-ttl", "allow-publish", "tarball-hosts",
+		"upstream-prefix", "upstream-repository"} {
+		fieldNames[k] = k
+	}
+}
+
 // members appends the members of the object b (valid JSON, starting with
 // '{') to dst. Keys without escapes are sliced, not decoded.
 func members(b []byte, dst []member) ([]member, bool) {
@@ -83,9 +99,15 @@ func members(b []byte, dst []member) ([]member, bool) {
 			return dst, false
 		}
 		end := stringEnd(b, i)
-		key, ok := jsonString(b[i:end])
+		var key string
+		var ok bool
+		if end-1 > i && b[end-1] == '"' {
+			key, ok = fieldNames[string(b[i+1:end-1])]
+		}
 		if !ok {
-			return dst, false
+			if key, ok = jsonString(b[i:end]); !ok {
+				return dst, false
+			}
 		}
 		i = skipSpace(b, end)
 		if i >= len(b) || b[i] != ':' {

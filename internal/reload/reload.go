@@ -1,15 +1,19 @@
 // Package reload keeps the router's table in step with the sources of
-// its rules: the manifest file, and later the store.
+// its rules: the manifest file and the store.
 //
 // Each source is watched (a file through the file events of its
 // directory, and polled for changes to its size, modification time and
-// identity as the safety net) and every source is re-read on demand, for
-// SIGHUP. Each new version is decoded and compiled, with the
-// other sources' versions in use, off the request path; only a version
-// that passes every check is swapped in. A rejected version is logged
-// with every problem, shown on /readyz and counted, and the previous
-// table keeps serving, so a typo in a manifest push never takes a
-// gateway down.
+// identity as the safety net; the store's config version is polled, and
+// followed through notifications on PostgreSQL) and every source is
+// re-read on demand, for SIGHUP. Each new version is decoded and
+// compiled, with the other sources' versions in use, off the request
+// path; domains whose rules, collections and https-only setting did not
+// change are taken from the table in use (route.Recompile), and the
+// store decodes only the packages and collections whose stored rule
+// changed. Only a version that passes every check is swapped in. A
+// rejected version is logged with every problem, shown on /readyz and
+// counted, and the previous table keeps serving, so a typo in a manifest
+// push never takes a gateway down.
 package reload
 
 import (
@@ -166,7 +170,12 @@ func (l *Loader) load(newRouter func(*route.Table) *route.Router, force bool, on
 	if len(changed) == 0 || (l.router == nil && len(errs) > 0) {
 		return l.router, errors.Join(errs...)
 	}
-	t, err := route.CompileSets(l.opts, next...)
+	// Domains whose rules did not change come from the table in use.
+	var inUse *route.Table
+	if l.router != nil {
+		inUse = l.router.Table()
+	}
+	t, err := route.Recompile(inUse, l.opts, next...)
 	if err != nil {
 		return l.router, errors.Join(append(errs, l.reject(changed, err, nil))...)
 	}

@@ -1,7 +1,9 @@
 package reload
 
 import (
+	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +42,12 @@ type StoreConfig struct {
 // Store is the control plane's packages and collections as a Source. Its
 // version is the store's config version, which grows with every routing
 // change; Read skips decoding while it is unchanged.
+//
+// Every new version is read whole, as a change may be to a domain or an
+// organization rather than to a package, but only the packages and
+// collections whose stored rule changed are decoded again: the others
+// keep the rule values of the read before, so that the loader compiles
+// only the domains they changed (see route.Recompile).
 type Store struct {
 	cfg StoreConfig
 	log *slog.Logger
@@ -47,6 +55,30 @@ type Store struct {
 	mu      sync.Mutex
 	polled  int64 // the version the poller saw last, -1 for none
 	offline bool  // serving the local copy or nothing, the store unread
+
+	// rules are the last read's, in the order read (by package id), and
+	// digests the first half of the SHA-256 of each one's stored form.
+	// Only Read uses them, and the loader calls it from one goroutine
+	// at a time.
+	rules   []manifest.Rule
+	digests []digest
+	// colls are the last read's collections, routing or not, by id.
+	colls map[string]decoded
+}
+
+// decoded is a stored rule decoded, and the digest of its stored form.
+type decoded struct {
+	rule   manifest.Rule
+	digest digest
+}
+
+// digest identifies a stored rule's bytes: the first half of their
+// SHA-256.
+type digest [16]byte
+
+func digestOf(b []byte) digest {
+	sum := sha256.Sum256(b)
+	return digest(sum[:16])
 }
 
 var _ Source = (*Store)(nil)
@@ -112,74 +144,87 @@ func (s *Store) read(ctx context.Context, have string) (route.RuleSet, error) {
 	if set.Version == have {
 		return set, nil
 	}
-	var r control.Routing
-	var errs []error
-	// A collection's rule is decoded once: for its host while the
-	// routing is read, and for the table.
-	colls := map[string]manifest.Rule{}
-	collectionHost := func(c control.Collection) string {
-		rule, err := manifest.DecodeRule(collectionSource(c.ID), c.Rule, c.ID)
-		if err != nil {
-			errs = append(errs, err)
-			return ""
-		}
-		colls[c.ID] = rule
-		return rule.Common().Host
-	}
+	var (
+		r       control.Routing
+		rules   []manifest.Rule
+		digests []digest
+		colls   map[string]decoded
+		errs    []error
+		cp      *copyWriter
+	)
 	err = s.cfg.Store.View(ctx, func(tx control.Tx) error {
+		rules = make([]manifest.Rule, 0, len(s.rules))
+		digests = make([]digest, 0, len(s.rules))
+		colls = make(map[string]decoded, len(s.colls))
+		errs = nil
+		cp.abort()
+		cp = s.newCopy(set.Version)
+		// A collection's rule is decoded once: for its host while the
+		// routing is read, and for the table; not at all when its
+		// stored rule is the one read before.
+		collectionHost := func(c control.Collection) string {
+			d := digestOf(c.Rule)
+			rule := s.colls[c.ID]
+			if rule.rule == nil || rule.digest != d {
+				dr, err := manifest.DecodeRule(collectionSource(c.ID), c.Rule, c.ID)
+				if err != nil {
+					errs = append(errs, err)
+					return ""
+				}
+				rule = decoded{rule: dr, digest: d}
+			}
+			colls[c.ID] = rule
+			return rule.rule.Common().Host
+		}
+		prev, j := s.rules, 0
 		var err error
-		r, err = control.ReadRouting(ctx, tx, s.cfg.BaseDomain, collectionHost)
+		r, err = control.EachRouting(ctx, tx, s.cfg.BaseDomain, collectionHost, func(p control.Package) error {
+			d := digestOf(p.Rule)
+			// Both reads are in package id order.
+			for j < len(prev) && manifest.PackageID(prev[j]) < p.ID {
+				j++
+			}
+			var rule manifest.Rule
+			if j < len(prev) && manifest.PackageID(prev[j]) == p.ID && s.digests[j] == d {
+				rule = prev[j]
+			} else {
+				dr, err := manifest.DecodeRule(packageSource(p.ID), p.Rule, p.ID)
+				if err != nil {
+					errs = append(errs, err)
+					return nil
+				}
+				rule = dr
+			}
+			rules = append(rules, rule)
+			digests = append(digests, d)
+			cp.add(p.ID, p.Rule)
+			return nil
+		})
 		return err
 	})
 	if err != nil {
+		cp.abort()
 		return route.RuleSet{}, fmt.Errorf("read the store's packages: %w", err)
 	}
-	copy := localCopy{Version: set.Version}
+	if len(errs) > 0 {
+		cp.abort()
+		return route.RuleSet{}, errors.Join(errs...)
+	}
 	for _, h := range r.Hosts {
 		set.Hosts = append(set.Hosts, route.Host{Name: h.Name, HTTPSOnly: h.HTTPSOnly})
 	}
 	slices.SortFunc(set.Hosts, func(a, b route.Host) int { return strings.Compare(a.Name, b.Name) })
-	if s.cfg.LocalCopy != "" {
-		copy.Hosts = set.Hosts
-	}
-	keep := func(list *[]localPackage, id string, rule manifest.Rule) error {
-		if s.cfg.LocalCopy == "" {
-			return nil
-		}
-		data, err := manifest.EncodeRule(rule)
-		if err != nil {
-			return err
-		}
-		*list = append(*list, localPackage{ID: id, Rule: data})
-		return nil
-	}
-	for _, p := range r.Packages {
-		rule, err := manifest.DecodeRule(packageSource(p.ID), p.Rule, p.ID)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		set.Rules = append(set.Rules, rule)
-		if err := keep(&copy.Packages, p.ID, rule); err != nil {
-			return route.RuleSet{}, err
-		}
-	}
+	cp.startCollections()
 	for _, c := range r.Collections {
-		rule := colls[c.ID]
-		set.Collections = append(set.Collections, route.Collection{ID: c.ID, Rule: rule})
-		if err := keep(&copy.Collections, c.ID, rule); err != nil {
-			return route.RuleSet{}, err
-		}
+		set.Collections = append(set.Collections, route.Collection{ID: c.ID, Rule: colls[c.ID].rule})
+		cp.add(c.ID, c.Rule)
 	}
-	if len(errs) > 0 {
-		return route.RuleSet{}, errors.Join(errs...)
-	}
-	if s.cfg.LocalCopy != "" {
-		if err := writeLocalCopy(s.cfg.LocalCopy, copy); err != nil {
-			// The copy only matters for a start during an outage:
-			// serving goes on.
-			s.log.Error("writing the local copy of the store's table", "copy", s.cfg.LocalCopy, "err", err)
-		}
+	s.rules, s.digests, s.colls = rules, digests, colls
+	set.Rules = rules
+	if err := cp.commit(set.Hosts); err != nil {
+		// The copy only matters for a start during an outage:
+		// serving goes on.
+		s.log.Error("writing the local copy of the store's table", "copy", s.cfg.LocalCopy, "err", err)
 	}
 	return set, nil
 }
@@ -231,7 +276,8 @@ func (s *Store) Watch(ctx context.Context, interval time.Duration, changed func(
 	}
 }
 
-// localCopy is the file form of the store's last table.
+// localCopy is the file form of the store's last table: its packages'
+// and collections' rules as the store keeps them, and its hosts.
 type localCopy struct {
 	Version     string         `json:"version"`
 	Packages    []localPackage `json:"packages"`
@@ -244,28 +290,118 @@ type localPackage struct {
 	Rule json.RawMessage `json:"rule"`
 }
 
-func writeLocalCopy(path string, c localCopy) error {
-	data, err := json.Marshal(c)
+// copyWriter writes a local copy as the packages are read, then the
+// collections and hosts, through a temporary file that replaces the copy
+// only once it is complete and synced. A nil copyWriter writes nothing.
+type copyWriter struct {
+	path string
+	f    *os.File
+	// w keeps the first write error, for commit: bufio.Writer's errors
+	// stick.
+	w *bufio.Writer
+	n int
+}
+
+// newCopy starts a local copy of version, or returns nil when the
+// source keeps none or the file cannot be created (logged: serving goes
+// on without).
+func (s *Store) newCopy(version string) *copyWriter {
+	if s.cfg.LocalCopy == "" {
+		return nil
+	}
+	f, err := os.CreateTemp(filepath.Dir(s.cfg.LocalCopy), ".routes-*.json")
 	if err != nil {
-		return err
+		s.log.Error("writing the local copy of the store's table", "copy", s.cfg.LocalCopy, "err", err)
+		return nil
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".routes-*.json")
-	if err != nil {
-		return err
+	c := &copyWriter{path: s.cfg.LocalCopy, f: f, w: bufio.NewWriterSize(f, 64<<10)}
+	v, _ := json.Marshal(version)
+	c.w.WriteString(`{"version":`)
+	c.w.Write(v)
+	c.w.WriteString(`,"packages":[`)
+	return c
+}
+
+// add writes one package, or one collection after startCollections:
+// rule is its stored, canonical JSON.
+func (c *copyWriter) add(id string, rule []byte) {
+	if c == nil {
+		return
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
+	if c.n > 0 {
+		c.w.WriteByte(',')
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
+	c.n++
+	c.w.WriteString(`{"id":`)
+	if plainID(id) {
+		// Ids are UUIDs or manifest ids: no need for the encoder.
+		c.w.WriteByte('"')
+		c.w.WriteString(id)
+		c.w.WriteByte('"')
+	} else {
+		i, _ := json.Marshal(id)
+		c.w.Write(i)
 	}
-	if err := tmp.Close(); err != nil {
-		return err
+	c.w.WriteString(`,"rule":`)
+	c.w.Write(rule)
+	c.w.WriteByte('}')
+}
+
+// plainID reports whether id is a JSON string as it is, between quotes.
+func plainID(id string) bool {
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
 	}
-	return os.Rename(tmp.Name(), path)
+	return true
+}
+
+// startCollections ends the packages and starts the collections.
+func (c *copyWriter) startCollections() {
+	if c == nil {
+		return
+	}
+	c.w.WriteString(`],"collections":[`)
+	c.n = 0
+}
+
+// commit ends the copy with hosts and puts it in place.
+func (c *copyWriter) commit(hosts []route.Host) error {
+	if c == nil {
+		return nil
+	}
+	defer c.abort()
+	c.w.WriteString("]")
+	if len(hosts) > 0 {
+		h, err := json.Marshal(hosts)
+		if err != nil {
+			return err
+		}
+		c.w.WriteString(`,"hosts":`)
+		c.w.Write(h)
+	}
+	c.w.WriteString("}")
+	err := c.w.Flush()
+	if err == nil {
+		err = c.f.Sync()
+	}
+	if cerr := c.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(c.f.Name(), c.path)
+	}
+	return err
+}
+
+// abort drops the temporary file, unless commit put it in place.
+func (c *copyWriter) abort() {
+	if c == nil {
+		return
+	}
+	_ = c.f.Close()
+	_ = os.Remove(c.f.Name())
 }
 
 func readLocalCopy(path string) (route.RuleSet, error) {

@@ -1,6 +1,7 @@
 package route
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"slices"
@@ -65,10 +66,11 @@ const (
 // entry is a rule being placed in a domain's order.
 type entry struct {
 	rank  int
-	index int      // position among the domain's rules
-	spec  []string // file-v1 specificity key
-	src   string   // file-v2 expression
-	rule  gateway.Rule
+	index int // position among the domain's rules
+	// spec is the file-v1 specificity key, compiler.spec[specLo:specHi].
+	specLo, specHi int32
+	src            string // file-v2 expression
+	rule           gateway.Rule
 	// A rule is reached through one of: the literal prefix of its raw
 	// path (prefixed), the decoded first path segment it requires
 	// (keyed), or neither (any request).
@@ -135,55 +137,105 @@ func Compile(m *manifest.Manifest, opts Options) (*Table, error) {
 // python-v1 rule of a file or npm-v1 rule of a package takes it), the
 // earlier source wins.
 func CompileSets(opts Options, sets ...RuleSet) (*Table, error) {
-	byHost := make(map[string][]manifest.Rule)
-	var collsByHost map[string][]Collection
+	return Recompile(nil, opts, sets...)
+}
+
+// Recompile is CompileSets that takes from prev, a table compiled with
+// the same options, every domain that would compile the same: its rules
+// and its collections the same values in the same order, and its
+// https-only setting unchanged. After a change to a few rules of one
+// source, only their domains are compiled, and the new table shares the
+// rest with prev. prev may be nil.
+func Recompile(prev *Table, opts Options, sets ...RuleSet) (*Table, error) {
+	// The rules, grouped by host in order of first appearance, in one
+	// array: hosts[i]'s are grouped[start[i]:start[i+1]]. Hosts that
+	// have collections and no rules follow, with none.
+	index := make(map[string]int32)
 	var hosts []string
-	seen := func(h string) bool {
-		_, rules := byHost[h]
-		_, colls := collsByHost[h]
-		return rules || colls
-	}
+	var start []int32
+	n := 0
 	for _, set := range sets {
 		for _, r := range set.Rules {
 			h := r.Common().Host
-			if !seen(h) {
+			i, ok := index[h]
+			if !ok {
+				i = int32(len(hosts))
+				index[h] = i
 				hosts = append(hosts, h)
+				start = append(start, 0)
 			}
-			byHost[h] = append(byHost[h], r)
+			start[i]++
+			n++
 		}
 	}
+	// Collections are few beside rules: a map of them is cheap, and
+	// none is made without them.
+	var collsByHost map[string][]Collection
+	nColls := 0
 	for _, set := range sets {
 		for _, c := range set.Collections {
 			if collsByHost == nil {
 				collsByHost = make(map[string][]Collection)
 			}
 			h := c.Rule.Common().Host
-			if !seen(h) {
+			if _, ok := index[h]; !ok {
+				index[h] = int32(len(hosts))
 				hosts = append(hosts, h)
+				start = append(start, 0)
 			}
 			collsByHost[h] = append(collsByHost[h], c)
+			nColls++
 		}
 	}
-	t := &Table{domains: make(map[string]*Domain, len(hosts)), served: make(map[string]bool, len(hosts))}
+	start = append(start, 0)
+	sum := int32(0)
+	for i, c := range start {
+		start[i], sum = sum, sum+c
+	}
+	grouped := make([]manifest.Rule, n)
+	next := slices.Clone(start)
+	for _, set := range sets {
+		for _, r := range set.Rules {
+			i := index[r.Common().Host]
+			grouped[next[i]] = r
+			next[i]++
+		}
+	}
+
+	t := &Table{
+		domains: make(map[string]*Domain, len(hosts)),
+		served:  make(map[string]bool, len(hosts)),
+		rules:   n + nColls,
+	}
 	for _, set := range sets {
 		for _, h := range set.Hosts {
 			t.served[h.Name] = t.served[h.Name] || h.HTTPSOnly
 		}
 	}
-	for _, h := range hosts {
-		d, err := compileDomain(h, byHost[h], collsByHost[h], opts)
-		if err != nil {
-			return nil, fmt.Errorf("%sdomain %s: %w", sourcesOf(h, sets), h, err)
-		}
+	c := compiler{opts: opts}
+	for i, h := range hosts {
+		rules := grouped[start[i]:start[i+1]]
+		colls := collsByHost[h]
 		// One rule of any source that asks for HTTPS only makes the
 		// whole domain so: a plain request cannot know which rule it
 		// would have matched before it is redirected.
-		d.httpsOnly = t.served[h] ||
-			slices.ContainsFunc(byHost[h], func(r manifest.Rule) bool { return r.Common().HTTPSOnly }) ||
-			slices.ContainsFunc(collsByHost[h], func(c Collection) bool { return c.Rule.Common().HTTPSOnly })
-		t.served[h] = d.httpsOnly
+		httpsOnly := t.served[h] ||
+			slices.ContainsFunc(rules, func(r manifest.Rule) bool { return r.Common().HTTPSOnly }) ||
+			slices.ContainsFunc(colls, func(c Collection) bool { return c.Rule.Common().HTTPSOnly })
+		t.served[h] = httpsOnly
+		if prev != nil {
+			if d := prev.domains[h]; d != nil && d.httpsOnly == httpsOnly &&
+				slices.Equal(d.src, rules) && slices.Equal(d.colls, colls) {
+				t.domains[h] = d
+				continue
+			}
+		}
+		d, err := c.domain(h, rules, colls)
+		if err != nil {
+			return nil, fmt.Errorf("%sdomain %s: %w", sourcesOf(h, sets), h, err)
+		}
+		d.httpsOnly = httpsOnly
 		t.domains[h] = d
-		t.rules += len(byHost[h]) + len(collsByHost[h])
 	}
 	return t, nil
 }
@@ -204,8 +256,24 @@ func sourcesOf(host string, sets []RuleSet) string {
 	return strings.Join(names, ", ") + ": "
 }
 
-func compileDomain(host string, rules []manifest.Rule, colls []Collection, opts Options) (*Domain, error) {
-	entries := make([]entry, 0, len(rules)+len(colls))
+// compiler compiles domains one after another, reusing its scratch
+// space: a table of a hundred thousand rules is compiled without
+// garbage per rule beyond what the rules keep.
+type compiler struct {
+	opts     Options
+	entries  []entry
+	spec     []byte // the entries' specificity keys
+	prefixes radixBuilder
+}
+
+// domain compiles the rules and collections of host. The domain keeps
+// copies of the slices, never the slices themselves.
+func (c *compiler) domain(host string, rules []manifest.Rule, colls []Collection) (*Domain, error) {
+	opts := c.opts
+	clear(c.entries)
+	entries := c.entries[:0]
+	c.spec = c.spec[:0]
+	defer func() { c.entries = entries }()
 	var pythonRules []*manifest.PythonV1
 	var dockerV1 []*manifest.DockerV1
 	var dockerV2 []*manifest.DockerV2
@@ -239,7 +307,9 @@ func compileDomain(host string, rules []manifest.Rule, colls []Collection, opts 
 			e.rule = telemetry.NewScarfJS(r)
 		case *manifest.FileV1:
 			e.rank = rankFileV1
-			e.spec = specificity(r.IncomingPath)
+			e.specLo = int32(len(c.spec))
+			c.spec = r.IncomingPath.AppendExpandEmpty(c.spec)
+			e.specHi = int32(len(c.spec))
 			e.prefix, e.prefixed = literalPrefix(r.IncomingPath), true
 			e.rule = file.NewV1(r)
 		case *manifest.FileV2:
@@ -282,14 +352,14 @@ func compileDomain(host string, rules []manifest.Rule, colls []Collection, opts 
 		}
 		entries = append(entries, e)
 	}
-	for i, c := range colls {
+	for i, coll := range colls {
 		e := entry{index: len(rules) + i}
-		switch r := c.Rule.(type) {
+		switch r := coll.Rule.(type) {
 		case *manifest.DockerV2:
-			if r.RuleID != c.ID {
+			if r.RuleID != coll.ID {
 				// Events name the collection as the rule that served.
 				cp := *r
-				cp.RuleID = c.ID
+				cp.RuleID = coll.ID
 				r = &cp
 			}
 			dockerColls = append(dockerColls, r)
@@ -299,14 +369,16 @@ func compileDomain(host string, rules []manifest.Rule, colls []Collection, opts 
 			e.rank, e.seg, e.keyed = rankDockerV2, "v2", true
 		case *manifest.FileV1:
 			if field, err := file.CheckCollection(r); err != nil {
-				return nil, fmt.Errorf("collection %s: %s: %w", c.ID, field, err)
+				return nil, fmt.Errorf("collection %s: %s: %w", coll.ID, field, err)
 			}
 			e.rank = rankFileCollection
-			e.spec = specificity(r.IncomingPath)
+			e.specLo = int32(len(c.spec))
+			c.spec = r.IncomingPath.AppendExpandEmpty(c.spec)
+			e.specHi = int32(len(c.spec))
 			e.prefix, e.prefixed = literalPrefix(r.IncomingPath), true
-			e.rule = file.NewCollection(r, c.ID)
+			e.rule = file.NewCollection(r, coll.ID)
 		default:
-			return nil, fmt.Errorf("collection %s: a collection's rule is docker-v2 or file-v1, not %s", c.ID, c.Rule.Type())
+			return nil, fmt.Errorf("collection %s: a collection's rule is docker-v2 or file-v1, not %s", coll.ID, coll.Rule.Type())
 		}
 		entries = append(entries, e)
 	}
@@ -350,86 +422,95 @@ func compileDomain(host string, rules []manifest.Rule, colls []Collection, opts 
 			}
 		}
 	}
-	slices.SortStableFunc(entries, compareEntries)
+	slices.SortStableFunc(entries, c.compare)
 
-	d := &Domain{Name: host, rules: make([]gateway.Rule, len(entries)), segs: make(map[string][]int32), bodyTimeout: opts.BodyTimeout}
+	d := &Domain{Name: host, src: slices.Clone(rules), colls: slices.Clone(colls), rules: make([]gateway.Rule, len(entries)), bodyTimeout: opts.BodyTimeout}
+	c.prefixes.reset()
 	for i, e := range entries {
 		d.rules[i] = e.rule
 		switch {
 		case e.prefixed:
-			d.prefixes.insert(e.prefix, int32(i))
+			c.prefixes.insert(e.prefix, int32(i))
 		case e.keyed:
+			if d.segs == nil {
+				d.segs = make(map[string][]int32)
+			}
 			d.segs[e.seg] = append(d.segs[e.seg], int32(i))
 			d.segRules = append(d.segRules, int32(i))
 		default:
 			d.wild = append(d.wild, int32(i))
 		}
 	}
+	d.prefixes = c.prefixes.build()
 	return d, nil
 }
 
-// compareEntries orders rules by kind, then file-v1 rules from most to
-// least specific and file-v2 rules by expression, then by manifest order.
-func compareEntries(a, b entry) int {
-	if c := cmp.Compare(a.rank, b.rank); c != 0 {
-		return c
+// compare orders rules by kind, then file-v1 rules from most to least
+// specific and file-v2 rules by expression, then by manifest order.
+func (c *compiler) compare(a, b entry) int {
+	if r := cmp.Compare(a.rank, b.rank); r != 0 {
+		return r
 	}
 	switch a.rank {
 	case rankFileV1, rankFileCollection:
-		if c := slices.Compare(b.spec, a.spec); c != 0 {
-			return c
+		if r := comparePieces(c.spec[b.specLo:b.specHi], c.spec[a.specLo:a.specHi]); r != 0 {
+			return r
 		}
 	case rankFileV2:
-		if c := strings.Compare(a.src, b.src); c != 0 {
-			return c
+		if r := strings.Compare(a.src, b.src); r != 0 {
+			return r
 		}
 	}
 	return cmp.Compare(a.index, b.index)
 }
 
-// specificity is Scarf's sort key for file-v1 templates: the template
-// expanded with every variable empty, split on '/', empty pieces dropped.
-// Longer literal paths sort first.
-func specificity(t *uritemplate.Template) []string {
-	var key []string
-	for piece := range strings.SplitSeq(t.ExpandEmpty(), "/") {
-		if piece != "" {
-			key = append(key, piece)
+// comparePieces compares Scarf's sort keys of two file-v1 templates,
+// each expanded with every variable empty: the pieces between slashes,
+// empty pieces dropped, compared as slices.Compare compares slices of
+// them. Longer literal paths sort first.
+func comparePieces(a, b []byte) int {
+	for {
+		pa, ra, oka := nextPiece(a)
+		pb, rb, okb := nextPiece(b)
+		switch {
+		case !oka && !okb:
+			return 0
+		case !oka:
+			return -1
+		case !okb:
+			return 1
 		}
+		if r := bytes.Compare(pa, pb); r != 0 {
+			return r
+		}
+		a, b = ra, rb
 	}
-	return key
+}
+
+// nextPiece returns the first non-empty piece of s between slashes, and
+// what follows it.
+func nextPiece(s []byte) (piece, rest []byte, ok bool) {
+	for len(s) > 0 && s[0] == '/' {
+		s = s[1:]
+	}
+	if len(s) == 0 {
+		return nil, nil, false
+	}
+	if i := bytes.IndexByte(s, '/'); i >= 0 {
+		return s[:i], s[i:], true
+	}
+	return s, nil, true
 }
 
 // literalPrefix returns the text every raw path matching t starts with:
 // the template's leading literal, up to any '?', written as it appears in
 // a raw path (non-ASCII characters percent-encoded in upper case, as the
-// matcher requires them).
+// matcher requires them). It is part of the template's own text, so the
+// radix trees that index rules by it hold no copy.
 func literalPrefix(t *uritemplate.Template) string {
-	var b strings.Builder
-	for _, p := range t.Parts() {
-		if p.Expr != nil {
-			break
-		}
-		lit := p.Literal
-		if i := strings.IndexByte(lit, '?'); i >= 0 {
-			lit = lit[:i]
-			writeRawLiteral(&b, lit)
-			break
-		}
-		writeRawLiteral(&b, lit)
+	lead := t.LeadingLiteral()
+	if i := strings.IndexByte(lead, '?'); i >= 0 {
+		lead = lead[:i]
 	}
-	return b.String()
-}
-
-func writeRawLiteral(b *strings.Builder, lit string) {
-	const hex = "0123456789ABCDEF"
-	for i := 0; i < len(lit); i++ {
-		if c := lit[i]; c >= 0x80 {
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
-		} else {
-			b.WriteByte(c)
-		}
-	}
+	return lead
 }

@@ -15,7 +15,10 @@
 // The Router holds the current Table in an atomic pointer. A new manifest
 // is compiled off to the side and swapped in whole; a request sees either
 // the old table or the new one, never a mix, and no lock is taken on the
-// request path.
+// request path. Domains are immutable too, so a table compiled after a
+// change (Recompile) shares with the one before it every domain whose
+// rules, collections and https-only setting did not change: a write to
+// one package compiles one domain.
 //
 // Precedence within a domain follows Scarf Gateway: docker-v1, docker-v2,
 // pixel, scarf-js, file-v1 (most specific template first), file-v2 (by

@@ -19,13 +19,18 @@ func TestRadixAgreesWithPrefixScan(t *testing.T) {
 		}
 		return b.String()
 	}
+	var b radixBuilder // reused, as compiling a table reuses it
 	for round := range 200 {
-		root := &radix{}
+		b.reset()
 		var keys []string
 		for i := range rng.IntN(30) {
 			k := randString(6)
 			keys = append(keys, k)
-			root.insert(k, int32(i))
+			b.insert(k, int32(i))
+		}
+		root := b.build()
+		if len(root.nodes) != cap(root.nodes) || len(root.rules) != len(keys) || len(root.kids) != max(len(root.nodes)-1, 0) {
+			t.Fatalf("round %d: %d nodes in an array of %d, %d rules of %d keys, %d children", round, len(root.nodes), cap(root.nodes), len(root.rules), len(keys), len(root.kids))
 		}
 		for range 50 {
 			path := randString(8)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"portico/internal/gateway"
+	"portico/internal/manifest"
 	"portico/internal/query"
 )
 
@@ -67,7 +68,13 @@ func (t *Table) Rules() int { return t.rules }
 
 // A Domain is the compiled rules of one host.
 type Domain struct {
-	Name  string
+	Name string
+	// src and colls are the rules and collections the domain was
+	// compiled from, in their order: a table compiled after a change
+	// takes the domains whose rules, collections and httpsOnly are the
+	// same from the table before it.
+	src   []manifest.Rule
+	colls []Collection
 	rules []gateway.Rule // in precedence order
 	// Candidate rules for a request, as positions into rules:
 	// prefixes holds the template rules under the literal prefix their

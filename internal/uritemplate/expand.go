@@ -32,34 +32,38 @@ func (t *Template) AppendExpand(dst []byte, vars []Var) (out []byte, ok bool) {
 // appendExpand is AppendExpand that also appends to spans, when record
 // is set, where each value went.
 func (t *Template) appendExpand(dst []byte, vars []Var, spans []valueSpan, record bool) (out []byte, _ []valueSpan, ok bool) {
-	for _, name := range t.vars {
-		if _, found := lookup(vars, name); !found {
-			return dst, spans, false
+	for k := range t.nvars() {
+		if v := t.cvar(k); v.firstUse() {
+			if _, found := lookup(vars, t.name(v)); !found {
+				return dst, spans, false
+			}
 		}
 	}
-	for i := range t.nodes {
-		nd := &t.nodes[i]
-		if !nd.expr {
-			dst = append(dst, nd.lit...)
+	for i := range int(t.nparts) {
+		nd := t.node(i)
+		if !nd.expr() {
+			dst = append(dst, t.lit(nd)...)
 			continue
 		}
-		if nd.first != 0 {
-			dst = append(dst, nd.first)
+		fr := &framings[nd.op()]
+		if fr.first != 0 {
+			dst = append(dst, fr.first)
 		}
-		for j := range nd.vars {
-			v := &nd.vars[j]
+		for j := range nd.n() {
+			v := t.varOf(nd, j)
 			if j > 0 {
-				dst = append(dst, nd.sep)
+				dst = append(dst, fr.sep)
 			}
-			val, _ := lookup(vars, v.name)
-			if nd.named {
-				dst = append(dst, v.name...)
-				if !nd.ifEmpty || val != "" {
+			name := t.name(v)
+			val, _ := lookup(vars, name)
+			if fr.named {
+				dst = append(dst, name...)
+				if !fr.ifEmpty || val != "" {
 					dst = append(dst, '=')
 				}
 			}
 			start := len(dst)
-			dst = appendValue(dst, val, v.prefix, nd.reserved)
+			dst = appendValue(dst, val, v.prefix(), fr.reserved)
 			if record {
 				spans = append(spans, valueSpan{start, len(dst)})
 			}
@@ -168,30 +172,33 @@ func (t *Template) Expand(vars []Var) (string, bool) {
 }
 
 // ExpandEmpty expands t with every variable set to "", so {?x} gives "?x=".
-func (t *Template) ExpandEmpty() string {
-	var b []byte
-	for i := range t.nodes {
-		nd := &t.nodes[i]
-		if !nd.expr {
-			b = append(b, nd.lit...)
+func (t *Template) ExpandEmpty() string { return string(t.AppendExpandEmpty(nil)) }
+
+// AppendExpandEmpty appends ExpandEmpty's expansion to b.
+func (t *Template) AppendExpandEmpty(b []byte) []byte {
+	for i := range int(t.nparts) {
+		nd := t.node(i)
+		if !nd.expr() {
+			b = append(b, t.lit(nd)...)
 			continue
 		}
-		if nd.first != 0 {
-			b = append(b, nd.first)
+		fr := &framings[nd.op()]
+		if fr.first != 0 {
+			b = append(b, fr.first)
 		}
-		for j := range nd.vars {
+		for j := range nd.n() {
 			if j > 0 {
-				b = append(b, nd.sep)
+				b = append(b, fr.sep)
 			}
-			if nd.named {
-				b = append(b, nd.vars[j].name...)
-				if !nd.ifEmpty {
+			if fr.named {
+				b = append(b, t.name(t.varOf(nd, j))...)
+				if !fr.ifEmpty {
 					b = append(b, '=')
 				}
 			}
 		}
 	}
-	return string(b)
+	return b
 }
 
 func lookup(vars []Var, name string) (string, bool) {
@@ -246,8 +253,9 @@ func takeRunes(s string, n int) string {
 }
 
 func capturesQuery(t *Template) bool {
-	vars := make([]Var, len(t.vars))
-	for i, name := range t.vars {
+	names := t.Vars()
+	vars := make([]Var, len(names))
+	for i, name := range names {
 		vars[i] = Var{name, name}
 	}
 	s, _ := t.Expand(vars)

@@ -11,32 +11,33 @@ import "strings"
 // fails. The one parse left is the whole run, and matchForced takes it
 // directly. The fuzz tests hold it to the reference matcher.
 
-// forcedShape reports whether every expression of nodes is a lone {name}
+// forcedShape reports whether every expression of t is a lone {name}
 // (no operator, no modifier, the name used once) followed by the end of
 // the template or by a literal whose first byte is neither a value
 // character nor the ',' that may trail a value.
-func forcedShape(nodes []node) bool {
+func forcedShape(t *Template) bool {
+	n := int(t.nparts)
 	exprs := 0
-	for i := range nodes {
-		nd := &nodes[i]
-		if !nd.expr {
+	for i := range n {
+		nd := t.node(i)
+		if !nd.expr() {
 			continue
 		}
 		exprs++
-		if nd.first != 0 || nd.reserved || nd.named || len(nd.vars) != 1 {
+		if nd.op() != 0 || nd.n() != 1 {
 			return false
 		}
-		if v := nd.vars[0]; v.explode || v.prefix > 0 || v.slot >= 0 {
+		if v := t.varOf(nd, 0); v.explode() || v.prefix() > 0 || v.slot() >= 0 {
 			return false
 		}
-		if i+1 == len(nodes) {
+		if i+1 == n {
 			continue
 		}
-		next := &nodes[i+1]
-		if next.expr {
+		next := t.node(i + 1)
+		if next.expr() {
 			return false
 		}
-		if c := next.lit[0]; unreservedSet[c] || c == '%' || c == nd.sep {
+		if c := t.lit(next)[0]; unreservedSet[c] || c == '%' || c == framings[0].sep {
 			return false
 		}
 	}
@@ -49,20 +50,21 @@ func forcedShape(nodes []node) bool {
 func (t *Template) matchForced(dst []Var, in string) (out []Var, ok, decided bool) {
 	base := len(dst)
 	p := 0
-	for i := range t.nodes {
-		nd := &t.nodes[i]
-		if !nd.expr {
-			if !strings.HasPrefix(in[p:], nd.lit) {
+	for i := range int(t.nparts) {
+		nd := t.node(i)
+		if !nd.expr() {
+			lit := t.lit(nd)
+			if !strings.HasPrefix(in[p:], lit) {
 				return dst[:base], false, true
 			}
-			p += len(nd.lit)
+			p += len(lit)
 			continue
 		}
 		e := valueRunEnd(in, p)
-		if e < len(in) && in[e] == nd.sep {
+		if e < len(in) && in[e] == ',' {
 			return dst[:base], false, false
 		}
-		dst = append(dst, Var{Name: nd.vars[0].name, Value: in[p:e]})
+		dst = append(dst, Var{Name: t.name(t.varOf(nd, 0)), Value: in[p:e]})
 		p = e
 	}
 	if p != len(in) {

@@ -30,8 +30,8 @@ func TestForcedShape(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Parse(%q): %v", tmpl, err)
 		}
-		if tp.forced != want {
-			t.Errorf("Parse(%q).forced = %v, want %v", tmpl, tp.forced, want)
+		if tp.forced() != want {
+			t.Errorf("Parse(%q).forced() = %v, want %v", tmpl, tp.forced(), want)
 		}
 	}
 }
@@ -67,7 +67,7 @@ func TestForcedAgreesWithSearch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !tp.forced {
+		if !tp.forced() {
 			t.Fatalf("%q is not of forced shape", tmpl)
 		}
 		for _, base := range inputs {

@@ -41,7 +41,7 @@ func matchPublic(t *Template, in string) (vars []Var, ok bool, work int) {
 // that never backtracks, and the repeat budget for templates that repeat
 // a name.
 func maxWork(t *Template) int {
-	w := plainBudget(MaxInput) + (t.rows+4)*(MaxInput+2)
+	w := plainBudget(MaxInput) + (t.rows()+4)*(MaxInput+2)
 	if t.slots > 0 {
 		w += 2 * repeatBudget
 	}

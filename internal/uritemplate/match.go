@@ -96,13 +96,13 @@ func (t *Template) matchAppend(dst []Var, input string, m *matcher) (out []Var, 
 	if len(input) > MaxInput {
 		return dst, false
 	}
-	if len(t.vars) == 0 {
-		return dst, input == t.lit
+	if t.names() == 0 {
+		return dst, input == t.literal()
 	}
-	if len(input) < len(t.head)+len(t.tail) || !strings.HasPrefix(input, t.head) || !strings.HasSuffix(input, t.tail) {
+	if head, tail := t.head(), t.tail(); len(input) < len(head)+len(tail) || !strings.HasPrefix(input, head) || !strings.HasSuffix(input, tail) {
 		return dst, false
 	}
-	if t.forced {
+	if t.forced() {
 		if out, ok, decided := t.matchForced(dst, input); decided {
 			return out, ok
 		}
@@ -161,7 +161,7 @@ func (m *matcher) run(t *Template, dst []Var, in string, mode int) ([]Var, bool)
 func (m *matcher) reset(full bool) {
 	m.full = full
 	m.dst = m.dst[:m.base]
-	if cap(m.slots) < m.t.slots {
+	if cap(m.slots) < int(m.t.slots) {
 		m.slots = make([]slotState, m.t.slots)
 	}
 	m.slots = m.slots[:m.t.slots]
@@ -207,10 +207,10 @@ func (m *matcher) get(r, p int) bool {
 
 // start is the row where part i begins; row 0 is the end of the template.
 func (m *matcher) start(i int) int {
-	if i == len(m.t.nodes) {
+	if i == int(m.t.nparts) {
 		return 0
 	}
-	return m.t.nodes[i].row
+	return int(m.t.node(i).row())
 }
 
 // table computes every row from the end of the input backwards. Each row is
@@ -220,17 +220,18 @@ func (m *matcher) start(i int) int {
 func (m *matcher) table() {
 	t, in, n := m.t, m.in, m.n
 	m.w = (n + 2 + 63) >> 6 // positions 0..n+1; n+1 is never set
-	size := t.rows * m.w
+	rows := t.rows()
+	size := rows * m.w
 	if cap(m.bits) < size {
 		m.bits = make([]uint64, size)
 	}
 	m.bits = m.bits[:size]
 	clear(m.bits)
 	lo := 0
-	if !t.nodes[0].expr {
-		lo = len(t.nodes[0].lit)
+	if nd := t.node(0); !nd.expr() {
+		lo = nd.n()
 	}
-	m.work += t.rows * (n - lo + 1)
+	m.work += rows * (n - lo + 1)
 	for p := n; p >= lo; p-- {
 		// End of the unit (one allowed character or one percent-encoded
 		// UTF-8 character) that starts at p, for both value charsets.
@@ -249,28 +250,30 @@ func (m *matcher) table() {
 		if p == n {
 			m.set(0, p)
 		}
-		for i := len(t.nodes) - 1; i >= 0; i-- {
-			nd := &t.nodes[i]
+		for i := int(t.nparts) - 1; i >= 0; i-- {
+			nd := t.node(i)
+			row := nd.row()
 			next := m.start(i + 1)
-			if !nd.expr {
-				if strings.HasPrefix(in[p:], nd.lit) && m.bit(next, p+len(nd.lit)) {
-					m.set(nd.row, p)
+			if !nd.expr() {
+				if lit := t.lit(nd); strings.HasPrefix(in[p:], lit) && m.bit(next, p+len(lit)) {
+					m.set(row, p)
 				}
 				continue
 			}
+			fr := &framings[nd.op()]
 			u := uU
-			if nd.reserved {
+			if fr.reserved {
 				u = uA
 			}
-			nv := len(nd.vars)
+			nv := nd.n()
 			for j := nv - 1; j >= 0; j-- {
-				v := &nd.vars[j]
-				b := nd.row + 1 + rowsPerVar*j
+				v := t.varOf(nd, j)
+				b := row + 1 + rowsPerVar*j
 				listT := next
 				if j+1 < nv {
 					listT = b + rowsPerVar + rListT
 				}
-				aft := p < n && in[p] == nd.sep && m.bit(listT, p+1) || m.bit(next, p)
+				aft := p < n && in[p] == fr.sep && m.bit(listT, p+1) || m.bit(next, p)
 				if aft {
 					m.set(b+rAft, p)
 				}
@@ -282,14 +285,14 @@ func (m *matcher) table() {
 					m.set(b+rVal, p)
 				}
 				var bind bool
-				switch {
-				case !nd.named:
-					bind = !v.explode && (aft || more)
-				case !nd.ifEmpty:
-					bind = !v.explode && strings.HasPrefix(in[p:], v.key) && m.bit(b+rVal, p+len(v.key))
-				case strings.HasPrefix(in[p:], v.key):
-					q := p + len(v.key)
-					bind = !v.explode && q < n && in[q] == '=' && m.bit(b+rVal, q+1) || m.bit(b+rAft, q)
+				if !fr.named {
+					bind = !v.explode() && (aft || more)
+				} else if q, ok := m.key(fr, v, p); ok {
+					if !fr.ifEmpty {
+						bind = !v.explode() && m.bit(b+rVal, q)
+					} else {
+						bind = !v.explode() && q < n && in[q] == '=' && m.bit(b+rVal, q+1) || m.bit(b+rAft, q)
+					}
 				}
 				if bind {
 					m.set(b+rBind, p)
@@ -301,17 +304,17 @@ func (m *matcher) table() {
 					m.set(b+rListF, p)
 				}
 			}
-			if nd.first == 0 {
-				if m.bit(nd.row+1+rListT, p) {
-					m.set(nd.row, p)
+			if fr.first == 0 {
+				if m.bit(row+1+rListT, p) {
+					m.set(row, p)
 				}
-			} else if p < n && in[p] == nd.first && m.bit(nd.row+1+rListF, p+1) || m.bit(next, p) {
-				m.set(nd.row, p)
+			} else if p < n && in[p] == fr.first && m.bit(row+1+rListF, p+1) || m.bit(next, p) {
+				m.set(row, p)
 			}
 		}
 	}
-	if lo > 0 && strings.HasPrefix(in, t.nodes[0].lit) && m.bit(m.start(1), lo) {
-		m.set(t.nodes[0].row, 0)
+	if nd := t.node(0); lo > 0 && strings.HasPrefix(in, t.lit(nd)) && m.bit(m.start(1), lo) {
+		m.set(nd.row(), 0)
 	}
 }
 
@@ -323,20 +326,22 @@ func (m *matcher) part(i, p int) bool {
 	if m.tick(1) {
 		return false
 	}
-	if i == len(m.t.nodes) {
+	if i == int(m.t.nparts) {
 		return p == m.n
 	}
-	nd := &m.t.nodes[i]
-	if !m.get(nd.row, p) {
+	nd := m.t.node(i)
+	if !m.get(nd.row(), p) {
 		return false
 	}
-	if !nd.expr {
-		return strings.HasPrefix(m.in[p:], nd.lit) && m.part(i+1, p+len(nd.lit))
+	if !nd.expr() {
+		lit := m.t.lit(nd)
+		return strings.HasPrefix(m.in[p:], lit) && m.part(i+1, p+len(lit))
 	}
-	if nd.first == 0 {
+	first := framings[nd.op()].first
+	if first == 0 {
 		return m.list(i, 0, true, p)
 	}
-	if p < m.n && m.in[p] == nd.first && m.list(i, 0, false, p+1) {
+	if p < m.n && m.in[p] == first && m.list(i, 0, false, p+1) {
 		return true
 	}
 	return m.rest(i, 0, p)
@@ -348,9 +353,9 @@ func (m *matcher) rest(i, j, p int) bool {
 		return false
 	}
 	mk := m.mark()
-	nd := &m.t.nodes[i]
-	for k := j; k < len(nd.vars); k++ {
-		if !m.undefine(&nd.vars[k]) {
+	nd := m.t.node(i)
+	for k := j; k < nd.n(); k++ {
+		if !m.undefine(m.t.varOf(nd, k)) {
 			m.undo(mk)
 			return false
 		}
@@ -366,11 +371,11 @@ func (m *matcher) rest(i, j, p int) bool {
 // expression's variables is already defined, which an operator with a
 // prefix character requires before the expression may end.
 func (m *matcher) list(i, j int, defined bool, p int) bool {
-	nd := &m.t.nodes[i]
-	if j == len(nd.vars) {
+	nd := m.t.node(i)
+	if j == nd.n() {
 		return defined && m.part(i+1, p)
 	}
-	b := nd.row + 1 + rowsPerVar*j
+	b := nd.row() + 1 + rowsPerVar*j
 	r := b + rListF
 	if defined {
 		r = b + rListT
@@ -382,7 +387,7 @@ func (m *matcher) list(i, j int, defined bool, p int) bool {
 		return true
 	}
 	mk := m.mark()
-	if m.undefine(&nd.vars[j]) && m.list(i, j+1, defined, p) {
+	if m.undefine(m.t.varOf(nd, j)) && m.list(i, j+1, defined, p) {
 		return true
 	}
 	m.undo(mk)
@@ -391,19 +396,19 @@ func (m *matcher) list(i, j int, defined bool, p int) bool {
 
 // bind tries v_j defined at p.
 func (m *matcher) bind(i, j, p int) bool {
-	nd := &m.t.nodes[i]
-	v := &nd.vars[j]
-	if !m.get(nd.row+1+rowsPerVar*j+rBind, p) {
+	nd := m.t.node(i)
+	if !m.get(nd.row()+1+rowsPerVar*j+rBind, p) {
 		return false
 	}
-	if !nd.named {
+	fr := &framings[nd.op()]
+	if !fr.named {
 		return m.value(i, j, p)
 	}
-	if !strings.HasPrefix(m.in[p:], v.key) {
+	q, ok := m.key(fr, m.t.varOf(nd, j), p)
+	if !ok {
 		return false
 	}
-	q := p + len(v.key)
-	if !nd.ifEmpty {
+	if !fr.ifEmpty {
 		return m.value(i, j, q)
 	}
 	// ';': "name=value" first, then the bare name meaning "". Burrito
@@ -414,6 +419,24 @@ func (m *matcher) bind(i, j, p int) bool {
 	return m.try(i, j, q, q, false)
 }
 
+// key reports whether the input at p starts with the key of v, a
+// variable of a named expression ("name=" for ? and &, "name" for ;), and
+// returns where the key ends.
+func (m *matcher) key(fr *framing, v cvar, p int) (int, bool) {
+	name := m.t.name(v)
+	if !strings.HasPrefix(m.in[p:], name) {
+		return 0, false
+	}
+	q := p + len(name)
+	if !fr.ifEmpty {
+		if q >= m.n || m.in[q] != '=' {
+			return 0, false
+		}
+		q++
+	}
+	return q, true
+}
+
 // value tries the values of v_j that start at p in Burrito's order: the
 // value is a sequence of runs, alternately of allowed characters and of
 // percent-encoded UTF-8; each run is tried shortest first, and a run that
@@ -421,20 +444,21 @@ func (m *matcher) bind(i, j, p int) bool {
 // only then stops. Unrolled, that is every end inside a run in ascending
 // order, then the ends of runs in descending order, then the empty value.
 func (m *matcher) value(i, j, p int) bool {
-	nd := &m.t.nodes[i]
-	v := &nd.vars[j]
-	if v.explode || !m.get(nd.row+1+rowsPerVar*j+rVal, p) {
+	nd := m.t.node(i)
+	v := m.t.varOf(nd, j)
+	if v.explode() || !m.get(nd.row()+1+rowsPerVar*j+rVal, p) {
 		return false
 	}
-	aft := nd.row + 1 + rowsPerVar*j + rAft
+	reserved := framings[nd.op()].reserved
+	aft := nd.row() + 1 + rowsPerVar*j + rAft
 	base := len(m.stack)
-	e, enc := m.unit(p, nd.reserved)
+	e, enc := m.unit(p, reserved)
 	for e >= 0 {
 		if m.tick(1) {
 			m.stack = m.stack[:base]
 			return false
 		}
-		e2, enc2 := m.unit(e, nd.reserved)
+		e2, enc2 := m.unit(e, reserved)
 		// e ends a run when the next unit is of the other kind, or when
 		// there is none and the run is complete: an encoded run that stops
 		// at an undecodable triplet never reaches its end.
@@ -445,7 +469,7 @@ func (m *matcher) value(i, j, p int) bool {
 		if m.get(aft, e) {
 			if runEnd {
 				m.stack = append(m.stack, e)
-			} else if m.try(i, j, p, e, v.prefix > 0) {
+			} else if m.try(i, j, p, e, v.prefix() > 0) {
 				m.stack = m.stack[:base]
 				return true
 			}
@@ -453,13 +477,13 @@ func (m *matcher) value(i, j, p int) bool {
 		e, enc = e2, enc2
 	}
 	for k := len(m.stack) - 1; k >= base; k-- {
-		if m.try(i, j, p, m.stack[k], v.prefix > 0) {
+		if m.try(i, j, p, m.stack[k], v.prefix() > 0) {
 			m.stack = m.stack[:base]
 			return true
 		}
 	}
 	m.stack = m.stack[:base]
-	return m.try(i, j, p, p, v.prefix > 0)
+	return m.try(i, j, p, p, v.prefix() > 0)
 }
 
 // unit returns the end of the unit at p and whether it is percent-encoded;
@@ -483,12 +507,12 @@ func (m *matcher) try(i, j, p, e int, prefix bool) bool {
 	if m.tick(1) {
 		return false
 	}
-	nd := &m.t.nodes[i]
-	if !m.get(nd.row+1+rowsPerVar*j+rAft, e) {
+	nd := m.t.node(i)
+	if !m.get(nd.row()+1+rowsPerVar*j+rAft, e) {
 		return false
 	}
 	mk := m.mark()
-	if m.define(&nd.vars[j], m.in[p:e], prefix) && m.after(i, j, e) {
+	if m.define(m.t.varOf(nd, j), m.in[p:e], prefix) && m.after(i, j, e) {
 		return true
 	}
 	m.undo(mk)
@@ -499,8 +523,7 @@ func (m *matcher) try(i, j, p, e int, prefix bool) bool {
 // first, then the end of the expression with the others undefined. The
 // first alternative accepts a trailing separator, as Burrito does.
 func (m *matcher) after(i, j, p int) bool {
-	nd := &m.t.nodes[i]
-	if p < m.n && m.in[p] == nd.sep && m.list(i, j+1, true, p+1) {
+	if p < m.n && m.in[p] == framings[m.t.node(i).op()].sep && m.list(i, j+1, true, p+1) {
 		return true
 	}
 	return m.rest(i, j+1, p)
@@ -520,9 +543,9 @@ func (m *matcher) undo(mk mark) {
 // define records v bound to raw (still encoded). A name that occurs once
 // goes straight to dst; a repeated one must agree with its earlier
 // occurrences.
-func (m *matcher) define(v *cvar, raw string, prefix bool) bool {
-	if v.slot < 0 {
-		m.dst = append(m.dst, Var{v.name, raw})
+func (m *matcher) define(v cvar, raw string, prefix bool) bool {
+	if v.slot() < 0 {
+		m.dst = append(m.dst, Var{m.t.name(v), raw})
 		return true
 	}
 	// Checking consistency costs time in proportion to the value: charge
@@ -530,16 +553,16 @@ func (m *matcher) define(v *cvar, raw string, prefix bool) bool {
 	if m.tick(len(raw) >> 3) {
 		return false
 	}
-	s := &m.slots[v.slot]
-	m.trail = append(m.trail, undoEntry{v.slot, *s})
+	s := &m.slots[v.slot()]
+	m.trail = append(m.trail, undoEntry{v.slot(), *s})
 	val := decodeValue(raw)
 	kind, n := slotDefined, 0
 	if prefix {
-		kind, n = slotPrefix, v.prefix
+		kind, n = slotPrefix, v.prefix()
 	}
 	if s.kind == slotUnset {
 		*s = slotState{kind: kind, n: n, val: val, idx: len(m.dst)}
-		m.dst = append(m.dst, Var{Name: v.name})
+		m.dst = append(m.dst, Var{Name: m.t.name(v)})
 		return true
 	}
 	return s.combine(kind, n, val)
@@ -575,16 +598,16 @@ func (s *slotState) combine(kind slotKind, n int, u string) bool {
 	return false
 }
 
-func (m *matcher) undefine(v *cvar) bool {
-	if v.slot < 0 {
+func (m *matcher) undefine(v cvar) bool {
+	if v.slot() < 0 {
 		return true
 	}
-	s := &m.slots[v.slot]
+	s := &m.slots[v.slot()]
 	switch s.kind {
 	case slotUndefined:
 		return true
 	case slotUnset:
-		m.trail = append(m.trail, undoEntry{v.slot, *s})
+		m.trail = append(m.trail, undoEntry{v.slot(), *s})
 		s.kind = slotUndefined
 		return true
 	}

@@ -20,44 +20,50 @@ type QueryItem struct {
 // a fragment, an expression inside a key, an exploded variable, an empty
 // key, or an expression whose operator is not none, a leading '?' or '&'.
 func (t *Template) SplitQuery() (path *Template, items []QueryItem, ok bool) {
-	if !t.captures {
+	if !t.CapturesQuery() {
 		return nil, nil, false
 	}
+	src := t.String()
+	p := parser{src: src}
+	if p.parse() != nil {
+		return nil, nil, false
+	}
+	parts, spans := p.parts, p.spans
 	k, at := -1, 0 // part and source offset where the query starts
-	for i, pt := range t.parts {
+	for i, pt := range parts {
 		if pt.Expr == nil {
 			if j := strings.IndexByte(pt.Literal, '?'); j >= 0 {
-				k, at = i, t.spans[i].start+j
+				k, at = i, spans[i].start+j
 				break
 			}
 		} else if pt.Expr.Op == '?' {
-			k, at = i, t.spans[i].start
+			k, at = i, spans[i].start
 			break
 		}
 	}
 	if k < 0 {
 		return nil, nil, false
 	}
-	path, err := Parse(t.src[:at])
+	path, err := Parse(src[:at])
 	if err != nil {
 		return nil, nil, false
 	}
-	s := splitter{src: t.src}
-	if t.parts[k].Expr == nil {
+	s := splitter{src: src}
+	if parts[k].Expr == nil {
 		s.state = atKey
-		s.literal(at+1, t.spans[k].end)
+		s.literal(at+1, spans[k].end)
 	} else {
-		s.group(t.parts[k].Expr)
+		s.group(parts[k].Expr)
 		s.state = afterGroup
 	}
-	for i := k + 1; i < len(t.parts) && !s.bad; i++ {
-		if t.parts[i].Expr == nil {
-			s.literal(t.spans[i].start, t.spans[i].end)
+	for i := k + 1; i < len(parts) && !s.bad; i++ {
+		if parts[i].Expr == nil {
+			s.literal(spans[i].start, spans[i].end)
 		} else {
-			s.expr(t.parts[i].Expr, t.spans[i])
+			s.expr(parts[i].Expr, spans[i])
 		}
 	}
-	s.end(len(t.src))
+	s.end(len(src))
 	if s.bad {
 		return nil, nil, false
 	}

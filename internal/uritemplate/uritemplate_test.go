@@ -20,8 +20,8 @@ func mustParse(t testing.TB, s string) *Template {
 // matchWith runs one matcher mode directly, bypassing the quick checks of
 // MatchAppend, and reports the work done.
 func matchWith(t *Template, in string, mode int) (vars []Var, ok bool, work int) {
-	if len(t.vars) == 0 {
-		return nil, in == t.lit, 0
+	if t.names() == 0 {
+		return nil, in == t.literal(), 0
 	}
 	m := new(matcher)
 	vars, ok = m.run(t, nil, in, mode)
@@ -188,6 +188,25 @@ func TestParts(t *testing.T) {
 	if !tp.HasVars() || mustParse(t, "/static").HasVars() {
 		t.Error("HasVars is wrong")
 	}
+	for name, want := range map[string]bool{"a": true, "b": true, "c": true, "x": false, "é": false, "": false} {
+		if got := tp.HasVar(name); got != want {
+			t.Errorf("HasVar(%q) = %v, want %v", name, got, want)
+		}
+	}
+	// The leading literal is the URL form of the template's first part.
+	for tmpl, want := range map[string]string{"/café/{x}": "/caf%C3%A9/", "{x}/a": "", "/static?q=1": "/static?q=1", "": ""} {
+		if got := mustParse(t, tmpl).LeadingLiteral(); got != want {
+			t.Errorf("LeadingLiteral(%q) = %q, want %q", tmpl, got, want)
+		}
+	}
+}
+
+// TestAppendExpandEmpty appends to what the buffer holds.
+func TestAppendExpandEmpty(t *testing.T) {
+	tp := mustParse(t, "/d/{a}{?b}")
+	if got := string(tp.AppendExpandEmpty([]byte("x:"))); got != "x:/d/?b=" {
+		t.Errorf("AppendExpandEmpty = %q, want %q", got, "x:/d/?b=")
+	}
 }
 
 func TestCapturesQuery(t *testing.T) {
@@ -303,7 +322,7 @@ func TestPathologicalInputsAreLinear(t *testing.T) {
 		}
 		// Plain budget plus one table pass, plus a search that never
 		// backtracks.
-		if limit := plainBudget(len(c.in)) + (tp.rows+4)*(len(c.in)+2); work > limit {
+		if limit := plainBudget(len(c.in)) + (tp.rows()+4)*(len(c.in)+2); work > limit {
 			t.Errorf("Match(%q, %d bytes) did %d units of work, want at most %d", tp, len(c.in), work, limit)
 		}
 	}
@@ -353,7 +372,7 @@ func TestRepeatedNamesLongValues(t *testing.T) {
 			t.Errorf("Match(%q, %d bytes) = %v, want %v", c.tmpl, len(c.in), ok, c.want)
 		}
 		// The table plus the repeat budget, whatever the value lengths.
-		if limit := plainBudget(len(c.in)) + (tp.rows+4)*(len(c.in)+2) + 2*repeatBudget; work > limit {
+		if limit := plainBudget(len(c.in)) + (tp.rows()+4)*(len(c.in)+2) + 2*repeatBudget; work > limit {
 			t.Errorf("Match(%q, %d bytes) did %d units of work, want at most %d", c.tmpl, len(c.in), work, limit)
 		}
 		// Each check of an encoded value decodes it into a new string, so

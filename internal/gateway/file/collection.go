@@ -25,7 +25,12 @@ const maxCollectionName = 100
 // collection creates for that value.
 func NewCollection(r *manifest.FileV1, collection string) *V1 {
 	v := NewV1(r)
-	v.collection = collection
+	// The collection's id goes with the rarer shapes' fields: a
+	// package's rule, the common one, stays as small as it is.
+	if v.extra == nil {
+		v.extra = new(v1Extra)
+	}
+	v.extra.collection = collection
 	return v
 }
 

@@ -10,44 +10,65 @@ import (
 
 // target is a compiled outgoing URL.
 type target struct {
-	tmpl *uritemplate.Template
+	tmpl *uritemplate.Template // nil: no outgoing URL
+	// origin is the expanded scheme://authority, fixed text by manifest
+	// validation; every expansion is checked to still start with it. It
+	// is part of the template's own text where it can be.
+	origin string
+	// fixed holds, for a target without variables, the URL and its
+	// header value, built once.
+	fixed *fixedTarget
 	// dots lets values form "." and ".." path segments
 	// (allow-dot-segments); otherwise an expansion with one fails and
 	// the rule declines the request, as for a path it does not match.
 	dots bool
-	// origin is the expanded scheme://authority, fixed text by manifest
-	// validation; every expansion is checked to still start with it.
-	origin string
-	// For a target without variables, the URL and its header value are
-	// built once.
-	fixed    bool
-	fixedURL string
-	fixedLoc []string
-	fixedURI absURI
-	fixedOK  bool
 }
 
-func newTarget(t *uritemplate.Template, allowDots bool) *target {
-	tg := &target{tmpl: t, dots: allowDots}
-	lead := t.ExpandEmpty()
+type fixedTarget struct {
+	url string
+	loc []string
+	uri absURI
+	ok  bool
+}
+
+// newTarget compiles an outgoing URL. ownOrigin reports that the origin
+// is not a prefix of the template's leading literal, where it usually
+// is.
+func newTarget(t *uritemplate.Template, allowDots bool) (tg target, ownOrigin bool) {
+	tg = target{tmpl: t, dots: allowDots}
+	lead := t.LeadingLiteral()
 	if !t.HasVars() {
-		tg.fixed = true
-		tg.fixedURL = lead
-		tg.fixedLoc = []string{lead}
-		tg.fixedURI, tg.fixedOK = parseAbsURI(lead)
+		// The leading literal is the whole URL.
+		tg.fixed = &fixedTarget{url: lead, loc: []string{lead}}
+		tg.fixed.uri, tg.fixed.ok = parseAbsURI(lead)
 	}
 	// The origin ends at the first '/', '?' or '#' after "://"; a
 	// variable may only follow it through one of those (manifest
-	// validation), so the empty expansion shows where it ends.
-	if i := strings.Index(lead, "://"); i >= 0 {
-		end := strings.IndexAny(lead[i+3:], "/?#")
-		if end < 0 {
-			tg.origin = lead
-		} else {
-			tg.origin = lead[:i+3+end]
+	// validation), so the empty expansion shows where it ends. Where the
+	// leading literal shows it, the empty expansion is not needed.
+	tg.origin = originOf(lead)
+	if tg.origin == "" || tg.origin == lead && t.HasVars() {
+		o := originOf(t.ExpandEmpty())
+		if !strings.HasPrefix(lead, o) {
+			return target{tmpl: t, origin: o, fixed: tg.fixed, dots: allowDots}, true
 		}
+		tg.origin = lead[:len(o)]
 	}
-	return tg
+	return tg, false
+}
+
+// originOf returns the scheme://authority that url starts with: up to
+// the first '/', '?' or '#' after "://", or all of it; "" without
+// "://".
+func originOf(url string) string {
+	i := strings.Index(url, "://")
+	if i < 0 {
+		return ""
+	}
+	if end := strings.IndexAny(url[i+3:], "/?#"); end >= 0 {
+		return url[:i+3+end]
+	}
+	return url
 }
 
 // location returns where to redirect: the target expanded with vars and
@@ -57,12 +78,12 @@ func newTarget(t *uritemplate.Template, allowDots bool) *target {
 // value would put a dot segment into the path without allow-dot-segments.
 func (tg *target) location(req *gateway.Request, vars []uritemplate.Var) (loc string, shared []string, ok bool) {
 	items := req.Query()
-	if tg.fixed {
-		if len(items) == 0 || !tg.fixedOK {
-			return "", tg.fixedLoc, true
+	if f := tg.fixed; f != nil {
+		if len(items) == 0 || !f.ok {
+			return "", f.loc, true
 		}
 		var buf []byte
-		buf, req.Items = appendMerged(req.Buf[:0], tg.fixedURI, items, req.Items)
+		buf, req.Items = appendMerged(req.Buf[:0], f.uri, items, req.Items)
 		req.Buf = buf
 		return string(buf), nil, true
 	}

@@ -11,52 +11,96 @@ import (
 	"portico/internal/uritemplate"
 )
 
-// V1 serves a file-v1 rule.
+// V1 serves a file-v1 rule. It keeps the rule it was compiled from and
+// what matching and redirecting need beyond it, in as little as it can:
+// a gateway may hold a hundred thousand.
 type V1 struct {
-	packageID string
-	incoming  *uritemplate.Template
-	target    *target // nil: answer 200 without a redirect
-	// collection is the id of the collection the rule was compiled from
-	// (NewCollection), "" for a package's rule.
-	collection string
+	rule *manifest.FileV1
+	// extra is nil for the common rule: a package's rule (not a
+	// collection's) with an incoming path with variables and no query
+	// part matched item by item, and an outgoing URL, if any, with
+	// variables and an origin that starts its leading literal.
+	extra *v1Extra
+	// originLen is the length of the target's origin at the start of
+	// the outgoing URL's leading literal, unless extra holds the origin.
+	originLen     uint16
+	capturesQuery bool
+}
 
+// v1Extra is what a rule of a rarer shape needs.
+type v1Extra struct {
 	// static is set when the incoming path has no variables: it then
 	// matches exactly one raw path, plus the parameters of its query.
 	static      bool
 	staticPath  string
 	staticQuery []query.Item
 
-	capturesQuery bool
 	// With a query part that splits into items, the path and each
 	// parameter are matched separately, so parameter order does not
-	// matter. Otherwise the whole template is matched against
+	// matter (split). Otherwise the whole template is matched against
 	// path+query, as Scarf does.
 	split      bool
 	pathT      *uritemplate.Template
 	queryItems []uritemplate.QueryItem
+
+	// fixed is the target's, when its URL has no variables.
+	fixed *fixedTarget
+	// origin is the target's when it does not start the leading literal
+	// (ownOrigin).
+	origin    string
+	ownOrigin bool
+
+	// collection is the id of the collection the rule was compiled from
+	// (NewCollection), "" for a package's rule.
+	collection string
 }
 
 // NewV1 compiles a file-v1 rule.
 func NewV1(r *manifest.FileV1) *V1 {
-	v := &V1{packageID: r.PackageID, incoming: r.IncomingPath}
+	v := &V1{rule: r, capturesQuery: r.IncomingPath.CapturesQuery()}
+	var x v1Extra
 	if r.OutgoingURL != nil {
-		v.target = newTarget(r.OutgoingURL, r.AllowDotSegments)
-	}
-	v.capturesQuery = r.IncomingPath.CapturesQuery()
-	if !r.IncomingPath.HasVars() {
-		v.static = true
-		lit := r.IncomingPath.ExpandEmpty()
-		path, q, _ := strings.Cut(lit, "?")
-		v.staticPath = path
-		if v.capturesQuery {
-			v.staticQuery = query.Parse(q)
+		tg, own := newTarget(r.OutgoingURL, r.AllowDotSegments)
+		x.fixed = tg.fixed
+		if own {
+			x.origin, x.ownOrigin = tg.origin, true
+		} else {
+			v.originLen = uint16(len(tg.origin))
 		}
-		return v
 	}
-	if v.capturesQuery {
-		v.pathT, v.queryItems, v.split = r.IncomingPath.SplitQuery()
+	if !r.IncomingPath.HasVars() {
+		// Without variables the leading literal is the whole path.
+		path, q, _ := strings.Cut(r.IncomingPath.LeadingLiteral(), "?")
+		x.static, x.staticPath = true, path
+		if v.capturesQuery {
+			x.staticQuery = query.Parse(q)
+		}
+	} else if v.capturesQuery {
+		x.pathT, x.queryItems, x.split = r.IncomingPath.SplitQuery()
+	}
+	if x.static || x.split || x.fixed != nil || x.ownOrigin {
+		// A copy, so that x stays on the stack for the common rule.
+		v.extra = new(v1Extra)
+		*v.extra = x
 	}
 	return v
+}
+
+// target returns the rule's outgoing URL.
+func (v *V1) target() target {
+	tg := target{tmpl: v.rule.OutgoingURL, dots: v.rule.AllowDotSegments}
+	if tg.tmpl == nil {
+		return tg
+	}
+	if x := v.extra; x != nil {
+		tg.fixed = x.fixed
+		if x.ownOrigin {
+			tg.origin = x.origin
+			return tg
+		}
+	}
+	tg.origin = tg.tmpl.LeadingLiteral()[:v.originLen]
+	return tg
 }
 
 // Serve implements gateway.Rule.
@@ -65,19 +109,19 @@ func (v *V1) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Result,
 		return gateway.Result{}, false
 	}
 	vars := req.TVars[:0]
-	if v.static {
-		if !v.staticMatch(req) {
+	if x := v.extra; x != nil && x.static {
+		if !x.staticMatch(req) {
 			return gateway.Result{}, false
 		}
 	} else {
 		var ok bool
 		switch {
 		case !v.capturesQuery:
-			vars, ok = v.incoming.MatchAppend(vars, req.RawPath)
-		case v.split:
-			vars, ok = v.matchSplit(vars, req)
+			vars, ok = v.rule.IncomingPath.MatchAppend(vars, req.RawPath)
+		case x != nil && x.split:
+			vars, ok = x.matchSplit(vars, req)
 		default:
-			vars, ok = v.incoming.MatchAppend(vars, req.RawPath+req.RawQuery)
+			vars, ok = v.rule.IncomingPath.MatchAppend(vars, req.RawPath+req.RawQuery)
 		}
 		// A parse that binds nothing counts as no match, as in Scarf.
 		if !ok || len(vars) == 0 {
@@ -87,24 +131,25 @@ func (v *V1) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Result,
 	req.TVars = vars
 
 	var collected gateway.Collected
-	if v.collection != "" {
+	if x := v.extra; x != nil && x.collection != "" {
 		name, ok := varValue(vars, CollectionVar)
 		if !ok || !collectionName(name) {
 			// No package could be created for it: the collection
 			// does not serve it.
 			return gateway.Result{}, false
 		}
-		collected = gateway.Collected{Collection: v.collection, Artifact: name}
+		collected = gateway.Collected{Collection: x.collection, Artifact: name}
 	}
 	res := gateway.Result{
-		Event:     event.Event{Kind: event.KindFile, PackageID: v.packageID, Variables: copyVars(vars)},
+		Event:     event.Event{Kind: event.KindFile, PackageID: v.rule.PackageID, Variables: copyVars(vars)},
 		Collected: collected,
 	}
-	if v.collection != "" {
-		res.Event.PackageID = gateway.CollectionPackageID(v.collection, collected.Artifact)
-		res.Event.RuleID = v.collection
+	if collected.Collection != "" {
+		res.Event.PackageID = gateway.CollectionPackageID(collected.Collection, collected.Artifact)
+		res.Event.RuleID = collected.Collection
 	}
-	if v.target == nil {
+	tg := v.target()
+	if tg.tmpl == nil {
 		// The body is read before anything is written: HTTP/1 clients
 		// may stop sending it once the response has begun.
 		var err error
@@ -115,7 +160,7 @@ func (v *V1) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Result,
 		res.Status, res.Outcome = http.StatusOK, event.OutcomeServe
 		return res, true
 	}
-	loc, shared, ok := v.target.location(req, vars)
+	loc, shared, ok := tg.location(req, vars)
 	if !ok {
 		return gateway.Result{}, false
 	}
@@ -131,15 +176,15 @@ func (v *V1) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Result,
 // staticMatch requires the exact raw path and, when the template has a
 // query, each of its parameters with an equal value (in any order, extra
 // parameters allowed; of repeated request parameters the last counts).
-func (v *V1) staticMatch(req *gateway.Request) bool {
-	if req.RawPath != v.staticPath {
+func (s *v1Extra) staticMatch(req *gateway.Request) bool {
+	if req.RawPath != s.staticPath {
 		return false
 	}
-	if len(v.staticQuery) == 0 {
+	if len(s.staticQuery) == 0 {
 		return true
 	}
 	got := req.Query()
-	for _, want := range v.staticQuery {
+	for _, want := range s.staticQuery {
 		it, ok := lastItem(got, want.Key)
 		if !ok || it.Value != want.Value {
 			return false
@@ -150,14 +195,14 @@ func (v *V1) staticMatch(req *gateway.Request) bool {
 
 // matchSplit matches the path template, then each query item against the
 // raw value of its parameter.
-func (v *V1) matchSplit(vars []uritemplate.Var, req *gateway.Request) ([]uritemplate.Var, bool) {
-	vars, ok := v.pathT.MatchAppend(vars, req.RawPath)
+func (s *v1Extra) matchSplit(vars []uritemplate.Var, req *gateway.Request) ([]uritemplate.Var, bool) {
+	vars, ok := s.pathT.MatchAppend(vars, req.RawPath)
 	if !ok {
 		return vars, false
 	}
 	raw := rawParams(req.RawQuery, req.Items[:0])
 	req.Items = raw
-	for _, it := range v.queryItems {
+	for _, it := range s.queryItems {
 		// The first occurrence counts, as when the request query is
 		// merged into the redirect, so the two always agree.
 		p, found := firstItem(raw, it.Key)

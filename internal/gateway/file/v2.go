@@ -15,14 +15,14 @@ type V2 struct {
 	packageID string
 	re        *regexp.Regexp
 	names     []string
-	target    *target
+	target    target // without a template: answer 200 without a redirect
 }
 
 // NewV2 compiles a file-v2 rule.
 func NewV2(r *manifest.FileV2) *V2 {
 	v := &V2{packageID: r.PackageID, re: r.Regexp, names: r.Regexp.SubexpNames()}
 	if r.OutgoingURL != nil {
-		v.target = newTarget(r.OutgoingURL, r.AllowDotSegments)
+		v.target, _ = newTarget(r.OutgoingURL, r.AllowDotSegments)
 	}
 	return v
 }
@@ -39,7 +39,7 @@ func (v *V2) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Result,
 	vars := v.bind(req.TVars[:0], req.RawPath, m)
 	req.TVars = vars
 	res := gateway.Result{Event: event.Event{Kind: event.KindFile, PackageID: v.packageID, Variables: copyVars(vars)}}
-	if v.target == nil {
+	if v.target.tmpl == nil {
 		w.WriteHeader(http.StatusOK)
 		res.Status, res.Outcome = http.StatusOK, event.OutcomeServe
 		return res, true
