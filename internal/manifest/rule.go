@@ -43,6 +43,15 @@ func DecodeRule(file string, data []byte, packageID string) (Rule, error) {
 	return r, nil
 }
 
+// HasID reports whether a rule given on its own names its own id: a
+// "package-id", or a docker-v2 rule's "rule-id". DecodeRule fills in the
+// id it is given otherwise, so only this tells a rule whose id happens to
+// equal that value from one without an id.
+func HasID(data []byte) bool {
+	ms, ok := members(bytes.TrimSpace(data), nil)
+	return ok && hasMember(ms, idField(ms))
+}
+
 // idField returns the key of the rule's identity: "rule-id" for
 // docker-v2 rules, "package-id" for the others.
 func idField(ms []member) string {
