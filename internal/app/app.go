@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -191,6 +192,14 @@ func (a *App) loadRules() error {
 		return err
 	}
 	a.loader, a.router = loader, router
+	// Reading and compiling the first table leaves as much garbage as
+	// the table, which the collector lets the heap grow to before it
+	// collects: the pages it freed stay in the process until the
+	// runtime's scavenger gets to them, long after. Handing them back
+	// once, now, keeps the resident memory of a large table near what
+	// it holds (docs/scaling.md); later tables are compiled
+	// incrementally and leave little.
+	debug.FreeOSMemory()
 	if a.control != nil {
 		if err := a.startControl(file); err != nil {
 			return err
