@@ -35,6 +35,7 @@ type Transport struct {
 	onDial       func(DialAttempt)
 	backends     *backends
 	tracer       trace.Tracer // nil: no spans
+	health       *Health      // nil: no backend takes part in a fallback
 	// proxies are the host:port of the forward proxies the strict
 	// pool was sent through: the operator's, dialed as they are.
 	proxies sync.Map
@@ -132,6 +133,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, err = t.strict.RoundTrip(req)
 	}
 	b.record(dest, ctx, resp, err, time.Since(start))
+	if dest == DestBackend && t.health != nil {
+		t.health.observe(ctx, p.backend, resp, err)
+	}
 	if err != nil {
 		b.release()
 		endSpan(span, err)
