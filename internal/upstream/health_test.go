@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -246,4 +247,56 @@ func readFull(r interface{ Read([]byte) (int, error) }, p []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// TestPolicyWithFallback checks that a rule's fallback is a backend of
+// its policy, measured as its own, and that nothing else becomes one.
+func TestPolicyWithFallback(t *testing.T) {
+	primary := newServer(t, false, nil)
+	fallback := newServer(t, false, nil)
+	p, err := NewPolicy(primary.URL, fallback.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err = p.WithFallback(fallback.URL + "/registry/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{primary.URL + "/a", fallback.URL + "/b"} {
+		if d, err := p.Check(mustURL(t, u)); err != nil || d != DestBackend {
+			t.Errorf("Check(%s) = %v, %v; want a backend", u, d, err)
+		}
+	}
+	if _, err := p.Check(mustURL(t, "http://other.test/")); err == nil {
+		t.Error("another origin is allowed")
+	}
+	if _, err := p.WithFallback("ftp://x.test"); err == nil {
+		t.Error("an ftp fallback is accepted")
+	}
+	tr := NewTransport(Options{})
+	t.Cleanup(tr.CloseIdleConnections)
+	c := NewClient(tr)
+	for _, u := range []string{primary.URL + "/a", fallback.URL + "/b", fallback.URL + "/c"} {
+		resp, err := open(t, c, p, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	m := metricValues(t, tr.Collector())
+	for srv, want := range map[*server]float64{primary: 1, fallback: 2} {
+		key := "portico_upstream_requests_total{backend=" + mustURL(t, srv.URL).Host + ",dest=backend,result=2xx}"
+		if m[key] != want {
+			t.Errorf("%s = %v, want %v", key, m[key], want)
+		}
+	}
+}
+
+func mustURL(t *testing.T, raw string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

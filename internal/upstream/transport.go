@@ -103,8 +103,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, &RefusedError{Target: req.URL.Host, Reason: "the request names no outbound policy"}
 	}
-	b := t.backends.get(p.backend)
+	owner := p.backend
 	dest, err := p.Check(req.URL)
+	if err == nil && dest == DestBackend && p.fallback.Scheme != "" {
+		// A request to the rule's fallback counts as the fallback's.
+		if o, _ := OriginOf(req.URL); o == p.fallback {
+			owner = o
+		}
+	}
+	b := t.backends.get(owner)
 	if err != nil {
 		closeBody(req)
 		b.record(DestBackend, ctx, nil, err, 0)
@@ -134,7 +141,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	b.record(dest, ctx, resp, err, time.Since(start))
 	if dest == DestBackend && t.health != nil {
-		t.health.observe(ctx, p.backend, resp, err)
+		t.health.observe(ctx, owner, resp, err)
 	}
 	if err != nil {
 		b.release()
