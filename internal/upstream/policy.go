@@ -18,8 +18,8 @@ type Policy struct {
 	// a backend as much as the first one.
 	fallback Origin
 	named    []Origin
-	realm   Origin // zero unless set by WithRealm
-	storage bool
+	realm    Origin // zero unless set by WithRealm
+	storage  bool
 }
 
 // Dest is the kind of destination a request has under a policy. It
