@@ -252,8 +252,8 @@ func ruleOptions(cfg config.Config, log *slog.Logger, transport *upstream.Transp
 	opts := route.Options{
 		Health:      health,
 		Docker:      dockerOpts,
-		Python:      python.Options{Cache: docs, MaxPage: int64(cfg.MaxPythonPage)},
-		NPM:         npm.Options{Cache: docs, Client: outbound, Logger: log, MaxPackument: int64(cfg.MaxPackument), StallTimeout: cfg.StallTimeout},
+		Python:      python.Options{Cache: docs, MaxPage: int64(cfg.MaxPythonPage), Health: health},
+		NPM:         npm.Options{Cache: docs, Client: outbound, Logger: log, MaxPackument: int64(cfg.MaxPackument), StallTimeout: cfg.StallTimeout, Health: health},
 		BodyTimeout: cfg.BodyTimeout,
 	}
 	// Checked for every rule kind now, whatever the manifest holds: a
