@@ -90,7 +90,7 @@ func TestFallbackProbes(t *testing.T) {
 	}
 	failing.Store(false)
 	await("the redirect back to the host", func() bool { return location() == primary.URL+"/x.tgz" })
-	if !metric(`portico_backend_up{backend="` + host + `"} 1`) || !metric(`portico_backend_served_total{backend="` + strings.TrimPrefix(mirror.URL, "http://") + `",role="fallback"}`) {
+	if !metric(`portico_backend_up{backend="`+host+`"} 1`) || !metric(`portico_backend_served_total{backend="`+strings.TrimPrefix(mirror.URL, "http://")+`",role="fallback"}`) {
 		t.Error("/metrics does not show the host up again, or nothing served by the fallback")
 	}
 }
