@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,4 +148,42 @@ func hostOf(t *testing.T, rawURL string) string {
 		t.Fatal(err)
 	}
 	return o.HostPort()
+}
+
+// TestFallbackHostile serves a rule whose registry is stopped and whose
+// fallback is hostile: its packument names a tarball on another host,
+// and its tarballs redirect to plain http elsewhere. Neither host gets a
+// connection, and the client gets a 502.
+func TestFallbackHostile(t *testing.T) {
+	elsewhere := listenCounted(t, false, func(w http.ResponseWriter, r *http.Request) {})
+	var hostile *counted
+	hostile = listenCounted(t, false, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/-/evil-1.0.0.tgz"):
+			http.Redirect(w, r, elsewhere.URL+"/stolen.tgz", http.StatusFound)
+		case strings.HasSuffix(r.URL.Path, "/evil"):
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"name":"evil","dist-tags":{"latest":"1.0.0"},"versions":{"1.0.0":{"name":"evil","version":"1.0.0","dist":{"tarball":%q}},"2.0.0":{"name":"evil","version":"2.0.0","dist":{"tarball":%q}}}}`,
+				hostile.URL+"/evil/-/evil-1.0.0.tgz", elsewhere.URL+"/evil/-/evil-2.0.0.tgz")
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	p, _, dials := startFallbackPortico(t, fallbackManifest(dead.URL+"/", hostile.URL+"/", `,"always-proxy":true`))
+	if resp, _ := fetch(t, http.MethodGet, p.srv.URL+"/evil"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("packument from the fallback: %d", resp.StatusCode)
+	}
+	for _, file := range []string{"evil-1.0.0.tgz", "evil-2.0.0.tgz"} {
+		if resp, body := fetch(t, http.MethodGet, p.srv.URL+"/evil/-/"+file); resp.StatusCode != http.StatusBadGateway {
+			t.Errorf("%s: %d %s, want 502", file, resp.StatusCode, body)
+		} else if !strings.Contains(body, "refused") {
+			t.Errorf("%s: 502 %s, want the refusal named", file, body)
+		}
+	}
+	if n := elsewhere.conns.Load(); n != 0 {
+		t.Fatalf("the host the fallback pointed to got %d connections", n)
+	}
+	dials.Check(t, hostOf(t, dead.URL), hostOf(t, hostile.URL))
 }

@@ -2,8 +2,10 @@ package python_test
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,4 +96,41 @@ func hostPort(t *testing.T, rawURL string) string {
 		t.Fatal(err)
 	}
 	return o.HostPort()
+}
+
+// TestFallbackIndexHostile serves a rule whose index is stopped and
+// whose fallback redirects its project pages to another host: the
+// redirect is not followed, that host gets no connection, and the client
+// gets a 502.
+func TestFallbackIndexHostile(t *testing.T) {
+	var elsewhereConns atomic.Int64
+	elsewhere := httptest.NewUnstartedServer(http.NotFoundHandler())
+	elsewhere.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			elsewhereConns.Add(1)
+		}
+	}
+	elsewhere.Start()
+	defer elsewhere.Close()
+	hostile := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+r.URL.Path, http.StatusFound)
+	}))
+	defer hostile.Close()
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	opts, _, dials := fallbackOptions(t)
+	p := startPorticoWith(t, fmt.Sprintf(`{"rules":[{"type":"python-index-v1","domain":"127.0.0.1","package-name":"*","package-id":"pkg-all","index-url":%q,"fallback":%q}]}`,
+		dead.URL+"/simple/", hostile.URL+"/simple/"), opts)
+	resp, err := http.Get(p.srv.URL + "/simple/rocket-skates/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("status %d, want 502", resp.StatusCode)
+	}
+	if n := elsewhereConns.Load(); n != 0 {
+		t.Fatalf("the host the fallback redirected to got %d connections", n)
+	}
+	dials.Check(t, hostPort(t, dead.URL), hostPort(t, hostile.URL))
 }
