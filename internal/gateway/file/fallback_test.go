@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"portico/internal/gateway"
 	"portico/internal/manifest"
 	"portico/internal/upstream"
 )
@@ -94,3 +95,54 @@ func TestFallbackWithoutHealth(t *testing.T) {
 		t.Fatalf("answered %d %q", w.Code, w.Header().Get("Location"))
 	}
 }
+
+// BenchmarkFallbackRedirect serves a file-v1 redirect from a rule without
+// a fallback (the baseline), from one with a fallback while its host is
+// up, and from one while its host is down (redirecting to the fallback).
+func BenchmarkFallbackRedirect(b *testing.B) {
+	const in, out, fb = "/{v}/x.tgz", "https://a.example/dl/{v}/x.tgz", "https://b.example/m/{v}/x.tgz"
+	decode := func(extra string) *manifest.FileV1 {
+		m, err := manifest.Decode("t.json", []byte(`{"rules":[{"type":"file-v1","domain":"a.test","incoming-path":"`+in+`","outgoing-url":"`+out+`"`+extra+`,"package-id":"p"}]}`))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return m.Rules[0].(*manifest.FileV1)
+	}
+	health := upstream.NewHealth(nil, upstream.HealthOptions{Threshold: 1, Interval: -1})
+	plain := NewV1(decode(""))
+	up := NewV1(decode(`,"fallback":"` + fb + `"`))
+	up.SetFallback(health)
+	down := NewV1(decode(`,"fallback":"` + fb + `"`))
+	down.SetFallback(health)
+	for _, c := range []struct {
+		name string
+		rule *V1
+		down bool
+	}{{"plain", plain, false}, {"fallback-up", up, false}, {"fallback-active", down, true}} {
+		b.Run(c.name, func(b *testing.B) {
+			s, _ := health.Watch("https://a.example", "")
+			if c.down {
+				s.Failure()
+			} else {
+				s.Success()
+			}
+			r := httptest.NewRequest("GET", "http://a.test/", nil)
+			r.RequestURI = "/1.2.3/x.tgz"
+			w := &discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				req := gateway.NewRequest(r, "a.test")
+				if _, ok := c.rule.Serve(w, req); !ok {
+					b.Fatal("no match")
+				}
+				req.Free()
+			}
+		})
+	}
+}
+
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardWriter) WriteHeader(int)             {}
