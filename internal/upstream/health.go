@@ -265,45 +265,44 @@ func (h *Health) ProbeAll(ctx context.Context) {
 }
 
 // probe sends one GET to s's probe URL under a policy that allows its
-// origin only. The transport records the result as it does for any
-// request, so the probe's own bookkeeping is the probe counters.
+// origin only, and records the result. The transport leaves a probe's
+// result to it (see observe).
 func (h *Health) probe(ctx context.Context, s *Status) {
-	ctx, cancel := context.WithTimeout(ctx, h.opts.Timeout)
+	pctx, cancel := context.WithTimeout(ctx, h.opts.Timeout)
 	defer cancel()
-	ok := false
-	defer func() {
-		if ok {
-			s.probes[0].Inc()
-		} else {
-			s.probes[1].Inc()
-		}
-	}()
-	pctx, err := WithBackend(ctx, s.probeURL)
-	if err != nil {
+	err := h.get(pctx, s.probeURL)
+	switch {
+	case err == nil:
+		s.probes[0].Inc()
+		s.Success()
+	case ctx.Err() != nil:
+		// Shutting down: not the backend's failure.
+	default:
+		s.probes[1].Inc()
 		s.fail(sourceProbe)
-		return
 	}
-	req, err := http.NewRequestWithContext(withProbe(pctx), http.MethodGet, s.probeURL, nil)
+}
+
+// get sends a probe to rawURL: an answer below 500 is a success.
+func (h *Health) get(ctx context.Context, rawURL string) error {
+	ctx, err := WithBackend(ctx, rawURL)
 	if err != nil {
-		s.fail(sourceProbe)
-		return
+		return err
+	}
+	req, err := http.NewRequestWithContext(withProbe(ctx), http.MethodGet, rawURL, nil)
+	if err != nil {
+		return err
 	}
 	req.Header.Set("User-Agent", "portico-probe")
 	resp, err := h.client.Do(req)
 	if err != nil {
-		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return // shutting down: not the backend's failure
-		}
-		s.fail(sourceProbe)
-		return
+		return err
 	}
 	resp.Body.Close()
 	if resp.StatusCode >= 500 {
-		s.fail(sourceProbe)
-		return
+		return errors.New(resp.Status)
 	}
-	ok = true
-	s.Success()
+	return nil
 }
 
 type probeKey struct{}
