@@ -173,6 +173,19 @@ func (a *App) loadRules() error {
 		return err
 	}
 	a.docs = opts.NPM.Cache
+	// Backends with a fallback are probed for as long as the process
+	// serves.
+	a.metrics.Registry.MustRegister(opts.Health)
+	probeCtx, stopProbes := context.WithCancel(context.Background())
+	probed := make(chan struct{})
+	go func() {
+		defer close(probed)
+		opts.Health.Run(probeCtx)
+	}()
+	a.closers.push(func(context.Context) {
+		stopProbes()
+		<-probed
+	})
 	// The rules' sources, compiled in this order into one table: on a
 	// tie, the manifest's rule wins.
 	var sources []reload.Source
@@ -237,10 +250,19 @@ func ruleOptions(cfg config.Config, log *slog.Logger, transport *upstream.Transp
 	// Upstream index pages and packuments are cached for the life of
 	// the process, across manifest reloads.
 	docs := doccache.New(doccache.Options{Logger: log, Client: outbound})
+	// One health state per process: the backends of rules with a
+	// fallback keep theirs across reloads.
+	interval := cfg.ProbeInterval
+	if interval == 0 {
+		interval = -1
+	}
+	health := upstream.NewHealth(transport, upstream.HealthOptions{Threshold: cfg.FallbackAfter, Interval: interval, Timeout: cfg.FallbackTimeout})
+	dockerOpts.Health = health
 	opts := route.Options{
+		Health:      health,
 		Docker:      dockerOpts,
-		Python:      python.Options{Cache: docs, MaxPage: int64(cfg.MaxPythonPage)},
-		NPM:         npm.Options{Cache: docs, Client: outbound, Logger: log, MaxPackument: int64(cfg.MaxPackument), StallTimeout: cfg.StallTimeout},
+		Python:      python.Options{Cache: docs, MaxPage: int64(cfg.MaxPythonPage), Health: health},
+		NPM:         npm.Options{Cache: docs, Client: outbound, Logger: log, MaxPackument: int64(cfg.MaxPackument), StallTimeout: cfg.StallTimeout, Health: health},
 		BodyTimeout: cfg.BodyTimeout,
 	}
 	// Checked for every rule kind now, whatever the manifest holds: a

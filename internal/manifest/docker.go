@@ -32,6 +32,9 @@ type DockerOptions struct {
 	// The credentials themselves never appear in a manifest.
 	CredentialsEnv  string
 	CredentialsFile string
+	// Fallback is the registry that serves the rule while its registry
+	// fails; its Text is "" when the rule has none.
+	Fallback Backend
 }
 
 // HasCredentials reports whether the rule authenticates upstream.
@@ -104,6 +107,7 @@ func (d *DockerOptions) encode(o *object) {
 	o.flag("push", d.Push)
 	o.opt("credentials-env", d.CredentialsEnv)
 	o.opt("credentials-file", d.CredentialsFile)
+	o.opt("fallback", d.Fallback.Text)
 }
 
 func (f *fields) dockerV1() Rule {
@@ -127,6 +131,7 @@ func (f *fields) dockerV1() Rule {
 	r.PackageName = f.optStr("package-name")
 	r.Owner = f.optStr("owner")
 	r.DockerOptions = f.dockerOptions(r.AlwaysProxy)
+	r.Fallback = f.fallbackBackend(r.Registry)
 	return r
 }
 
@@ -151,6 +156,7 @@ func (f *fields) dockerV2() Rule {
 	r.AlwaysProxy = f.flag("always-proxy")
 	r.Owner = f.optStr("owner")
 	r.DockerOptions = f.dockerOptions(r.AlwaysProxy)
+	r.Fallback = f.fallbackBackend(r.Registry)
 	return r
 }
 

@@ -37,6 +37,11 @@ type PythonIndex struct {
 	CacheTTL  time.Duration
 	// CacheTTLText is the cache-ttl field as written; "" when absent.
 	CacheTTLText string
+	// Fallback is the index's base URL, ending in '/', that serves the
+	// rule while IndexURL fails; FallbackText is the field as written.
+	// Both are "" when the rule has none.
+	Fallback     string
+	FallbackText string
 	Owner        string
 }
 
@@ -47,6 +52,7 @@ func (r *PythonIndex) encode(o *object) {
 	o.add("package-id", r.PackageID)
 	o.opt("index-url", r.IndexText)
 	o.opt("cache-ttl", r.CacheTTLText)
+	o.opt("fallback", r.FallbackText)
 	o.opt("owner", r.Owner)
 }
 
@@ -69,6 +75,7 @@ func (f *fields) pythonIndex() Rule {
 		r.IndexURL = u
 	}
 	r.CacheTTL, r.CacheTTLText = f.ttl("cache-ttl")
+	r.Fallback, r.FallbackText = f.fallbackIndex("/simple/", r.IndexURL)
 	r.Owner = f.optStr("owner")
 	return r
 }
