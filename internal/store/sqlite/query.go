@@ -14,10 +14,15 @@ import (
 )
 
 // Aggregate implements store.Reader. Whole days of the range that are
-// closed are read from rollup_day, the rest from rollup_hour.
+// closed are read from rollup_day (or rollup_day_all), through the cache
+// of closed days; the rest from rollup_hour.
 func (s *Store) Aggregate(ctx context.Context, q store.Query) ([]store.Row, error) {
-	var hoursFrom int64
-	if err := s.read.QueryRowContext(ctx, "SELECT hours_from FROM rollup_state").Scan(&hoursFrom); err != nil {
+	// The generation is read before anything else, so that sums read
+	// from the database before a late event changed a closed day are
+	// never kept under the generation that follows it.
+	gen := s.days.generation()
+	var hoursFrom, closed int64
+	if err := s.read.QueryRowContext(ctx, "SELECT hours_from, closed_until FROM rollup_state").Scan(&hoursFrom, &closed); err != nil {
 		return nil, fmt.Errorf("aggregate: %w", err)
 	}
 	span := q.Resolve(time.Now(), time.Unix(hoursFrom, 0))
@@ -36,69 +41,104 @@ func (s *Store) Aggregate(ctx context.Context, q store.Query) ([]store.Row, erro
 	where, condArgs := conditions(plan, q.Bots)
 	var parts []string
 	var args []any
-	// add reads table for buckets from lower to upper, each a "?"
-	// (given in bounds) or an expression.
-	add := func(table, bucket, lower, upper string, bounds ...any) {
-		parts = append(parts, "SELECT "+bucket+" AS b, "+key+" AS k, "+measure+" AS v FROM "+table+
-			" WHERE bucket >= "+lower+" AND bucket < "+upper+where)
-		args = append(args, bounds...)
-		args = append(args, condArgs...)
-	}
-	hours := func(bucket string, from, to time.Time) {
-		if from.Before(to) {
-			add("rollup_hour", bucket, "?", "?", from.Unix(), to.Unix())
+	// hours reads rollup_hour for [from, to), its buckets given by the
+	// expression bucket.
+	hours := func(bucket string, from, to int64) {
+		if from < to {
+			parts = append(parts, "SELECT "+bucket+" AS b, "+key+" AS k, "+measure+" AS v FROM rollup_hour WHERE bucket >= ? AND bucket < ?"+where)
+			args = append(args, from, to)
+			args = append(args, condArgs...)
 		}
 	}
+	sums := make(map[bucketKey]int64)
 	switch q.Step {
 	case store.StepHour:
-		hours("bucket", span.From, span.To)
+		hours("bucket", span.From.Unix(), span.To.Unix())
 	default:
 		dayBucket, hourBucket := "bucket", "bucket - bucket % 86400"
 		if q.Step == store.StepNone {
 			dayBucket, hourBucket = "0", "0"
 		}
-		if span.DayFrom.Before(span.DayTo) {
+		dayFrom, dayTo := span.DayFrom.Unix(), span.DayTo.Unix()
+		if dayFrom < dayTo {
 			// Closed days from the daily rollup, the others from the
-			// hourly one; the statement reads closed_until once, so the
-			// two parts meet exactly.
-			const closed = "(SELECT closed_until FROM rollup_state)"
+			// hourly one, which keeps the hours of closed days until
+			// they are thinned, long after closed_until passed them:
+			// read in two statements, the parts still meet exactly.
 			days := "rollup_day"
 			if plan.AcrossPackages {
 				days = "rollup_day_all"
 			}
-			add(days, dayBucket, "?", "min(?, "+closed+")", span.DayFrom.Unix(), span.DayTo.Unix())
-			add("rollup_hour", hourBucket, "max(?, "+closed+")", "?", span.DayFrom.Unix(), span.DayTo.Unix())
-			hours(hourBucket, span.From, span.DayFrom)
-			hours(hourBucket, span.DayTo, span.To)
+			if end := min(dayTo, closed); dayFrom < end {
+				text := "SELECT " + dayBucket + " AS b, " + key + " AS k, " + measure + " AS v FROM " + days +
+					" WHERE bucket >= ? AND bucket < ?" + where
+				if err := s.closedDays(ctx, gen, text, append([]any{dayFrom, end}, condArgs...), sums); err != nil {
+					return nil, fmt.Errorf("aggregate: %w", err)
+				}
+			}
+			hours(hourBucket, max(dayFrom, closed), dayTo)
+			hours(hourBucket, span.From.Unix(), dayFrom)
+			hours(hourBucket, dayTo, span.To.Unix())
 		} else {
-			hours(hourBucket, span.From, span.To)
+			hours(hourBucket, span.From.Unix(), span.To.Unix())
 		}
 	}
-	if len(parts) == 0 {
-		return nil, nil
+	if len(parts) > 0 {
+		if err := s.sum(ctx, strings.Join(parts, " UNION ALL "), args, func(b int64, k []byte, v int64) {
+			sums[bucketKey{b, string(k)}] += v
+		}); err != nil {
+			return nil, fmt.Errorf("aggregate: %w", err)
+		}
 	}
-	rows, err := s.read.QueryContext(ctx, strings.Join(parts, " UNION ALL "), args...)
+	return sortedRows(sums, q.Step != store.StepNone, q.Limit), nil
+}
+
+// sum runs a query of bucket, key and value rows and hands each to fn.
+// The rows are summed by the callers rather than by GROUP BY: SQLite
+// groups by sorting, and sorting the hundred thousand rows of a
+// breakdown by organization over every package took half of such a
+// query; a hash table takes a fraction of that.
+func (s *Store) sum(ctx context.Context, text string, args []any, fn func(b int64, k []byte, v int64)) error {
+	rows, err := s.read.QueryContext(ctx, text, args...)
 	if err != nil {
-		return nil, fmt.Errorf("aggregate: %w", err)
+		return err
 	}
 	defer rows.Close()
-	// The rows are summed here rather than by GROUP BY: SQLite groups by
-	// sorting, and sorting the hundred thousand rows of a breakdown by
-	// organization over every package took half of such a query; a hash
-	// table takes a fraction of that.
-	sums := make(map[bucketKey]int64)
 	var b, v int64
 	var k []byte
 	for rows.Next() {
 		if err := rows.Scan(&b, &k, &v); err != nil {
-			return nil, fmt.Errorf("aggregate: %w", err)
+			return err
 		}
-		sums[bucketKey{b, string(k)}] += v
+		fn(b, k, v)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("aggregate: %w", err)
+	return rows.Err()
+}
+
+// closedDays adds to sums what text, a query of closed days, sums,
+// from the cache when it holds the answer for generation gen.
+func (s *Store) closedDays(ctx context.Context, gen uint64, text string, args []any, sums map[bucketKey]int64) error {
+	ck, ok := cacheKey(text, args)
+	if s.days == nil || !ok {
+		return s.sum(ctx, text, args, func(b int64, k []byte, v int64) { sums[bucketKey{b, string(k)}] += v })
 	}
-	return sortedRows(sums, q.Step != store.StepNone, q.Limit), nil
+	if got, ok := s.days.get(ck, gen); ok {
+		for _, e := range got {
+			sums[e.bucketKey] += e.v
+		}
+		return nil
+	}
+	part := make(map[bucketKey]int64)
+	if err := s.sum(ctx, text, args, func(b int64, k []byte, v int64) { part[bucketKey{b, string(k)}] += v }); err != nil {
+		return err
+	}
+	entries := make([]daySum, 0, len(part))
+	for k, v := range part {
+		sums[k] += v
+		entries = append(entries, daySum{k, v})
+	}
+	s.days.put(ck, gen, entries)
+	return nil
 }
 
 type bucketKey struct {

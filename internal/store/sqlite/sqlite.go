@@ -75,6 +75,11 @@ type Store struct {
 	folded  []store.PullWindow
 	buf     []byte
 	args    []any
+	// late says that the batch being committed counted events into
+	// closed days.
+	late bool
+	// days caches the sums of closed days; nil when read-only.
+	days *dayCache
 }
 
 var _ store.Store = (*Store)(nil)
@@ -127,6 +132,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.read.SetMaxOpenConns(4)
 	s.read.SetMaxIdleConns(4)
+	if !cfg.ReadOnly {
+		s.days = newDayCache(dayCacheSums)
+	}
 	if cfg.ReadOnly {
 		_ = s.write.Close()
 		s.write = s.read
@@ -255,7 +263,7 @@ func (s *Store) Append(ctx context.Context, batch []event.Event) error {
 		return fmt.Errorf("append events: %w", err)
 	}
 	defer tx.Rollback() // after Commit, a no-op
-	s.added, s.folded = nil, nil
+	s.added, s.folded, s.late = nil, nil, false
 	fresh, err := s.insertEvents(ctx, tx, s.recs)
 	if err != nil {
 		return fmt.Errorf("append events: %w", err)
@@ -270,6 +278,9 @@ func (s *Store) Append(ctx context.Context, batch []event.Event) error {
 	}
 	s.seen.Stored(s.added)
 	s.rememberWindows(s.folded)
+	if s.late {
+		s.days.invalidate()
+	}
 	return nil
 }
 
@@ -447,6 +458,7 @@ func (s *Store) count(ctx context.Context, tx *sql.Tx, recs []store.Record) erro
 		return fmt.Errorf("read rollup state: %w", err)
 	}
 	if late := store.Closed(recs, closedUntil); len(late) > 0 {
+		s.late = true
 		days := store.Rollup(late, 24*time.Hour)
 		if err := s.upsertRollup(ctx, tx, "rollup_day", days); err != nil {
 			return err
