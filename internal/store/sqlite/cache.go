@@ -119,4 +119,3 @@ func cacheKey(text string, args []any) (string, bool) {
 	}
 	return b.String(), true
 }
-
