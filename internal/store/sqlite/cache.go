@@ -6,44 +6,73 @@ import (
 	"sync"
 )
 
-// dayCacheSums bounds the sums the cache of closed days holds, about
-// 64 bytes each: some 16 MiB, the breakdowns of a few hundred pages.
-const dayCacheSums = 1 << 18
+// pastCacheSums bounds the sums the cache of past sums holds, about 64
+// bytes each: some 16 MiB, the breakdowns of a few hundred pages.
+const pastCacheSums = 1 << 18
 
-// A daySum is one sum of a query of closed days.
-type daySum struct {
+// A pastSum is one sum of a query of hours or days that have ended.
+type pastSum struct {
 	bucketKey
 	v int64
 }
 
-// dayCache keeps the sums that queries read from the daily rollups.
-// Closed days change only when a late event is counted into one (a
-// spool replayed, a clock behind): the writer, this process, then
-// invalidates the whole cache, so that an answer is always the one the
-// database gives. Other days are never cached: they change with every
-// append.
+// pastCache keeps what queries summed over days and hours that have
+// ended. Those change only when an event of such an hour is appended
+// late: a spool replayed, a batch that crossed the hour. The writer, this
+// process, then invalidates the whole cache, so that an answer is always
+// the one the database gives.
 //
-// A query finds its answer only under the generation it read before
-// reading the database, so sums read before a late event arrived are
-// not kept past it. The oldest answers go first once the bound is
-// reached.
-type dayCache struct {
+// Readers seal the hours they are about to cache (seal), then read the
+// generation, then the database; the writer, once it has committed a
+// batch, invalidates the cache when an event of the batch is older than
+// the seal. Either the reader saw the batch, or the writer saw the seal,
+// so no answer that misses a committed event is kept: an answer is found
+// only under the generation read before the database was.
+//
+// Answers are kept by query and start of range, with the end they reach,
+// so that the sums of today's hours grow hour by hour. The oldest go
+// first once the bound is reached.
+type pastCache struct {
 	mu      sync.Mutex
 	gen     uint64
-	entries map[string][]daySum
+	sealed  int64 // Unix seconds: events before invalidate
+	entries map[string]*pastEntry
 	order   []string // keys, oldest first
 	size    int      // sums held
 	limit   int
 }
 
-func newDayCache(limit int) *dayCache {
-	return &dayCache{entries: map[string][]daySum{}, limit: limit}
+type pastEntry struct {
+	to   int64 // the end of the range summed
+	sums []pastSum
 }
 
-// generation returns the generation to read under. A nil cache (a store
-// opened read-only, which cannot know when another process changes a
-// closed day) caches nothing.
-func (c *dayCache) generation() uint64 {
+func newPastCache(limit int) *pastCache {
+	return &pastCache{entries: map[string]*pastEntry{}, limit: limit}
+}
+
+// seal says that the hours before t are about to be cached. A nil cache
+// (a store opened read-only, which cannot know when another process
+// appends) caches nothing.
+func (c *pastCache) seal(t int64) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sealed = max(c.sealed, t)
+}
+
+// sealedUntil returns the time before which an appended event
+// invalidates the cache.
+func (c *pastCache) sealedUntil() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sealed
+}
+
+// generation returns the generation to read under.
+func (c *pastCache) generation() uint64 {
 	if c == nil {
 		return 0
 	}
@@ -52,11 +81,8 @@ func (c *dayCache) generation() uint64 {
 	return c.gen
 }
 
-// invalidate drops every answer: a closed day changed.
-func (c *dayCache) invalidate() {
-	if c == nil {
-		return
-	}
+// invalidate drops every answer: an hour that had ended changed.
+func (c *pastCache) invalidate() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
@@ -64,34 +90,43 @@ func (c *dayCache) invalidate() {
 	c.order, c.size = nil, 0
 }
 
-func (c *dayCache) get(key string, gen uint64) ([]daySum, bool) {
+// get returns the sums kept for key under generation gen, and the end of
+// the range they cover.
+func (c *pastCache) get(key string, gen uint64) ([]pastSum, int64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen {
-		return nil, false
-	}
 	e, ok := c.entries[key]
-	return e, ok
+	if !ok || gen != c.gen {
+		return nil, 0, false
+	}
+	return e.sums, e.to, true
 }
 
-func (c *dayCache) put(key string, gen uint64, sums []daySum) {
+// put keeps sums, which cover the range of key up to to, unless the
+// generation changed meanwhile or an answer reaching further is kept.
+func (c *pastCache) put(key string, gen uint64, to int64, sums []pastSum) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen || len(sums) > c.limit/4 {
 		return
 	}
-	if _, ok := c.entries[key]; ok {
-		return
+	if e, ok := c.entries[key]; ok {
+		if e.to >= to {
+			return
+		}
+		c.size += len(sums) - len(e.sums)
+		e.to, e.sums = to, sums
+	} else {
+		c.entries[key] = &pastEntry{to: to, sums: sums}
+		c.order = append(c.order, key)
+		c.size += len(sums)
 	}
-	for c.size+len(sums) > c.limit && len(c.order) > 0 {
+	for c.size > c.limit && len(c.order) > 1 {
 		old := c.order[0]
 		c.order = c.order[1:]
-		c.size -= len(c.entries[old])
+		c.size -= len(c.entries[old].sums)
 		delete(c.entries, old)
 	}
-	c.entries[key] = sums
-	c.order = append(c.order, key)
-	c.size += len(sums)
 }
 
 // cacheKey identifies a query by its text and arguments, each argument

@@ -11,11 +11,11 @@ import (
 	"portico/internal/store/storetest"
 )
 
-// TestDayCache checks that answers read through the cache of closed days
+// TestPastCache checks that answers read through the cache of past sums
 // are the database's: the same as a store without the cache (one opened
-// read-only) before and after a late event changes a closed day, and
-// that the cache answers a repeated query.
-func TestDayCache(t *testing.T) {
+// read-only) before and after late events change a closed day and an
+// hour of today that has ended, and after an event of the current hour.
+func TestPastCache(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(t.Context(), Config{Dir: dir})
 	if err != nil {
@@ -68,7 +68,7 @@ func TestDayCache(t *testing.T) {
 		}
 	}
 	check("first read")
-	if s.days.size == 0 {
+	if s.past.size == 0 {
 		t.Fatal("the cache holds nothing after queries of closed days")
 	}
 	check("read again")
@@ -79,45 +79,72 @@ func TestDayCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("after a late event")
+	// An event of an hour of today that has ended, and one of the
+	// current hour, which leaves the cache as it was.
+	ended := storetest.FileEvent(store.Hour(time.Now()).Add(-30*time.Minute), "pkg-1")
+	ended.Origin.Country = "C8"
+	if err := s.Append(t.Context(), []event.Event{ended}); err != nil {
+		t.Fatal(err)
+	}
+	check("after an event of an hour that ended")
+	gen := s.past.generation()
+	current := storetest.FileEvent(time.Now(), "pkg-1")
+	current.Origin.Country = "C7"
+	if err := s.Append(t.Context(), []event.Event{current}); err != nil {
+		t.Fatal(err)
+	}
+	if s.past.generation() != gen {
+		t.Error("an event of the current hour invalidated the cache")
+	}
+	check("after an event of the current hour")
 	rows, err := s.Aggregate(t.Context(), store.Query{Filter: f, By: store.DimCountry})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.ContainsFunc(rows, func(r store.Row) bool { return r.Key == "C9" && r.Value == 1 }) {
-		t.Errorf("after a late event, countries = %v, want C9 once", rows)
+	for _, c := range []string{"C9", "C8", "C7"} {
+		if !slices.ContainsFunc(rows, func(r store.Row) bool { return r.Key == c && r.Value == 1 }) {
+			t.Errorf("after the late events, countries = %v, want %s once", rows, c)
+		}
 	}
 }
 
-// TestDayCacheBound checks that the cache keeps within its bound,
-// dropping its oldest answers, and keeps nothing of an old generation.
-func TestDayCacheBound(t *testing.T) {
-	c := newDayCache(100)
-	sums := func(n int) []daySum { return make([]daySum, n) }
-	c.put("a", 0, sums(20))
-	c.put("b", 0, sums(20))
-	c.put("c", 0, sums(26)) // more than a quarter of the bound: not kept
-	if _, ok := c.get("c", 0); ok {
+// TestPastCacheBound checks that the cache keeps within its bound,
+// dropping its oldest answers, that an answer reaching further replaces
+// a shorter one and not the reverse, and that nothing of an old
+// generation is kept.
+func TestPastCacheBound(t *testing.T) {
+	c := newPastCache(100)
+	sums := func(n int) []pastSum { return make([]pastSum, n) }
+	c.put("a", 0, 10, sums(20))
+	c.put("b", 0, 10, sums(20))
+	c.put("c", 0, 10, sums(26)) // more than a quarter of the bound: not kept
+	if _, _, ok := c.get("c", 0); ok {
 		t.Error("an answer larger than a quarter of the bound was kept")
 	}
+	c.put("b", 0, 20, sums(21))
+	c.put("b", 0, 15, sums(1))
+	if got, to, _ := c.get("b", 0); to != 20 || len(got) != 21 {
+		t.Errorf("b reaches %d with %d sums, want 20 with 21", to, len(got))
+	}
 	for i := range 5 {
-		c.put(fmt.Sprint(i), 0, sums(20))
+		c.put(fmt.Sprint(i), 0, 10, sums(20))
 	}
 	if c.size > 100 {
 		t.Errorf("cache holds %d sums, bound 100", c.size)
 	}
-	if _, ok := c.get("a", 0); ok {
+	if _, _, ok := c.get("a", 0); ok {
 		t.Error("the oldest answer is still there past the bound")
 	}
-	if _, ok := c.get("4", 0); !ok {
+	if _, _, ok := c.get("4", 0); !ok {
 		t.Error("the newest answer is gone")
 	}
 	gen := c.generation()
 	c.invalidate()
-	if _, ok := c.get("4", c.generation()); ok {
+	if _, _, ok := c.get("4", c.generation()); ok {
 		t.Error("an answer survived invalidation")
 	}
-	c.put("old", gen, sums(1))
-	if _, ok := c.get("old", c.generation()); ok {
+	c.put("old", gen, 10, sums(1))
+	if _, _, ok := c.get("old", c.generation()); ok {
 		t.Error("an answer read under the previous generation was kept")
 	}
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strconv"
@@ -14,18 +15,24 @@ import (
 )
 
 // Aggregate implements store.Reader. Whole days of the range that are
-// closed are read from rollup_day (or rollup_day_all), through the cache
-// of closed days; the rest from rollup_hour.
+// closed are read from rollup_day (or rollup_day_all), the rest from
+// rollup_hour; what is read of days and hours that have ended goes
+// through the cache of past sums (see pastCache), and only the current
+// hour is always read from the database.
 func (s *Store) Aggregate(ctx context.Context, q store.Query) ([]store.Row, error) {
-	// The generation is read before anything else, so that sums read
-	// from the database before a late event changed a closed day are
-	// never kept under the generation that follows it.
-	gen := s.days.generation()
+	now := time.Now()
+	// The hours before cut have ended. The cache is told so before the
+	// generation is read, and that before the database: an event of an
+	// ended hour committed after this read then invalidates what it
+	// keeps (see pastCache).
+	cut := store.Hour(now).Unix()
+	s.past.seal(cut)
+	gen := s.past.generation()
 	var hoursFrom, closed int64
 	if err := s.read.QueryRowContext(ctx, "SELECT hours_from, closed_until FROM rollup_state").Scan(&hoursFrom, &closed); err != nil {
 		return nil, fmt.Errorf("aggregate: %w", err)
 	}
-	span := q.Resolve(time.Now(), time.Unix(hoursFrom, 0))
+	span := q.Resolve(now, time.Unix(hoursFrom, 0))
 	measure := "downloads"
 	if q.Measure == store.Requests {
 		measure = "requests"
@@ -39,21 +46,34 @@ func (s *Store) Aggregate(ctx context.Context, q store.Query) ([]store.Row, erro
 		key = plan.Group
 	}
 	where, condArgs := conditions(plan, q.Bots)
-	var parts []string
-	var args []any
-	// hours reads rollup_hour for [from, to), its buckets given by the
-	// expression bucket.
-	hours := func(bucket string, from, to int64) {
-		if from < to {
-			parts = append(parts, "SELECT "+bucket+" AS b, "+key+" AS k, "+measure+" AS v FROM rollup_hour WHERE bucket >= ? AND bucket < ?"+where)
-			args = append(args, from, to)
-			args = append(args, condArgs...)
-		}
+	text := func(table, bucket string) string {
+		return "SELECT " + bucket + " AS b, " + key + " AS k, " + measure + " AS v FROM " + table +
+			" WHERE bucket >= ? AND bucket < ?" + where
 	}
 	sums := make(map[bucketKey]int64)
+	var live []string
+	var liveArgs []any
+	// read sums table from from to to, its buckets given by the
+	// expression bucket: what has ended through the cache, the rest in
+	// one statement at the end.
+	var cacheErr error
+	read := func(table, bucket string, from, to int64) {
+		if from >= to || cacheErr != nil {
+			return
+		}
+		if from < cut && s.past != nil {
+			cacheErr = s.pastSums(ctx, gen, text(table, bucket), from, min(to, cut), condArgs, sums)
+			from = cut
+		}
+		if from < to {
+			live = append(live, text(table, bucket))
+			liveArgs = append(liveArgs, from, to)
+			liveArgs = append(liveArgs, condArgs...)
+		}
+	}
 	switch q.Step {
 	case store.StepHour:
-		hours("bucket", span.From.Unix(), span.To.Unix())
+		read("rollup_hour", "bucket", span.From.Unix(), span.To.Unix())
 	default:
 		dayBucket, hourBucket := "bucket", "bucket - bucket % 86400"
 		if q.Step == store.StepNone {
@@ -64,28 +84,25 @@ func (s *Store) Aggregate(ctx context.Context, q store.Query) ([]store.Row, erro
 			// Closed days from the daily rollup, the others from the
 			// hourly one, which keeps the hours of closed days until
 			// they are thinned, long after closed_until passed them:
-			// read in two statements, the parts still meet exactly.
+			// read in several statements, the parts still meet exactly.
 			days := "rollup_day"
 			if plan.AcrossPackages {
 				days = "rollup_day_all"
 			}
-			if end := min(dayTo, closed); dayFrom < end {
-				text := "SELECT " + dayBucket + " AS b, " + key + " AS k, " + measure + " AS v FROM " + days +
-					" WHERE bucket >= ? AND bucket < ?" + where
-				if err := s.closedDays(ctx, gen, text, append([]any{dayFrom, end}, condArgs...), sums); err != nil {
-					return nil, fmt.Errorf("aggregate: %w", err)
-				}
-			}
-			hours(hourBucket, max(dayFrom, closed), dayTo)
-			hours(hourBucket, span.From.Unix(), dayFrom)
-			hours(hourBucket, dayTo, span.To.Unix())
+			read(days, dayBucket, dayFrom, min(dayTo, closed))
+			read("rollup_hour", hourBucket, max(dayFrom, closed), dayTo)
+			read("rollup_hour", hourBucket, span.From.Unix(), dayFrom)
+			read("rollup_hour", hourBucket, dayTo, span.To.Unix())
 		} else {
-			hours(hourBucket, span.From.Unix(), span.To.Unix())
+			read("rollup_hour", hourBucket, span.From.Unix(), span.To.Unix())
 		}
 	}
-	if len(parts) > 0 {
-		if err := s.sum(ctx, strings.Join(parts, " UNION ALL "), args, func(b int64, k []byte, v int64) {
-			sums[bucketKey{b, string(k)}] += v
+	if cacheErr != nil {
+		return nil, fmt.Errorf("aggregate: %w", cacheErr)
+	}
+	if len(live) > 0 {
+		if err := s.sum(ctx, strings.Join(live, " UNION ALL "), liveArgs, func(b int64, k string, v int64) {
+			sums[bucketKey{b, k}] += v
 		}); err != nil {
 			return nil, fmt.Errorf("aggregate: %w", err)
 		}
@@ -97,47 +114,66 @@ func (s *Store) Aggregate(ctx context.Context, q store.Query) ([]store.Row, erro
 // The rows are summed by the callers rather than by GROUP BY: SQLite
 // groups by sorting, and sorting the hundred thousand rows of a
 // breakdown by organization over every package took half of such a
-// query; a hash table takes a fraction of that.
-func (s *Store) sum(ctx context.Context, text string, args []any, fn func(b int64, k []byte, v int64)) error {
+// query; a hash table takes a fraction of that. Each distinct key is
+// made a string once.
+func (s *Store) sum(ctx context.Context, text string, args []any, fn func(b int64, k string, v int64)) error {
 	rows, err := s.read.QueryContext(ctx, text, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
+	keys := make(map[string]string)
 	var b, v int64
-	var k []byte
+	var k sql.RawBytes
 	for rows.Next() {
 		if err := rows.Scan(&b, &k, &v); err != nil {
 			return err
 		}
-		fn(b, k, v)
+		key, ok := keys[string(k)]
+		if !ok {
+			key = string(k)
+			keys[key] = key
+		}
+		fn(b, key, v)
 	}
 	return rows.Err()
 }
 
-// closedDays adds to sums what text, a query of closed days, sums,
-// from the cache when it holds the answer for generation gen.
-func (s *Store) closedDays(ctx context.Context, gen uint64, text string, args []any, sums map[bucketKey]int64) error {
-	ck, ok := cacheKey(text, args)
-	if s.days == nil || !ok {
-		return s.sum(ctx, text, args, func(b int64, k []byte, v int64) { sums[bucketKey{b, string(k)}] += v })
+// pastSums adds to sums what text sums over [from, to), a range that has
+// ended, from the cache when it can: an answer kept for the same query
+// from the same start is used as far as it goes, and the hours after it
+// are read and added to it.
+func (s *Store) pastSums(ctx context.Context, gen uint64, text string, from, to int64, condArgs []any, sums map[bucketKey]int64) error {
+	read := func(from, to int64, into map[bucketKey]int64) error {
+		return s.sum(ctx, text, append([]any{from, to}, condArgs...), func(b int64, k string, v int64) { into[bucketKey{b, k}] += v })
 	}
-	if got, ok := s.days.get(ck, gen); ok {
-		for _, e := range got {
+	ck, ok := cacheKey(text, append([]any{from}, condArgs...))
+	if !ok {
+		return read(from, to, sums)
+	}
+	kept, upTo, found := s.past.get(ck, gen)
+	if found && upTo == to {
+		for _, e := range kept {
 			sums[e.bucketKey] += e.v
 		}
 		return nil
 	}
-	part := make(map[bucketKey]int64)
-	if err := s.sum(ctx, text, args, func(b int64, k []byte, v int64) { part[bucketKey{b, string(k)}] += v }); err != nil {
+	part := make(map[bucketKey]int64, len(kept))
+	if found && upTo < to {
+		for _, e := range kept {
+			part[e.bucketKey] += e.v
+		}
+		from = upTo
+	}
+	if err := read(from, to, part); err != nil {
 		return err
 	}
-	entries := make([]daySum, 0, len(part))
+	entries := make([]pastSum, 0, len(part))
 	for k, v := range part {
 		sums[k] += v
-		entries = append(entries, daySum{k, v})
+		entries = append(entries, pastSum{k, v})
 	}
-	s.days.put(ck, gen, entries)
+	s.past.put(ck, gen, to, entries)
 	return nil
 }
 

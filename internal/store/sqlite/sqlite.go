@@ -75,11 +75,11 @@ type Store struct {
 	folded  []store.PullWindow
 	buf     []byte
 	args    []any
-	// late says that the batch being committed counted events into
-	// closed days.
-	late bool
-	// days caches the sums of closed days; nil when read-only.
-	days *dayCache
+	// oldest is the time of the oldest event the batch being committed
+	// counted (Unix seconds; 0 when none).
+	oldest int64
+	// past caches the sums of ended hours and days; nil when read-only.
+	past *pastCache
 }
 
 var _ store.Store = (*Store)(nil)
@@ -133,7 +133,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.read.SetMaxOpenConns(4)
 	s.read.SetMaxIdleConns(4)
 	if !cfg.ReadOnly {
-		s.days = newDayCache(dayCacheSums)
+		s.past = newPastCache(pastCacheSums)
 	}
 	if cfg.ReadOnly {
 		_ = s.write.Close()
@@ -263,7 +263,7 @@ func (s *Store) Append(ctx context.Context, batch []event.Event) error {
 		return fmt.Errorf("append events: %w", err)
 	}
 	defer tx.Rollback() // after Commit, a no-op
-	s.added, s.folded, s.late = nil, nil, false
+	s.added, s.folded, s.oldest = nil, nil, 0
 	fresh, err := s.insertEvents(ctx, tx, s.recs)
 	if err != nil {
 		return fmt.Errorf("append events: %w", err)
@@ -278,8 +278,9 @@ func (s *Store) Append(ctx context.Context, batch []event.Event) error {
 	}
 	s.seen.Stored(s.added)
 	s.rememberWindows(s.folded)
-	if s.late {
-		s.days.invalidate()
+	// After the commit: see pastCache.
+	if s.oldest != 0 && s.past != nil && s.oldest < s.past.sealedUntil() {
+		s.past.invalidate()
 	}
 	return nil
 }
@@ -450,6 +451,10 @@ func (s *Store) count(ctx context.Context, tx *sql.Tx, recs []store.Record) erro
 			return err
 		}
 	}
+	s.oldest = recs[0].Time.Unix()
+	for _, r := range recs {
+		s.oldest = min(s.oldest, r.Time.Unix())
+	}
 	if err := s.upsertRollup(ctx, tx, "rollup_hour", store.Rollup(recs, time.Hour)); err != nil {
 		return err
 	}
@@ -458,7 +463,6 @@ func (s *Store) count(ctx context.Context, tx *sql.Tx, recs []store.Record) erro
 		return fmt.Errorf("read rollup state: %w", err)
 	}
 	if late := store.Closed(recs, closedUntil); len(late) > 0 {
-		s.late = true
 		days := store.Rollup(late, 24*time.Hour)
 		if err := s.upsertRollup(ctx, tx, "rollup_day", days); err != nil {
 			return err
