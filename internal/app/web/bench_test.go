@@ -7,12 +7,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"testing"
+	"time"
 
 	"portico/internal/app/api"
 	"portico/internal/control"
 	"portico/internal/route"
 	"portico/internal/stats"
 	"portico/internal/store/sqlite"
+	"portico/internal/store/storetest"
 )
 
 // BenchStoreVar names a SQLite data directory loaded by bench/analytics
@@ -80,7 +82,10 @@ func BenchmarkPages(b *testing.B) {
 	for i, page := range pages {
 		mux := muxes[i]
 		b.Run(page.name, func(b *testing.B) {
+			cpu0, ok0 := storetest.CPUTime()
+			n := 0
 			for b.Loop() {
+				n++
 				req := httptest.NewRequest("GET", page.path, nil)
 				req.AddCookie(&http.Cookie{Name: api.SessionCookie, Value: cookie})
 				rec := httptest.NewRecorder()
@@ -88,6 +93,9 @@ func BenchmarkPages(b *testing.B) {
 				if rec.Code != http.StatusOK {
 					b.Fatalf("%s = %d %s", page.path, rec.Code, rec.Body.String())
 				}
+			}
+			if cpu1, ok1 := storetest.CPUTime(); ok0 && ok1 {
+				b.ReportMetric(float64(cpu1-cpu0)/float64(time.Millisecond)/float64(n), "cpu-ms/op")
 			}
 		})
 	}
