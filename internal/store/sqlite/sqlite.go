@@ -75,6 +75,11 @@ type Store struct {
 	folded  []store.PullWindow
 	buf     []byte
 	args    []any
+	// oldest is the time of the oldest event the batch being committed
+	// counted (Unix seconds; 0 when none).
+	oldest int64
+	// past caches the sums of ended hours and days; nil when read-only.
+	past *pastCache
 }
 
 var _ store.Store = (*Store)(nil)
@@ -127,6 +132,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.read.SetMaxOpenConns(4)
 	s.read.SetMaxIdleConns(4)
+	if !cfg.ReadOnly {
+		s.past = newPastCache(pastCacheSums)
+	}
 	if cfg.ReadOnly {
 		_ = s.write.Close()
 		s.write = s.read
@@ -255,7 +263,7 @@ func (s *Store) Append(ctx context.Context, batch []event.Event) error {
 		return fmt.Errorf("append events: %w", err)
 	}
 	defer tx.Rollback() // after Commit, a no-op
-	s.added, s.folded = nil, nil
+	s.added, s.folded, s.oldest = nil, nil, 0
 	fresh, err := s.insertEvents(ctx, tx, s.recs)
 	if err != nil {
 		return fmt.Errorf("append events: %w", err)
@@ -270,6 +278,10 @@ func (s *Store) Append(ctx context.Context, batch []event.Event) error {
 	}
 	s.seen.Stored(s.added)
 	s.rememberWindows(s.folded)
+	// After the commit: see pastCache.
+	if s.oldest != 0 && s.past != nil && s.oldest < s.past.sealedUntil() {
+		s.past.invalidate()
+	}
 	return nil
 }
 
@@ -438,6 +450,10 @@ func (s *Store) count(ctx context.Context, tx *sql.Tx, recs []store.Record) erro
 		if err := s.logWindows(ctx, tx, s.folded); err != nil {
 			return err
 		}
+	}
+	s.oldest = recs[0].Time.Unix()
+	for _, r := range recs {
+		s.oldest = min(s.oldest, r.Time.Unix())
 	}
 	if err := s.upsertRollup(ctx, tx, "rollup_hour", store.Rollup(recs, time.Hour)); err != nil {
 		return err
