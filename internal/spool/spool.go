@@ -31,6 +31,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -121,7 +122,16 @@ type Spool struct {
 	lastErr    atomic.Value // string
 	syncDone   chan struct{}
 	unlock     func() error
+
+	// replayed and lines are the committer's buffers for events read
+	// back from segments.
+	replayed []event.Event
+	lines    []byte
 }
+
+// replayLinesBytes is the size of the buffers that hold the lines of
+// replayed events for the store.
+const replayLinesBytes = 1 << 20
 
 type segment struct {
 	seq    uint64
@@ -344,7 +354,7 @@ func (s *Spool) Write(_ context.Context, batch []event.Event) error {
 	}
 	b := s.buf[:0]
 	for i := range batch {
-		b = batch[i].AppendJSON(b)
+		b = batch[i].AppendEncoded(b)
 		b = append(b, '\n')
 	}
 	if cap(b) <= 4<<20 {
@@ -652,7 +662,15 @@ func (s *Spool) replay(seg *segment, off, end int64) (int64, error) {
 	defer f.Close()
 	r := bufio.NewReaderSize(io.NewSectionReader(f, off, end-off), 256<<10)
 	var consumed, batchBytes int64
-	batch := make([]event.Event, 0, s.cfg.ReplayBatch)
+	// The batch's slots and its lines' copies are the committer's, reused
+	// from one batch to the next: only the committer replays.
+	batch := s.replayed[:0]
+	lines := s.lines[:0]
+	defer func() {
+		clear(batch[:cap(batch)])
+		s.replayed = batch[:0]
+		s.lines = lines[:0]
+	}()
 	flush := func() error {
 		if len(batch) > 0 {
 			if err := s.store(batch); err != nil {
@@ -662,10 +680,16 @@ func (s *Spool) replay(seg *segment, off, end int64) (int64, error) {
 		consumed += batchBytes
 		s.pending.Add(-batchBytes)
 		s.advance(position{seg.seq, off + consumed})
-		batch, batchBytes = batch[:0], 0
+		batch, batchBytes, lines = batch[:0], 0, lines[:0]
 		return nil
 	}
-	for {
+	for n := 1; ; n++ {
+		if n%256 == 0 {
+			// Decoding is the committer's costliest step: let request
+			// handlers run in between, as the store does between its
+			// statements.
+			runtime.Gosched()
+		}
 		line, err := r.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			// No event is this long: skip to the end of the line.
@@ -680,7 +704,17 @@ func (s *Spool) replay(seg *segment, off, end int64) (int64, error) {
 		}
 		if len(line) > 0 {
 			batchBytes += int64(len(line))
-			if e, perr := event.Parse(bytes.TrimSuffix(line, []byte("\n"))); perr == nil {
+			text := bytes.TrimSuffix(line, []byte("\n"))
+			if e, perr := event.Parse(text); perr == nil {
+				// The store keeps the line as it was spooled rather than
+				// encoding the event again. Copies share one buffer; when
+				// it must grow, the earlier lines keep the old one.
+				if cap(lines)-len(lines) < len(text) {
+					lines = make([]byte, 0, max(len(text), replayLinesBytes))
+				}
+				start := len(lines)
+				lines = append(lines, text...)
+				e.Encoded = lines[start:len(lines):len(lines)]
 				batch = append(batch, e)
 			} else if line[len(line)-1] == '\n' || seg.closed {
 				// A line cut short by a crash, or damaged on disk.
