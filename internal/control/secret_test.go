@@ -56,3 +56,24 @@ func TestSecrets(t *testing.T) {
 		t.Fatalf("HashSecret disagrees with newSecret")
 	}
 }
+
+// TestDummyHash checks that a sign-in naming no user costs what a wrong
+// password costs: the dummy hash is read, with HashPassword's parameters,
+// and matches nothing.
+func TestDummyHash(t *testing.T) {
+	params := func(h string) string {
+		parts := strings.Split(h, "$")
+		if len(parts) != 6 {
+			t.Fatalf("%q is not a PHC string", h)
+		}
+		return strings.Join(parts[:4], "$")
+	}
+	if got, want := params(dummyHash), params(HashPassword("x")); got != want {
+		t.Errorf("dummy hash parameters %q, want %q", got, want)
+	}
+	for _, pw := range []string{"", "no user has this password", "x"} {
+		if ok, err := checkPassword(dummyHash, pw); ok || err != nil {
+			t.Errorf("checkPassword(dummyHash, %q) = %v, %v; want false, nil", pw, ok, err)
+		}
+	}
+}
