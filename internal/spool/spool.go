@@ -60,8 +60,12 @@ type Config struct {
 	// default 4 MiB.
 	SegmentBytes int64
 	// ReplayBatch bounds the events committed at once, when reading
-	// segments back or taking several queued batches together; default
-	// 50000.
+	// segments back or taking several queued batches together, and
+	// twice it bounds the events waiting in memory for the committer;
+	// default 8192. An event on its way to the store takes about 2 KiB
+	// (the event, its JSON and the store's row), so this bounds the
+	// spool's memory to a few tens of MiB; larger batches cost the store
+	// less per event, up to a point (docs/scaling.md).
 	ReplayBatch int
 	// RetryMin and RetryMax bound the wait between failed commits;
 	// defaults 250ms and 10s.
@@ -109,6 +113,7 @@ type Spool struct {
 	cursor position
 
 	items   chan item
+	handed  atomic.Int64 // events in items
 	stop    chan struct{} // Close was called
 	drained chan struct{} // the committer has returned
 	cancel  context.CancelFunc
@@ -127,6 +132,9 @@ type Spool struct {
 	// back from segments.
 	replayed []event.Event
 	lines    []byte
+	// gathered is the committer's buffer for batches taken together
+	// from memory.
+	gathered []event.Event
 }
 
 // replayLinesBytes is the size of the buffers that hold the lines of
@@ -188,7 +196,7 @@ func Open(cfg Config) (*Spool, error) {
 		cfg.SegmentBytes = 4 << 20
 	}
 	if cfg.ReplayBatch <= 0 {
-		cfg.ReplayBatch = 50000
+		cfg.ReplayBatch = 8192
 	}
 	if cfg.RetryMin <= 0 {
 		cfg.RetryMin = 250 * time.Millisecond
@@ -383,14 +391,24 @@ func (s *Spool) Write(_ context.Context, batch []event.Event) error {
 		return fmt.Errorf("spool: write %s: %w", active.path, err)
 	}
 	s.mu.Unlock()
-	select {
-	case s.items <- item{seg: active, start: start, end: start + int64(n), events: slices.Clone(batch)}:
-	default:
-		// The committer is behind (the store is slow or down): it will
-		// read this batch back from the segment.
+	// The events handed over in memory are bounded, which bounds the
+	// spool's memory; past the bound, or with the committer's queue full,
+	// the committer is behind (the store is slow or down) and will read
+	// this batch back from the segment.
+	if s.handed.Add(int64(len(batch))) <= int64(handedBatches*s.cfg.ReplayBatch) {
+		select {
+		case s.items <- item{seg: active, start: start, end: start + int64(n), events: slices.Clone(batch)}:
+			return nil
+		default:
+		}
 	}
+	s.handed.Add(-int64(len(batch)))
 	return nil
 }
+
+// handedBatches is how many of the store's batches (ReplayBatch) may wait
+// in memory for the committer.
+const handedBatches = 2
 
 // markWritten dates the bytes of active written last. The caller holds
 // s.mu.
@@ -556,6 +574,7 @@ func (s *Spool) commit() {
 		} else {
 			select {
 			case it = <-s.items:
+				s.handed.Add(-int64(len(it.events)))
 			case <-tick.C:
 				if err := catchUp(); err != nil {
 					return
@@ -580,9 +599,15 @@ func (s *Spool) commit() {
 			for len(batch) < s.cfg.ReplayBatch {
 				select {
 				case next := <-s.items:
+					s.handed.Add(-int64(len(next.events)))
 					if next.seg != cur || next.start != end {
 						held = &next
 						break gather
+					}
+					if len(batch) == len(it.events) {
+						// The first batch is the writer's copy: gather
+						// into the committer's own buffer.
+						batch = append(s.gathered[:0], batch...)
 					}
 					batch = append(batch, next.events...)
 					end = next.end
@@ -590,7 +615,12 @@ func (s *Spool) commit() {
 					break gather
 				}
 			}
-			if err := s.store(batch); err != nil {
+			err := s.store(batch)
+			if len(batch) > len(it.events) {
+				clear(batch)
+				s.gathered = batch[:0]
+			}
+			if err != nil {
 				return
 			}
 			s.pending.Add(-(end - off))
