@@ -113,7 +113,7 @@ type Spool struct {
 	cursor position
 
 	items   chan item
-	handed  atomic.Int64 // events in items
+	handed  atomic.Int64  // events in items
 	stop    chan struct{} // Close was called
 	drained chan struct{} // the committer has returned
 	cancel  context.CancelFunc
