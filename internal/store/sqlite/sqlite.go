@@ -103,11 +103,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	pragmas := "_pragma=busy_timeout(10000)&_journal_mode=WAL&_pragma=synchronous(FULL)&_pragma=foreign_keys(0)"
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas
 	var err error
-	// The one writer gets a 16 MiB page cache (SQLite's default is 2 MiB):
-	// rollup inserts land on pages all over their tables, and keeping
-	// them cached measured 6-9% faster ingest with 64 MiB. 16 MiB holds
-	// the rollup pages a day of batches touches and keeps the gateway's
-	// memory under its budget (docs/scaling.md).
+	// The one writer's page cache is 2 MiB, SQLite's default. A 64 MiB
+	// cache measured 6-9% faster ingest of events spread over many
+	// packages, but in a gateway under load the cache's resident memory
+	// grew by about ten times its size (the allocator's share included):
+	// 16 MiB measured a process of 190 MiB, 2 MiB one of 94
+	// (docs/scaling.md).
 	//
 	// A new database gets 32 KiB pages instead of 4 KiB: raw events are
 	// most of what a batch writes, and SQLite writes the WAL, and then the
@@ -118,7 +119,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	// the page size is set before WAL mode fixes it.
 	// The WAL is checkpointed at SQLite's default of 1000 pages: 32 MiB
 	// (4 MiB in a database with 4 KiB pages).
-	if s.write, err = sql.Open("sqlite", dsn+"&_pragma=cache_size(-16384)&_pragma=page_size(32768)"); err != nil {
+	if s.write, err = sql.Open("sqlite", dsn+"&_pragma=cache_size(-2048)&_pragma=page_size(32768)"); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	s.write.SetMaxOpenConns(1)
