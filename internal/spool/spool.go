@@ -62,11 +62,16 @@ type Config struct {
 	// ReplayBatch bounds the events committed at once, when reading
 	// segments back or taking several queued batches together, and
 	// twice it bounds the events waiting in memory for the committer;
-	// default 8192. An event on its way to the store takes about 2 KiB
+	// default 4096. An event on its way to the store takes about 2 KiB
 	// (the event, its JSON and the store's row), so this bounds the
-	// spool's memory to a few tens of MiB; larger batches cost the store
-	// less per event, up to a point (docs/scaling.md).
+	// spool's memory to about 25 MiB; larger batches cost the store less
+	// per event, up to a point (docs/scaling.md).
 	ReplayBatch int
+	// GatherWait is how long the committer waits for more batches
+	// before it hands what it has to the store; default 250ms. It adds
+	// up to that much to the store's lag, and under load it makes the
+	// store's batches larger, which costs it less CPU per event.
+	GatherWait time.Duration
 	// RetryMin and RetryMax bound the wait between failed commits;
 	// defaults 250ms and 10s.
 	RetryMin, RetryMax time.Duration
@@ -196,7 +201,10 @@ func Open(cfg Config) (*Spool, error) {
 		cfg.SegmentBytes = 4 << 20
 	}
 	if cfg.ReplayBatch <= 0 {
-		cfg.ReplayBatch = 8192
+		cfg.ReplayBatch = 4096
+	}
+	if cfg.GatherWait <= 0 {
+		cfg.GatherWait = 250 * time.Millisecond
 	}
 	if cfg.RetryMin <= 0 {
 		cfg.RetryMin = 250 * time.Millisecond
@@ -591,13 +599,19 @@ func (s *Spool) commit() {
 		case it.seg.seq < cur.seq || (it.seg == cur && it.end <= off):
 			// Already read back from the segment.
 		case it.seg == cur && it.start == off:
-			// Take the batches queued behind this one too: at high
-			// rates one large append costs the store far less than many
-			// small ones.
+			// Take the batches that follow this one within GatherWait
+			// too: at high rates one large append costs the store far
+			// less than many small ones (a commit, a parse of each
+			// statement and an update of each rollup row per batch).
 			batch, end := it.events, it.end
+			gatherUntil := time.NewTimer(s.cfg.GatherWait)
 		gather:
 			for len(batch) < s.cfg.ReplayBatch {
 				select {
+				case <-gatherUntil.C:
+					break gather
+				case <-s.stop:
+					break gather
 				case next := <-s.items:
 					s.handed.Add(-int64(len(next.events)))
 					if next.seg != cur || next.start != end {
@@ -611,10 +625,9 @@ func (s *Spool) commit() {
 					}
 					batch = append(batch, next.events...)
 					end = next.end
-				default:
-					break gather
 				}
 			}
+			gatherUntil.Stop()
 			err := s.store(batch)
 			if len(batch) > len(it.events) {
 				clear(batch)
