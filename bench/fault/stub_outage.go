@@ -1,5 +1,0 @@
-package main
-
-import "errors"
-
-func outage([]string) error { return errors.New("not written yet") }
