@@ -57,7 +57,7 @@ func conns(args []string) error {
 	fs.Parse(args)
 
 	dir := tempDir("conns")
-	defer os.RemoveAll(dir)
+	defer removeDir(dir)
 	g, err := startGateway(dir, redirectManifest, "--data", "none", "--events", "stdout")
 	if err != nil {
 		return err

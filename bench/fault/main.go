@@ -370,3 +370,13 @@ func tempDir(name string) string {
 }
 
 func ctxBackground() context.Context { return context.Background() }
+
+// removeDir removes a scenario's directory, unless FAULT_KEEP is set to
+// look at the gateway's logs afterwards.
+func removeDir(dir string) {
+	if os.Getenv("FAULT_KEEP") != "" {
+		log.Printf("kept %s", dir)
+		return
+	}
+	os.RemoveAll(dir)
+}

@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"os"
 	"path/filepath"
 	"time"
 )
@@ -25,7 +24,7 @@ func outage(args []string) error {
 	}
 	defer pg.remove()
 	dir := tempDir("outage")
-	defer os.RemoveAll(dir)
+	defer removeDir(dir)
 	g, err := startGateway(dir, redirectManifest, "--data", filepath.Join(dir, "data"), "--database", pg.url(), "--events", "none")
 	if err != nil {
 		return err

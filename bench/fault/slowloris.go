@@ -6,7 +6,6 @@ import (
 	"io"
 	"log"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,7 +24,7 @@ func slowloris(args []string) error {
 	fs.Parse(args)
 
 	dir := tempDir("slowloris")
-	defer os.RemoveAll(dir)
+	defer removeDir(dir)
 	g, err := startGateway(dir, redirectManifest, "--data", "none", "--events", "stdout")
 	if err != nil {
 		return err

@@ -14,7 +14,6 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -251,7 +250,7 @@ func upstreamFaults(args []string) error {
  {"type":"npm-v1","domain":"npm.test","package-name":"*","registry":"http://%[1]s/","package-id":"npm","always-proxy":true},
  {"type":"python-index-v1","domain":"py.test","package-name":"*","index-url":"http://%[1]s/simple/","package-id":"py","cache-ttl":"0s"}]}`, u.addr)
 	dir := tempDir("upstream")
-	defer os.RemoveAll(dir)
+	defer removeDir(dir)
 	// A short stall timeout, so that stalls end within the run.
 	g, err := startGateway(dir, manifest, "--data", "none", "--events", "none", "--stall-timeout", "3s")
 	if err != nil {
