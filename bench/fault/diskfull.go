@@ -17,8 +17,8 @@ import (
 // is back: store + dropped == answered.
 func diskFull(args []string) error {
 	fs := flag.NewFlagSet("diskfull", flag.ExitOnError)
-	size := fs.String("size", "2m", "size of the spool's file system")
-	down := fs.Duration("outage", 40*time.Second, "how long PostgreSQL is down")
+	size := fs.String("size", "16m", "size of the spool's file system: more than twice the spool's 4 MiB segments, so that the store's return frees room for a whole segment")
+	down := fs.Duration("outage", time.Minute, "how long PostgreSQL is down")
 	workers := fs.Int("workers", 4, "clients")
 	pause := fs.Duration("pause", 2*time.Millisecond, "pause between a client's requests")
 	fs.Parse(args)
@@ -62,8 +62,10 @@ func diskFull(args []string) error {
 	if err := pg.start(); err != nil {
 		return err
 	}
-	log.Printf("PostgreSQL started again")
+	atReturn := g.mustMetric("portico_events_sink_failures_total")
+	log.Printf("PostgreSQL started again; %.0f events not spooled so far", atReturn)
 	time.Sleep(15 * time.Second)
+	log.Printf("events not spooled in the 15s after PostgreSQL's return: %.0f", g.mustMetric("portico_events_sink_failures_total")-atReturn)
 	close(stop)
 	l.wait()
 	answered := int64(l.ok)

@@ -85,6 +85,7 @@ type gateway struct {
 	ops    string // ops listener
 	dir    string
 	stderr *os.File
+	stdout *os.File // the events, with --events stdout
 	done   chan struct{} // closed when the process has exited
 	err    error         // its exit, once done is closed
 }
@@ -117,9 +118,12 @@ func startGateway(dir, manifest string, args ...string) (*gateway, error) {
 		return nil, err
 	}
 	g.stderr = stderr
+	if g.stdout, err = os.Create(strings.TrimSuffix(stderr.Name(), ".log") + ".jsonl"); err != nil {
+		return nil, err
+	}
 	all := append([]string{"serve", "--manifest", mf, "--listen", g.addr, "--ops-listen", g.ops, "--app-listen", "off"}, args...)
 	g.cmd = exec.Command(*portico, all...)
-	g.cmd.Stdout = io.Discard
+	g.cmd.Stdout = g.stdout
 	g.cmd.Stderr = stderr
 	if err := g.cmd.Start(); err != nil {
 		return nil, err
@@ -173,6 +177,7 @@ func (g *gateway) kill() {
 	_ = g.cmd.Process.Kill()
 	<-g.done
 	g.stderr.Close()
+	g.stdout.Close()
 }
 
 // rss returns the process's resident set, in KiB.
