@@ -85,7 +85,7 @@ type gateway struct {
 	ops    string // ops listener
 	dir    string
 	stderr *os.File
-	stdout *os.File // the events, with --events stdout
+	stdout *os.File      // the events, with --events stdout
 	done   chan struct{} // closed when the process has exited
 	err    error         // its exit, once done is closed
 }
