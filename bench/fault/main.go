@@ -58,6 +58,8 @@ func main() {
 		"outage":    outage,
 		"diskfull":  diskFull,
 		"reload":    reloadAndTerm,
+		// The slow clients of slowloris, in a process of their own.
+		"slowclients": slowClients,
 	}
 	run, ok := scenarios[flag.Arg(0)]
 	if !ok {

@@ -6,6 +6,9 @@ import (
 	"io"
 	"log"
 	"net"
+	"os"
+	"os/exec"
+	"os/signal"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +24,7 @@ func slowloris(args []string) error {
 	phase := fs.Duration("phase", 20*time.Second, "length of each phase")
 	workers := fs.Int("workers", 8, "normal clients, each on its own keep-alive connection")
 	pause := fs.Duration("pause", 5*time.Millisecond, "pause between a normal client's requests")
+	rate := fs.Float64("rate", 200, "slow connections opened a second, as slowhttptest -r does")
 	fs.Parse(args)
 
 	dir := tempDir("slowloris")
@@ -43,55 +47,18 @@ func slowloris(args []string) error {
 	}
 	quiet1 := measure("quiet")
 
-	// The slow clients: each sends a request line and then one header
-	// byte a second, and connects again as soon as the gateway cuts it
-	// (at --header-timeout), so that *slow are always connected.
-	stop := make(chan struct{})
-	var open, cut, dialFails atomic.Int64
-	var wg sync.WaitGroup
-	for range *slow {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				c, err := net.Dial("tcp", g.addr)
-				if err != nil {
-					dialFails.Add(1)
-					time.Sleep(100 * time.Millisecond)
-					continue
-				}
-				open.Add(1)
-				_, err = io.WriteString(c, "GET /dl/v1/linux HTTP/1.1\r\nHost: get.test\r\nX-Slow: ")
-				t := time.NewTicker(time.Second)
-				for err == nil {
-					select {
-					case <-stop:
-						c.Close()
-						t.Stop()
-						open.Add(-1)
-						return
-					case <-t.C:
-						_, err = c.Write([]byte("x"))
-					}
-				}
-				t.Stop()
-				c.Close()
-				open.Add(-1)
-				cut.Add(1)
-			}
-		}()
+	// The slow clients run in a process of their own, so that their
+	// goroutines do not delay the normal clients' in this one.
+	cmd := exec.Command(os.Args[0], "-portico", *portico, "slowclients", "-addr", g.addr, "-n", fmt.Sprint(*slow), "-rate", fmt.Sprint(*rate))
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return err
 	}
-	waitUntil(ctxBackground(), 30*time.Second, func() bool { return open.Load() >= int64(*slow) })
-	log.Printf("%d slow clients connected", open.Load())
+	// All connected, and the first ones already cut and back.
+	time.Sleep(time.Duration(float64(*slow) / *rate * float64(time.Second)) + 2*time.Second)
 	attack := measure("with slow clients")
-	log.Printf("slow clients: %d connected at the end, %d cut by the gateway, %d dials failed", open.Load(), cut.Load(), dialFails.Load())
-	close(stop)
-	wg.Wait()
+	_ = cmd.Process.Signal(os.Interrupt)
+	_ = cmd.Wait()
 	quiet2 := measure("quiet again")
 
 	base := (percentile(quiet1.latencies, 99) + percentile(quiet2.latencies, 99)) / 2
@@ -110,4 +77,66 @@ func slowloris(args []string) error {
 		return fmt.Errorf("p99 under attack is %.2f× the quiet p99, want at most 2×", ratio)
 	}
 	return g.stop()
+}
+
+// slowClients holds n connections to addr that dribble a request header,
+// one byte a second, opening rate connections a second, and connects
+// again each one the gateway cuts (at --header-timeout). It runs until
+// interrupted, then prints what it did.
+func slowClients(args []string) error {
+	fs := flag.NewFlagSet("slowclients", flag.ExitOnError)
+	addr := fs.String("addr", "", "gateway address")
+	n := fs.Int("n", 2000, "slow connections")
+	rate := fs.Float64("rate", 200, "connections opened a second")
+	fs.Parse(args)
+	var open, cut, dialFails atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	every := time.Duration(float64(time.Second) / *rate)
+	for range *n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				c, err := net.Dial("tcp", *addr)
+				if err != nil {
+					dialFails.Add(1)
+					select {
+					case <-stop:
+						return
+					case <-time.After(100 * time.Millisecond):
+					}
+					continue
+				}
+				open.Add(1)
+				_, err = io.WriteString(c, "GET /dl/v1/linux HTTP/1.1\r\nHost: get.test\r\nX-Slow: ")
+				t := time.NewTicker(time.Second)
+				for err == nil {
+					select {
+					case <-stop:
+						err = net.ErrClosed
+					case <-t.C:
+						_, err = c.Write([]byte("x"))
+					}
+				}
+				t.Stop()
+				c.Close()
+				open.Add(-1)
+				select {
+				case <-stop:
+					return
+				default:
+					cut.Add(1)
+				}
+			}
+		}()
+		time.Sleep(every)
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt)
+	<-sig
+	log.Printf("slow clients: %d connected at the end, %d cut by the gateway (and connected again), %d dials failed", open.Load(), cut.Load(), dialFails.Load())
+	close(stop)
+	wg.Wait()
+	return nil
 }
