@@ -104,14 +104,13 @@ type Stats struct {
 type Spool struct {
 	cfg Config
 
-	mu       sync.Mutex
-	segs     []*segment // in order; the last is the active one
-	file     *os.File   // the active segment, open for appending
-	dirty    bool       // written since the last sync
-	closed   bool
-	buf      []byte
-	pending  atomic.Int64 // bytes written but not committed
-	writeErr error        // the last write failure, for the log
+	mu      sync.Mutex
+	segs    []*segment // in order; the last is the active one
+	file    *os.File   // the active segment, open for appending
+	dirty   bool       // written since the last sync
+	closed  bool
+	buf     []byte
+	pending atomic.Int64 // bytes written but not committed
 	// marks date the spooled bytes not yet committed, oldest first;
 	// cursor is how far the committer has come.
 	marks  []mark
@@ -376,6 +375,15 @@ func (s *Spool) Write(_ context.Context, batch []event.Event) error {
 	if cap(b) <= 4<<20 {
 		s.buf = b
 	}
+	if s.file == nil {
+		// Starting a segment failed after an earlier write error (no
+		// room for a file, say): try again, so that the spool recovers
+		// once there is room.
+		if err := s.startSegment(); err != nil {
+			s.mu.Unlock()
+			return err
+		}
+	}
 	active := s.segs[len(s.segs)-1]
 	if active.size > 0 && (active.size+int64(len(b)) > s.cfg.SegmentBytes || s.idle(active)) {
 		if err := s.rotate(); err != nil {
@@ -384,20 +392,35 @@ func (s *Spool) Write(_ context.Context, batch []event.Event) error {
 		}
 		active = s.segs[len(s.segs)-1]
 	}
-	n, err := s.file.Write(b)
 	start := active.size
+	n, err := s.file.Write(b)
+	if err != nil {
+		// The whole batch counts as failed (the pipeline counts its
+		// events as lost), so none of it may reach the store: a full
+		// disk takes part of a batch, whose whole lines would
+		// otherwise be replayed and counted twice. Cut the part off;
+		// if that fails, keep it (the reader commits its whole lines
+		// and skips the broken one).
+		if n > 0 && s.file.Truncate(start) != nil {
+			active.size += int64(n)
+			s.pending.Add(int64(n))
+			s.markWritten(active, time.Now())
+			s.dirty = true
+		}
+		// Start a new segment, so that the next batch begins on a line
+		// of its own, and so that the committer can delete this one,
+		// which may hold events the store has already taken, and free
+		// its space.
+		if active.size > 0 {
+			_ = s.rotate()
+		}
+		s.mu.Unlock()
+		return fmt.Errorf("spool: write %s: %w", active.path, err)
+	}
 	active.size += int64(n)
 	s.pending.Add(int64(n))
 	s.markWritten(active, time.Now())
 	s.dirty = s.dirty || n > 0
-	if err != nil {
-		// A partial line may now end the segment; start a new one so
-		// the next batch begins on a line of its own. The reader skips
-		// the broken line.
-		_ = s.rotate()
-		s.mu.Unlock()
-		return fmt.Errorf("spool: write %s: %w", active.path, err)
-	}
 	s.mu.Unlock()
 	// The events handed over in memory are bounded, which bounds the
 	// spool's memory; past the bound, or with the committer's queue full,
