@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"encoding/binary"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -9,6 +10,10 @@ import (
 // pastCacheSums bounds the sums the cache of past sums holds, about 64
 // bytes each: some 16 MiB, the breakdowns of a few hundred pages.
 const pastCacheSums = 1 << 18
+
+// pastRanges is how many ranges of one query the cache keeps: a page's
+// default range and a couple chosen on it.
+const pastRanges = 3
 
 // A pastSum is one sum of a query of hours or days that have ended.
 type pastSum struct {
@@ -29,26 +34,33 @@ type pastSum struct {
 // so no answer that misses a committed event is kept: an answer is found
 // only under the generation read before the database was.
 //
-// Answers are kept by query and start of range, with the end they reach,
-// so that the sums of today's hours grow hour by hour. The oldest go
-// first once the bound is reached.
+// Answers are kept by query, with the range they cover. Sums over
+// disjoint ranges add up, so an answer for a range near the one asked
+// for is made into its answer by reading only the difference: today's
+// hours as each one ends, the day that a range of the last 30 days drops
+// and the one it gains. The oldest answers go first once the bound is
+// reached.
 type pastCache struct {
 	mu      sync.Mutex
 	gen     uint64
 	sealed  int64 // Unix seconds: events before invalidate
-	entries map[string]*pastEntry
-	order   []string // keys, oldest first
-	size    int      // sums held
+	entries map[string][]*pastEntry
+	order   []*pastEntry // oldest first
+	size    int          // sums held
+	live    int          // entries held
 	limit   int
 }
 
+// A pastEntry is the answer of one query over [from, to).
 type pastEntry struct {
-	to   int64 // the end of the range summed
-	sums []pastSum
+	key      string
+	from, to int64
+	sums     []pastSum
+	gone     bool // dropped from entries
 }
 
 func newPastCache(limit int) *pastCache {
-	return &pastCache{entries: map[string]*pastEntry{}, limit: limit}
+	return &pastCache{entries: map[string][]*pastEntry{}, limit: limit}
 }
 
 // seal says that the hours before t are about to be cached. A nil cache
@@ -87,45 +99,88 @@ func (c *pastCache) invalidate() {
 	defer c.mu.Unlock()
 	c.gen++
 	clear(c.entries)
-	c.order, c.size = nil, 0
+	c.order, c.size, c.live = nil, 0, 0
 }
 
-// get returns the sums kept for key under generation gen, and the end of
-// the range they cover.
-func (c *pastCache) get(key string, gen uint64) ([]pastSum, int64, bool) {
+// nearest returns the answer kept for key under generation gen whose
+// range differs least from [from, to), if it differs by less than the
+// range's length: reading the difference then costs less than reading
+// the range. The range and sums returned are never changed once kept,
+// so the caller reads them without the lock.
+func (c *pastCache) nearest(key string, gen uint64, from, to int64) (pastEntry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.entries[key]
-	if !ok || gen != c.gen {
-		return nil, 0, false
+	if gen != c.gen {
+		return pastEntry{}, false
 	}
-	return e.sums, e.to, true
+	var best *pastEntry
+	cost := to - from
+	for _, e := range c.entries[key] {
+		if d := abs(e.from-from) + abs(e.to-to); d < cost || d == 0 {
+			best, cost = e, d
+		}
+	}
+	if best == nil {
+		return pastEntry{}, false
+	}
+	return *best, true
 }
 
-// put keeps sums, which cover the range of key up to to, unless the
-// generation changed meanwhile or an answer reaching further is kept.
-func (c *pastCache) put(key string, gen uint64, to int64, sums []pastSum) {
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// put keeps the answer of key over [from, to), unless the generation
+// changed meanwhile.
+func (c *pastCache) put(key string, gen uint64, from, to int64, sums []pastSum) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen || len(sums) > c.limit/4 {
 		return
 	}
-	if e, ok := c.entries[key]; ok {
-		if e.to >= to {
+	list := c.entries[key]
+	for _, e := range list {
+		if e.from == from && e.to == to {
 			return
 		}
-		c.size += len(sums) - len(e.sums)
-		e.to, e.sums = to, sums
-	} else {
-		c.entries[key] = &pastEntry{to: to, sums: sums}
-		c.order = append(c.order, key)
-		c.size += len(sums)
 	}
+	if len(list) >= pastRanges {
+		c.drop(list[0])
+		list = c.entries[key]
+	}
+	e := &pastEntry{key: key, from: from, to: to, sums: sums}
+	c.entries[key] = append(list, e)
+	if len(c.order) > 2*c.live+16 {
+		// Entries dropped for newer ranges of their query.
+		c.order = slices.DeleteFunc(c.order, func(x *pastEntry) bool { return x.gone })
+	}
+	c.order = append(c.order, e)
+	c.size += len(sums)
+	c.live++
 	for c.size > c.limit && len(c.order) > 1 {
 		old := c.order[0]
 		c.order = c.order[1:]
-		c.size -= len(c.entries[old].sums)
-		delete(c.entries, old)
+		c.drop(old)
+	}
+}
+
+// drop removes e from the entries of its key.
+func (c *pastCache) drop(e *pastEntry) {
+	if e.gone {
+		return
+	}
+	e.gone = true
+	c.size -= len(e.sums)
+	e.sums = nil // a reader that holds e keeps its own slice
+	c.live--
+	list := slices.DeleteFunc(c.entries[e.key], func(x *pastEntry) bool { return x == e })
+	if len(list) == 0 {
+		delete(c.entries, e.key)
+	} else {
+		c.entries[e.key] = list
 	}
 }
 

@@ -68,6 +68,16 @@ func TestPastCache(t *testing.T) {
 		}
 	}
 	check("first read")
+	// Ranges that overlap those read: their answers are made from the
+	// ones kept.
+	for _, q := range slices.Clone(queries) {
+		for _, d := range []time.Duration{24 * time.Hour, -24 * time.Hour, 5 * time.Hour} {
+			moved := q
+			moved.From = q.From.Add(d)
+			queries = append(queries, moved)
+		}
+	}
+	check("ranges moved")
 	if s.past.size == 0 {
 		t.Fatal("the cache holds nothing after queries of closed days")
 	}
@@ -109,42 +119,48 @@ func TestPastCache(t *testing.T) {
 }
 
 // TestPastCacheBound checks that the cache keeps within its bound,
-// dropping its oldest answers, that an answer reaching further replaces
-// a shorter one and not the reverse, and that nothing of an old
-// generation is kept.
+// dropping its oldest answers, that it keeps a few ranges of one query
+// and finds the nearest, and that nothing of an old generation is kept.
 func TestPastCacheBound(t *testing.T) {
 	c := newPastCache(100)
 	sums := func(n int) []pastSum { return make([]pastSum, n) }
-	c.put("a", 0, 10, sums(20))
-	c.put("b", 0, 10, sums(20))
-	c.put("c", 0, 10, sums(26)) // more than a quarter of the bound: not kept
-	if _, _, ok := c.get("c", 0); ok {
+	c.put("a", 0, 0, 10, sums(20))
+	c.put("b", 0, 0, 10, sums(20))
+	c.put("c", 0, 0, 10, sums(26)) // more than a quarter of the bound: not kept
+	if _, ok := c.nearest("c", 0, 0, 10); ok {
 		t.Error("an answer larger than a quarter of the bound was kept")
 	}
-	c.put("b", 0, 20, sums(21))
-	c.put("b", 0, 15, sums(1))
-	if got, to, _ := c.get("b", 0); to != 20 || len(got) != 21 {
-		t.Errorf("b reaches %d with %d sums, want 20 with 21", to, len(got))
+	c.put("b", 0, 2, 12, sums(1))
+	if e, ok := c.nearest("b", 0, 3, 12); !ok || e.from != 2 || e.to != 12 {
+		t.Errorf("nearest range of b to [3, 12) = [%d, %d) %v, want [2, 12)", e.from, e.to, ok)
+	}
+	if _, ok := c.nearest("b", 0, 100, 120); ok {
+		t.Error("a range farther than the length of the one asked for was offered")
+	}
+	c.put("b", 0, 4, 14, sums(1))
+	c.put("b", 0, 6, 16, sums(1)) // a fourth range of b: the first goes
+	if e, ok := c.nearest("b", 0, 0, 10); !ok || e.from == 0 {
+		t.Errorf("b still has [0, 10) among four ranges, or nothing: [%d, %d) %v", e.from, e.to, ok)
 	}
 	for i := range 5 {
-		c.put(fmt.Sprint(i), 0, 10, sums(20))
+		c.put(fmt.Sprint(i), 0, 0, 10, sums(20))
 	}
 	if c.size > 100 {
 		t.Errorf("cache holds %d sums, bound 100", c.size)
 	}
-	if _, _, ok := c.get("a", 0); ok {
+	if _, ok := c.nearest("a", 0, 0, 10); ok {
 		t.Error("the oldest answer is still there past the bound")
 	}
-	if _, _, ok := c.get("4", 0); !ok {
+	if _, ok := c.nearest("4", 0, 0, 10); !ok {
 		t.Error("the newest answer is gone")
 	}
 	gen := c.generation()
 	c.invalidate()
-	if _, _, ok := c.get("4", c.generation()); ok {
+	if _, ok := c.nearest("4", c.generation(), 0, 10); ok {
 		t.Error("an answer survived invalidation")
 	}
-	c.put("old", gen, 10, sums(1))
-	if _, _, ok := c.get("old", c.generation()); ok {
+	c.put("old", gen, 0, 10, sums(1))
+	if _, ok := c.nearest("old", c.generation(), 0, 10); ok {
 		t.Error("an answer read under the previous generation was kept")
 	}
 }

@@ -140,40 +140,51 @@ func (s *Store) sum(ctx context.Context, text string, args []any, fn func(b int6
 }
 
 // pastSums adds to sums what text sums over [from, to), a range that has
-// ended, from the cache when it can: an answer kept for the same query
-// from the same start is used as far as it goes, and the hours after it
-// are read and added to it.
+// ended, from the cache when it can: the answer kept for the same query
+// over the nearest range, with the sums of the hours or days between the
+// two ranges' starts and between their ends added or taken away.
 func (s *Store) pastSums(ctx context.Context, gen uint64, text string, from, to int64, condArgs []any, sums map[bucketKey]int64) error {
-	read := func(from, to int64, into map[bucketKey]int64) error {
-		return s.sum(ctx, text, append([]any{from, to}, condArgs...), func(b int64, k string, v int64) { into[bucketKey{b, k}] += v })
+	// read adds sign times the sums over [from, to) to into.
+	read := func(from, to, sign int64, into map[bucketKey]int64) error {
+		if from >= to {
+			return nil
+		}
+		return s.sum(ctx, text, append([]any{from, to}, condArgs...), func(b int64, k string, v int64) { into[bucketKey{b, k}] += sign * v })
 	}
-	ck, ok := cacheKey(text, append([]any{from}, condArgs...))
+	ck, ok := cacheKey(text, condArgs)
 	if !ok {
-		return read(from, to, sums)
+		return read(from, to, 1, sums)
 	}
-	kept, upTo, found := s.past.get(ck, gen)
-	if found && upTo == to {
-		for _, e := range kept {
+	kept, found := s.past.nearest(ck, gen, from, to)
+	if found && kept.from == from && kept.to == to {
+		for _, e := range kept.sums {
 			sums[e.bucketKey] += e.v
 		}
 		return nil
 	}
-	part := make(map[bucketKey]int64, len(kept))
-	if found && upTo < to {
-		for _, e := range kept {
+	part := make(map[bucketKey]int64, len(kept.sums))
+	if found {
+		for _, e := range kept.sums {
 			part[e.bucketKey] += e.v
 		}
-		from = upTo
-	}
-	if err := read(from, to, part); err != nil {
+		// From the kept range to the one asked for: sums over
+		// disjoint ranges add up.
+		for _, r := range [][3]int64{{from, kept.from, 1}, {kept.from, from, -1}, {kept.to, to, 1}, {to, kept.to, -1}} {
+			if err := read(r[0], r[1], r[2], part); err != nil {
+				return err
+			}
+		}
+	} else if err := read(from, to, 1, part); err != nil {
 		return err
 	}
 	entries := make([]pastSum, 0, len(part))
 	for k, v := range part {
-		sums[k] += v
-		entries = append(entries, pastSum{k, v})
+		if v != 0 {
+			sums[k] += v
+			entries = append(entries, pastSum{k, v})
+		}
 	}
-	s.past.put(ck, gen, to, entries)
+	s.past.put(ck, gen, from, to, entries)
 	return nil
 }
 
