@@ -338,3 +338,32 @@ func TestRollupKeysMigration(t *testing.T) {
 		t.Errorf("after two more events, %d requests, want %d", after, before+2)
 	}
 }
+
+// TestRepeatedEventsCountOnce appends batches that repeat events, within
+// a batch and from an earlier one, as a spool replayed after a crash can:
+// each event is stored and counted once.
+func TestRepeatedEventsCountOnce(t *testing.T) {
+	s, err := Open(t.Context(), Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
+	a, b, c := storetest.FileEvent(at, "p"), storetest.FileEvent(at, "p"), storetest.FileEvent(at, "p")
+	for _, batch := range [][]event.Event{{a}, {b, b, a, c}, {c, a}} {
+		if err := s.Append(t.Context(), batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := store.Filter{From: at.Add(-time.Hour), To: at.Add(time.Hour), Bots: store.BotsInclude}
+	if got := storetest.Total(t, s, f, store.Requests); got != 3 {
+		t.Errorf("the rollups count %d requests, want 3", got)
+	}
+	var rows int
+	if err := s.write.QueryRowContext(t.Context(), "SELECT count(*) FROM events").Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 3 {
+		t.Errorf("%d raw events stored, want 3", rows)
+	}
+}
