@@ -101,7 +101,7 @@ func Default() Config {
 		LogLevel:         "info",
 		ReloadInterval:   time.Second,
 		ShutdownTimeout:  30 * time.Second,
-		EventQueue:       8192,
+		EventQueue:       4096,
 		MaxHeaderBytes:   64 << 10,
 		HeaderTimeout:    10 * time.Second,
 		BodyTimeout:      10 * time.Second,
