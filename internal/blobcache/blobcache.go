@@ -207,22 +207,28 @@ func (c *Cache) open(d Digest) (*os.File, *entry) {
 // add indexes a new object and evicts what goes over the cap.
 func (c *Cache) add(e *entry) {
 	e.used.Store(c.clock.Add(1))
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if _, loaded := c.entries.LoadOrStore(e.d.name(), e); loaded {
 		return
 	}
 	c.size.Add(e.size)
 	c.count.Add(1)
-	c.evict()
+	c.evictLocked()
 }
 
 // evict removes the least recently used objects until the cache is
 // under its cap. Eviction is rare next to hits, which never wait for it.
 func (c *Cache) evict() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.evictLocked()
+}
+
+func (c *Cache) evictLocked() {
 	if c.max <= 0 || c.size.Load() <= c.max {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	var all []*entry
 	c.entries.Range(func(_, v any) bool {
 		all = append(all, v.(*entry))
