@@ -172,6 +172,9 @@ func (a *App) loadRules() error {
 		return err
 	}
 	a.docs = opts.NPM.Cache
+	if err := a.openCache(&opts); err != nil {
+		return err
+	}
 	// The rules' sources, compiled in this order into one table: on a
 	// tie, the manifest's rule wins.
 	var sources []reload.Source

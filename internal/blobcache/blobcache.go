@@ -274,11 +274,9 @@ func (c *Cache) Put(d Digest, data []byte) error {
 	if c.Has(d) {
 		return nil
 	}
-	h := d.newHash()
-	h.Write(data)
-	if got := fmt.Sprintf("%x", h.Sum(nil)); got != d.sum {
-		c.m.rejected.WithLabelValues("digest").Inc()
-		return &VerifyError{Digest: d, Reason: "the bytes hash to " + d.algo + ":" + got}
+	if err := VerifyDigest(d, data); err != nil {
+		c.m.rejected.WithLabelValues("verify").Inc()
+		return err
 	}
 	if c.max > 0 && int64(len(data)) > c.max {
 		return nil
@@ -304,6 +302,16 @@ func (c *Cache) Put(d Digest, data []byte) error {
 	}
 	c.m.fetched.Add(float64(len(data)))
 	c.add(&entry{d: d, size: int64(len(data))})
+	return nil
+}
+
+// VerifyDigest checks that data hashes to d.
+func VerifyDigest(d Digest, data []byte) error {
+	h := d.newHash()
+	h.Write(data)
+	if got := fmt.Sprintf("%x", h.Sum(nil)); got != d.sum {
+		return &VerifyError{Digest: d, Reason: "the bytes hash to " + d.algo + ":" + got}
+	}
 	return nil
 }
 

@@ -83,6 +83,7 @@ type seen struct {
 type testRegistry struct {
 	Addr     string // host:port as clients address it
 	AuthAddr string // the token service, when auth is on
+	srv      *httptest.Server
 	secret   []byte
 	private  map[string]string // repository → "user:password" needed
 	mu       sync.Mutex
@@ -131,7 +132,7 @@ func newRegistry(t testing.TB, o regOpts) *testRegistry {
 		}
 		inner.ServeHTTP(w, r)
 	})
-	_, tr.Addr = listen(t, o.host, h)
+	tr.srv, tr.Addr = listen(t, o.host, h)
 	if o.auth {
 		_, tr.AuthAddr = listen(t, o.authHost, http.HandlerFunc(tr.serveToken))
 	}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -19,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"portico/internal/blobcache"
 	"portico/internal/doccache"
 	"portico/internal/event"
 	"portico/internal/gateway"
@@ -45,6 +47,9 @@ type Options struct {
 	// StallTimeout bounds how long a proxied tarball or publish may
 	// make no progress, either way; 0 means stream.DefaultStall.
 	StallTimeout time.Duration
+	// Blobs is the proxy cache, when the process has one: rules that
+	// ask for it serve tarballs through it.
+	Blobs *blobcache.Cache
 }
 
 // Validate reports the first required field of o that is unset.
@@ -76,6 +81,7 @@ type Registry struct {
 	client   *http.Client
 	log      *slog.Logger
 	stall    time.Duration
+	blobs    *blobcache.Cache
 }
 
 type rule struct {
@@ -88,6 +94,9 @@ type rule struct {
 	cacheControl []string
 	alwaysProxy  bool
 	allowPublish bool
+	// cache: tarballs proxied go through the proxy cache; cacheMode:
+	// tarballs that would be redirected too.
+	cache, cacheMode bool
 	// policy allows the registry's origin and the rule's tarball-hosts;
 	// storage also any https host, for redirects of tarball downloads.
 	policy, storage *upstream.Policy
@@ -109,7 +118,7 @@ func New(rules []*manifest.NPM, opts Options) (*Registry, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	reg := &Registry{cache: opts.Cache, client: opts.Client, log: opts.Logger, stall: opts.StallTimeout}
+	reg := &Registry{cache: opts.Cache, client: opts.Client, log: opts.Logger, stall: opts.StallTimeout, blobs: opts.Blobs}
 	maxDoc := opts.MaxPackument
 	if maxDoc <= 0 {
 		maxDoc = DefaultMaxPackument
@@ -123,6 +132,7 @@ func New(rules []*manifest.NPM, opts Options) (*Registry, error) {
 			packageID: r.PackageID, registry: r.Registry, ttl: r.CacheTTL, maxDoc: maxDoc,
 			cacheControl: []string{"max-age=" + strconv.Itoa(int(r.CacheTTL/time.Second)) + ", public"},
 			alwaysProxy:  r.AlwaysProxy, allowPublish: r.AllowPublish,
+			cache: r.Cache, cacheMode: r.CacheMode,
 			policy: policy, storage: policy.ForStorage(),
 		}
 		switch {
@@ -465,7 +475,11 @@ func (reg *Registry) serveTarball(w http.ResponseWriter, req *gateway.Request, r
 		}
 	}
 	ev.NPM.Version = tb.version
-	if ru.alwaysProxy {
+	if reg.blobs != nil && !tb.digest.IsZero() && (ru.cacheMode || ru.cache && ru.alwaysProxy) {
+		status, outcome := reg.cachedTarball(w, req, ru, tb)
+		return gateway.Result{Status: status, Outcome: outcome, Event: ev}
+	}
+	if ru.alwaysProxy || ru.cacheMode {
 		status := reg.proxyTarball(w, req, ru, tb.location[0])
 		outcome := event.OutcomeProxy
 		if status >= 500 || status == 499 {
@@ -498,61 +512,12 @@ const maxTarballRedirects = 5
 // Redirects are followed there, and to storage on other https hosts
 // (public addresses only); no client header is ever sent.
 func (reg *Registry) proxyTarball(w http.ResponseWriter, req *gateway.Request, ru *rule, target string) int {
-	u, err := url.Parse(target)
-	if err == nil {
-		_, err = ru.policy.Check(u)
-	}
-	if err != nil {
-		return reg.refuseTarball(w, req, ru, err)
-	}
 	// Stopping the copy of a stalled transfer cancels the request.
 	ctx, cancel := context.WithCancel(req.HTTP.Context())
 	defer cancel()
-	policy := ru.policy
-	var resp *http.Response
-	for hop := 0; ; hop++ {
-		out, err := http.NewRequestWithContext(upstream.WithPolicy(ctx, policy), req.Method(), u.String(), nil)
-		if err != nil {
-			return writeProxyError(w, req, http.StatusBadGateway, err)
-		}
-		out.Header.Set("User-Agent", "portico")
-		resp, err = reg.client.Do(out)
-		if err != nil {
-			if _, ok := errors.AsType[*upstream.RefusedError](err); ok {
-				return reg.refuseTarball(w, req, ru, err)
-			}
-			if errors.Is(err, context.Canceled) {
-				return 499
-			}
-			status := http.StatusBadGateway
-			if errors.Is(err, context.DeadlineExceeded) {
-				status = http.StatusGatewayTimeout
-			}
-			return writeProxyError(w, req, status, err)
-		}
-		if !isRedirect(resp.StatusCode) {
-			break
-		}
-		resp.Body.Close()
-		next, err := upstream.Resolve(u, resp.Header.Get("Location"))
-		if err == nil && hop >= maxTarballRedirects {
-			err = &upstream.RefusedError{Target: next.Host, Reason: "too many redirects"}
-		}
-		if err != nil {
-			return reg.refuseTarball(w, req, ru, err)
-		}
-		policy = ru.policy
-		if !ru.policy.Allows(next) {
-			// Storage elsewhere (a CDN, signed object storage): https
-			// only, and the transport dials it on public addresses
-			// only.
-			if next.Scheme != "https" {
-				o, _ := upstream.OriginOf(next)
-				return reg.refuseTarball(w, req, ru, &upstream.RefusedError{Target: o.String(), Reason: "tarball redirects leave the registry's and tarball-hosts' origins only for https"})
-			}
-			policy = ru.storage
-		}
-		u = next
+	resp, err := reg.openTarball(ctx, ru, target, req.Method())
+	if err != nil {
+		return reg.tarballFailure(w, req, ru, err)
 	}
 	defer resp.Body.Close()
 	h := w.Header()
@@ -569,6 +534,114 @@ func (reg *Registry) proxyTarball(w http.ResponseWriter, req *gateway.Request, r
 	}
 	return resp.StatusCode
 }
+
+// tarballFailure answers a tarball request whose upstream request
+// failed.
+func (reg *Registry) tarballFailure(w http.ResponseWriter, req *gateway.Request, ru *rule, err error) int {
+	if _, ok := errors.AsType[*upstream.RefusedError](err); ok {
+		return reg.refuseTarball(w, req, ru, err)
+	}
+	if errors.Is(err, context.Canceled) {
+		return 499
+	}
+	status := http.StatusBadGateway
+	if errors.Is(err, context.DeadlineExceeded) {
+		status = http.StatusGatewayTimeout
+	}
+	return writeProxyError(w, req, status, err)
+}
+
+// openTarball requests a tarball from the upstream and returns the
+// answer that is no redirect. The tarball URL comes from the upstream's
+// document, so it is checked like a redirect: it must be on the
+// registry's origin or one the rule lists in tarball-hosts. Redirects
+// are followed there, and to storage on other https hosts (public
+// addresses only); no client header is ever sent.
+func (reg *Registry) openTarball(ctx context.Context, ru *rule, target, method string) (*http.Response, error) {
+	u, err := url.Parse(target)
+	if err == nil {
+		_, err = ru.policy.Check(u)
+	}
+	if err != nil {
+		return nil, err
+	}
+	policy := ru.policy
+	for hop := 0; ; hop++ {
+		out, err := http.NewRequestWithContext(upstream.WithPolicy(ctx, policy), method, u.String(), nil)
+		if err != nil {
+			return nil, err
+		}
+		out.Header.Set("User-Agent", "portico")
+		resp, err := reg.client.Do(out)
+		if err != nil {
+			return nil, err
+		}
+		if !isRedirect(resp.StatusCode) {
+			return resp, nil
+		}
+		resp.Body.Close()
+		next, err := upstream.Resolve(u, resp.Header.Get("Location"))
+		if err == nil && hop >= maxTarballRedirects {
+			err = &upstream.RefusedError{Target: next.Host, Reason: "too many redirects"}
+		}
+		if err != nil {
+			return nil, err
+		}
+		policy = ru.policy
+		if !ru.policy.Allows(next) {
+			// Storage elsewhere (a CDN, signed object storage): https
+			// only, and the transport dials it on public addresses
+			// only.
+			if next.Scheme != "https" {
+				o, _ := upstream.OriginOf(next)
+				return nil, &upstream.RefusedError{Target: o.String(), Reason: "tarball redirects leave the registry's and tarball-hosts' origins only for https"}
+			}
+			policy = ru.storage
+		}
+		u = next
+	}
+}
+
+// cachedTarball serves a tarball through the proxy cache, verified
+// against the integrity its document gives.
+func (reg *Registry) cachedTarball(w http.ResponseWriter, req *gateway.Request, ru *rule, tb tarball) (int, event.Outcome) {
+	res, err := reg.blobs.Serve(w, req.HTTP, tb.digest, "application/octet-stream", nil, func(ctx context.Context) (io.ReadCloser, int64, error) {
+		resp, err := reg.openTarball(ctx, ru, tb.location[0], http.MethodGet)
+		if err != nil {
+			return nil, 0, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			return nil, 0, &upstreamStatus{resp.StatusCode}
+		}
+		return resp.Body, resp.ContentLength, nil
+	})
+	if res.Status == 0 {
+		var us *upstreamStatus
+		if errors.As(err, &us) {
+			status := us.status
+			if status < 400 || status >= 500 {
+				status = http.StatusBadGateway
+			}
+			writeJSON(w, req, status, errorBody("portico: the upstream registry answered "+strconv.Itoa(us.status)+" for the tarball"))
+			if status == http.StatusNotFound {
+				return status, event.OutcomeNotFound
+			}
+			return status, event.OutcomeError
+		}
+		status := reg.tarballFailure(w, req, ru, err)
+		return status, event.OutcomeError
+	}
+	if err != nil {
+		return res.Status, event.OutcomeError
+	}
+	return res.Status, event.OutcomeProxy
+}
+
+// upstreamStatus is an upstream's answer other than the tarball.
+type upstreamStatus struct{ status int }
+
+func (e *upstreamStatus) Error() string { return "the upstream answered " + strconv.Itoa(e.status) }
 
 // listable reports whether listing origin in tarball-hosts could make
 // it reachable: not for an address that is refused anyway.
