@@ -233,7 +233,7 @@ func ruleOptions(cfg config.Config, log *slog.Logger, transport *upstream.Transp
 	docs := doccache.New(doccache.Options{Logger: log, Client: outbound})
 	opts := route.Options{
 		Docker:      dockerOpts,
-		Python:      python.Options{Cache: docs, MaxPage: int64(cfg.MaxPythonPage)},
+		Python:      python.Options{Cache: docs, MaxPage: int64(cfg.MaxPythonPage), Client: outbound},
 		NPM:         npm.Options{Cache: docs, Client: outbound, Logger: log, MaxPackument: int64(cfg.MaxPackument), StallTimeout: cfg.StallTimeout},
 		BodyTimeout: cfg.BodyTimeout,
 	}

@@ -14,6 +14,7 @@ import (
 	"portico/internal/event"
 	"portico/internal/gateway"
 	"portico/internal/manifest"
+	"portico/internal/upstream"
 )
 
 // indexRule is a compiled python-index-v1 rule.
@@ -28,6 +29,11 @@ type indexRule struct {
 	cacheControlHeader []string
 	// fixed is the cache request of an exact-name rule, built once.
 	fixed *doccache.Request
+	// cacheMode serves files through the proxy cache; storage is the
+	// outbound policy of their downloads: the index's origin, and
+	// other https hosts (files.pythonhosted.org).
+	cacheMode bool
+	storage   *upstream.Policy
 }
 
 func newIndexRule(r *manifest.PythonIndex, maxPage int64) *indexRule {
@@ -43,6 +49,10 @@ func newIndexRule(r *manifest.PythonIndex, maxPage int64) *indexRule {
 		index:        r.IndexURL,
 		ttl:          r.CacheTTL,
 		cacheControl: ttlCacheControl(r.CacheTTL),
+		cacheMode:    r.CacheMode,
+	}
+	if p, err := upstream.NewPolicy(r.IndexURL); err == nil {
+		ir.storage = p.ForStorage()
 	}
 	ir.cacheControlHeader = []string{ir.cacheControl}
 	if !ir.glob {
@@ -166,7 +176,7 @@ func (ir *indexRule) serveProject(w http.ResponseWriter, req *gateway.Request, c
 	return rp.page(f).serve(w, req, ev, ir.cacheControlHeader)
 }
 
-func (ir *indexRule) serveFile(w http.ResponseWriter, req *gateway.Request, cache *doccache.Cache, norm, name string, ev event.Event) (gateway.Result, bool) {
+func (ir *indexRule) serveFile(w http.ResponseWriter, req *gateway.Request, cache *doccache.Cache, files *fileCache, norm, name string, ev event.Event) (gateway.Result, bool) {
 	ev.PackageID = ir.packageID
 	ev.Python.Object = "file"
 	ev.Python.FileName = name
@@ -198,6 +208,10 @@ func (ir *indexRule) serveFile(w http.ResponseWriter, req *gateway.Request, cach
 	if metadata {
 		ev.Python.Object = "metadata"
 		gateway.RedirectShared(w, d.metadataTarget)
+	} else if dg := fileDigest(d); ir.cacheMode && files.blobs != nil && files.client != nil && ir.storage != nil && !dg.IsZero() {
+		ev.Python.Object = "file"
+		status, outcome := files.serve(w, req, ir.storage, d, dg)
+		return gateway.Result{Status: status, Outcome: outcome, Event: ev}, true
 	} else {
 		ev.Python.Object = "file"
 		gateway.RedirectShared(w, d.target)
