@@ -63,8 +63,14 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, d Digest, ctype st
 		return res, err
 	}
 	fl := c.fills[d.name()]
+	lead := false
 	if fl == nil {
-		fl = c.start(r.Context(), d, fetch)
+		// The request that starts a whole download carries it: the
+		// bytes go to its client from the buffer they were read into,
+		// in the same pass as the hash and the file, and everyone
+		// else reads the file.
+		lead = r.Method == http.MethodGet && r.Header.Get("Range") == ""
+		fl = c.start(r.Context(), d, fetch, !lead)
 	}
 	// Registered while the transfer is listed: its file stays until
 	// this request is done with it.
@@ -72,6 +78,14 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, d Digest, ctype st
 	c.mu.Unlock()
 	defer fl.release()
 	c.m.misses.Inc()
+	if lead {
+		lc := &leader{c: c, w: w, d: d, ctype: ctype, header: header}
+		fl.runner(lc)
+		if lc.res.Status == 0 && lc.err == nil {
+			return Result{}, fl.headErr
+		}
+		return lc.res, lc.err
+	}
 	select {
 	case <-fl.ready:
 	case <-r.Context().Done():
@@ -217,6 +231,87 @@ type fill struct {
 	notify  chan struct{} // closed and replaced on every progress
 	readers int           // requests holding the temporary file
 	discard bool          // the temporary file goes with the last reader
+	// runner runs the transfer, with its leading client or none.
+	runner func(*leader)
+}
+
+// leader is the client of the request that started a transfer, which
+// gets the bytes from the transfer's own buffer.
+type leader struct {
+	c      *Cache
+	w      http.ResponseWriter
+	sw     *sendWriter
+	d      Digest
+	ctype  string
+	header func(http.Header)
+	res    Result
+	err    error
+}
+
+// start sends the headers, once the upstream answered.
+func (l *leader) start(size int64) {
+	h := l.w.Header()
+	h["Content-Type"] = []string{l.ctype}
+	h["Etag"] = []string{`"` + l.d.String() + `"`}
+	if size >= 0 {
+		h["Content-Length"] = []string{strconv.FormatInt(size, 10)}
+	}
+	if l.header != nil {
+		l.header(h)
+	}
+	l.w.WriteHeader(http.StatusOK)
+	l.res.Status = http.StatusOK
+	l.sw = l.c.newSendWriter(l.w)
+}
+
+// write sends p; false when the client is gone or stalled, and then
+// the transfer goes on without it.
+func (l *leader) write(p []byte) bool {
+	if len(p) == 0 {
+		return true
+	}
+	n, err := l.sw.Write(p)
+	l.res.Bytes += int64(n)
+	if err != nil {
+		l.err = fmt.Errorf("sending an object as it arrives: %w", err)
+		l.sw.done()
+		return false
+	}
+	return true
+}
+
+func (l *leader) flush() {
+	_ = l.sw.rc.Flush()
+	l.sw.done()
+}
+
+// fail cuts the client's body short.
+func (l *leader) fail(err error) {
+	if l.res.Status == 0 {
+		return
+	}
+	l.sw.done()
+	l.err = abort(l.w, err)
+}
+
+// progressReader moves the stall timer forward while bytes arrive, at
+// most once a second.
+type progressReader struct {
+	r     io.Reader
+	timer *time.Timer
+	stall time.Duration
+	last  time.Time
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		if now := time.Now(); now.Sub(p.last) >= time.Second {
+			p.last = now
+			p.timer.Reset(p.stall)
+		}
+	}
+	return n, err
 }
 
 func (fl *fill) hold() {
@@ -245,22 +340,35 @@ func (fl *fill) drop() {
 }
 
 // start begins fetching d. c.mu is held.
-func (c *Cache) start(rctx context.Context, d Digest, fetch Fetch) *fill {
+// start registers the transfer of d, and starts it in a goroutine of
+// its own when background is set; otherwise fl.runner runs it, with the
+// client of the request that asked first. c.mu is held.
+func (c *Cache) start(rctx context.Context, d Digest, fetch Fetch, background bool) *fill {
 	fl := &fill{d: d, ready: make(chan struct{}), done: make(chan struct{}), notify: make(chan struct{}), size: -1}
 	c.fills[d.name()] = fl
+	// The transfer outlives the request that caused it: the clients
+	// that joined it still read, and the next ones get a hit.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(rctx))
-	stop := context.AfterFunc(c.base, cancel)
-	go func() {
+	fl.runner = func(lead *leader) {
+		stop := context.AfterFunc(c.base, cancel)
 		defer stop()
 		defer cancel()
-		c.run(ctx, cancel, fl, fetch)
-	}()
+		c.run(ctx, cancel, fl, fetch, lead)
+	}
+	if background {
+		go fl.runner(nil)
+	}
 	return fl
 }
 
+// minRead is the least read from the upstream before the bytes are
+// hashed, written and sent: fewer, larger writes and wake-ups.
+const minRead = 256 << 10
+
 // run fetches the object of fl into a temporary file, hashing it in the
-// same pass, and keeps it when it verifies.
-func (c *Cache) run(ctx context.Context, cancel context.CancelFunc, fl *fill, fetch Fetch) {
+// same pass, and keeps it when it verifies. lead, when set, is the
+// client that gets the bytes as they are read.
+func (c *Cache) run(ctx context.Context, cancel context.CancelFunc, fl *fill, fetch Fetch, lead *leader) {
 	d := fl.d
 	finish := func(err error) {
 		fl.mu.Lock()
@@ -298,19 +406,19 @@ func (c *Cache) run(ctx context.Context, cancel context.CancelFunc, fl *fill, fe
 
 	timer := time.AfterFunc(c.stall, cancel)
 	defer timer.Stop()
+	if lead != nil {
+		lead.start(fl.size)
+	}
 	bp := buffers.Get().(*[]byte)
 	buf := *bp
 	h := d.newHash()
+	src := &progressReader{r: body, timer: timer, stall: c.stall}
 	var n int64
 	var ferr error
-	last := time.Now()
+	var held [1]byte
 	for {
-		k, rerr := body.Read(buf)
+		k, rerr := io.ReadAtLeast(src, buf, minRead)
 		if k > 0 {
-			if now := time.Now(); now.Sub(last) >= time.Second {
-				last = now
-				timer.Reset(c.stall)
-			}
 			h.Write(buf[:k])
 			if _, werr := f.Write(buf[:k]); werr != nil {
 				ferr = fmt.Errorf("blobcache: writing %s: %w", d, werr)
@@ -322,8 +430,22 @@ func (c *Cache) run(ctx context.Context, cancel context.CancelFunc, fl *fill, fe
 				break
 			}
 			fl.progress(n)
+			if lead != nil {
+				send := buf[:k]
+				if size >= 0 && n == size {
+					// The last byte waits for the verdict.
+					held[0] = send[len(send)-1]
+					send = send[:len(send)-1]
+				}
+				// A slow leader does not count against the upstream.
+				timer.Stop()
+				if !lead.write(send) {
+					lead = nil
+				}
+				timer.Reset(c.stall)
+			}
 		}
-		if rerr == io.EOF {
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
 			break
 		}
 		if rerr != nil {
@@ -345,6 +467,9 @@ func (c *Cache) run(ctx context.Context, cancel context.CancelFunc, fl *fill, fe
 		}
 	}
 	if ferr != nil {
+		if lead != nil {
+			lead.fail(ferr)
+		}
 		var ve *VerifyError
 		reason := "io"
 		if errors.As(ferr, &ve) {
@@ -361,6 +486,11 @@ func (c *Cache) run(ctx context.Context, cancel context.CancelFunc, fl *fill, fe
 	// The clients get their last bytes now; syncing is for the
 	// next ones.
 	finish(nil)
+	if lead != nil {
+		if size > 0 && lead.write(held[:]) {
+			lead.flush()
+		}
+	}
 	keep := c.max <= 0 || n <= c.max
 	if keep {
 		if err := f.Sync(); err != nil {
