@@ -409,27 +409,56 @@ func (c *Cache) run(ctx context.Context, cancel context.CancelFunc, fl *fill, fe
 	if lead != nil {
 		lead.start(fl.size)
 	}
-	bp := buffers.Get().(*[]byte)
-	buf := *bp
+	// Reading and sending run here, hashing and writing the file in a
+	// goroutine of their own, on buffers passed back and forth: on two
+	// cores the hash, the costliest step, runs beside the copy.
+	const pipeline = 4
+	var bps [pipeline]*[]byte
+	free := make(chan []byte, pipeline)
+	for i := range bps {
+		bps[i] = buffers.Get().(*[]byte)
+		free <- *bps[i]
+	}
+	defer func() {
+		for _, bp := range bps {
+			buffers.Put(bp)
+		}
+	}()
 	h := d.newHash()
+	toHash := make(chan []byte, pipeline)
+	hashed := make(chan error, 1)
+	go func() {
+		var werr error
+		var written int64
+		for b := range toHash {
+			h.Write(b)
+			if werr == nil {
+				if _, err := f.Write(b); err != nil {
+					werr = fmt.Errorf("blobcache: writing %s: %w", d, err)
+				}
+			}
+			written += int64(len(b))
+			if werr == nil {
+				fl.progress(written)
+			}
+			free <- b[:cap(b)]
+		}
+		hashed <- werr
+	}()
 	src := &progressReader{r: body, timer: timer, stall: c.stall}
 	var n int64
 	var ferr error
 	var held [1]byte
 	for {
+		buf := <-free
 		k, rerr := io.ReadAtLeast(src, buf, minRead)
 		if k > 0 {
-			h.Write(buf[:k])
-			if _, werr := f.Write(buf[:k]); werr != nil {
-				ferr = fmt.Errorf("blobcache: writing %s: %w", d, werr)
-				break
-			}
 			n += int64(k)
 			if size >= 0 && n > size {
 				ferr = &VerifyError{Digest: d, Reason: "the upstream sent more bytes than announced"}
 				break
 			}
-			fl.progress(n)
+			toHash <- buf[:k]
 			if lead != nil {
 				send := buf[:k]
 				if size >= 0 && n == size {
@@ -444,6 +473,8 @@ func (c *Cache) run(ctx context.Context, cancel context.CancelFunc, fl *fill, fe
 				}
 				timer.Reset(c.stall)
 			}
+		} else {
+			free <- buf
 		}
 		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
 			break
@@ -456,7 +487,10 @@ func (c *Cache) run(ctx context.Context, cancel context.CancelFunc, fl *fill, fe
 			break
 		}
 	}
-	buffers.Put(bp)
+	close(toHash)
+	if werr := <-hashed; werr != nil && ferr == nil {
+		ferr = werr
+	}
 	c.m.fetched.Add(float64(n))
 	if ferr == nil && size >= 0 && n != size {
 		ferr = &VerifyError{Digest: d, Reason: fmt.Sprintf("the upstream sent %d of %d bytes", n, size)}
