@@ -432,3 +432,41 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowClientHoldsNoOne starts a transfer with a client that never
+// reads its body: another client of the same object still gets it whole
+// and the object is kept, with a stall bound that would never cut the
+// first.
+func TestSlowClientHoldsNoOne(t *testing.T) {
+	o := newOrigin(t)
+	c, err := Open(Options{Dir: t.TempDir(), Stall: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	srv := front(t, c, o)
+	body := random(t, 32<<20)
+	d := o.add(body)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(4096)
+	}
+	if _, err := conn.Write([]byte("GET /" + d.Hex() + " HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	for testutil.ToFloat64(c.m.misses) < 1 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	status, got, err := get(t, srv.URL+"/"+d.Hex())
+	if err != nil || status != 200 || !bytes.Equal(got, body) {
+		t.Fatalf("the second client: status %d, %d bytes, err %v", status, len(got), err)
+	}
+	waitKept(t, c, d)
+	if n := o.requests.Load(); n != 1 {
+		t.Errorf("upstream asked %d times, want 1", n)
+	}
+}

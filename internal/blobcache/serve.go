@@ -63,14 +63,8 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, d Digest, ctype st
 		return res, err
 	}
 	fl := c.fills[d.name()]
-	lead := false
 	if fl == nil {
-		// The request that starts a whole download carries it: the
-		// bytes go to its client from the buffer they were read into,
-		// in the same pass as the hash and the file, and everyone
-		// else reads the file.
-		lead = r.Method == http.MethodGet && r.Header.Get("Range") == ""
-		fl = c.start(r.Context(), d, fetch, !lead)
+		fl = c.start(r.Context(), d, fetch)
 	}
 	// Registered while the transfer is listed: its file stays until
 	// this request is done with it.
@@ -78,14 +72,6 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, d Digest, ctype st
 	c.mu.Unlock()
 	defer fl.release()
 	c.m.misses.Inc()
-	if lead {
-		lc := &leader{c: c, w: w, d: d, ctype: ctype, header: header}
-		fl.runner(lc)
-		if lc.res.Status == 0 && lc.err == nil {
-			return Result{}, fl.headErr
-		}
-		return lc.res, lc.err
-	}
 	select {
 	case <-fl.ready:
 	case <-r.Context().Done():
@@ -231,67 +217,6 @@ type fill struct {
 	notify  chan struct{} // closed and replaced on every progress
 	readers int           // requests holding the temporary file
 	discard bool          // the temporary file goes with the last reader
-	// runner runs the transfer, with its leading client or none.
-	runner func(*leader)
-}
-
-// leader is the client of the request that started a transfer, which
-// gets the bytes from the transfer's own buffer.
-type leader struct {
-	c      *Cache
-	w      http.ResponseWriter
-	sw     *sendWriter
-	d      Digest
-	ctype  string
-	header func(http.Header)
-	res    Result
-	err    error
-}
-
-// start sends the headers, once the upstream answered.
-func (l *leader) start(size int64) {
-	h := l.w.Header()
-	h["Content-Type"] = []string{l.ctype}
-	h["Etag"] = []string{`"` + l.d.String() + `"`}
-	if size >= 0 {
-		h["Content-Length"] = []string{strconv.FormatInt(size, 10)}
-	}
-	if l.header != nil {
-		l.header(h)
-	}
-	l.w.WriteHeader(http.StatusOK)
-	l.res.Status = http.StatusOK
-	l.sw = l.c.newSendWriter(l.w)
-}
-
-// write sends p; false when the client is gone or stalled, and then
-// the transfer goes on without it.
-func (l *leader) write(p []byte) bool {
-	if len(p) == 0 {
-		return true
-	}
-	n, err := l.sw.Write(p)
-	l.res.Bytes += int64(n)
-	if err != nil {
-		l.err = fmt.Errorf("sending an object as it arrives: %w", err)
-		l.sw.done()
-		return false
-	}
-	return true
-}
-
-func (l *leader) flush() {
-	_ = l.sw.rc.Flush()
-	l.sw.done()
-}
-
-// fail cuts the client's body short.
-func (l *leader) fail(err error) {
-	if l.res.Status == 0 {
-		return
-	}
-	l.sw.done()
-	l.err = abort(l.w, err)
 }
 
 // progressReader moves the stall timer forward while bytes arrive, at
@@ -340,35 +265,32 @@ func (fl *fill) drop() {
 }
 
 // start begins fetching d. c.mu is held.
-// start registers the transfer of d, and starts it in a goroutine of
-// its own when background is set; otherwise fl.runner runs it, with the
-// client of the request that asked first. c.mu is held.
-func (c *Cache) start(rctx context.Context, d Digest, fetch Fetch, background bool) *fill {
+// start registers the transfer of d and starts it in a goroutine of its
+// own. Every client, the first included, reads the file it writes: a
+// client slower than the others, or than the upstream, holds back no
+// one. c.mu is held.
+func (c *Cache) start(rctx context.Context, d Digest, fetch Fetch) *fill {
 	fl := &fill{d: d, ready: make(chan struct{}), done: make(chan struct{}), notify: make(chan struct{}), size: -1}
 	c.fills[d.name()] = fl
 	// The transfer outlives the request that caused it: the clients
 	// that joined it still read, and the next ones get a hit.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(rctx))
-	fl.runner = func(lead *leader) {
+	go func() {
 		stop := context.AfterFunc(c.base, cancel)
 		defer stop()
 		defer cancel()
-		c.run(ctx, cancel, fl, fetch, lead)
-	}
-	if background {
-		go fl.runner(nil)
-	}
+		c.run(ctx, cancel, fl, fetch)
+	}()
 	return fl
 }
 
 // minRead is the least read from the upstream before the bytes are
-// hashed, written and sent: fewer, larger writes and wake-ups.
+// hashed and written: fewer, larger writes and wake-ups of readers.
 const minRead = 256 << 10
 
 // run fetches the object of fl into a temporary file, hashing it in the
-// same pass, and keeps it when it verifies. lead, when set, is the
-// client that gets the bytes as they are read.
-func (c *Cache) run(ctx context.Context, cancel context.CancelFunc, fl *fill, fetch Fetch, lead *leader) {
+// same pass, and keeps it when it verifies.
+func (c *Cache) run(ctx context.Context, cancel context.CancelFunc, fl *fill, fetch Fetch) {
 	d := fl.d
 	finish := func(err error) {
 		fl.mu.Lock()
@@ -406,12 +328,9 @@ func (c *Cache) run(ctx context.Context, cancel context.CancelFunc, fl *fill, fe
 
 	timer := time.AfterFunc(c.stall, cancel)
 	defer timer.Stop()
-	if lead != nil {
-		lead.start(fl.size)
-	}
-	// Reading and sending run here, hashing and writing the file in a
-	// goroutine of their own, on buffers passed back and forth: on two
-	// cores the hash, the costliest step, runs beside the copy.
+	// Reading runs here, hashing and writing the file in a goroutine
+	// of its own, on buffers passed back and forth: on two cores the
+	// hash, the costliest step, runs beside the reads.
 	const pipeline = 4
 	var bps [pipeline]*[]byte
 	free := make(chan []byte, pipeline)
@@ -448,7 +367,6 @@ func (c *Cache) run(ctx context.Context, cancel context.CancelFunc, fl *fill, fe
 	src := &progressReader{r: body, timer: timer, stall: c.stall}
 	var n int64
 	var ferr error
-	var held [1]byte
 	for {
 		buf := <-free
 		k, rerr := io.ReadAtLeast(src, buf, minRead)
@@ -459,20 +377,6 @@ func (c *Cache) run(ctx context.Context, cancel context.CancelFunc, fl *fill, fe
 				break
 			}
 			toHash <- buf[:k]
-			if lead != nil {
-				send := buf[:k]
-				if size >= 0 && n == size {
-					// The last byte waits for the verdict.
-					held[0] = send[len(send)-1]
-					send = send[:len(send)-1]
-				}
-				// A slow leader does not count against the upstream.
-				timer.Stop()
-				if !lead.write(send) {
-					lead = nil
-				}
-				timer.Reset(c.stall)
-			}
 		} else {
 			free <- buf
 		}
@@ -501,9 +405,6 @@ func (c *Cache) run(ctx context.Context, cancel context.CancelFunc, fl *fill, fe
 		}
 	}
 	if ferr != nil {
-		if lead != nil {
-			lead.fail(ferr)
-		}
 		var ve *VerifyError
 		reason := "io"
 		if errors.As(ferr, &ve) {
@@ -520,11 +421,6 @@ func (c *Cache) run(ctx context.Context, cancel context.CancelFunc, fl *fill, fe
 	// The clients get their last bytes now; syncing is for the
 	// next ones.
 	finish(nil)
-	if lead != nil {
-		if size > 0 && lead.write(held[:]) {
-			lead.flush()
-		}
-	}
 	keep := c.max <= 0 || n <= c.max
 	if keep {
 		if err := f.Sync(); err != nil {
