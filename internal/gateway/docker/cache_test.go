@@ -2,6 +2,8 @@ package docker_test
 
 import (
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -104,4 +106,52 @@ func TestCachePull(t *testing.T) {
 			t.Errorf("pull event %+v", e)
 		}
 	}
+}
+
+// TestCacheCorruptBlob has the registry send a layer with one byte
+// changed: the pull fails, the layer is not kept, and once the registry
+// sends the right bytes the pull succeeds.
+func TestCacheCorruptBlob(t *testing.T) {
+	reg := newRegistry(t, regOpts{})
+	img := randomImage(t, 64<<10, 1)
+	reg.pushImage(t, "acme/app", "1.0", img)
+	layers, _ := img.Layers()
+	ld, _ := layers[0].Digest()
+	c, err := blobcache.Open(blobcache.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	opts := newOptions(t)
+	opts.Docker.Proxy.SetCache(c, time.Minute)
+	g := startGatewayWith(t, manifestOf(v1Rule("acme/app", "http://"+reg.Addr, `"mode":"cache"`)), opts)
+
+	reg.mu.Lock()
+	reg.serve = func(w http.ResponseWriter, r *http.Request, inner http.Handler) bool {
+		if !strings.HasSuffix(r.URL.Path, "/blobs/"+ld.String()) || r.Method != http.MethodGet {
+			return false
+		}
+		rec := httptest.NewRecorder()
+		inner.ServeHTTP(rec, r)
+		b := rec.Body.Bytes()
+		b[len(b)/2] ^= 0xff
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		_, _ = w.Write(b)
+		return true
+	}
+	reg.mu.Unlock()
+	if _, err := pullImage(t, g.Addr+"/acme/app:1.0"); err == nil {
+		t.Fatal("a pull of a corrupt layer succeeded")
+	}
+	d, _ := blobcache.ParseOCI(ld.String())
+	if c.Has(d) {
+		t.Fatal("the corrupt layer was kept")
+	}
+	reg.mu.Lock()
+	reg.serve = nil
+	reg.mu.Unlock()
+	if got, err := pullImage(t, g.Addr+"/acme/app:1.0"); err != nil || got != digestOf(t, img) {
+		t.Fatalf("pull after the registry mended: %s, %v", got, err)
+	}
+	waitFor(t, "the layer to be kept", func() bool { return c.Has(d) })
 }

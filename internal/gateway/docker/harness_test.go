@@ -89,6 +89,8 @@ type testRegistry struct {
 	mu       sync.Mutex
 	log      []seen
 	fail     func(r *http.Request) int // status to fail with, 0 for none
+	// serve, when set, answers a request itself when it returns true.
+	serve func(w http.ResponseWriter, r *http.Request, inner http.Handler) bool
 }
 
 // seedToken authorizes anything: the tests use it to push images.
@@ -115,7 +117,7 @@ func newRegistry(t testing.TB, o regOpts) *testRegistry {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tr.mu.Lock()
 		tr.log = append(tr.log, seen{Method: r.Method, Path: r.URL.Path, Host: r.Host, Auth: r.Header.Get("Authorization")})
-		fail := tr.fail
+		fail, serve := tr.fail, tr.serve
 		tr.mu.Unlock()
 		if fail != nil {
 			if code := fail(r); code != 0 {
@@ -128,6 +130,9 @@ func newRegistry(t testing.TB, o regOpts) *testRegistry {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusUnauthorized)
 			fmt.Fprint(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+			return
+		}
+		if serve != nil && serve(w, r, inner) {
 			return
 		}
 		inner.ServeHTTP(w, r)
