@@ -118,6 +118,9 @@ for r in $(seq "$ROUNDS"); do
 	before=$(rss)
 	( while [ -n "$gw" ] && kill -0 "$gw" 2>/dev/null; do rss >>"$tmp/rss.$r"; sleep 0.1; done ) &
 	sampler=$!
+	# Both files are read from the page cache: nginx's is read once
+	# before, as the cache's was just written.
+	cat "$tmp/blobs/$digest" >/dev/null
 	n=$(speed "http://$up$path")
 	p=$(speed "http://127.0.0.1:$gwport$path" proxy.test)
 	m=$(speed "http://127.0.0.1:$gwport$path" cache.test "$token")
@@ -125,12 +128,15 @@ for r in $(seq "$ROUNDS"); do
 	# the last byte; the hit must find the object kept.
 	for _ in $(seq 600); do [ -e "$tmp/cache/objects/${digest/:/-}" ] && break; sleep 0.1; done
 	h=$(speed "http://127.0.0.1:$gwport$path" cache.test "$token")
+	# What the disk takes at best: a miss writes the whole object there.
+	w=$(dd if=/dev/zero of="$tmp/ddtest" bs=1M count=$((SIZE>>20)) 2>&1 | awk '/copied/ {print $(NF-1) " " $NF}')
+	rm -f "$tmp/ddtest"
 	kill "$sampler" 2>/dev/null || true
 	wait "$sampler" 2>/dev/null || true
 	peak=$(sort -n "$tmp/rss.$r" | tail -1)
 	high=$(hwm)
-	printf 'round %d: nginx %.0f MB/s; hit %.0f MB/s (%.2f of nginx); proxy %.0f MB/s; miss %.0f MB/s (%.2f of proxy); RSS %d MiB before, %d MiB sampled peak, VmHWM %d MiB\n' \
-		"$r" "$(mb "$n")" "$(mb "$h")" "$(ratio "$h" "$n")" "$(mb "$p")" "$(mb "$m")" "$(ratio "$m" "$p")" $((before>>10)) $((peak>>10)) $((high>>10))
+	printf 'round %d: nginx %.0f MB/s; hit %.0f MB/s (%.2f of nginx); proxy %.0f MB/s; miss %.0f MB/s (%.2f of proxy); RSS %d MiB before, %d MiB sampled peak, VmHWM %d MiB; dd to the cache'"'"'s disk %s\n' \
+		"$r" "$(mb "$n")" "$(mb "$h")" "$(ratio "$h" "$n")" "$(mb "$p")" "$(mb "$m")" "$(ratio "$m" "$p")" $((before>>10)) $((peak>>10)) $((high>>10)) "$w"
 	nsum=$(echo "$nsum+$n" | bc -l); psum=$(echo "$psum+$p" | bc -l); msum=$(echo "$msum+$m" | bc -l); hsum=$(echo "$hsum+$h" | bc -l)
 	[ "$peak" -gt "$maxrss" ] && maxrss=$peak
 	[ "$high" -gt "$maxhwm" ] && maxhwm=$high
