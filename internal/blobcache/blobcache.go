@@ -270,10 +270,12 @@ func (c *Cache) Get(d Digest, max int64) ([]byte, bool) {
 }
 
 // Put keeps data as the object d, after checking that it hashes to d.
+// It counts as a miss: the caller fetched what the cache did not hold.
 func (c *Cache) Put(d Digest, data []byte) error {
 	if c.Has(d) {
 		return nil
 	}
+	c.m.misses.Inc()
 	if err := VerifyDigest(d, data); err != nil {
 		c.m.rejected.WithLabelValues("verify").Inc()
 		return err
