@@ -470,3 +470,50 @@ func TestSlowClientHoldsNoOne(t *testing.T) {
 		t.Errorf("upstream asked %d times, want 1", n)
 	}
 }
+
+// fileWriter is a ResponseWriter that notes whether the body reached
+// ReadFrom as a file, which the server sends with sendfile.
+type fileWriter struct {
+	http.ResponseWriter
+	fromFile atomic.Int64
+}
+
+func (fw *fileWriter) ReadFrom(src io.Reader) (int64, error) {
+	if lr, ok := src.(*io.LimitedReader); ok {
+		if _, ok := lr.R.(*os.File); ok {
+			fw.fromFile.Add(1)
+		}
+	}
+	return fw.ResponseWriter.(io.ReaderFrom).ReadFrom(src)
+}
+
+// TestSendfile checks that hits, and clients of a transfer in progress,
+// hand the server a file, the form it sends with sendfile.
+func TestSendfile(t *testing.T) {
+	o := newOrigin(t)
+	c := open(t, t.TempDir(), 0)
+	body := random(t, 3<<20)
+	d := o.add(body)
+	var writes []*fileWriter
+	var mu sync.Mutex
+	h := front(t, c, o).Config.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fw := &fileWriter{ResponseWriter: w}
+		mu.Lock()
+		writes = append(writes, fw)
+		mu.Unlock()
+		h.ServeHTTP(fw, r)
+	}))
+	t.Cleanup(srv.Close)
+	for range 2 {
+		if status, got, err := get(t, srv.URL+"/"+d.Hex()); err != nil || status != 200 || !bytes.Equal(got, body) {
+			t.Fatalf("status %d, %d bytes, %v", status, len(got), err)
+		}
+		waitKept(t, c, d)
+	}
+	for i, fw := range writes {
+		if fw.fromFile.Load() == 0 {
+			t.Errorf("request %d: the body never reached ReadFrom as a file", i)
+		}
+	}
+}
