@@ -24,6 +24,17 @@ func NewID() string {
 	return formatUUID(b)
 }
 
+// keyedID returns the id of the token a user creates with a key: a
+// version 8 UUID from the SHA-256 of both, the same every time.
+func keyedID(userID, key string) string {
+	h := sha256.Sum256([]byte("portico token key\x00" + userID + "\x00" + key))
+	var b [16]byte
+	copy(b[:], h[:])
+	b[6] = b[6]&0x0f | 0x80
+	b[8] = b[8]&0x3f | 0x80
+	return formatUUID(b)
+}
+
 // formatUUID writes b in the textual form of a UUID.
 func formatUUID(b [16]byte) string {
 	var s [36]byte

@@ -50,6 +50,10 @@ type Options struct {
 	// Blobs is the proxy cache, when the process has one: rules that
 	// ask for it serve tarballs through it.
 	Blobs *blobcache.Cache
+	// Health, when set, keeps the health of the registries of rules
+	// with a fallback: it decides which one is asked first, and where
+	// tarball redirects go.
+	Health *upstream.Health
 }
 
 // Validate reports the first required field of o that is unset.
@@ -97,6 +101,10 @@ type rule struct {
 	// cache: tarballs proxied go through the proxy cache; cacheMode:
 	// tarballs that would be redirected too.
 	cache, cacheMode bool
+	// fb is the fallback registry's base URL, "" without one; pair
+	// holds the health of both registries (nil without Health).
+	fb   string
+	pair *upstream.Pair
 	// policy allows the registry's origin and the rule's tarball-hosts;
 	// storage also any https host, for redirects of tarball downloads.
 	policy, storage *upstream.Policy
@@ -125,6 +133,9 @@ func New(rules []*manifest.NPM, opts Options) (*Registry, error) {
 	}
 	for _, r := range rules {
 		policy, err := upstream.NewPolicy(r.Registry, r.TarballHosts...)
+		if err == nil && r.Fallback != "" {
+			policy, err = policy.WithFallback(r.Fallback)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("rules[%d] (npm-v1): %w", r.Index, err)
 		}
@@ -134,6 +145,14 @@ func New(rules []*manifest.NPM, opts Options) (*Registry, error) {
 			alwaysProxy:  r.AlwaysProxy, allowPublish: r.AllowPublish,
 			cache: r.Cache, cacheMode: r.CacheMode,
 			policy: policy, storage: policy.ForStorage(),
+			fb: r.Fallback,
+		}
+		if r.Fallback != "" && opts.Health != nil {
+			// A registry answers its root (a document or a 404) when
+			// it works.
+			if ru.pair, err = opts.Health.Pair(r.Registry, r.Registry, r.Fallback, r.Fallback); err != nil {
+				return nil, fmt.Errorf("rules[%d] (npm-v1): %w", r.Index, err)
+			}
 		}
 		switch {
 		case r.PackageName == "*":
@@ -374,8 +393,12 @@ func (ru *rule) newDocRequest(name string, abbreviated bool) doccache.Request {
 	if abbreviated {
 		key, accept = "npm abbreviated "+u, ctypeAbbrev+"; q=1.0, "+ctypeJSON+"; q=0.8"
 	}
+	fallback := ""
+	if ru.fb != "" {
+		fallback = ru.fb + upstreamPath(name)
+	}
 	return doccache.Request{
-		Key: key, URL: u, Accept: accept, TTL: ru.ttl, MaxDocument: ru.maxDoc,
+		Key: key, URL: u, Fallback: fallback, Pair: ru.pair, Accept: accept, TTL: ru.ttl, MaxDocument: ru.maxDoc,
 		Parse: func(_ context.Context, _ *url.URL, header http.Header, body []byte) (any, int64, error) {
 			p, err := parsePackument(name, abbreviated, header, body)
 			if err != nil {
@@ -479,15 +502,29 @@ func (reg *Registry) serveTarball(w http.ResponseWriter, req *gateway.Request, r
 		status, outcome := reg.cachedTarball(w, req, ru, tb)
 		return gateway.Result{Status: status, Outcome: outcome, Event: ev}
 	}
+	first, second := ru.tarballURLs(tb.location[0])
 	if ru.alwaysProxy || ru.cacheMode {
-		status := reg.proxyTarball(w, req, ru, tb.location[0])
+		status := 0
+		if second != "" {
+			if status = reg.proxyTarball(w, req, ru, first, true); status == 0 {
+				reg.log.Info("registry failed, asking the other", "registry", ru.registry, "tarball", first, "other", second)
+				first = second
+			}
+		}
+		if status == 0 {
+			status = reg.proxyTarball(w, req, ru, first, false)
+		}
 		outcome := event.OutcomeProxy
 		if status >= 500 || status == 499 {
 			outcome = event.OutcomeError
 		}
 		return gateway.Result{Status: status, Outcome: outcome, Event: ev}
 	}
-	w.Header()["Location"] = tb.location
+	if first != tb.location[0] {
+		w.Header()["Location"] = []string{first}
+	} else {
+		w.Header()["Location"] = tb.location
+	}
 	w.WriteHeader(http.StatusTemporaryRedirect)
 	return gateway.Result{Status: http.StatusTemporaryRedirect, Outcome: event.OutcomeRedirect, Event: ev}
 }
@@ -506,18 +543,108 @@ func (reg *Registry) peekTarball(ru *rule, name, file string) (tarball, bool) {
 // maxTarballRedirects bounds the redirects followed for one tarball.
 const maxTarballRedirects = 5
 
+// tarballURLs returns where to fetch a tarball listed at target: first
+// the rule's registry, then its fallback, while health finds the
+// registry up, or the other way round. A tarball on neither (on a
+// tarball host) has no second URL.
+func (ru *rule) tarballURLs(target string) (first, second string) {
+	if ru.fb == "" {
+		return target, ""
+	}
+	var onPrimary, onFallback string
+	if rest, ok := strings.CutPrefix(target, ru.registry); ok {
+		onPrimary, onFallback = target, ru.fb+rest
+	} else if rest, ok := strings.CutPrefix(target, ru.fb); ok {
+		onPrimary, onFallback = ru.registry+rest, target
+	} else {
+		return target, ""
+	}
+	if ru.pair.UseFallback() {
+		return onFallback, onPrimary
+	}
+	return onPrimary, onFallback
+}
+
 // proxyTarball streams a tarball from the upstream. The tarball URL comes
 // from the upstream's document, so it is checked like a redirect: it must
 // be on the registry's origin or one the rule lists in tarball-hosts.
 // Redirects are followed there, and to storage on other https hosts
-// (public addresses only); no client header is ever sent.
-func (reg *Registry) proxyTarball(w http.ResponseWriter, req *gateway.Request, ru *rule, target string) int {
+// (public addresses only); no client header is ever sent. With retry,
+// an upstream that fails (no answer, no headers within the fallback
+// timeout, a 5xx answer) is not answered: it returns 0, with nothing
+// written, for the caller to ask the other registry.
+func (reg *Registry) proxyTarball(w http.ResponseWriter, req *gateway.Request, ru *rule, target string, retry bool) int {
+	u, err := url.Parse(target)
+	if err == nil {
+		_, err = ru.policy.Check(u)
+	}
+	if err != nil {
+		return reg.refuseTarball(w, req, ru, err)
+	}
 	// Stopping the copy of a stalled transfer cancels the request.
 	ctx, cancel := context.WithCancel(req.HTTP.Context())
 	defer cancel()
-	resp, err := reg.openTarball(ctx, ru, target, req.Method())
-	if err != nil {
-		return reg.tarballFailure(w, req, ru, err)
+	headers := func() {}
+	if retry {
+		var stop func()
+		ctx, headers, stop = upstream.WithHeaderTimeout(ctx, ru.pair.Timeout())
+		defer stop()
+	}
+	policy := ru.policy
+	var resp *http.Response
+	for hop := 0; ; hop++ {
+		out, err := http.NewRequestWithContext(upstream.WithPolicy(ctx, policy), req.Method(), u.String(), nil)
+		if err != nil {
+			return writeProxyError(w, req, http.StatusBadGateway, err)
+		}
+		out.Header.Set("User-Agent", "portico")
+		resp, err = reg.client.Do(out)
+		if err != nil {
+			if retry && upstream.Failed(ctx, nil, err) {
+				reg.log.Warn("upstream tarball failed", "registry", ru.registry, "err", err)
+				return 0
+			}
+			if _, ok := errors.AsType[*upstream.RefusedError](err); ok {
+				return reg.refuseTarball(w, req, ru, err)
+			}
+			if errors.Is(err, context.Canceled) {
+				return 499
+			}
+			status := http.StatusBadGateway
+			if errors.Is(err, context.DeadlineExceeded) {
+				status = http.StatusGatewayTimeout
+			}
+			return writeProxyError(w, req, status, err)
+		}
+		if !isRedirect(resp.StatusCode) {
+			break
+		}
+		resp.Body.Close()
+		next, err := upstream.Resolve(u, resp.Header.Get("Location"))
+		if err == nil && hop >= maxTarballRedirects {
+			err = &upstream.RefusedError{Target: next.Host, Reason: "too many redirects"}
+		}
+		if err != nil {
+			return reg.refuseTarball(w, req, ru, err)
+		}
+		policy = ru.policy
+		if !ru.policy.Allows(next) {
+			// Storage elsewhere (a CDN, signed object storage): https
+			// only, and the transport dials it on public addresses
+			// only.
+			if next.Scheme != "https" {
+				o, _ := upstream.OriginOf(next)
+				return reg.refuseTarball(w, req, ru, &upstream.RefusedError{Target: o.String(), Reason: "tarball redirects leave the registry's and tarball-hosts' origins only for https"})
+			}
+			policy = ru.storage
+		}
+		u = next
+	}
+	headers()
+	if retry && resp.StatusCode >= 500 {
+		resp.Body.Close()
+		reg.log.Warn("upstream tarball failed", "registry", ru.registry, "status", resp.StatusCode)
+		return 0
 	}
 	defer resp.Body.Close()
 	h := w.Header()
