@@ -173,6 +173,9 @@ func (a *App) loadRules() error {
 		return err
 	}
 	a.docs = opts.NPM.Cache
+	if err := a.openCache(&opts); err != nil {
+		return err
+	}
 	// Backends with a fallback are probed for as long as the process
 	// serves.
 	a.metrics.Registry.MustRegister(opts.Health)
@@ -261,7 +264,7 @@ func ruleOptions(cfg config.Config, log *slog.Logger, transport *upstream.Transp
 	opts := route.Options{
 		Health:      health,
 		Docker:      dockerOpts,
-		Python:      python.Options{Cache: docs, MaxPage: int64(cfg.MaxPythonPage), Health: health},
+		Python:      python.Options{Cache: docs, MaxPage: int64(cfg.MaxPythonPage), Health: health, Client: outbound},
 		NPM:         npm.Options{Cache: docs, Client: outbound, Logger: log, MaxPackument: int64(cfg.MaxPackument), StallTimeout: cfg.StallTimeout, Health: health},
 		BodyTimeout: cfg.BodyTimeout,
 	}

@@ -61,6 +61,12 @@ type Config struct {
 	// UpstreamMaxConns caps the requests in flight on behalf of one
 	// rule backend; 0 is no cap.
 	UpstreamMaxConns int
+	// CacheDir holds the proxy cache; "" turns it off. CacheMaxBytes
+	// caps it (0: no cap); CacheTagTTL is how long a docker tag's
+	// digest is trusted before the registry is asked again.
+	CacheDir      string
+	CacheMaxBytes int
+	CacheTagTTL   time.Duration
 	// FallbackAfter is the number of consecutive failures that mark a
 	// rule's backend down; ProbeInterval the time between probes of
 	// backends that take part in a fallback (0: no probes);
@@ -110,6 +116,7 @@ func Default() Config {
 		MaxPythonPage:    64 << 20,
 		MaxPackument:     64 << 20,
 		UpstreamMaxConns: 256,
+		CacheTagTTL:      time.Minute,
 		FallbackAfter:    3,
 		ProbeInterval:    15 * time.Second,
 		FallbackTimeout:  10 * time.Second,
@@ -158,6 +165,9 @@ func (c *Config) settings() []setting {
 		{"rate-limit", "requests per second allowed to one client address (an IPv6 client's /64), as --trusted-proxies identify it; more are answered 429 with Retry-After; 0 turns the limit off", &c.RateLimit},
 		{"rate-limit-burst", "requests a client may send at once after a pause; 0 means --rate-limit rounded up", &c.RateLimitBurst},
 		{"rate-limit-clients", "client addresses the rate limit keeps in memory (never on disk); past it, those seen least recently are forgotten", &c.RateLimitClients},
+		{"cache-dir", "`directory` of the proxy cache, which keeps the docker blobs and manifests, npm tarballs and Python files of the rules that ask for it (\"cache\": true, \"mode\": \"cache\"), verified against their digests; \"\" turns it off", &c.CacheDir},
+		{"cache-max-bytes", "size cap of the proxy cache; the least recently used objects are removed to keep under it; 0 is no cap", &c.CacheMaxBytes},
+		{"cache-tag-ttl", "how long the proxy cache trusts the digest a docker tag named before asking the registry again; when the registry fails, the last one is served, with a Warning header", &c.CacheTagTTL},
 		{"allow-private-upstreams", "let token services, tarball hosts and storage redirects be on private, loopback or link-local addresses (a rule's own backend always may be); metadata addresses stay refused", &c.AllowPrivateUpstreams},
 	}
 }
@@ -371,6 +381,9 @@ func (c Config) Validate() error {
 	}
 	if c.UpstreamMaxConns < 0 {
 		add("--upstream-max-conns must not be negative (0 is no cap)")
+	}
+	if c.CacheMaxBytes < 0 || c.CacheTagTTL < 0 {
+		add("--cache-max-bytes and --cache-tag-ttl must not be negative")
 	}
 	if c.FallbackAfter < 1 {
 		add("--fallback-after must be at least 1")

@@ -13,6 +13,9 @@ const (
 	DockerModeAuto     = "auto"     // redirect clients known to follow, proxy the rest
 	DockerModeRedirect = "redirect" // always redirect
 	DockerModeProxy    = "proxy"    // always proxy
+	// DockerModeCache proxies, and serves blobs and manifests from the
+	// proxy cache (--cache-dir).
+	DockerModeCache = "cache"
 )
 
 // DockerOptions are the Portico extensions shared by docker-v1 and
@@ -27,6 +30,9 @@ type DockerOptions struct {
 	// Push lets clients push through the gateway: write methods are
 	// proxied with their bodies instead of refused.
 	Push bool
+	// Cache ("cache": true) keeps the blobs and manifests the rule
+	// proxies in the proxy cache; redirects stay redirects.
+	Cache bool
 	// CredentialsEnv and CredentialsFile name where the upstream
 	// credentials ("user:password") are read from; at most one is set.
 	// The credentials themselves never appear in a manifest.
@@ -36,6 +42,10 @@ type DockerOptions struct {
 	// fails; its Text is "" when the rule has none.
 	Fallback Backend
 }
+
+// Cached reports whether the rule's proxied objects go through the
+// proxy cache.
+func (o *DockerOptions) Cached() bool { return o.Cache || o.Mode == DockerModeCache }
 
 // HasCredentials reports whether the rule authenticates upstream.
 func (o *DockerOptions) HasCredentials() bool {
@@ -105,6 +115,7 @@ func (d *DockerOptions) encode(o *object) {
 		o.add("mode", d.Mode)
 	}
 	o.flag("push", d.Push)
+	o.flag("cache", d.Cache)
 	o.opt("credentials-env", d.CredentialsEnv)
 	o.opt("credentials-file", d.CredentialsFile)
 	o.opt("fallback", d.Fallback.Text)
@@ -168,16 +179,17 @@ func (f *fields) dockerOptions(alwaysProxy bool) DockerOptions {
 	if m, ok := f.optStrPresent("mode"); ok {
 		o.ModeSet = true
 		switch m {
-		case DockerModeAuto, DockerModeRedirect, DockerModeProxy:
-			if alwaysProxy && m != DockerModeProxy {
+		case DockerModeAuto, DockerModeRedirect, DockerModeProxy, DockerModeCache:
+			if alwaysProxy && m != DockerModeProxy && m != DockerModeCache {
 				f.errorf("mode", "%q contradicts \"always-proxy\": true; drop one of them", m)
 			}
 			o.Mode = m
 		default:
-			f.errorf("mode", "unknown mode %q (known modes: auto, redirect, proxy)", m)
+			f.errorf("mode", "unknown mode %q (known modes: auto, redirect, proxy, cache)", m)
 		}
 	}
 	o.Push = f.flag("push")
+	o.Cache = f.flag("cache")
 	if env, ok := f.optStrPresent("credentials-env"); ok {
 		if err := checkEnvName(env); err != nil {
 			f.fail("credentials-env", err)

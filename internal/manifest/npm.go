@@ -33,6 +33,10 @@ type NPM struct {
 	AlwaysProxy bool
 	// AllowPublish forwards npm publish (PUT) to the registry.
 	AllowPublish bool
+	// Cache ("cache": true) keeps the tarballs the rule proxies in the
+	// proxy cache, verified against their integrity; CacheMode ("mode":
+	// "cache") also serves through it the tarballs it would redirect.
+	Cache, CacheMode bool
 	// TarballHosts are the origins besides the registry's that tarballs
 	// may be proxied from, as "scheme://host[:port]" (a bare host in the
 	// manifest means https); TarballHostsText is the field as written,
@@ -56,6 +60,10 @@ func (r *NPM) encode(o *object) {
 	o.opt("cache-ttl", r.CacheTTLText)
 	o.flag("always-proxy", r.AlwaysProxy)
 	o.flag("allow-publish", r.AllowPublish)
+	o.flag("cache", r.Cache)
+	if r.CacheMode {
+		o.add("mode", ModeCache)
+	}
 	if r.TarballHostsText != nil {
 		o.add("tarball-hosts", r.TarballHostsText)
 	}
@@ -84,6 +92,8 @@ func (f *fields) npm() Rule {
 	r.CacheTTL, r.CacheTTLText = f.ttl("cache-ttl")
 	r.AlwaysProxy = f.flag("always-proxy")
 	r.AllowPublish = f.flag("allow-publish")
+	r.Cache = f.flag("cache")
+	r.CacheMode = f.cacheMode()
 	r.TarballHostsText = f.optStrList("tarball-hosts", checkTarballHost)
 	for _, h := range r.TarballHostsText {
 		o, _ := parseTarballHost(h)

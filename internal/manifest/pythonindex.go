@@ -37,6 +37,10 @@ type PythonIndex struct {
 	CacheTTL  time.Duration
 	// CacheTTLText is the cache-ttl field as written; "" when absent.
 	CacheTTLText string
+	// CacheMode ("mode": "cache") serves the files through the proxy
+	// cache, verified against the index's hash, instead of
+	// redirecting to them.
+	CacheMode bool
 	// Fallback is the index's base URL, ending in '/', that serves the
 	// rule while IndexURL fails; FallbackText is the field as written.
 	// Both are "" when the rule has none.
@@ -52,6 +56,9 @@ func (r *PythonIndex) encode(o *object) {
 	o.add("package-id", r.PackageID)
 	o.opt("index-url", r.IndexText)
 	o.opt("cache-ttl", r.CacheTTLText)
+	if r.CacheMode {
+		o.add("mode", ModeCache)
+	}
 	o.opt("fallback", r.FallbackText)
 	o.opt("owner", r.Owner)
 }
@@ -75,9 +82,31 @@ func (f *fields) pythonIndex() Rule {
 		r.IndexURL = u
 	}
 	r.CacheTTL, r.CacheTTLText = f.ttl("cache-ttl")
+	r.CacheMode = f.cacheMode()
 	r.Fallback, r.FallbackText = f.fallbackIndex("/simple/", r.IndexURL)
 	r.Owner = f.optStr("owner")
 	return r
+}
+
+// ModeCache is the "mode" of npm-v1 and python-index-v1 rules that serve
+// files through the proxy cache.
+const ModeCache = "cache"
+
+// cacheMode reads the optional "mode" of npm-v1 and python-index-v1
+// rules: "redirect", the default, or "cache".
+func (f *fields) cacheMode() bool {
+	m, ok := f.optStrPresent("mode")
+	if !ok {
+		return false
+	}
+	switch m {
+	case ModeCache:
+		return true
+	case "redirect":
+	default:
+		f.errorf("mode", "unknown mode %q (known modes: redirect, cache)", m)
+	}
+	return false
 }
 
 // checkProjectPattern accepts a project name or glob: letters, digits,

@@ -33,6 +33,7 @@ type rule struct {
 	hub            bool   // the backend is Docker Hub: single names get library/
 	mode           string
 	push           bool
+	cache          bool // "cache": true or "mode": "cache"
 	creds          credentials
 	policy         *upstream.Policy // nil if the backend URL is unusable
 	// fallback is the registry that serves the rule while its own
@@ -90,7 +91,7 @@ func New(v1 []*manifest.DockerV1, v2 []*manifest.DockerV2, collections []*manife
 		if h.first == nil {
 			h.first = r
 		}
-		h.owned = h.owned || r.upstream != "" || r.creds.set()
+		h.owned = h.owned || r.upstream != "" || r.creds.set() || h.caches(r)
 		registries[r.base] = true
 		h.addPusher(r)
 	}
@@ -100,7 +101,7 @@ func New(v1 []*manifest.DockerV1, v2 []*manifest.DockerV2, collections []*manife
 		if h.first == nil {
 			h.first = r
 		}
-		h.owned = h.owned || r.upstreamPrefix != "" || r.creds.set()
+		h.owned = h.owned || r.upstreamPrefix != "" || r.creds.set() || h.caches(r)
 		registries[r.base] = true
 		h.addPusher(r)
 		return r
@@ -114,6 +115,12 @@ func New(v1 []*manifest.DockerV1, v2 []*manifest.DockerV2, collections []*manife
 	h.owned = h.owned || len(registries) > 1
 	return h, nil
 }
+
+// caches reports whether r's reads go through the proxy cache. Portico
+// then runs the auth handshake of the rule's domain: a cached object is
+// served without asking the registry, so the gateway decides who gets
+// it, and fetches it with its own credentials.
+func (h *Handler) caches(r *rule) bool { return r.cache && h.opts.Proxy.cache != nil }
 
 func (h *Handler) addPusher(r *rule) {
 	if r.push && r.creds.set() {
@@ -150,6 +157,7 @@ func (r *rule) setCommon(b manifest.Backend, o *manifest.DockerOptions, health *
 		r.mode = manifest.DockerModeAuto
 	}
 	r.push = o.Push
+	r.cache = o.Cached()
 	r.creds = credentials{env: o.CredentialsEnv, file: o.CredentialsFile}
 }
 
@@ -310,7 +318,14 @@ func (h *Handler) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Re
 		}
 		key = &upstreamKey{base: r.base, repo: m.upstream, creds: r.creds, push: write}
 	}
-	res := h.forward(w, req, ev, r, upURL, key, write)
+	var res gateway.Result
+	if !write && (p.object == objBlob || p.object == objManifest) && h.caches(r) && (r.mode == manifest.DockerModeCache || !h.redirects(req, r, key)) {
+		t := &target{base: r.base, path: strings.TrimPrefix(upURL, r.base), policy: r.policy, key: key, blob: p.object == objBlob}
+		res = h.cached(w, req, ev, t, p.reference)
+		res.Event.Docker.Pull = p.object == objManifest && req.Method() == http.MethodGet && res.Outcome == event.OutcomeProxy && res.Status < 400
+	} else {
+		res = h.forward(w, req, ev, r, upURL, key, write)
+	}
 	if r.collection != "" {
 		res.Collected = gateway.Collected{Collection: r.collection, Artifact: m.public}
 	}
@@ -391,7 +406,7 @@ func (h *Handler) forward(w http.ResponseWriter, req *gateway.Request, ev event.
 // redirects decides between redirect and proxy for a read request.
 func (h *Handler) redirects(req *gateway.Request, r *rule, key *upstreamKey) bool {
 	switch r.mode {
-	case manifest.DockerModeProxy:
+	case manifest.DockerModeProxy, manifest.DockerModeCache:
 		return false
 	case manifest.DockerModeAuto:
 		if basicAuth(req.HTTP) || !followsRedirects(userAgent(req.HTTP)) {

@@ -83,11 +83,14 @@ type seen struct {
 type testRegistry struct {
 	Addr     string // host:port as clients address it
 	AuthAddr string // the token service, when auth is on
+	srv      *httptest.Server
 	secret   []byte
 	private  map[string]string // repository → "user:password" needed
 	mu       sync.Mutex
 	log      []seen
 	fail     func(r *http.Request) int // status to fail with, 0 for none
+	// serve, when set, answers a request itself when it returns true.
+	serve func(w http.ResponseWriter, r *http.Request, inner http.Handler) bool
 }
 
 // seedToken authorizes anything: the tests use it to push images.
@@ -114,7 +117,7 @@ func newRegistry(t testing.TB, o regOpts) *testRegistry {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tr.mu.Lock()
 		tr.log = append(tr.log, seen{Method: r.Method, Path: r.URL.Path, Host: r.Host, Auth: r.Header.Get("Authorization")})
-		fail := tr.fail
+		fail, serve := tr.fail, tr.serve
 		tr.mu.Unlock()
 		if fail != nil {
 			if code := fail(r); code != 0 {
@@ -129,9 +132,12 @@ func newRegistry(t testing.TB, o regOpts) *testRegistry {
 			fmt.Fprint(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
 			return
 		}
+		if serve != nil && serve(w, r, inner) {
+			return
+		}
 		inner.ServeHTTP(w, r)
 	})
-	_, tr.Addr = listen(t, o.host, h)
+	tr.srv, tr.Addr = listen(t, o.host, h)
 	if o.auth {
 		_, tr.AuthAddr = listen(t, o.authHost, http.HandlerFunc(tr.serveToken))
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"portico/internal/blobcache"
 	"portico/internal/event"
 	"portico/internal/stream"
 	"portico/internal/upstream"
@@ -28,6 +29,10 @@ type Proxy struct {
 	auth   *upstreamAuth
 	stall  time.Duration
 	log    *slog.Logger
+	// The proxy cache, when the process has one (SetCache).
+	cache  *blobcache.Cache
+	tagTTL time.Duration
+	tags   tags
 }
 
 // NewProxy returns a proxy sending through transport, or upstream's

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"portico/internal/blobcache"
 )
 
 // Media types of packuments.
@@ -34,6 +36,9 @@ var markerJSON = []byte(`\u0000portico-base\u0000`)
 type tarball struct {
 	location []string // the upstream URL, as a Location header value
 	version  string
+	// digest is what the document says the tarball hashes to: its
+	// integrity, else its shasum; zero when it says neither.
+	digest blobcache.Digest
 }
 
 // packument is a package document as Portico serves it: the upstream
@@ -151,7 +156,7 @@ func parsePackument(name string, abbreviated bool, header http.Header, body []by
 					return nil, fmt.Errorf("packument: versions[%q].dist.tarball: %w", v, err)
 				}
 				if _, dup := p.tarballs[file]; !dup {
-					p.tarballs[file] = tarball{location: []string{tu}, version: v}
+					p.tarballs[file] = tarball{location: []string{tu}, version: v, digest: distDigest(dist)}
 				}
 				dist["tarball"] = mustMarshal(marker + "/" + packagePath(name) + "/-/" + url.PathEscape(file))
 				doc["dist"] = mustMarshal(dist)
@@ -172,6 +177,23 @@ func parsePackument(name string, abbreviated bool, header http.Header, body []by
 	sum := sha256.Sum256(out)
 	p.digest = base64.RawURLEncoding.EncodeToString(sum[:18])
 	return p, nil
+}
+
+// distDigest returns the hash a version's dist object gives its
+// tarball: the strongest of its integrity, else its sha1 shasum.
+func distDigest(dist map[string]json.RawMessage) blobcache.Digest {
+	var integrity, shasum string
+	if json.Unmarshal(dist["integrity"], &integrity) == nil && integrity != "" {
+		if d, err := blobcache.ParseSRI(integrity); err == nil {
+			return d
+		}
+	}
+	if json.Unmarshal(dist["shasum"], &shasum) == nil && shasum != "" {
+		if d, err := blobcache.ParseHex("sha1", shasum); err == nil {
+			return d
+		}
+	}
+	return blobcache.Digest{}
 }
 
 // tarballFile returns the file name at the end of a tarball URL.

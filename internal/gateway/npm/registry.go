@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -19,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"portico/internal/blobcache"
 	"portico/internal/doccache"
 	"portico/internal/event"
 	"portico/internal/gateway"
@@ -45,6 +47,9 @@ type Options struct {
 	// StallTimeout bounds how long a proxied tarball or publish may
 	// make no progress, either way; 0 means stream.DefaultStall.
 	StallTimeout time.Duration
+	// Blobs is the proxy cache, when the process has one: rules that
+	// ask for it serve tarballs through it.
+	Blobs *blobcache.Cache
 	// Health, when set, keeps the health of the registries of rules
 	// with a fallback: it decides which one is asked first, and where
 	// tarball redirects go.
@@ -80,6 +85,7 @@ type Registry struct {
 	client   *http.Client
 	log      *slog.Logger
 	stall    time.Duration
+	blobs    *blobcache.Cache
 }
 
 type rule struct {
@@ -92,6 +98,9 @@ type rule struct {
 	cacheControl []string
 	alwaysProxy  bool
 	allowPublish bool
+	// cache: tarballs proxied go through the proxy cache; cacheMode:
+	// tarballs that would be redirected too.
+	cache, cacheMode bool
 	// fb is the fallback registry's base URL, "" without one; pair
 	// holds the health of both registries (nil without Health).
 	fb   string
@@ -117,7 +126,7 @@ func New(rules []*manifest.NPM, opts Options) (*Registry, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	reg := &Registry{cache: opts.Cache, client: opts.Client, log: opts.Logger, stall: opts.StallTimeout}
+	reg := &Registry{cache: opts.Cache, client: opts.Client, log: opts.Logger, stall: opts.StallTimeout, blobs: opts.Blobs}
 	maxDoc := opts.MaxPackument
 	if maxDoc <= 0 {
 		maxDoc = DefaultMaxPackument
@@ -134,6 +143,7 @@ func New(rules []*manifest.NPM, opts Options) (*Registry, error) {
 			packageID: r.PackageID, registry: r.Registry, ttl: r.CacheTTL, maxDoc: maxDoc,
 			cacheControl: []string{"max-age=" + strconv.Itoa(int(r.CacheTTL/time.Second)) + ", public"},
 			alwaysProxy:  r.AlwaysProxy, allowPublish: r.AllowPublish,
+			cache: r.Cache, cacheMode: r.CacheMode,
 			policy: policy, storage: policy.ForStorage(),
 			fb: r.Fallback,
 		}
@@ -488,8 +498,12 @@ func (reg *Registry) serveTarball(w http.ResponseWriter, req *gateway.Request, r
 		}
 	}
 	ev.NPM.Version = tb.version
+	if reg.blobs != nil && !tb.digest.IsZero() && (ru.cacheMode || ru.cache && ru.alwaysProxy) {
+		status, outcome := reg.cachedTarball(w, req, ru, tb)
+		return gateway.Result{Status: status, Outcome: outcome, Event: ev}
+	}
 	first, second := ru.tarballURLs(tb.location[0])
-	if ru.alwaysProxy {
+	if ru.alwaysProxy || ru.cacheMode {
 		status := 0
 		if second != "" {
 			if status = reg.proxyTarball(w, req, ru, first, true); status == 0 {
@@ -647,6 +661,114 @@ func (reg *Registry) proxyTarball(w http.ResponseWriter, req *gateway.Request, r
 	}
 	return resp.StatusCode
 }
+
+// tarballFailure answers a tarball request whose upstream request
+// failed.
+func (reg *Registry) tarballFailure(w http.ResponseWriter, req *gateway.Request, ru *rule, err error) int {
+	if _, ok := errors.AsType[*upstream.RefusedError](err); ok {
+		return reg.refuseTarball(w, req, ru, err)
+	}
+	if errors.Is(err, context.Canceled) {
+		return 499
+	}
+	status := http.StatusBadGateway
+	if errors.Is(err, context.DeadlineExceeded) {
+		status = http.StatusGatewayTimeout
+	}
+	return writeProxyError(w, req, status, err)
+}
+
+// openTarball requests a tarball from the upstream and returns the
+// answer that is no redirect. The tarball URL comes from the upstream's
+// document, so it is checked like a redirect: it must be on the
+// registry's origin or one the rule lists in tarball-hosts. Redirects
+// are followed there, and to storage on other https hosts (public
+// addresses only); no client header is ever sent.
+func (reg *Registry) openTarball(ctx context.Context, ru *rule, target, method string) (*http.Response, error) {
+	u, err := url.Parse(target)
+	if err == nil {
+		_, err = ru.policy.Check(u)
+	}
+	if err != nil {
+		return nil, err
+	}
+	policy := ru.policy
+	for hop := 0; ; hop++ {
+		out, err := http.NewRequestWithContext(upstream.WithPolicy(ctx, policy), method, u.String(), nil)
+		if err != nil {
+			return nil, err
+		}
+		out.Header.Set("User-Agent", "portico")
+		resp, err := reg.client.Do(out)
+		if err != nil {
+			return nil, err
+		}
+		if !isRedirect(resp.StatusCode) {
+			return resp, nil
+		}
+		resp.Body.Close()
+		next, err := upstream.Resolve(u, resp.Header.Get("Location"))
+		if err == nil && hop >= maxTarballRedirects {
+			err = &upstream.RefusedError{Target: next.Host, Reason: "too many redirects"}
+		}
+		if err != nil {
+			return nil, err
+		}
+		policy = ru.policy
+		if !ru.policy.Allows(next) {
+			// Storage elsewhere (a CDN, signed object storage): https
+			// only, and the transport dials it on public addresses
+			// only.
+			if next.Scheme != "https" {
+				o, _ := upstream.OriginOf(next)
+				return nil, &upstream.RefusedError{Target: o.String(), Reason: "tarball redirects leave the registry's and tarball-hosts' origins only for https"}
+			}
+			policy = ru.storage
+		}
+		u = next
+	}
+}
+
+// cachedTarball serves a tarball through the proxy cache, verified
+// against the integrity its document gives.
+func (reg *Registry) cachedTarball(w http.ResponseWriter, req *gateway.Request, ru *rule, tb tarball) (int, event.Outcome) {
+	res, err := reg.blobs.Serve(w, req.HTTP, tb.digest, "application/octet-stream", nil, func(ctx context.Context) (io.ReadCloser, int64, error) {
+		resp, err := reg.openTarball(ctx, ru, tb.location[0], http.MethodGet)
+		if err != nil {
+			return nil, 0, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			return nil, 0, &upstreamStatus{resp.StatusCode}
+		}
+		return resp.Body, resp.ContentLength, nil
+	})
+	if res.Status == 0 {
+		var us *upstreamStatus
+		if errors.As(err, &us) {
+			status := us.status
+			if status < 400 || status >= 500 {
+				status = http.StatusBadGateway
+			}
+			writeJSON(w, req, status, errorBody("portico: the upstream registry answered "+strconv.Itoa(us.status)+" for the tarball"))
+			if status == http.StatusNotFound {
+				return status, event.OutcomeNotFound
+			}
+			return status, event.OutcomeError
+		}
+		status := reg.tarballFailure(w, req, ru, err)
+		return status, event.OutcomeError
+	}
+	if err != nil {
+		return res.Status, event.OutcomeError
+	}
+	return res.Status, event.OutcomeProxy
+}
+
+// upstreamStatus is an upstream's answer other than the tarball.
+type upstreamStatus struct{ status int }
+
+func (e *upstreamStatus) Error() string { return "the upstream answered " + strconv.Itoa(e.status) }
 
 // listable reports whether listing origin in tarball-hosts could make
 // it reachable: not for an address that is refused anyway.

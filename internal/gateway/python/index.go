@@ -33,6 +33,11 @@ type indexRule struct {
 	pair     *upstream.Pair
 	// fixed is the cache request of an exact-name rule, built once.
 	fixed *doccache.Request
+	// cacheMode serves files through the proxy cache; storage is the
+	// outbound policy of their downloads: the index's origin, and
+	// other https hosts (files.pythonhosted.org).
+	cacheMode bool
+	storage   *upstream.Policy
 }
 
 func newIndexRule(r *manifest.PythonIndex, maxPage int64) *indexRule {
@@ -49,6 +54,10 @@ func newIndexRule(r *manifest.PythonIndex, maxPage int64) *indexRule {
 		fallback:     r.Fallback,
 		ttl:          r.CacheTTL,
 		cacheControl: ttlCacheControl(r.CacheTTL),
+		cacheMode:    r.CacheMode,
+	}
+	if p, err := upstream.NewPolicy(r.IndexURL); err == nil {
+		ir.storage = p.ForStorage()
 	}
 	ir.cacheControlHeader = []string{ir.cacheControl}
 	if !ir.glob {
@@ -184,7 +193,7 @@ func (ir *indexRule) serveProject(w http.ResponseWriter, req *gateway.Request, c
 	return rp.page(f).serve(w, req, ev, ir.cacheControlHeader)
 }
 
-func (ir *indexRule) serveFile(w http.ResponseWriter, req *gateway.Request, cache *doccache.Cache, norm, name string, ev event.Event) (gateway.Result, bool) {
+func (ir *indexRule) serveFile(w http.ResponseWriter, req *gateway.Request, cache *doccache.Cache, files *fileCache, norm, name string, ev event.Event) (gateway.Result, bool) {
 	ev.PackageID = ir.packageID
 	ev.Python.Object = "file"
 	ev.Python.FileName = name
@@ -216,6 +225,10 @@ func (ir *indexRule) serveFile(w http.ResponseWriter, req *gateway.Request, cach
 	if metadata {
 		ev.Python.Object = "metadata"
 		gateway.RedirectShared(w, d.metadataTarget)
+	} else if dg := fileDigest(d); ir.cacheMode && files.blobs != nil && files.client != nil && ir.storage != nil && !dg.IsZero() {
+		ev.Python.Object = "file"
+		status, outcome := files.serve(w, req, ir.storage, d, dg)
+		return gateway.Result{Status: status, Outcome: outcome, Event: ev}, true
 	} else {
 		ev.Python.Object = "file"
 		gateway.RedirectShared(w, d.target)

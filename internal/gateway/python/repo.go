@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"portico/internal/blobcache"
 	"portico/internal/doccache"
 	"portico/internal/event"
 	"portico/internal/gateway"
@@ -34,6 +35,11 @@ type Options struct {
 	// JSON; a larger one is refused (the cached copy is served, or
 	// 502). 0 means DefaultMaxPage.
 	MaxPage int64
+	// Blobs is the proxy cache, when the process has one, and Client
+	// fetches the files it keeps: python-index-v1 rules in cache mode
+	// serve their files through it.
+	Blobs  *blobcache.Cache
+	Client *http.Client
 	// Health, when set, keeps the health of the indexes of rules with
 	// a fallback, which decides which one is asked first.
 	Health *upstream.Health
@@ -60,6 +66,7 @@ type Repository struct {
 	// backend-simple-index-url of a python-v1 rule.
 	fallback string
 	cache    *doccache.Cache
+	files    fileCache
 }
 
 // staticProject is a project of python-v1 rules, rendered at load time.
@@ -76,7 +83,7 @@ func New(v1 []*manifest.PythonV1, idx []*manifest.PythonIndex, opts Options) (*R
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	repo := &Repository{projects: make(map[string]*staticProject), cache: opts.Cache}
+	repo := &Repository{projects: make(map[string]*staticProject), cache: opts.Cache, files: fileCache{blobs: opts.Blobs, client: opts.Client}}
 	var listed []*project
 	for _, r := range v1 {
 		norm := Normalize(r.PackageName)
@@ -232,7 +239,7 @@ func (repo *Repository) serveFile(w http.ResponseWriter, req *gateway.Request, n
 		return gateway.Result{Status: http.StatusTemporaryRedirect, Outcome: event.OutcomeRedirect, Event: ev}, true
 	}
 	if ir := repo.indexFor(norm); ir != nil {
-		return ir.serveFile(w, req, repo.cache, norm, name, ev)
+		return ir.serveFile(w, req, repo.cache, &repo.files, norm, name, ev)
 	}
 	return gateway.Result{}, false
 }
