@@ -7,7 +7,9 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/textproto"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -170,7 +172,7 @@ func (l *lean) serveConn(lc *leanConn) {
 	w := &leanResponse{header: http.Header{}}
 	remote := c.RemoteAddr().String()
 	var raw []byte
-	first := true
+	first, deadline := true, false
 	for {
 		var hdrDeadline time.Time
 		if br.Buffered() == 0 {
@@ -185,41 +187,53 @@ func (l *lean) serveConn(lc *leanConn) {
 			case first && lim.HeaderTimeout > 0:
 				hdrDeadline = time.Now().Add(lim.HeaderTimeout)
 				_ = c.SetReadDeadline(hdrDeadline)
+				deadline = true
 			case !first && lim.IdleTimeout > 0:
 				_ = c.SetReadDeadline(time.Now().Add(lim.IdleTimeout))
-			case !first && lim.HeaderTimeout > 0:
+				deadline = true
+			case deadline:
 				_ = c.SetReadDeadline(time.Time{})
+				deadline = false
 			}
 			if _, err := br.Peek(1); err != nil {
 				return
 			}
 			lc.state.Store(leanActive)
 		}
-		if hdrDeadline.IsZero() && lim.HeaderTimeout > 0 {
-			hdrDeadline = time.Now().Add(lim.HeaderTimeout)
-			_ = c.SetReadDeadline(hdrDeadline)
-		}
 		first = false
-		n, err := headerLen(br)
-		if err != nil {
-			if errors.Is(err, errHandOver) {
-				handedOver = l.handOver(c, bw, br, nil, hdrDeadline)
+		n := headerLen(peekN(br, br.Buffered()))
+		if n < 0 {
+			// The header is not all here: it has HeaderTimeout from now
+			// (from the connection's start for the first request).
+			if hdrDeadline.IsZero() && lim.HeaderTimeout > 0 {
+				hdrDeadline = time.Now().Add(lim.HeaderTimeout)
+				_ = c.SetReadDeadline(hdrDeadline)
+				deadline = true
+			}
+			var err error
+			if n, err = readHeader(br); err != nil {
+				if errors.Is(err, errHandOver) {
+					handedOver = l.handOver(c, bw, br, nil, hdrDeadline)
+				}
+				// Else a timeout, or the client went away: net/http
+				// closes too.
 				return
 			}
-			return // a timeout, or the client went away: net/http closes too
 		}
 		raw = append(raw[:0], peekN(br, n)...)
 		before := br.Buffered()
 		req, err := http.ReadRequest(br)
-		if err != nil || !l.takes(req) {
+		consumed := before - br.Buffered()
+		if consumed > len(raw) {
+			// The parser read past the end found here, which no
+			// request does; nothing to replay exactly, so end it.
+			return
+		}
+		if err != nil || consumed != len(raw) || !l.takes(req) {
 			// net/http answers it, from the start of its header.
-			consumed := before - br.Buffered()
 			_, _ = br.Discard(len(raw) - consumed)
 			handedOver = l.handOver(c, bw, br, raw, hdrDeadline)
 			return
-		}
-		if lim.HeaderTimeout > 0 {
-			_ = c.SetReadDeadline(time.Time{})
 		}
 		req.RemoteAddr = remote
 		w.reset(req)
@@ -282,17 +296,31 @@ func (l *lean) takes(req *http.Request) bool {
 var errHandOver = errors.New("header too large for the lean loop")
 
 // headerLen returns the length of the request header at the start of
-// br's buffer, reading until it is complete; errHandOver when it does
-// not fit in the buffer.
-func headerLen(br *bufio.Reader) (int, error) {
+// buf, up to and with the empty line that ends it (a line ends with LF,
+// CRLF for net/http's parser too), or -1 when buf does not hold it all.
+func headerLen(buf []byte) int {
+	for i := 0; ; {
+		j := bytes.IndexByte(buf[i:], '\n')
+		if j < 0 {
+			return -1
+		}
+		i += j + 1
+		switch {
+		case i < len(buf) && buf[i] == '\n':
+			return i + 1
+		case i+1 < len(buf) && buf[i] == '\r' && buf[i+1] == '\n':
+			return i + 2
+		}
+	}
+}
+
+// readHeader reads into br's buffer until it holds the whole request
+// header, and returns its length; errHandOver when it does not fit.
+func readHeader(br *bufio.Reader) (int, error) {
 	for {
 		buf := peekN(br, br.Buffered())
-		if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
-			return i + 4, nil
-		}
-		if i := bytes.Index(buf, []byte("\n\n")); i >= 0 {
-			// A bare LF ends lines for net/http's parser too.
-			return i + 2, nil
+		if n := headerLen(buf); n >= 0 {
+			return n, nil
 		}
 		if len(buf) >= br.Size() {
 			return 0, errHandOver
@@ -421,8 +449,9 @@ type leanResponse struct {
 
 func (w *leanResponse) reset(req *http.Request) {
 	w.req = req
-	// A fresh map: a handler may keep the one it was given.
-	w.header = make(http.Header, 4)
+	// Handlers do not keep the header map past their return, as with
+	// net/http, whose maps are fresh each time: this one is reused.
+	clear(w.header)
 	w.status = 0
 	w.wroteHeader = false
 	w.body = w.body[:0]
@@ -515,7 +544,7 @@ func (w *leanResponse) finish(bw *bufio.Writer, closeAfter bool) bool {
 		bw.WriteString(strconv.Itoa(w.status))
 	}
 	bw.WriteString("\r\n")
-	_ = h.Write(bw)
+	writeHeader(bw, h)
 	if _, ok := h["Date"]; !ok {
 		bw.WriteString("Date: ")
 		bw.Write(w.dateNow())
@@ -550,4 +579,34 @@ func (w *leanResponse) dateNow() []byte {
 		w.date = now.UTC().AppendFormat(w.date[:0], http.TimeFormat)
 	}
 	return w.date
+}
+
+// writeHeader writes h as http.Header.Write does, fields sorted by name,
+// newlines in values turned to spaces and values trimmed, without its
+// allocations for the few fields of a plain answer.
+func writeHeader(bw *bufio.Writer, h http.Header) {
+	var stack [8]string
+	keys := stack[:0]
+	for k := range h {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if !httpguts.ValidHeaderFieldName(k) {
+			continue // dropped, as net/http drops them
+		}
+		for _, v := range h[k] {
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			v = textproto.TrimString(v)
+			for i := 0; i < len(v); i++ {
+				b := v[i]
+				if b == '\r' || b == '\n' {
+					b = ' '
+				}
+				bw.WriteByte(b)
+			}
+			bw.WriteString("\r\n")
+		}
+	}
 }

@@ -38,6 +38,13 @@ func leanHandler() http.Handler {
 				_, _ = io.WriteString(w, strings.Repeat("x", i+1))
 				http.NewResponseController(w).Flush()
 			}
+		case r.URL.Path == "/odd":
+			h["X-Odd"] = []string{" a\r\nb ", "\tc\n", ""}
+			h["Bad Key"] = []string{"x"}
+			h["lower"] = []string{"v"}
+			h["Location"] = []string{r.URL.RawQuery}
+			w.WriteHeader(http.StatusFound)
+			_, _ = io.WriteString(w, "%PDF-1.4 odd")
 		case r.URL.Path == "/panic":
 			panic("handler failed")
 		default:
@@ -114,6 +121,8 @@ var leanCases = []string{
 	"GET /nocontent HTTP/1.1\r\nHost: a\r\n\r\n",
 	"GET /close HTTP/1.1\r\nHost: a\r\n\r\nGET /r/after-close HTTP/1.1\r\nHost: a\r\n\r\n",
 	"GET /panic HTTP/1.1\r\nHost: a\r\n\r\n",
+	"GET /odd?x%0D%0Ay HTTP/1.1\r\nHost: a\r\n\r\n",
+	"HEAD /odd HTTP/1.1\r\nHost: a\r\n\r\n",
 	// Several on one connection, the last one asking to close.
 	"GET /r/1 HTTP/1.1\r\nHost: a\r\n\r\nGET /r/2 HTTP/1.1\r\nHost: a\r\n\r\nGET /r/3 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /r/4 HTTP/1.1\r\nHost: a\r\n\r\n",
 	"GET /r/1 HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n",
