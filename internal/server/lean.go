@@ -175,10 +175,16 @@ func (l *lean) serveConn(lc *leanConn) {
 	first, deadline := true, false
 	for {
 		var hdrDeadline time.Time
-		if br.Buffered() == 0 {
-			// Wait for the request's first byte: a new connection has
-			// HeaderTimeout for its whole header, an idle one
-			// IdleTimeout until the next request starts.
+		// Wait for the request's first bytes: a new connection has
+		// HeaderTimeout for its whole header, an idle one IdleTimeout
+		// until the next request's first four bytes, as net/http waits
+		// (fewer before the client closes end the connection quietly).
+		if want := 1 + 3*btoi(!first); br.Buffered() < want {
+			// Answers wait in bw while more requests are buffered; none
+			// waits while the client is.
+			if bw.Flush() != nil {
+				return
+			}
 			lc.state.Store(leanIdle)
 			if l.closing.Load() {
 				return
@@ -195,7 +201,7 @@ func (l *lean) serveConn(lc *leanConn) {
 				_ = c.SetReadDeadline(time.Time{})
 				deadline = false
 			}
-			if _, err := br.Peek(1); err != nil {
+			if _, err := br.Peek(want); err != nil {
 				return
 			}
 			lc.state.Store(leanActive)
@@ -209,6 +215,9 @@ func (l *lean) serveConn(lc *leanConn) {
 				hdrDeadline = time.Now().Add(lim.HeaderTimeout)
 				_ = c.SetReadDeadline(hdrDeadline)
 				deadline = true
+			}
+			if bw.Flush() != nil {
+				return
 			}
 			var err error
 			if n, err = readHeader(br); err != nil {
@@ -256,6 +265,13 @@ func (l *lean) serveConn(lc *leanConn) {
 }
 
 type closeWriter interface{ CloseWrite() error }
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 // takes reports whether the lean loop answers req, which
 // http.ReadRequest parsed; see the comment at the top of the file.
