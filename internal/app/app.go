@@ -291,6 +291,9 @@ func (a *App) listen() error {
 		return err
 	}
 	gw := server.New("gateway", ln, plain, lim, log)
+	if cfg.LeanLoop {
+		gw.ServeLean(a.router.Plain)
+	}
 	a.gw = gw
 	a.closers.push(func(ctx context.Context) { _ = gw.Shutdown(ctx) })
 	opsHandler := ops.New(a.metrics.Registry, func() (bool, string) {

@@ -48,6 +48,9 @@ type Config struct {
 	HeaderTimeout   time.Duration
 	BodyTimeout     time.Duration
 	IdleTimeout     time.Duration
+	// LeanLoop answers the gateway listener's plain redirects without
+	// net/http's server (server.ServeLean); other requests keep it.
+	LeanLoop bool
 	// StallTimeout bounds how long a streamed body, a proxied download
 	// or a push, may make no progress.
 	StallTimeout  time.Duration
@@ -112,6 +115,7 @@ func Default() Config {
 		HeaderTimeout:    10 * time.Second,
 		BodyTimeout:      10 * time.Second,
 		IdleTimeout:      120 * time.Second,
+		LeanLoop:         true,
 		StallTimeout:     60 * time.Second,
 		MaxPythonPage:    64 << 20,
 		MaxPackument:     64 << 20,
@@ -151,6 +155,7 @@ func (c *Config) settings() []setting {
 		{"event-queue", "events that may wait for the event pipeline before new ones are dropped", &c.EventQueue},
 		{"max-header-bytes", "largest request header accepted", &c.MaxHeaderBytes},
 		{"header-timeout", "time a client has to send the request header", &c.HeaderTimeout},
+		{"lean-http", "answer plain HTTP redirects on the gateway listener with Portico's lean HTTP/1.1 loop instead of net/http's server (docs/scaling.md); HTTPS, HTTP/2, proxied and other requests keep net/http", &c.LeanLoop},
 		{"body-timeout", "time a client has to send a request body that a rule reads (telemetry, scarf-js and file events, token forms); pushes are not bounded by it", &c.BodyTimeout},
 		{"idle-timeout", "how long an idle keep-alive connection is kept", &c.IdleTimeout},
 		{"stall-timeout", "how long a proxied body, a download or a push, may make no progress (the client not reading or not sending, the backend not sending) before the transfer is abandoned and its backend connection released; it never limits a transfer that moves", &c.StallTimeout},

@@ -46,10 +46,12 @@ package route_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"image/png"
 	"io"
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
@@ -69,6 +71,7 @@ import (
 	"portico/internal/manifest"
 	"portico/internal/route"
 	"portico/internal/route/routetest"
+	"portico/internal/server"
 )
 
 // knownFlags are the words a flags section may hold.
@@ -84,7 +87,35 @@ var knownFlags = map[string]string{
 
 const upstreamPlaceholder = "{{UPSTREAM}}"
 
-func TestCases(t *testing.T) {
+func TestCases(t *testing.T) { testCases(t, serveStd) }
+
+// TestCasesLean runs the cases behind the gateway listener's lean loop,
+// which answers the plain requests (Router.Plain) without net/http's
+// server and hands the others to it: every case must pass there too.
+func TestCasesLean(t *testing.T) { testCases(t, serveLean) }
+
+// A serveFunc serves rt on a new listener until the returned stop, which
+// waits for the requests in flight.
+type serveFunc func(t *testing.T, rt *route.Router) (addr string, stop func())
+
+func serveStd(t *testing.T, rt *route.Router) (string, func()) {
+	srv := httptest.NewServer(rt)
+	return srv.Listener.Addr().String(), srv.Close
+}
+
+func serveLean(t *testing.T, rt *route.Router) (string, func()) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := server.New("gateway", ln, rt, server.Limits{MaxHeaderBytes: 64 << 10, HeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}, slog.New(slog.DiscardHandler))
+	s.ServeLean(rt.Plain)
+	s.Start()
+	var once sync.Once
+	return ln.Addr().String(), func() { once.Do(func() { _ = s.Shutdown(context.Background()) }) }
+}
+
+func testCases(t *testing.T, serve serveFunc) {
 	files, err := filepath.Glob(filepath.Join("testdata", "cases", "*.txtar"))
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +135,7 @@ func TestCases(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", file, err)
 			}
-			runCase(t, c)
+			runCase(t, c, serve)
 		})
 	}
 }
@@ -343,7 +374,7 @@ func (u *upstream) count() int {
 	return u.hits
 }
 
-func runCase(t *testing.T, c *testCase) {
+func runCase(t *testing.T, c *testCase, serve serveFunc) {
 	fail := func(format string, args ...any) {
 		t.Helper()
 		t.Errorf("%s: %s", c.name, fmt.Sprintf(format, args...))
@@ -372,9 +403,8 @@ func runCase(t *testing.T, c *testCase) {
 		t.Fatal(err)
 	}
 	rec := &eventtest.Recorder{}
-	srv := httptest.NewServer(route.NewRouter(table, trusted, rec, nil))
-	defer srv.Close()
-	addr := srv.Listener.Addr().String()
+	addr, stop := serve(t, route.NewRouter(table, trusted, rec, nil))
+	defer stop()
 
 	req := c.request
 	if c.flags["revalidate"] {
@@ -393,9 +423,9 @@ func runCase(t *testing.T, c *testCase) {
 	if err != nil {
 		t.Fatalf("%s: request: %v", c.name, err)
 	}
-	// Close waits for the handlers to return, so every event has been
-	// emitted by then.
-	srv.Close()
+	// Stopping waits for the handlers to return, so every event has
+	// been emitted by then.
+	stop()
 
 	if resp.StatusCode != c.status {
 		fail("status = %d, want %d", resp.StatusCode, c.status)

@@ -455,6 +455,14 @@ func (c *compiler) domain(host string, rules []manifest.Rule, colls []Collection
 		}
 	}
 	d.prefixes = c.prefixes.build()
+	d.plain = true
+	for _, r := range d.rules {
+		switch r.(type) {
+		case *file.V1, *file.V2, *file.CatchAll:
+		default:
+			d.plain = false
+		}
+	}
 	return d, nil
 }
 

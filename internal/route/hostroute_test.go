@@ -195,3 +195,42 @@ func TestOptOutAnyValue(t *testing.T) {
 		}
 	}
 }
+
+// TestPlain: the lean loop may answer a domain whose rules all redirect,
+// and nothing else: not a domain with a proxying rule, not an unknown or
+// malformed host.
+func TestPlain(t *testing.T) {
+	m, err := manifest.Decode("test.json", []byte(`{"rules":[
+ {"type":"file-v1","domain":"f1.test","incoming-path":"/x/{file}","outgoing-url":"https://dl.example/f1/{file}","package-id":"p1"},
+ {"type":"catch-all-v1","domain":"f1.test","package-id":"p4","redirect-target-domain":"dl.example"},
+ {"type":"file-v1","domain":"mixed.test","incoming-path":"/x/{file}","outgoing-url":"https://dl.example/m/{file}","package-id":"p2"},
+ {"type":"docker-v2","domain":"mixed.test","pattern":"acme/*","registry":"ghcr.io","rule-id":"p3"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, err := route.Compile(m, routetest.Options(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := clientip.ParseTrusted("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := route.NewRouter(tab, tr, nil, nil)
+	for _, tc := range []struct {
+		host, path string
+		want       bool
+	}{
+		{"f1.test", "/x/a.tgz", true},
+		{"F1.TEST:8080", "/nothing/here", true},
+		{"mixed.test", "/x/a.tgz", false},
+		{"other.test", "/x/a.tgz", false},
+		{"f1.test:bad", "/x/a.tgz", false},
+	} {
+		r := httptest.NewRequest(http.MethodGet, tc.path, nil)
+		r.Host = tc.host
+		if got := rt.Plain(r); got != tc.want {
+			t.Errorf("Plain(%s%s) = %v, want %v", tc.host, tc.path, got, tc.want)
+		}
+	}
+}

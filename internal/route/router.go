@@ -215,6 +215,28 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req.Free()
 }
 
+// Plain reports whether r, a GET or HEAD without a body, is answered by
+// a domain whose rules all redirect: with a redirect or a short
+// not-found, never a proxied stream, a flush or a wait on the client.
+// The gateway listener answers such requests on its lean loop
+// (server.ServeLean). In any doubt it reports false.
+func (rt *Router) Plain(r *http.Request) bool {
+	t := rt.table.Load()
+	text, _, fwdOK := rt.trusted.Forwarded(r)
+	host, _, ok := ParseHost(text)
+	if !ok || !fwdOK {
+		return false
+	}
+	d := t.Domain(host)
+	if d == nil {
+		d = rt.fallbackDomain(t)
+	}
+	if d == nil || !d.plain {
+		return false
+	}
+	return rt.extra == nil || !rt.extra.Handles(r.URL.Path)
+}
+
 // unknownHost answers a request for a host that no domain names and no
 // default domain serves, saying so to clients that show messages.
 func (rt *Router) unknownHost(w http.ResponseWriter, req *gateway.Request) {

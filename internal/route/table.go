@@ -90,6 +90,9 @@ type Domain struct {
 	bodyTimeout time.Duration
 	// httpsOnly redirects plain HTTP requests to HTTPS.
 	httpsOnly bool
+	// plain is set when every rule of the domain is a file rule, which
+	// answers with a redirect or a not-found and never proxies.
+	plain bool
 }
 
 // HTTPSOnly reports whether the domain's plain HTTP requests are

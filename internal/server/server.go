@@ -34,6 +34,10 @@ type Server struct {
 	tls  bool
 	log  *slog.Logger
 	done chan error
+
+	lim   Limits
+	plain func(*http.Request) bool // ServeLean's
+	lean  *lean
 }
 
 // ListenTLS binds addr for handler over TLS with cfg, which must choose
@@ -71,6 +75,7 @@ func New(name string, ln net.Listener, handler http.Handler, lim Limits, log *sl
 		name: name,
 		ln:   ln,
 		log:  log,
+		lim:  lim,
 		done: make(chan error, 1),
 		srv: &http.Server{
 			Handler:           recoverPanics(handler, log),
@@ -90,6 +95,18 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Start serves in the background.
 func (s *Server) Start() {
+	if s.plain != nil {
+		s.lean = newLean(s)
+		go func() { _ = s.srv.Serve(s.lean.handover) }()
+		go func() {
+			err := s.lean.serve()
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			}
+			s.done <- err
+		}()
+		return
+	}
 	go func() {
 		var err error
 		if s.tls {
@@ -112,7 +129,14 @@ func (s *Server) Done() <-chan error { return s.done }
 // until ctx ends, then closes what is left. A server that was never
 // started releases its address.
 func (s *Server) Shutdown(ctx context.Context) error {
+	var leanErr error
+	if s.lean != nil {
+		leanErr = s.lean.shutdown(ctx)
+	}
 	err := s.srv.Shutdown(ctx)
+	if err == nil {
+		err = leanErr
+	}
 	if err != nil {
 		s.log.Warn("in-flight requests did not finish in time; closing their connections", "listener", s.name, "err", err)
 		_ = s.srv.Close()

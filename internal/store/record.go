@@ -67,39 +67,7 @@ func NewRecords(batch []event.Event, recs []Record, buf []byte) ([]Record, []byt
 			// batch's JSON several times over.
 			buf = slices.Grow(buf, len(buf)*(len(batch)-1)*5/4)
 		}
-		r := Record{
-			ID: e.ID,
-			// Events travel as JSON, which keeps milliseconds: a replayed
-			// event must have the same time as the original.
-			Time:       e.Time.UTC().Truncate(time.Millisecond),
-			Package:    e.Package(),
-			Artifact:   e.Artifact(),
-			Kind:       e.Kind.String(),
-			Version:    e.ArtifactVersion(),
-			Client:     e.Client.Name,
-			OS:         e.Client.OS,
-			Country:    e.Origin.Country,
-			Org:        e.Origin.Org,
-			Source:     e.Source.String(),
-			Bot:        e.Client.Bot,
-			Download:   e.Download(),
-			Downloader: e.Downloader,
-		}
-		if e.Kind == event.KindDocker {
-			r.Digest = e.Docker.Digest
-		}
-		if e.Kind == event.KindDocker && r.Download {
-			r.Pull = true
-			switch {
-			case e.Docker.MediaType == "":
-				r.PullType = PullUnknown
-			case event.IsIndexMediaType(e.Docker.MediaType):
-				r.PullType = PullIndex
-			default:
-				r.PullType = PullManifest
-			}
-		}
-		recs = append(recs, r)
+		recs = append(recs, recordOf(e))
 	}
 	// The buffer is final now; slice it.
 	start := 0
@@ -108,6 +76,55 @@ func NewRecords(batch []event.Event, recs []Record, buf []byte) ([]Record, []byt
 		start = ends[i]
 	}
 	return recs, buf
+}
+
+// AppendRecord appends the record of e to recs and its JSON to buf, for
+// a store that derives records one at a time while it sends earlier ones
+// (the records' Data stay valid when buf grows: they keep the array they
+// were written to).
+func AppendRecord(recs []Record, buf []byte, e *event.Event) ([]Record, []byte) {
+	start := len(buf)
+	buf = e.AppendJSON(buf)
+	r := recordOf(e)
+	r.Data = buf[start:len(buf):len(buf)]
+	return append(recs, r), buf
+}
+
+// recordOf is the record of e, without its Data.
+func recordOf(e *event.Event) Record {
+	r := Record{
+		ID: e.ID,
+		// Events travel as JSON, which keeps milliseconds: a replayed
+		// event must have the same time as the original.
+		Time:       e.Time.UTC().Truncate(time.Millisecond),
+		Package:    e.Package(),
+		Artifact:   e.Artifact(),
+		Kind:       e.Kind.String(),
+		Version:    e.ArtifactVersion(),
+		Client:     e.Client.Name,
+		OS:         e.Client.OS,
+		Country:    e.Origin.Country,
+		Org:        e.Origin.Org,
+		Source:     e.Source.String(),
+		Bot:        e.Client.Bot,
+		Download:   e.Download(),
+		Downloader: e.Downloader,
+	}
+	if e.Kind == event.KindDocker {
+		r.Digest = e.Docker.Digest
+	}
+	if e.Kind == event.KindDocker && r.Download {
+		r.Pull = true
+		switch {
+		case e.Docker.MediaType == "":
+			r.PullType = PullUnknown
+		case event.IsIndexMediaType(e.Docker.MediaType):
+			r.PullType = PullIndex
+		default:
+			r.PullType = PullManifest
+		}
+	}
+	return r
 }
 
 // A Key identifies a rollup row. Rollups count each event once per

@@ -260,6 +260,12 @@ func (m migrator) ApplyMigration(ctx context.Context, mg store.Migration) error 
 }
 
 // Append implements store.Appender.
+//
+// The work of a batch is split between this process and the server, and
+// each side works while the other does: records are derived and encoded
+// while COPY sends the ones before them, and the rollup rows and
+// downloaders are summed while the server runs the statements sent
+// before them.
 func (s *Store) Append(ctx context.Context, batch []event.Event) error {
 	if len(batch) == 0 {
 		return nil
@@ -272,17 +278,24 @@ func (s *Store) Append(ctx context.Context, batch []event.Event) error {
 		sc = new(scratch)
 	}
 	defer s.scratch.Put(sc)
-	sc.recs, sc.buf = store.NewRecords(batch, sc.recs, sc.buf)
-	recs := s.unexpired(sc.recs)
-	if len(recs) == 0 {
-		return nil
+	src := &recordSource{batch: batch, recs: sc.recs[:0], buf: sc.buf[:0]}
+	defer func() { sc.recs, sc.buf = src.recs, src.buf }()
+	if s.anyExpired(batch) {
+		// Rare (a spool replayed after a long outage): derive the records
+		// first, to leave the expired ones out.
+		src.recs, src.buf = store.NewRecords(batch, src.recs, src.buf)
+		src.recs = s.unexpired(src.recs)
+		if len(src.recs) == 0 {
+			return nil
+		}
+		src.batch = nil
 	}
-	if err := s.ensurePartitions(ctx, recs); err != nil {
+	if err := s.ensurePartitions(ctx, src.days()); err != nil {
 		return fmt.Errorf("append events: %w", err)
 	}
 	var added []store.Downloader
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		fresh, err := insertEvents(ctx, tx, recs)
+		fresh, err := insertEvents(ctx, tx, src)
 		if err != nil {
 			return err
 		}
@@ -299,6 +312,22 @@ func (s *Store) Append(ctx context.Context, batch []event.Event) error {
 	return nil
 }
 
+// anyExpired reports whether an event of batch is older than the
+// retention horizon.
+func (s *Store) anyExpired(batch []event.Event) bool {
+	horizon := s.horizon.Load()
+	if horizon == 0 {
+		return false
+	}
+	for i := range batch {
+		// As NewRecords: the stored time keeps milliseconds.
+		if batch[i].Time.Truncate(time.Millisecond).UnixMilli() < horizon {
+			return true
+		}
+	}
+	return false
+}
+
 // unexpired drops the records older than the retention horizon: their
 // raw events are gone, so a late copy (a spool replayed after a long
 // outage) could not be recognized and would be counted twice.
@@ -310,26 +339,89 @@ func (s *Store) unexpired(recs []store.Record) []store.Record {
 	return kept
 }
 
+// recordSource is the rows of a COPY of events: it derives each record
+// (and encodes its JSON) as COPY asks for it, so that the server stores
+// the first rows while the last are encoded. With batch nil, recs are
+// derived already.
+type recordSource struct {
+	batch []event.Event
+	recs  []store.Record
+	buf   []byte
+	next  int
+}
+
+// days are the Unix days of the source's events.
+func (rs *recordSource) days() []int64 {
+	var days []int64
+	add := func(t time.Time) {
+		if d := store.Day(t).Unix(); !slices.Contains(days, d) {
+			days = append(days, d)
+		}
+	}
+	if rs.batch == nil {
+		for i := range rs.recs {
+			add(rs.recs[i].Time)
+		}
+		return days
+	}
+	for i := range rs.batch {
+		add(rs.batch[i].Time.Truncate(time.Millisecond))
+	}
+	return days
+}
+
+// all derives the records COPY has not asked for yet, and returns all.
+func (rs *recordSource) all() []store.Record {
+	if rs.batch != nil {
+		for i := len(rs.recs); i < len(rs.batch); i++ {
+			rs.recs, rs.buf = store.AppendRecord(rs.recs, rs.buf, &rs.batch[i])
+		}
+	}
+	return rs.recs
+}
+
+func (rs *recordSource) Next() bool {
+	n := len(rs.recs)
+	if rs.batch != nil {
+		n = len(rs.batch)
+	}
+	if rs.next >= n {
+		return false
+	}
+	if rs.batch != nil && rs.next == len(rs.recs) {
+		rs.recs, rs.buf = store.AppendRecord(rs.recs, rs.buf, &rs.batch[rs.next])
+		if rs.next == 0 {
+			// Room for the batch at once, by the first event and a
+			// quarter more: growing by doubling copies a large batch's
+			// JSON several times over.
+			rs.buf = slices.Grow(rs.buf, len(rs.buf)*(len(rs.batch)-1)*5/4)
+		}
+	}
+	rs.next++
+	return true
+}
+
+func (rs *recordSource) Values() ([]any, error) {
+	r := &rs.recs[rs.next-1]
+	return []any{[16]byte(r.ID), r.Time, r.Package, string(r.Data)}, nil
+}
+
+func (rs *recordSource) Err() error { return nil }
+
 // insertEvents stores the raw events and returns the records that were
 // not stored before. Live batches are new: they are copied straight into
 // the events table. A batch that holds an event already stored (a spool
 // replayed after a crash) fails that copy; it is then copied into the
 // session's staging table and inserted from there, skipping the ids
 // already stored.
-func insertEvents(ctx context.Context, tx pgx.Tx, recs []store.Record) ([]store.Record, error) {
-	rows := func() pgx.CopyFromSource {
-		return pgx.CopyFromSlice(len(recs), func(i int) ([]any, error) {
-			r := &recs[i]
-			return []any{[16]byte(r.ID), r.Time, r.Package, string(r.Data)}, nil
-		})
-	}
+func insertEvents(ctx context.Context, tx pgx.Tx, src *recordSource) ([]store.Record, error) {
 	columns := []string{"id", "time", "package", "data"}
 	if _, err := tx.Exec(ctx, "SAVEPOINT direct"); err != nil {
 		return nil, fmt.Errorf("copy events: %w", err)
 	}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, columns, rows())
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, columns, src)
 	if err == nil {
-		return recs, nil
+		return src.all(), nil
 	}
 	if pgErr, ok := errors.AsType[*pgconn.PgError](err); !ok || pgErr.Code != uniqueViolation {
 		return nil, fmt.Errorf("copy events: %w", err)
@@ -337,7 +429,8 @@ func insertEvents(ctx context.Context, tx pgx.Tx, recs []store.Record) ([]store.
 	if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT direct"); err != nil {
 		return nil, fmt.Errorf("copy events: %w", err)
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"portico_staging"}, columns, rows()); err != nil {
+	recs := src.all()
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"portico_staging"}, columns, &recordSource{recs: recs}); err != nil {
 		return nil, fmt.Errorf("copy events: %w", err)
 	}
 	res, err := tx.Query(ctx, `INSERT INTO events (id, time, package, data)
@@ -369,48 +462,84 @@ func insertEvents(ctx context.Context, tx pgx.Tx, recs []store.Record) ([]store.
 }
 
 // count adds fresh records to the pull windows, rollups and unique
-// downloaders, locking rows in one global order: pull windows by hash,
-// then rollup rows by key, then downloaders.
+// downloaders, locking rows in one global order: docker tags, pull
+// windows by hash, then rollup rows by key, then downloaders. The
+// statements go in pipelined batches, and what the next batch needs is
+// computed while the server runs the one before.
 func count(ctx context.Context, tx pgx.Tx, recs []store.Record, seen *store.Seen) ([]store.Downloader, error) {
-	if err := tags(ctx, tx, recs); err != nil {
+	learned, err := loadTags(ctx, tx, recs)
+	if err != nil {
 		return nil, err
 	}
+	b := &pgx.Batch{}
+	if len(learned) > 0 {
+		queueTags(b, learned)
+	}
+	var stored map[uint64][]store.PullWindow
 	if hashes := store.PullHashes(recs); len(hashes) > 0 {
 		from, to := store.WindowSpan(recs)
-		windows, err := loadWindows(ctx, tx, hashes, from, to)
-		if err != nil {
-			return nil, err
-		}
-		if err := saveWindows(ctx, tx, store.FoldPulls(recs, windows)); err != nil {
-			return nil, err
+		queueLoadWindows(b, hashes, from, to, &stored)
+	}
+	if b.Len() > 0 {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return nil, fmt.Errorf("save docker tags, load pull windows: %w", err)
 		}
 	}
-	if err := upsertRollup(ctx, tx, "rollup_hour", store.Rollup(recs, time.Hour)); err != nil {
-		return nil, err
+	b = &pgx.Batch{}
+	if stored != nil {
+		if windows := store.FoldPulls(recs, stored); len(windows) > 0 {
+			queueWindows(b, windows)
+		}
 	}
+	var results pgx.BatchResults
+	if b.Len() > 0 {
+		results = tx.SendBatch(ctx, b)
+	}
+	hours := store.Rollup(recs, time.Hour)
+	if results != nil {
+		if err := results.Close(); err != nil {
+			return nil, fmt.Errorf("save pull windows: %w", err)
+		}
+	}
+
+	b = &pgx.Batch{}
+	queueRollup(b, "rollup_hour", hours)
 	// Closing a day takes this lock exclusively: while an append holds
 	// it, closed_until stays where it is read here.
 	var closedUntil time.Time
-	if err := tx.QueryRow(ctx, "SELECT closed_until FROM rollup_state, pg_advisory_xact_lock_shared($1, $2)",
-		lockClass, lockClose).Scan(&closedUntil); err != nil {
-		return nil, fmt.Errorf("read rollup state: %w", err)
+	b.Queue("SELECT closed_until FROM rollup_state, pg_advisory_xact_lock_shared($1, $2)", lockClass, lockClose).
+		QueryRow(func(row pgx.Row) error {
+			if err := row.Scan(&closedUntil); err != nil {
+				return fmt.Errorf("read rollup state: %w", err)
+			}
+			return nil
+		})
+	results = tx.SendBatch(ctx, b)
+	added := seen.Unseen(store.Downloaders(recs))
+	if err := results.Close(); err != nil {
+		return nil, fmt.Errorf("update rollup_hour: %w", err)
 	}
+
+	b = &pgx.Batch{}
 	if late := store.Closed(recs, closedUntil.Unix()); len(late) > 0 {
 		days := store.Rollup(late, 24*time.Hour)
-		if err := upsertRollup(ctx, tx, "rollup_day", days); err != nil {
-			return nil, err
-		}
-		if err := upsertRollup(ctx, tx, "rollup_day_all", store.AcrossPackages(days)); err != nil {
-			return nil, err
+		queueRollup(b, "rollup_day", days)
+		queueRollup(b, "rollup_day_all", store.AcrossPackages(days))
+	}
+	if len(added) > 0 {
+		queueDownloaders(b, added)
+	}
+	if b.Len() > 0 {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return nil, fmt.Errorf("update daily rollups, count downloaders: %w", err)
 		}
 	}
-	added := seen.Unseen(store.Downloaders(recs))
-	return added, addDownloaders(ctx, tx, added)
+	return added, nil
 }
 
-// tags counts docker pulls by digest under the tag they were resolved
-// from, and remembers what this batch says about tags.
-func tags(ctx context.Context, tx pgx.Tx, recs []store.Record) error {
+// loadTags gives docker pulls by digest the tag they were resolved from,
+// and returns what this batch says about tags, for queueTags.
+func loadTags(ctx context.Context, tx pgx.Tx, recs []store.Record) ([]store.TagDigest, error) {
 	learned := store.TagDigests(recs)
 	refs := store.DigestRefs(recs)
 	stored := map[store.ImageDigest]string{}
@@ -422,41 +551,42 @@ func tags(ctx context.Context, tx pgx.Tx, recs []store.Record) error {
 		rows, err := tx.Query(ctx, `SELECT t.image, t.digest, t.tag FROM docker_tags t
 			JOIN unnest($1::text[], $2::text[]) AS r(image, digest) ON t.image = r.image AND t.digest = r.digest`, images, digests)
 		if err != nil {
-			return fmt.Errorf("load docker tags: %w", err)
+			return nil, fmt.Errorf("load docker tags: %w", err)
 		}
 		for rows.Next() {
 			var k store.ImageDigest
 			var tag string
 			if err := rows.Scan(&k.Image, &k.Digest, &tag); err != nil {
 				rows.Close()
-				return fmt.Errorf("load docker tags: %w", err)
+				return nil, fmt.Errorf("load docker tags: %w", err)
 			}
 			stored[k] = tag
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return fmt.Errorf("load docker tags: %w", err)
+			return nil, fmt.Errorf("load docker tags: %w", err)
 		}
 	}
 	store.ApplyTags(recs, learned, stored)
-	if len(learned) == 0 {
-		return nil
-	}
+	return learned, nil
+}
+
+// queueTags remembers the digests that tags resolved to.
+func queueTags(b *pgx.Batch, learned []store.TagDigest) {
 	n := len(learned)
 	images, digests, tagNames, ats := make([]string, n), make([]string, n), make([]string, n), make([]int64, n)
 	for i, t := range learned {
 		images[i], digests[i], tagNames[i], ats[i] = t.Image, t.Digest, t.Tag, t.At
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO docker_tags (image, digest, tag, at)
+	b.Queue(`INSERT INTO docker_tags (image, digest, tag, at)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[])
 		ON CONFLICT (image, digest) DO UPDATE SET tag = excluded.tag, at = excluded.at WHERE excluded.at >= docker_tags.at`,
-		images, digests, tagNames, ats); err != nil {
-		return fmt.Errorf("save docker tags: %w", err)
-	}
-	return nil
+		images, digests, tagNames, ats)
 }
 
-func loadWindows(ctx context.Context, tx pgx.Tx, hashes []uint64, from, to int64) (map[uint64][]store.PullWindow, error) {
+// queueLoadWindows locks the pull windows of hashes and reads them into
+// *windows.
+func queueLoadWindows(b *pgx.Batch, hashes []uint64, from, to int64, windows *map[uint64][]store.PullWindow) {
 	keys := make([]int64, len(hashes))
 	var stripes []int32
 	for i, h := range hashes {
@@ -469,45 +599,37 @@ func loadWindows(ctx context.Context, tx pgx.Tx, hashes []uint64, from, to int64
 	// the stripes of its hashes (a lock per hash would exhaust the lock
 	// table on large batches). The stripes are sorted, and unnest keeps
 	// their order, so the locks are taken in one order everywhere.
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, s) FROM unnest($2::int4[]) AS s", lockClassWindows, stripes); err != nil {
-		return nil, fmt.Errorf("lock pull windows: %w", err)
-	}
-	rows, err := tx.Query(ctx, "SELECT hash, at, type, used FROM pull_windows WHERE hash = ANY($1) AND at BETWEEN $2 AND $3", keys, from, to)
-	if err != nil {
-		return nil, fmt.Errorf("load pull windows: %w", err)
-	}
-	defer rows.Close()
-	windows := make(map[uint64][]store.PullWindow, len(hashes))
-	for rows.Next() {
-		var h int64
-		var typ int16
-		var w store.PullWindow
-		if err := rows.Scan(&h, &w.At, &typ, &w.Used); err != nil {
-			return nil, fmt.Errorf("load pull windows: %w", err)
-		}
-		w.Hash, w.Type = uint64(h), store.PullType(typ)
-		windows[w.Hash] = append(windows[w.Hash], w)
-	}
-	return windows, rows.Err()
+	b.Queue("SELECT pg_advisory_xact_lock($1, s) FROM unnest($2::int4[]) AS s", lockClassWindows, stripes)
+	*windows = make(map[uint64][]store.PullWindow, len(hashes))
+	b.Queue("SELECT hash, at, type, used FROM pull_windows WHERE hash = ANY($1) AND at BETWEEN $2 AND $3", keys, from, to).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var h int64
+				var typ int16
+				var w store.PullWindow
+				if err := rows.Scan(&h, &w.At, &typ, &w.Used); err != nil {
+					return fmt.Errorf("load pull windows: %w", err)
+				}
+				w.Hash, w.Type = uint64(h), store.PullType(typ)
+				(*windows)[w.Hash] = append((*windows)[w.Hash], w)
+			}
+			return rows.Err()
+		})
 }
 
-func saveWindows(ctx context.Context, tx pgx.Tx, windows []store.PullWindow) error {
+func queueWindows(b *pgx.Batch, windows []store.PullWindow) {
 	n := len(windows)
 	hashes, ats, types, used := make([]int64, n), make([]int64, n), make([]int16, n), make([]bool, n)
 	for i, w := range windows {
 		hashes[i], ats[i], types[i], used[i] = int64(w.Hash), w.At, int16(w.Type), w.Used
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO pull_windows (hash, at, type, used)
+	b.Queue(`INSERT INTO pull_windows (hash, at, type, used)
 		SELECT * FROM unnest($1::int8[], $2::int8[], $3::int2[], $4::bool[])
 		ON CONFLICT (hash, at) DO UPDATE SET type = excluded.type, used = excluded.used`,
 		hashes, ats, types, used)
-	if err != nil {
-		return fmt.Errorf("save pull windows: %w", err)
-	}
-	return nil
 }
 
-func upsertRollup(ctx context.Context, tx pgx.Tx, table string, deltas []store.Delta) error {
+func queueRollup(b *pgx.Batch, table string, deltas []store.Delta) {
 	n := len(deltas)
 	var (
 		pkgs, artifacts, kinds, sources, dims, values = make([]string, n), make([]string, n), make([]string, n),
@@ -520,25 +642,18 @@ func upsertRollup(ctx context.Context, tx pgx.Tx, table string, deltas []store.D
 		pkgs[i], buckets[i], artifacts[i], kinds[i], bots[i] = d.Package, time.Unix(d.Bucket, 0).UTC(), d.Artifact, d.Kind, d.Bot
 		sources[i], dims[i], values[i], requests[i], downloads[i] = d.Source, d.Dim, d.Value, d.Requests, d.Downloads
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO `+table+` (package, bucket, artifact, kind, bot, source, dim, value, requests, downloads)
+	b.Queue(`INSERT INTO `+table+` (package, bucket, artifact, kind, bot, source, dim, value, requests, downloads)
 		SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::text[],
 			$8::text[], $9::int8[], $10::int8[])
 		ON CONFLICT (package, bucket, artifact, kind, bot, source, dim, value)
 		DO UPDATE SET requests = `+table+`.requests + excluded.requests, downloads = `+table+`.downloads + excluded.downloads`,
 		pkgs, buckets, artifacts, kinds, bots, sources, dims, values, requests, downloads)
-	if err != nil {
-		return fmt.Errorf("update %s: %w", table, err)
-	}
-	return nil
 }
 
-// addDownloaders records the day's downloaders and counts the new ones.
+// queueDownloaders records the day's downloaders and counts the new ones.
 // Two replicas adding the same downloader at once: the unique index makes
 // one wait for the other, and only one insert counts.
-func addDownloaders(ctx context.Context, tx pgx.Tx, ds []store.Downloader) error {
-	if len(ds) == 0 {
-		return nil
-	}
+func queueDownloaders(b *pgx.Batch, ds []store.Downloader) {
 	n := len(ds)
 	days, pkgs, artifacts, kinds, keys := make([]time.Time, n), make([]string, n), make([]string, n), make([]string, n), make([]int64, n)
 	for i, d := range ds {
@@ -546,7 +661,7 @@ func addDownloaders(ctx context.Context, tx pgx.Tx, ds []store.Downloader) error
 	}
 	// The table holds only day and key; what the new ones count for is
 	// joined back from the batch.
-	_, err := tx.Exec(ctx, `WITH batch AS (
+	b.Queue(`WITH batch AS (
 			SELECT * FROM unnest($1::timestamptz[], $2::int8[], $3::text[], $4::text[], $5::text[]) AS b(day, key, package, artifact, kind)),
 		added AS (
 			INSERT INTO downloaders (day, key) SELECT day, key FROM batch
@@ -557,19 +672,15 @@ func addDownloaders(ctx context.Context, tx pgx.Tx, ds []store.Downloader) error
 		GROUP BY b.package, b.day, b.artifact, b.kind ORDER BY b.package, b.day, b.artifact, b.kind
 		ON CONFLICT (package, day, artifact, kind) DO UPDATE SET downloaders = uniques_day.downloaders + excluded.downloaders`,
 		days, keys, pkgs, artifacts, kinds)
-	if err != nil {
-		return fmt.Errorf("count downloaders: %w", err)
-	}
-	return nil
 }
 
-// ensurePartitions creates the daily partitions that the records need.
-func (s *Store) ensurePartitions(ctx context.Context, recs []store.Record) error {
+// ensurePartitions creates the daily partitions of days (Unix seconds)
+// that do not exist yet.
+func (s *Store) ensurePartitions(ctx context.Context, days []int64) error {
 	var need []int64
 	s.partMu.Lock()
-	for i := range recs {
-		day := store.Day(recs[i].Time).Unix()
-		if !s.partitions[day] && !containsInt(need, day) {
+	for _, day := range days {
+		if !s.partitions[day] && !slices.Contains(need, day) {
 			need = append(need, day)
 		}
 	}
@@ -586,15 +697,6 @@ func (s *Store) ensurePartitions(ctx context.Context, recs []store.Record) error
 	}
 	s.partMu.Unlock()
 	return nil
-}
-
-func containsInt(s []int64, v int64) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // partitionName is the partition of the day that starts at day.
@@ -641,7 +743,7 @@ func (s *Store) Maintain(ctx context.Context, now time.Time) error {
 	}()
 	// Partitions for today and tomorrow exist before their first event.
 	today := store.Day(now)
-	if err := s.ensurePartitions(ctx, []store.Record{{Time: today}, {Time: today.Add(24 * time.Hour)}}); err != nil {
+	if err := s.ensurePartitions(ctx, []int64{today.Unix(), today.Add(24 * time.Hour).Unix()}); err != nil {
 		return fmt.Errorf("maintain: %w", err)
 	}
 	if err := s.closeDays(ctx, now); err != nil {
