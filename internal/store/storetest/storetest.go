@@ -823,9 +823,6 @@ func BenchmarkAppend(b *testing.B, s store.Store, size, warm int, inProcess bool
 	BenchmarkAppendCPU(b, s, size, warm, cpu)
 }
 
-// CPUTime is the CPU time this process has used, if the system says.
-func CPUTime() (time.Duration, bool) { return cpuTime() }
-
 // BenchmarkAppendCPU is BenchmarkAppend with the CPU time to report
 // events per CPU-second against: cpu, when not nil, returns the time used
 // so far (by this process and, for a database server on this machine,
