@@ -78,8 +78,12 @@ type Cache struct {
 	count   atomic.Int64
 	clock   atomic.Int64 // the LRU order: each use takes the next tick
 
-	mu    sync.Mutex // guards fills, and serializes eviction
-	fills map[string]*fill
+	mu     sync.Mutex // guards fills and closed, and serializes eviction
+	fills  map[string]*fill
+	closed bool
+	// running counts the transfers started before Close, which waits
+	// for them: once it returns, nothing writes in the directory.
+	running sync.WaitGroup
 
 	base   context.Context // ends with Close: transfers in progress stop
 	cancel context.CancelFunc
@@ -172,9 +176,15 @@ func (c *Cache) rebuild() error {
 	return nil
 }
 
-// Close stops the transfers in progress; their clients see a cut body
-// and nothing of them is kept.
-func (c *Cache) Close() { c.cancel() }
+// Close stops the transfers in progress and waits for them to end;
+// their clients see a cut body and nothing of them is kept.
+func (c *Cache) Close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.cancel()
+	c.running.Wait()
+}
 
 // Size returns the bytes and the number of objects kept.
 func (c *Cache) Size() (bytes, objects int64) { return c.size.Load(), c.count.Load() }

@@ -264,7 +264,6 @@ func (fl *fill) drop() {
 	fl.mu.Unlock()
 }
 
-// start begins fetching d. c.mu is held.
 // start registers the transfer of d and starts it in a goroutine of its
 // own. Every client, the first included, reads the file it writes: a
 // client slower than the others, or than the upstream, holds back no
@@ -275,7 +274,15 @@ func (c *Cache) start(rctx context.Context, d Digest, fetch Fetch) *fill {
 	// The transfer outlives the request that caused it: the clients
 	// that joined it still read, and the next ones get a hit.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(rctx))
+	// After Close, c.base is done and the transfer ends at once.
+	tracked := !c.closed
+	if tracked {
+		c.running.Add(1)
+	}
 	go func() {
+		if tracked {
+			defer c.running.Done()
+		}
 		stop := context.AfterFunc(c.base, cancel)
 		defer stop()
 		defer cancel()
