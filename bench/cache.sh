@@ -5,10 +5,13 @@
 #   - a cache miss (an empty cache: the blob is fetched, hashed, written
 #     and sent in the same pass) against Portico's plain proxy of the
 #     same blob from the same upstream;
-#   - Portico's RSS, sampled every 0.1 s while it streams, and its peak.
+#   - Portico's RSS, sampled every 0.1 s while it streams, and its peak;
+#   - with TMPFS set to a tmpfs mount point, the same miss again with the
+#     cache directory there, which separates the disk from the code.
 #
 #   bench/cache.sh                       # 1 GiB blob, 3 rounds
 #   SIZE=$((256<<20)) ROUNDS=5 bench/cache.sh
+#   mount -t tmpfs -o size=3g tmpfs /mnt/t && TMPFS=/mnt/t bench/cache.sh
 #
 # The upstream is nginx serving the blob file under a registry's blob
 # path; the hit baseline is the same nginx and the same file. Downloads
@@ -33,6 +36,15 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+if [ -n "${TMPFS:-}" ]; then
+	[ "$(stat -f -c %T "$TMPFS")" = tmpfs ] || { echo "TMPFS=$TMPFS is not a tmpfs"; exit 1; }
+	tmpfsdir=$(mktemp -d "$TMPFS/cache.XXXXXX")
+	cleanup() {
+		for p in "${pids[@]}" $gw; do kill "$p" 2>/dev/null || true; done
+		wait 2>/dev/null || true
+		rm -rf "$tmp" "$tmpfsdir"
+	}
+fi
 [ -n "${KEEP:-}" ] && trap "for p in \"\${pids[@]}\" \$gw; do kill \$p 2>/dev/null; done; echo kept \$tmp" EXIT
 
 CGO_ENABLED=0 go build -o "$tmp/portico" ./cmd/portico
@@ -87,10 +99,13 @@ cat >"$tmp/manifest.json" <<JSON
 ]}
 JSON
 gwport=$(free_port)
+# start_portico [CACHE_DIR]: Portico on an empty cache in CACHE_DIR
+# (default $tmp/cache, on the disk).
 start_portico() {
-	rm -rf "$tmp/cache"
+	cachedir=${1:-$tmp/cache}
+	rm -rf "$cachedir"
 	"$tmp/portico" serve --manifest "$tmp/manifest.json" --listen "127.0.0.1:$gwport" --ops-listen off --data none --events none \
-		--cache-dir "$tmp/cache" 2>>"$tmp/portico.log" &
+		--cache-dir "$cachedir" 2>>"$tmp/portico.log" &
 	gw=$!
 	for _ in $(seq 100); do curl -fs -o /dev/null -H 'Host: proxy.test' "http://127.0.0.1:$gwport/v2/" && break; sleep 0.05; done
 	token=$(curl -fs -H 'Host: cache.test' "http://127.0.0.1:$gwport/v2/token?service=cache.test&scope=repository:acme/big:pull" |
@@ -112,7 +127,7 @@ ratio() { echo "$1/$2" | bc -l; }
 mb() { echo "$1/1000000" | bc -l; }
 
 echo "blob: $((SIZE>>20)) MiB from nginx at $up"
-nsum=0; psum=0; msum=0; hsum=0; maxrss=0; maxhwm=0
+nsum=0; psum=0; msum=0; hsum=0; tsum=0; maxrss=0; maxhwm=0
 for r in $(seq "$ROUNDS"); do
 	start_portico
 	before=$(rss)
@@ -141,6 +156,22 @@ for r in $(seq "$ROUNDS"); do
 	[ "$peak" -gt "$maxrss" ] && maxrss=$peak
 	[ "$high" -gt "$maxhwm" ] && maxhwm=$high
 	stop_portico
+	if [ -n "${TMPFS:-}" ]; then
+		# The same miss with the cache on a tmpfs: what is left is the
+		# code's cost (and the page cache's), not the disk's.
+		start_portico "$tmpfsdir/cache"
+		t=$(speed "http://127.0.0.1:$gwport$path" cache.test "$token")
+		for _ in $(seq 600); do [ -e "$tmpfsdir/cache/objects/${digest/:/-}" ] && break; sleep 0.1; done
+		stop_portico
+		rm -rf "$tmpfsdir/cache"
+		printf 'round %d: miss on tmpfs %.0f MB/s (%.2f of proxy, %.2f of the miss on disk)\n' \
+			"$r" "$(mb "$t")" "$(ratio "$t" "$p")" "$(ratio "$t" "$m")"
+		tsum=$(echo "$tsum+$t" | bc -l)
+	fi
 done
 printf 'mean over %d rounds: hit / nginx %.2f; miss / plain proxy %.2f; largest sampled RSS %d MiB, largest VmHWM %d MiB\n' \
 	"$ROUNDS" "$(ratio "$hsum" "$nsum")" "$(ratio "$msum" "$psum")" $((maxrss>>10)) $((maxhwm>>10))
+if [ -n "${TMPFS:-}" ]; then
+	printf 'mean over %d rounds: miss on tmpfs / plain proxy %.2f; miss on tmpfs / miss on disk %.2f\n' \
+		"$ROUNDS" "$(ratio "$tsum" "$psum")" "$(ratio "$tsum" "$msum")"
+fi
