@@ -361,6 +361,9 @@ func (a *App) Run(ctx context.Context) error {
 		var wg sync.WaitGroup
 		wg.Go(func() { a.maintainControl(ctx) })
 		wg.Go(func() { a.control.creator.Run(ctx) })
+		if a.keepsPastSums() {
+			wg.Go(func() { a.warmDashboard(ctx) })
+		}
 		a.closers.push(func(context.Context) { stop(); wg.Wait() })
 	}
 
