@@ -9,12 +9,6 @@ import (
 	"portico/internal/store/sqlite"
 )
 
-// warmConfig bounds the warming of the dashboard's pages: the package
-// pages and analytics of the 50 packages with the most downloads and the
-// analytics of 10 of their organizations, well within what the SQLite
-// store's cache of past sums holds, with a pause between two pages.
-var warmConfig = web.WarmConfig{Packages: 50, Orgs: 10, Pause: 50 * time.Millisecond}
-
 // keepsPastSums reports whether the store keeps what it summed over
 // ended hours and days, which warming fills.
 func (a *App) keepsPastSums() bool {
@@ -36,7 +30,7 @@ func (a *App) keepsPastSums() bool {
 func (a *App) warmDashboard(ctx context.Context) {
 	for {
 		start := time.Now()
-		if err := a.control.dashboard.Warm(ctx, warmConfig); err != nil {
+		if err := a.control.dashboard.Warm(ctx, web.DefaultWarm); err != nil {
 			if ctx.Err() != nil {
 				return
 			}

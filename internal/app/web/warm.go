@@ -27,6 +27,12 @@ type WarmConfig struct {
 	Pause time.Duration
 }
 
+// DefaultWarm is what the gateway warms: the package pages and analytics
+// of the 50 packages with the most downloads and the analytics of 10 of
+// their organizations, well within what the SQLite store's cache of past
+// sums holds, with a pause between two pages.
+var DefaultWarm = WarmConfig{Packages: 50, Orgs: 10, Pause: 50 * time.Millisecond}
+
 // Warm asks the store what the dashboard's pages ask most at their
 // default range (the package list, then the package page and analytics
 // page of the packages with the most downloads, then the analytics pages
