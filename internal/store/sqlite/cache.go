@@ -63,6 +63,9 @@ type CacheStats struct {
 	// Misses read the database, for the whole range or the part of it
 	// that the cache did not hold.
 	Misses uint64
+	// Invalidations dropped everything the cache held: an event of an
+	// ended hour was appended late.
+	Invalidations uint64
 }
 
 // CacheStats returns the counts of the cache of past sums, and false
@@ -71,7 +74,7 @@ func (s *Store) CacheStats() (CacheStats, bool) {
 	if s.past == nil {
 		return CacheStats{}, false
 	}
-	return CacheStats{Hits: s.past.hits.Load(), Misses: s.past.misses.Load()}, true
+	return CacheStats{Hits: s.past.hits.Load(), Misses: s.past.misses.Load(), Invalidations: s.past.generation()}, true
 }
 
 // A pastEntry is the answer of one query over [from, to).
