@@ -139,7 +139,7 @@ func benchPackages(b *testing.B, svc *control.Service) (cookie, org string) {
 // round's. Compare with the "uncached-" pages of BenchmarkPages in the
 // same run.
 //
-//	PORTICO_BENCH_STORE=/tmp/p10m go test -run '^$' -bench 'Pages|WarmedFirstView' -count 3 ./internal/app/web
+//	PORTICO_BENCH_STORE=/tmp/p10m go test -run '^$' -bench 'Pages$|WarmedFirstView' -count 3 ./internal/app/web
 func BenchmarkWarmedFirstView(b *testing.B) {
 	dir := os.Getenv(BenchStoreVar)
 	if dir == "" {
