@@ -364,7 +364,8 @@ func (a *App) Run(ctx context.Context) error {
 		var wg sync.WaitGroup
 		wg.Go(func() { a.maintainControl(ctx) })
 		wg.Go(func() { a.control.creator.Run(ctx) })
-		if lite := a.pastSums(); lite != nil {
+		// Warming serves the dashboard, when a listener serves it.
+		if lite := a.pastSums(); lite != nil && (a.app != nil || a.appHost != "") {
 			wg.Go(func() { a.warmDashboard(ctx, lite) })
 		}
 		a.closers.push(func(context.Context) { stop(); wg.Wait() })
