@@ -25,6 +25,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -75,6 +76,8 @@ type App struct {
 	httpsPort int
 	// appHost is --app-domain's host key, "" without one.
 	appHost string
+	// warms counts the warmings of the dashboard's pages that ended.
+	warms   atomic.Int64
 	closers closers
 }
 
@@ -364,6 +367,10 @@ func (a *App) Run(ctx context.Context) error {
 		var wg sync.WaitGroup
 		wg.Go(func() { a.maintainControl(ctx) })
 		wg.Go(func() { a.control.creator.Run(ctx) })
+		// Warming serves the dashboard, when a listener serves it.
+		if lite := a.pastSums(); lite != nil && (a.app != nil || a.appHost != "") {
+			wg.Go(func() { a.warmDashboard(ctx, lite) })
+		}
 		a.closers.push(func(context.Context) { stop(); wg.Wait() })
 	}
 

@@ -33,6 +33,9 @@ type controlPlane struct {
 	// creator creates the packages of collections' downloads.
 	creator *autocreate.Creator
 	app     http.Handler
+	// dashboard serves the dashboard's pages, and warms the store's
+	// cache for them.
+	dashboard *web.Web
 }
 
 // settleTimeout bounds how long an API request waits for the packages of
@@ -159,6 +162,7 @@ func (a *App) startControl(file reload.Source) error {
 	a.router.SetExtra(badgeExtra{badges})
 	mux.Handle("/", dashboard)
 	cp.app = settled(cp.creator, mux)
+	cp.dashboard = dashboard
 	return nil
 }
 

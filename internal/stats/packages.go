@@ -196,9 +196,30 @@ func (r *Report) Order() []string { return r.order }
 // SQLite store's pool of readers has connections.
 const parallel = 4
 
-// runAll runs tasks, parallel at a time, and returns the first error; the
-// others are then cancelled.
+type sequentialKey struct{}
+
+// Sequential returns a context under which a report runs its queries one
+// after the other, in the calling goroutine: for work in the background
+// that should leave the store's connections and the cores to requests.
+func Sequential(ctx context.Context) context.Context {
+	return context.WithValue(ctx, sequentialKey{}, true)
+}
+
+// runAll runs tasks, parallel at a time (one at a time under
+// Sequential), and returns the first error; the others are then
+// cancelled.
 func runAll(ctx context.Context, tasks []func(context.Context) error) error {
+	if ctx.Value(sequentialKey{}) != nil {
+		for _, task := range tasks {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := task(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (

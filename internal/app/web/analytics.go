@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/csv"
 	"net/http"
 	"net/url"
@@ -131,8 +132,7 @@ func (w *Web) report(r *http.Request, s analyticsSubject, rp rangeParams) (analy
 	if w.stats == nil {
 		return d, nil
 	}
-	q := stats.Query{Filter: store.Filter{From: rp.From, To: rp.To, Bots: rp.Bots}, Measure: store.Downloads}
-	rep, err := w.stats.Packages(r.Context(), s.Packages, q, rp.Every, dims, breakdownTop)
+	rep, err := w.analyticsReport(r.Context(), s.Packages, rp)
 	if err != nil {
 		return d, err
 	}
@@ -150,6 +150,13 @@ func (w *Web) report(r *http.Request, s analyticsSubject, rp rangeParams) (analy
 		d.Unit = "pulls"
 	}
 	return d, nil
+}
+
+// analyticsReport is an analytics page's query: the report of its
+// packages over the page's range.
+func (w *Web) analyticsReport(ctx context.Context, ids []string, rp rangeParams) (*stats.Report, error) {
+	q := stats.Query{Filter: store.Filter{From: rp.From, To: rp.To, Bots: rp.Bots}, Measure: store.Downloads}
+	return w.stats.Packages(ctx, ids, q, rp.Every, dims, breakdownTop)
 }
 
 func (w *Web) packageSubject(r *http.Request, p control.Principal) (analyticsSubject, error) {

@@ -130,3 +130,68 @@ func benchPackages(b *testing.B, svc *control.Service) (cookie, org string) {
 	}
 	return secret, orgs[0].Name
 }
+
+// BenchmarkWarmedFirstView measures the first view of each warmed page
+// after a start: each round opens the store afresh (an empty cache),
+// warms it as the gateway does (reported as warm-cpu-ms and warm-ms),
+// then serves each page once, its CPU time reported per page. A round
+// takes seconds, so the default benchtime runs one: ns/op is the whole
+// round's. Compare with the "uncached-" pages of BenchmarkPages in the
+// same run.
+//
+//	PORTICO_BENCH_STORE=/tmp/p10m go test -run '^$' -bench 'Pages$|WarmedFirstView' -count 3 ./internal/app/web
+func BenchmarkWarmedFirstView(b *testing.B) {
+	dir := os.Getenv(BenchStoreVar)
+	if dir == "" {
+		b.Skipf("set %s to a data directory loaded by bench/analytics", BenchStoreVar)
+	}
+	ctx := context.Background()
+	paths := map[string]string{"package": "/packages/pkg-000", "list": "/packages", "analytics": "/packages/pkg-000/analytics"}
+	names := []string{"package", "list", "analytics", "org-analytics"}
+	cpu := map[string]time.Duration{}
+	var warmCPU, warmWall time.Duration
+	n := 0
+	for b.Loop() {
+		st, err := sqlite.Open(ctx, sqlite.Config{Dir: dir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		svc := control.New(control.Config{Store: st, Rules: &route.Checker{}, BaseDomain: "bench.test"})
+		cookie, org := benchPackages(b, svc)
+		paths["org-analytics"] = "/orgs/" + org + "/analytics"
+		a := api.New(api.Config{Service: svc, Stats: stats.New(st), Exporter: st})
+		w, err := New(Config{Service: svc, Sessions: a, Stats: stats.New(st)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c0, _ := storetest.CPUTime()
+		t0 := time.Now()
+		if err := w.Warm(ctx, DefaultWarm); err != nil {
+			b.Fatal(err)
+		}
+		warmWall += time.Since(t0)
+		c1, _ := storetest.CPUTime()
+		warmCPU += c1 - c0
+		for _, name := range names {
+			req := httptest.NewRequest("GET", paths[name], nil)
+			req.AddCookie(&http.Cookie{Name: api.SessionCookie, Value: cookie})
+			rec := httptest.NewRecorder()
+			c0, ok0 := storetest.CPUTime()
+			w.ServeHTTP(rec, req)
+			if c1, ok1 := storetest.CPUTime(); ok0 && ok1 {
+				cpu[name] += c1 - c0
+			}
+			if rec.Code != http.StatusOK {
+				b.Fatalf("%s = %d %s", paths[name], rec.Code, rec.Body.String())
+			}
+		}
+		st.Close()
+		n++
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(n) }
+	for _, name := range names {
+		b.ReportMetric(ms(cpu[name]), name+"-cpu-ms")
+	}
+	b.ReportMetric(ms(warmCPU), "warm-cpu-ms")
+	b.ReportMetric(ms(warmWall), "warm-ms")
+}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -28,9 +29,13 @@ func (w *Web) recent() (from, to time.Time) {
 // allPackages lists every package p may read, in pages of the largest
 // size.
 func (w *Web) allPackages(r *http.Request, p control.Principal, org string) ([]control.PackageView, error) {
+	return w.listAll(r.Context(), p, org)
+}
+
+func (w *Web) listAll(ctx context.Context, p control.Principal, org string) ([]control.PackageView, error) {
 	var out []control.PackageView
 	for pg := (control.Page{Limit: control.MaxLimit}); ; {
-		pkgs, err := w.svc.ListPackages(r.Context(), p, org, pg)
+		pkgs, err := w.svc.ListPackages(ctx, p, org, pg)
 		if err != nil {
 			return nil, err
 		}
@@ -69,6 +74,21 @@ type packageListData struct {
 	HasStats bool
 }
 
+// listSeries is the package list's query: each package's downloads per
+// day over the last 30 days.
+func (w *Web) listSeries(ctx context.Context) ([]stats.Line, error) {
+	from, to := w.recent()
+	return w.stats.SeriesBy(ctx, stats.Query{Filter: store.Filter{From: from, To: to}, Measure: store.Downloads}, stats.Day, store.DimPackage, 0)
+}
+
+// packageSummary is the package page's query: the package's downloads
+// of the last 30 days, per day, and its unique downloaders.
+func (w *Web) packageSummary(ctx context.Context, id string) (from, to time.Time, rep *stats.Report, err error) {
+	from, to = w.recent()
+	rep, err = w.stats.Packages(ctx, []string{id}, stats.Query{Filter: store.Filter{From: from, To: to}, Measure: store.Downloads}, stats.Day, nil, 0)
+	return from, to, rep, err
+}
+
 // listPackages shows the packages with their downloads of the last 30
 // days: two queries of the rollups for all of them.
 func (w *Web) listPackages(rw http.ResponseWriter, r *http.Request, p control.Principal) error {
@@ -78,8 +98,7 @@ func (w *Web) listPackages(rw http.ResponseWriter, r *http.Request, p control.Pr
 	}
 	lines := map[string][]stats.Point{}
 	if w.stats != nil && len(pkgs) > 0 {
-		from, to := w.recent()
-		ls, err := w.stats.SeriesBy(r.Context(), stats.Query{Filter: store.Filter{From: from, To: to}, Measure: store.Downloads}, stats.Day, store.DimPackage, 0)
+		ls, err := w.listSeries(r.Context())
 		if err != nil {
 			return err
 		}
@@ -211,8 +230,8 @@ func (w *Web) packagePage(rw http.ResponseWriter, r *http.Request, p control.Pri
 			HTML:     `<img src="` + u + `" alt="` + b.alt + `">`})
 	}
 	if w.stats != nil {
-		d.From, d.To = w.recent()
-		rep, err := w.stats.Packages(r.Context(), []string{v.ID}, stats.Query{Filter: store.Filter{From: d.From, To: d.To}, Measure: store.Downloads}, stats.Day, nil, 0)
+		var rep *stats.Report
+		d.From, d.To, rep, err = w.packageSummary(r.Context(), v.ID)
 		if err != nil {
 			return err
 		}

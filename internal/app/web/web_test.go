@@ -25,10 +25,11 @@ const password = "correct horse battery staple"
 // env is the dashboard over a real SQLite store, beside the API, served
 // by a real HTTP server.
 type env struct {
-	t   *testing.T
-	srv *httptest.Server
-	svc *control.Service
-	st  *sqlite.Store
+	t    *testing.T
+	srv  *httptest.Server
+	svc  *control.Service
+	st   *sqlite.Store
+	dash *Web
 }
 
 func newEnv(t *testing.T) *env {
@@ -50,7 +51,7 @@ func newEnv(t *testing.T) *env {
 	mux.Handle("/", w)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, svc: svc, st: st}
+	return &env{t: t, srv: srv, svc: svc, st: st, dash: w}
 }
 
 // user creates a user with a password; its personal organization is

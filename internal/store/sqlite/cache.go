@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // pastCacheSums bounds the sums the cache of past sums holds, about 64
@@ -49,6 +50,31 @@ type pastCache struct {
 	size    int          // sums held
 	live    int          // entries held
 	limit   int
+	// hits and misses count the reads of ended hours and days answered
+	// whole from the cache, and those that read the database.
+	hits, misses atomic.Uint64
+}
+
+// CacheStats counts the reads of hours and days that have ended since
+// the store was opened.
+type CacheStats struct {
+	// Hits were answered whole from the cache of past sums.
+	Hits uint64
+	// Misses read the database, for the whole range or the part of it
+	// that the cache did not hold.
+	Misses uint64
+	// Invalidations dropped everything the cache held: an event of an
+	// ended hour was appended late.
+	Invalidations uint64
+}
+
+// CacheStats returns the counts of the cache of past sums, and false
+// when the store keeps none (one opened read-only).
+func (s *Store) CacheStats() (CacheStats, bool) {
+	if s.past == nil {
+		return CacheStats{}, false
+	}
+	return CacheStats{Hits: s.past.hits.Load(), Misses: s.past.misses.Load(), Invalidations: s.past.generation()}, true
 }
 
 // A pastEntry is the answer of one query over [from, to).

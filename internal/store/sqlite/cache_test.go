@@ -43,6 +43,9 @@ func TestPastCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ro.Close()
+	if _, ok := ro.CacheStats(); ok {
+		t.Error("a store opened read-only says it keeps a cache")
+	}
 	f := store.Filter{From: today.Add(-5*24*time.Hour + 3*time.Hour), To: store.Hour(time.Now()).Add(time.Hour)}
 	queries := []store.Query{
 		{Filter: f},
@@ -89,6 +92,9 @@ func TestPastCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("after a late event")
+	if cs, ok := s.CacheStats(); !ok || cs.Invalidations != 1 || cs.Hits == 0 || cs.Misses == 0 {
+		t.Errorf("after a late event, CacheStats() = %+v, %v; want one invalidation, hits and misses", cs, ok)
+	}
 	// An event of an hour of today that has ended, and one of the
 	// current hour, which leaves the cache as it was.
 	ended := storetest.FileEvent(store.Hour(time.Now()).Add(-30*time.Minute), "pkg-1")

@@ -153,15 +153,18 @@ func (s *Store) pastSums(ctx context.Context, gen uint64, text string, from, to 
 	}
 	ck, ok := cacheKey(text, condArgs)
 	if !ok {
+		s.past.misses.Add(1)
 		return read(from, to, 1, sums)
 	}
 	kept, found := s.past.nearest(ck, gen, from, to)
 	if found && kept.from == from && kept.to == to {
+		s.past.hits.Add(1)
 		for _, e := range kept.sums {
 			sums[e.bucketKey] += e.v
 		}
 		return nil
 	}
+	s.past.misses.Add(1)
 	part := make(map[bucketKey]int64, len(kept.sums))
 	if found {
 		for _, e := range kept.sums {
