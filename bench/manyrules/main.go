@@ -65,6 +65,7 @@ var (
 	requests  = flag.Int("requests", 200_000, "requests served after ready, spread over every rule")
 	writes    = flag.Int("writes", 20, "packages changed in the store, one after another, after the requests")
 	onlyKinds = flag.String("sources", "manifest,sqlite,postgres", "comma-separated sources of rules to measure Portico with")
+	profile   = flag.String("profile", "", "`directory` to save each gateway's heap profile in once it is ready (with --pprof)")
 )
 
 func main() {
@@ -424,6 +425,9 @@ func measurePortico(ctx context.Context, b binary, kind, manifestPath string, se
 		log.Fatal(err)
 	}
 	args := []string{"serve", "--listen", addr, "--ops-listen", ops, "--app-listen", "off", "--events", "none", "--reload-interval", "100ms"}
+	if *profile != "" {
+		args = append(args, "--pprof")
+	}
 	var st control.Store
 	switch kind {
 	case "manifest":
@@ -459,6 +463,9 @@ func measurePortico(ctx context.Context, b binary, kind, manifestPath string, se
 	})
 	pid := p.cmd.Process.Pid
 	r.rss, r.hwm = memory(pid)
+	if *profile != "" {
+		saveProfile(ops, filepath.Join(*profile, strings.NewReplacer(", ", "-", " ", "-").Replace(r.name)+".heap"))
+	}
 	r.wrong, r.served = traffic(addr, *requests), *requests
 	r.rssLoad, r.hwmLoad = memory(pid)
 	if kind == "sqlite" {
@@ -482,6 +489,27 @@ func measurePortico(ctx context.Context, b binary, kind, manifestPath string, se
 	}
 	fmt.Printf("measured %s\n", r.name)
 	return r
+}
+
+// saveProfile saves the heap profile of the gateway whose ops listener
+// is ops in path, with the live heap counted at a collection.
+func saveProfile(ops, path string) {
+	resp, err := client.Get("http://" + ops + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		log.Fatalf("heap profile: %v", err)
+	}
+	defer resp.Body.Close()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		log.Fatal(err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		log.Fatalf("heap profile: %v", err)
+	}
 }
 
 // switchBackend points package i at another host, as an API write that

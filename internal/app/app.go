@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -172,6 +173,19 @@ func (a *App) loadRules() error {
 		return err
 	}
 	a.docs = opts.NPM.Cache
+	// Backends with a fallback are probed for as long as the process
+	// serves.
+	a.metrics.Registry.MustRegister(opts.Health)
+	probeCtx, stopProbes := context.WithCancel(context.Background())
+	probed := make(chan struct{})
+	go func() {
+		defer close(probed)
+		opts.Health.Run(probeCtx)
+	}()
+	a.closers.push(func(context.Context) {
+		stopProbes()
+		<-probed
+	})
 	if err := a.openCache(&opts); err != nil {
 		return err
 	}
@@ -194,6 +208,14 @@ func (a *App) loadRules() error {
 		return err
 	}
 	a.loader, a.router = loader, router
+	// Reading and compiling the first table leaves as much garbage as
+	// the table, which the collector lets the heap grow to before it
+	// collects: the pages it freed stay in the process until the
+	// runtime's scavenger gets to them, long after. Handing them back
+	// once, now, keeps the resident memory of a large table near what
+	// it holds (docs/scaling.md); later tables are compiled
+	// incrementally and leave little.
+	debug.FreeOSMemory()
 	if a.control != nil {
 		if err := a.startControl(file); err != nil {
 			return err
@@ -231,10 +253,19 @@ func ruleOptions(cfg config.Config, log *slog.Logger, transport *upstream.Transp
 	// Upstream index pages and packuments are cached for the life of
 	// the process, across manifest reloads.
 	docs := doccache.New(doccache.Options{Logger: log, Client: outbound})
+	// One health state per process: the backends of rules with a
+	// fallback keep theirs across reloads.
+	interval := cfg.ProbeInterval
+	if interval == 0 {
+		interval = -1
+	}
+	health := upstream.NewHealth(transport, upstream.HealthOptions{Threshold: cfg.FallbackAfter, Interval: interval, Timeout: cfg.FallbackTimeout})
+	dockerOpts.Health = health
 	opts := route.Options{
+		Health:      health,
 		Docker:      dockerOpts,
-		Python:      python.Options{Cache: docs, MaxPage: int64(cfg.MaxPythonPage), Client: outbound},
-		NPM:         npm.Options{Cache: docs, Client: outbound, Logger: log, MaxPackument: int64(cfg.MaxPackument), StallTimeout: cfg.StallTimeout},
+		Python:      python.Options{Cache: docs, MaxPage: int64(cfg.MaxPythonPage), Client: outbound, Health: health},
+		NPM:         npm.Options{Cache: docs, Client: outbound, Logger: log, MaxPackument: int64(cfg.MaxPackument), StallTimeout: cfg.StallTimeout, Health: health},
 		BodyTimeout: cfg.BodyTimeout,
 	}
 	// Checked for every rule kind now, whatever the manifest holds: a

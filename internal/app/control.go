@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"portico/internal/app/api"
@@ -240,6 +241,7 @@ func (a *App) gatewayHandler() http.Handler {
 func (a *App) maintainControl(ctx context.Context) {
 	t := time.NewTicker(maintainControlEvery)
 	defer t.Stop()
+	first := true
 	for {
 		if err := a.control.svc.DeleteExpired(ctx); err != nil && ctx.Err() == nil {
 			a.log.Error("deleting expired sessions", "err", err)
@@ -248,6 +250,13 @@ func (a *App) maintainControl(ctx context.Context) {
 			a.log.Error("checking domains", "err", err)
 		} else if n > 0 {
 			a.log.Info("domains checked", "domains", n)
+		}
+		if first {
+			// The first pass, at start, reads every domain right after
+			// the first table was compiled: its garbage goes back to
+			// the system too (see loadRules).
+			first = false
+			debug.FreeOSMemory()
 		}
 		select {
 		case <-ctx.Done():

@@ -81,11 +81,15 @@ func (a *App) listenHTTPS(ln net.Listener, h http.Handler, lim server.Limits) (h
 		s := m.Stats()
 		return metrics.TLSCounts{Refused: s.Refused, Obtained: s.Obtained, Failed: s.Failed}
 	})
-	if _, port, err := net.SplitHostPort(tln.Addr().String()); err == nil {
-		p, _ := strconv.Atoi(port)
-		a.router.SetHTTPSPort(p)
-		a.httpsPort = p
+	// Redirects name the port clients see, which differs from the
+	// listener's behind a port mapping (a container's 8443 published
+	// as 443).
+	p := cfg.HTTPSPort
+	if _, port, err := net.SplitHostPort(tln.Addr().String()); err == nil && p == 0 {
+		p, _ = strconv.Atoi(port)
 	}
+	a.router.SetHTTPSPort(p)
+	a.httpsPort = p
 	a.https = server.NewTLS("https", tln, h, m.TLSConfig(), lim, a.log)
 	a.closers.push(func(ctx context.Context) { _ = a.https.Shutdown(ctx) })
 	return m.HTTPChallenge(h), nil

@@ -59,6 +59,7 @@ func newTLSEnv(t *testing.T) *tlsEnv {
 // config turns cfg into a gateway with HTTPS that orders from Pebble.
 func (e *tlsEnv) config(cfg config.Config) config.Config {
 	cfg.TLS.HTTPSListen = "127.0.0.1:0"
+	cfg.TLS.HTTPSPort = 0 // redirects name the listener's port
 	cfg.TLS.ACMECA = e.ca.Directory
 	cfg.TLS.ACMECARoot = e.ca.RootFile
 	return cfg
@@ -507,4 +508,55 @@ func pythonUpstream(t *testing.T, file string, wheel []byte) string {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv.URL + "/simple/"
+}
+
+// TestHTTPSRedirectPort: redirects to HTTPS name the port clients reach
+// the HTTPS listener on: 443 (none in the URL) unless --https-port says
+// otherwise, the listener's own with --https-port 0; behind a port
+// mapping the listener's port is not the one clients see.
+func TestHTTPSRedirectPort(t *testing.T) {
+	dir := t.TempDir()
+	cert, key, _ := writeCert(t, dir, "a", "a.test")
+	path := filepath.Join(dir, "https-only.json")
+	m := `{"rules":[{"type":"file-v1","domain":"a.test","incoming-path":"/dl/{file}","outgoing-url":"https://dl.test/{file}","package-id":"p","https-only":true}]}`
+	if err := os.WriteFile(path, []byte(m), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		port int // --https-port; -1 leaves the default
+		want string
+	}{
+		{"default", -1, "https://a.test/dl/x.tar.gz?v=1"},
+		{"mapped", 8443, "https://a.test:8443/dl/x.tar.gz?v=1"},
+		{"listener", 0, "https://a.test:%d/dl/x.tar.gz?v=1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.Manifest = path
+			cfg.Analytics.Data = config.NoStore
+			cfg.TLS.HTTPSListen = "127.0.0.1:0"
+			cfg.TLS.ACMECA = "off"
+			cfg.TLS.Certs, cfg.TLS.Keys = []string{cert}, []string{key}
+			if tc.port >= 0 {
+				cfg.TLS.HTTPSPort = tc.port
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			a := startApp(t, cfg)
+			want := tc.want
+			if strings.Contains(want, "%d") {
+				want = fmt.Sprintf(want, tcpPort(a.https.Addr()))
+			}
+			if st, loc := download(t, a.gw.Addr().String(), "a.test", "/dl/x.tar.gz?v=1"); st != http.StatusMovedPermanently || loc != want {
+				t.Errorf("plain GET of an https-only domain = %d %q, want 301 %q", st, loc, want)
+			}
+		})
+	}
+	cfg := testConfig(t)
+	cfg.TLS.HTTPSPort = 65536
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "--https-port") {
+		t.Errorf("--https-port 65536: %v, want it refused", err)
+	}
 }

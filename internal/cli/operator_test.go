@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -290,4 +291,45 @@ func TestHelpListsOperatorCommands(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestOrgs(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		s.must(password, "users", "add", "admin@example.org", "--admin")
+		s.must(password, "users", "add", "dev@example.org")
+		s.fails(2, "--owner is required", "", "orgs", "add", "acme")
+		s.fails(2, "give the organization's name", "", "orgs", "add", "--owner", "dev@example.org")
+		s.fails(2, "", "", "orgs", "add", "bad/name", "--owner", "dev@example.org")
+		s.fails(1, "not found", "", "orgs", "add", "acme", "--owner", "nobody@example.org")
+
+		out, _ := s.must("", "orgs", "add", "acme", "--owner", "dev@example.org", "--display-name", "Acme Inc.")
+		if !strings.Contains(out, `added organization "acme", owned by dev@example.org`) {
+			t.Errorf("orgs add said %q", out)
+		}
+		s.fails(1, `the name "acme" is taken`, "", "orgs", "add", "acme", "--owner", "admin@example.org")
+		// The Owner can use it at once: a domain of the organization.
+		s.must("", "domains", "add", "get.acme.example", "--org", "acme", "--verified")
+		dev, err := s.service("").UserByEmail(t.Context(), "dev@example.org")
+		if err != nil {
+			t.Fatal(err)
+		}
+		orgs, err := s.service("").ListOrgs(t.Context(), control.As(dev), control.Page{})
+		if err != nil || !slices.ContainsFunc(orgs, func(o control.OrgView) bool { return o.Name == "acme" && o.Role == control.RoleOwner }) {
+			t.Errorf("the owner's organizations: %+v (%v), want acme with the role Owner", orgs, err)
+		}
+
+		out, _ = s.must("", "orgs", "list")
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) != 4 || !strings.HasPrefix(lines[0], "NAME") {
+			t.Fatalf("orgs list:\n%s\nwant a header and three organizations", out)
+		}
+		var names []string
+		for _, l := range lines[1:] {
+			names = append(names, strings.Fields(l)[0])
+		}
+		slices.Sort(names)
+		if strings.Join(names, " ") != "acme dev user-admin" || !strings.Contains(out, "Acme Inc.") {
+			t.Errorf("orgs list:\n%s\nwant acme (Acme Inc.), dev and user-admin", out)
+		}
+	})
 }

@@ -40,6 +40,7 @@ func commands() []command {
 		{"stats", "show download analytics from the store, or export events", runStats},
 		{"users", "add users (the first server administrator), or make sign-in links", runUsers},
 		{"tokens", "create API tokens", runTokens},
+		{"orgs", "add and list organizations", runOrgs},
 		{"domains", "add domains to organizations", runDomains},
 		{"import", "load a manifest's rules into the store as packages", runImport},
 		{"export", "write the store's packages as a manifest", runExportManifest},

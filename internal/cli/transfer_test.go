@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -283,4 +284,33 @@ func TestImportName(t *testing.T) {
 			t.Errorf("ImportName(%q, %q, %q) = %q, want %q (a valid name)", tc.id, tc.typ, tc.host, got, tc.want)
 		}
 	}
+}
+
+// TestImportIDPackage: a rule whose id is literally "package" keeps it,
+// as any other id is kept, through import and export.
+func TestImportIDPackage(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		s.must(password, "users", "add", "admin@example.org", "--admin")
+		path := writeManifest(t,
+			`{"type":"file-v1","domain":"get.example.org","incoming-path":"/p/{v}","outgoing-url":"https://files.example.net/p/{v}","package-id":"package"}`,
+			`{"type":"docker-v2","domain":"cr.example.org","pattern":"acme/*","registry":"ghcr.io","rule-id":"package-2"}`,
+			`{"type":"docker-v1","domain":"cr2.example.org","repository-name":"acme/one","registry":"ghcr.io","package-id":"package"}`,
+		)
+		s.fails(1, `rules[2] (docker-v1): package-id: "package" is also the id of rules[0]`, "", "import", "--manifest", path, "--org", "user-admin", "--add-domains")
+		path = writeManifest(t,
+			`{"type":"file-v1","domain":"get.example.org","incoming-path":"/p/{v}","outgoing-url":"https://files.example.net/p/{v}","package-id":"package"}`,
+			`{"type":"docker-v2","domain":"cr.example.org","pattern":"acme/*","registry":"ghcr.io","rule-id":"package-2"}`,
+		)
+		s.must("", "import", "--manifest", path, "--org", "user-admin", "--add-domains")
+		pkgs := s.packages()
+		if _, ok := pkgs["package"]; !ok || len(pkgs) != 2 {
+			t.Errorf("packages after import: %v, want the ids package and package-2", pkgs)
+		}
+		exported := filepath.Join(t.TempDir(), "exported.json")
+		s.must("", "export", "-o", exported)
+		got := rulesByID(t, exported)
+		if _, ok := got["package"]; !ok {
+			t.Errorf("exported ids %v, want package among them", slices.Collect(maps.Keys(got)))
+		}
+	})
 }

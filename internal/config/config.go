@@ -67,6 +67,14 @@ type Config struct {
 	CacheDir      string
 	CacheMaxBytes int
 	CacheTagTTL   time.Duration
+	// FallbackAfter is the number of consecutive failures that mark a
+	// rule's backend down; ProbeInterval the time between probes of
+	// backends that take part in a fallback (0: no probes);
+	// FallbackTimeout how long a primary backend has to answer before
+	// its fallback is asked.
+	FallbackAfter   int
+	ProbeInterval   time.Duration
+	FallbackTimeout time.Duration
 	// RateLimit is the requests per second allowed to one client
 	// address (0: no limit), in bursts of RateLimitBurst, with at most
 	// RateLimitClients addresses tracked.
@@ -99,7 +107,7 @@ func Default() Config {
 		LogLevel:         "info",
 		ReloadInterval:   time.Second,
 		ShutdownTimeout:  30 * time.Second,
-		EventQueue:       16384,
+		EventQueue:       8192,
 		MaxHeaderBytes:   64 << 10,
 		HeaderTimeout:    10 * time.Second,
 		BodyTimeout:      10 * time.Second,
@@ -109,6 +117,9 @@ func Default() Config {
 		MaxPackument:     64 << 20,
 		UpstreamMaxConns: 256,
 		CacheTagTTL:      time.Minute,
+		FallbackAfter:    3,
+		ProbeInterval:    15 * time.Second,
+		FallbackTimeout:  10 * time.Second,
 		RateLimitClients: 65536,
 		Analytics:        DefaultAnalytics(),
 		Control:          DefaultControl(),
@@ -148,6 +159,9 @@ func (c *Config) settings() []setting {
 		{"default-domain", "manifest `domain` that answers requests whose host no domain names, as if sent to it; \"none\" answers them 404 (the default, except that \"portico --manifest FILE\" without a subcommand defaults to a manifest's only domain)", &c.DefaultDomain},
 		{"token-key-file", "`file` with the secret (32 bytes or more) that signs registry tokens; replicas must share it; \"\" uses a random key per process", &c.TokenKeyFile},
 		{"upstream-max-conns", "most requests in flight on behalf of one rule backend (its registry, index or file host, with its token service and storage), each holding a connection until its body is sent; more wait for a slot, up to a minute; 0 is no cap", &c.UpstreamMaxConns},
+		{"fallback-after", "consecutive failures (connection errors, timeouts, 5xx answers) of requests or probes that mark a backend with a fallback, or a fallback, down; redirects then go to the fallback, and proxied requests go there first, until a probe succeeds", &c.FallbackAfter},
+		{"probe-interval", "time between probes of the backends that take part in a fallback (docker /v2/, the index or registry base, a file URL's host); 0 turns probes off", &c.ProbeInterval},
+		{"fallback-timeout", "how long a backend that has a fallback may take to answer a proxied request with its headers before the request goes to the fallback; it also bounds a probe", &c.FallbackTimeout},
 		{"rate-limit", "requests per second allowed to one client address (an IPv6 client's /64), as --trusted-proxies identify it; more are answered 429 with Retry-After; 0 turns the limit off", &c.RateLimit},
 		{"rate-limit-burst", "requests a client may send at once after a pause; 0 means --rate-limit rounded up", &c.RateLimitBurst},
 		{"rate-limit-clients", "client addresses the rate limit keeps in memory (never on disk); past it, those seen least recently are forgotten", &c.RateLimitClients},
@@ -370,6 +384,12 @@ func (c Config) Validate() error {
 	}
 	if c.CacheMaxBytes < 0 || c.CacheTagTTL < 0 {
 		add("--cache-max-bytes and --cache-tag-ttl must not be negative")
+	}
+	if c.FallbackAfter < 1 {
+		add("--fallback-after must be at least 1")
+	}
+	if c.ProbeInterval < 0 || c.FallbackTimeout <= 0 {
+		add("--probe-interval must not be negative (0 turns probes off) and --fallback-timeout must be positive")
 	}
 	if c.MaxPackument < 64<<10 {
 		add("--max-packument-bytes must be at least 65536")

@@ -151,3 +151,25 @@ func TestLimitsSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestFallbackSettings(t *testing.T) {
+	c, err := load(t, map[string]string{"PORTICO_FALLBACK_AFTER": "5"}, "--probe-interval", "2s", "--fallback-timeout", "3s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.FallbackAfter != 5 || c.ProbeInterval != 2*time.Second || c.FallbackTimeout != 3*time.Second {
+		t.Errorf("fallback settings not read: after %d, probes %v, timeout %v", c.FallbackAfter, c.ProbeInterval, c.FallbackTimeout)
+	}
+	c = Default()
+	c.Manifest = "m.json"
+	if err := c.Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	c.FallbackAfter, c.ProbeInterval, c.FallbackTimeout = 0, -time.Second, 0
+	err = c.Validate()
+	for _, want := range []string{"--fallback-after", "--probe-interval", "--fallback-timeout"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate does not report %s: %v", want, err)
+		}
+	}
+}

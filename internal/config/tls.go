@@ -16,6 +16,10 @@ const LetsEncrypt = "https://acme-v02.api.letsencrypt.org/directory"
 type TLS struct {
 	// HTTPSListen is the HTTPS listener's address, "off" for none.
 	HTTPSListen string
+	// HTTPSPort is the port clients reach the HTTPS listener on, which
+	// redirects to HTTPS name: behind a port mapping, not the
+	// listener's own. 0 takes the listener's port.
+	HTTPSPort int
 	// ACMECA is the directory URL of the ACME CA; "off" orders nothing.
 	ACMECA string
 	// ACMECARoot is a PEM file of the roots that the CA's own HTTPS
@@ -34,7 +38,7 @@ type TLS struct {
 // DefaultTLS returns the TLS settings used when nothing is set: no
 // HTTPS listener.
 func DefaultTLS() TLS {
-	return TLS{HTTPSListen: "off", ACMECA: LetsEncrypt, ACMERate: 10}
+	return TLS{HTTPSListen: "off", HTTPSPort: 443, ACMECA: LetsEncrypt, ACMERate: 10}
 }
 
 // HTTPS reports whether the HTTPS listener is on.
@@ -46,6 +50,7 @@ func (c TLS) ACME() bool { return c.HTTPS() && c.ACMECA != "off" }
 func (c *TLS) settings() []setting {
 	return []setting{
 		{"https-listen", "`address` of the HTTPS listener, such as :443; \"off\" serves plain HTTP only", &c.HTTPSListen},
+		{"https-port", "`port` clients reach the HTTPS listener on, which redirects from HTTP to HTTPS name (behind a port mapping, the public one); 0 takes the listener's own port", &c.HTTPSPort},
 		{"acme-ca", "directory `URL` of the ACME CA that issues certificates on demand for the names the gateway serves; \"off\" orders none", &c.ACMECA},
 		{"acme-ca-root", "PEM `file` of the roots the ACME CA's own HTTPS certificate chains to, for a private CA; \"\" trusts the system's", &c.ACMECARoot},
 		{"acme-email", "contact `address` of the ACME account, for the CA's notices", &c.ACMEEmail},
@@ -56,6 +61,9 @@ func (c *TLS) settings() []setting {
 }
 
 func (c TLS) validate(add func(string, ...any), hasStore bool, listen string) {
+	if c.HTTPSPort < 0 || c.HTTPSPort > 65535 {
+		add("--https-port must be a port from 1 to 65535, or 0 for the listener's own")
+	}
 	if !c.HTTPS() {
 		if len(c.Certs) > 0 || len(c.Keys) > 0 {
 			add("--tls-cert and --tls-key need --https-listen")

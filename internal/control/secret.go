@@ -24,6 +24,17 @@ func NewID() string {
 	return formatUUID(b)
 }
 
+// keyedID returns the id of the token a user creates with a key: a
+// version 8 UUID from the SHA-256 of both, the same every time.
+func keyedID(userID, key string) string {
+	h := sha256.Sum256([]byte("portico token key\x00" + userID + "\x00" + key))
+	var b [16]byte
+	copy(b[:], h[:])
+	b[6] = b[6]&0x0f | 0x80
+	b[8] = b[8]&0x3f | 0x80
+	return formatUUID(b)
+}
+
 // formatUUID writes b in the textual form of a UUID.
 func formatUUID(b [16]byte) string {
 	var s [36]byte
@@ -79,6 +90,12 @@ func HashPassword(password string) string {
 	salt := make([]byte, argonSaltLen)
 	rand.Read(salt)
 	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	return phc(salt, key)
+}
+
+// phc returns the PHC string of an argon2id hash with HashPassword's
+// parameters.
+func phc(salt, key []byte) string {
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }

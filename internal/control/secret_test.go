@@ -2,6 +2,7 @@ package control
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -43,6 +44,28 @@ func TestPassword(t *testing.T) {
 	} {
 		if ok, err := checkPassword(bad, "x"); ok || err == nil {
 			t.Errorf("checkPassword(%q) = %v, %v; want errBadHash", bad, ok, err)
+		}
+	}
+}
+
+// TestDummyHash: the hash a sign-in without a user is checked against
+// has the parameters of a real one (so it costs the same) and matches
+// no password.
+func TestDummyHash(t *testing.T) {
+	// The algorithm, its parameters, and the lengths of salt and key.
+	shape := func(h string) string {
+		p := strings.Split(h, "$")
+		if len(p) != 6 {
+			return h
+		}
+		return strings.Join(p[:4], "$") + "$" + strconv.Itoa(len(p[4])) + "$" + strconv.Itoa(len(p[5]))
+	}
+	if real := HashPassword("x"); shape(dummyHash) != shape(real) {
+		t.Errorf("dummy hash %q is not shaped as a real one, %q", dummyHash, real)
+	}
+	for _, pw := range []string{"", "no user has this password", "x"} {
+		if ok, err := checkPassword(dummyHash, pw); ok || err != nil {
+			t.Errorf("checkPassword(dummyHash, %q) = %v, %v; want false, nil", pw, ok, err)
 		}
 	}
 }

@@ -2,7 +2,10 @@ package control
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"portico/internal/store"
 )
 
 // MaxTokenName bounds a token's name.
@@ -14,7 +17,19 @@ type NewToken struct {
 	Scope Scope
 	// TTL, when positive, makes the token expire that long after now.
 	TTL time.Duration
+	// Key, when not empty, makes the creation happen once: the token's
+	// id is derived from its user and the key, so that a second request
+	// with the same key (a form sent again) is refused with ErrTokenSent
+	// instead of making a second token, whichever replica takes it.
+	Key string
 }
+
+// ErrTokenSent is the error of CreateToken for a key that already
+// created a token.
+var ErrTokenSent = errors.New("a token was created with this key already")
+
+// MaxTokenKey bounds NewToken.Key.
+const MaxTokenKey = 64
 
 // CreateToken creates an API token for the principal's user and returns
 // its secret, which is not kept and cannot be shown again. A token acts
@@ -38,13 +53,23 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, nt NewToken) (st
 	if nt.TTL < 0 {
 		return "", Token{}, Invalid("expires", "must be in the future")
 	}
+	if len(nt.Key) > MaxTokenKey {
+		return "", Token{}, Invalid("key", "must be at most %d bytes", MaxTokenKey)
+	}
+	id := NewID()
+	if nt.Key != "" {
+		id = keyedID(p.User.ID, nt.Key)
+	}
 	secret, hash := newSecret(tokenPrefix)
 	now := s.now().UTC()
-	t := Token{ID: NewID(), UserID: p.User.ID, Name: nt.Name, Scope: nt.Scope, Hash: hash, Created: now}
+	t := Token{ID: id, UserID: p.User.ID, Name: nt.Name, Scope: nt.Scope, Hash: hash, Created: now}
 	if nt.TTL > 0 {
 		t.Expires = now.Add(nt.TTL)
 	}
 	if err := s.update(ctx, func(tx Tx) error { return tx.CreateToken(ctx, t) }); err != nil {
+		if nt.Key != "" && errors.Is(err, store.ErrConflict) {
+			return "", Token{}, &Error{Kind: KindConflict, Field: "key", Message: "this request was sent already: its token was created then, and its secret shown once", Err: ErrTokenSent}
+		}
 		return "", Token{}, err
 	}
 	s.log.Info("token created", "user", p.User.ID, "token", t.ID, "scope", t.Scope.String())

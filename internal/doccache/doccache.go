@@ -145,6 +145,11 @@ type Request struct {
 	// URL is on a rule's backend, built from the rule: requests for it
 	// may go to that origin only.
 	URL string
+	// Fallback, when set, is the same document on the rule's fallback
+	// backend, asked when URL fails; Pair holds the health of both,
+	// which decides which is asked first.
+	Fallback string
+	Pair     *upstream.Pair
 	// Accept is sent as the Accept header.
 	Accept string
 	TTL    time.Duration
@@ -439,22 +444,52 @@ func (c *Cache) store(key string, doc *Doc) {
 	}
 }
 
-// load asks the upstream for r, conditionally when cached is set.
+// load asks the upstream for r, conditionally when cached is set. A
+// document with a fallback is asked of the fallback when the first one
+// asked (the rule's own backend, unless health finds it down) fails: no
+// answer, no headers in time, a 5xx answer, a body cut short.
 func (c *Cache) load(ctx context.Context, r Request, cached *Doc) (*Doc, State, error) {
-	target, err := url.Parse(r.URL)
+	if r.Fallback == "" {
+		doc, state, err, _ := c.loadFrom(ctx, r, r.URL, cached, 0)
+		return doc, state, err
+	}
+	first, second := r.URL, r.Fallback
+	if r.Pair.UseFallback() {
+		first, second = second, first
+	}
+	doc, state, err, failed := c.loadFrom(ctx, r, first, cached, r.Pair.Timeout())
+	if err == nil || !failed || ctx.Err() != nil {
+		return doc, state, err
+	}
+	c.opts.Logger.Warn("upstream failed, asking the other", "url", first, "other", second, "err", err)
+	doc, state, err, _ = c.loadFrom(ctx, r, second, cached, r.Pair.Timeout())
+	return doc, state, err
+}
+
+// loadFrom asks the upstream at raw for r's document. failed reports an
+// error that is the upstream's failure, which a fallback may make up
+// for. With headerTimeout set, the upstream has that long to answer.
+func (c *Cache) loadFrom(ctx context.Context, r Request, raw string, cached *Doc, headerTimeout time.Duration) (_ *Doc, _ State, _ error, failed bool) {
+	target, err := url.Parse(raw)
 	if err != nil {
-		return nil, 0, &Error{Status: http.StatusBadGateway, URL: r.URL, Err: err}
+		return nil, 0, &Error{Status: http.StatusBadGateway, URL: raw, Err: err}, false
 	}
 	// A document's URL is a rule's backend: the outbound policy keeps
 	// every request of the fetch on its origin.
-	if ctx, err = upstream.WithBackend(ctx, r.URL); err != nil {
-		return nil, 0, &Error{Status: http.StatusBadGateway, URL: r.URL, Err: err}
+	if ctx, err = upstream.WithBackend(ctx, raw); err != nil {
+		return nil, 0, &Error{Status: http.StatusBadGateway, URL: raw, Err: err}, false
+	}
+	headers := func() {}
+	if headerTimeout > 0 {
+		var stop func()
+		ctx, headers, stop = upstream.WithHeaderTimeout(ctx, headerTimeout)
+		defer stop()
 	}
 	var resp *http.Response
 	for hop := 0; ; hop++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), nil)
 		if err != nil {
-			return nil, 0, &Error{Status: http.StatusBadGateway, URL: r.URL, Err: err}
+			return nil, 0, &Error{Status: http.StatusBadGateway, URL: raw, Err: err}, false
 		}
 		if r.Accept != "" {
 			req.Header.Set("Accept", r.Accept)
@@ -470,7 +505,7 @@ func (c *Cache) load(ctx context.Context, r Request, cached *Doc) (*Doc, State, 
 		}
 		resp, err = c.opts.Client.Do(req)
 		if err != nil {
-			return nil, 0, fetchError(r.URL, err)
+			return nil, 0, fetchError(raw, err), upstream.Failed(ctx, nil, err)
 		}
 		if !isRedirect(resp.StatusCode) {
 			break
@@ -478,13 +513,14 @@ func (c *Cache) load(ctx context.Context, r Request, cached *Doc) (*Doc, State, 
 		resp.Body.Close()
 		next, err := followable(target, resp.Header.Get("Location"))
 		if err != nil {
-			return nil, 0, &Error{Status: http.StatusBadGateway, URL: r.URL, Err: err}
+			return nil, 0, &Error{Status: http.StatusBadGateway, URL: raw, Err: err}, false
 		}
 		if hop+1 >= maxRedirects {
-			return nil, 0, &Error{Status: http.StatusBadGateway, URL: r.URL, Err: errors.New("too many redirects")}
+			return nil, 0, &Error{Status: http.StatusBadGateway, URL: raw, Err: errors.New("too many redirects")}, false
 		}
 		target = next
 	}
+	headers()
 	defer resp.Body.Close()
 	now := c.opts.Now()
 	switch {
@@ -494,32 +530,32 @@ func (c *Cache) load(ctx context.Context, r Request, cached *Doc) (*Doc, State, 
 		if v := resp.Header.Get("ETag"); v != "" {
 			doc.ETag = v
 		}
-		return &doc, Revalidated, nil
+		return &doc, Revalidated, nil, false
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
-		return &Doc{Missing: true, URL: target, Validated: now, size: 256}, Fetched, nil
+		return &Doc{Missing: true, URL: target, Validated: now, size: 256}, Fetched, nil, false
 	case resp.StatusCode != http.StatusOK:
-		return nil, 0, &Error{Status: http.StatusBadGateway, URL: r.URL, Err: fmt.Errorf("answered %s", resp.Status)}
+		return nil, 0, &Error{Status: http.StatusBadGateway, URL: raw, Err: fmt.Errorf("answered %s", resp.Status)}, resp.StatusCode >= 500
 	}
 	limit := r.MaxDocument
 	if limit <= 0 {
 		limit = c.opts.MaxDocument
 	}
 	if resp.ContentLength > limit {
-		return nil, 0, &Error{Status: http.StatusBadGateway, URL: r.URL, Err: &SizeError{Limit: limit, Size: resp.ContentLength}}
+		return nil, 0, &Error{Status: http.StatusBadGateway, URL: raw, Err: &SizeError{Limit: limit, Size: resp.ContentLength}}, false
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, 0, fetchError(r.URL, err)
+		return nil, 0, fetchError(raw, err), ctx.Err() == nil || upstream.Failed(ctx, nil, err)
 	}
 	if int64(len(body)) > limit {
-		return nil, 0, &Error{Status: http.StatusBadGateway, URL: r.URL, Err: &SizeError{Limit: limit, Size: -1}}
+		return nil, 0, &Error{Status: http.StatusBadGateway, URL: raw, Err: &SizeError{Limit: limit, Size: -1}}, false
 	}
 	value, extra, err := r.Parse(ctx, target, resp.Header, body)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, 0, fetchError(r.URL, ctx.Err())
+			return nil, 0, fetchError(raw, ctx.Err()), false
 		}
-		return nil, 0, &Error{Status: http.StatusBadGateway, URL: r.URL, Err: fmt.Errorf("unreadable document: %w", err)}
+		return nil, 0, &Error{Status: http.StatusBadGateway, URL: raw, Err: fmt.Errorf("unreadable document: %w", err)}, false
 	}
 	state := Fetched
 	if cached != nil {
@@ -529,7 +565,7 @@ func (c *Cache) load(ctx context.Context, r Request, cached *Doc) (*Doc, State, 
 		Value: value, URL: target, Validated: now,
 		ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"),
 		size: int64(len(body)) + extra + 256,
-	}, state, nil
+	}, state, nil, false
 }
 
 func isRedirect(code int) bool {

@@ -52,6 +52,7 @@ type Config struct {
 type Enricher struct {
 	cfg Config
 
+	geo      *geoip.Cache
 	uaCache  map[string]event.Client
 	salts    map[int64]*salt // by UTC day number
 	fetching map[int64]bool  // days whose salt is being asked for
@@ -74,6 +75,10 @@ type salt struct {
 // clears the cache.
 const uaCacheSize = 8192
 
+// geoCacheSize is the number of networks whose origin is remembered
+// (about 90 bytes each).
+const geoCacheSize = 4096
+
 // New returns an Enricher.
 func New(cfg Config) *Enricher {
 	if cfg.Logger == nil {
@@ -82,14 +87,14 @@ func New(cfg Config) *Enricher {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Enricher{cfg: cfg, uaCache: make(map[string]event.Client), salts: make(map[int64]*salt),
+	return &Enricher{cfg: cfg, geo: geoip.NewCache(cfg.GeoIP, geoCacheSize), uaCache: make(map[string]event.Client), salts: make(map[int64]*salt),
 		fetching: make(map[int64]bool), fetched: make(chan fetchResult, 8)}
 }
 
 // Enrich fills e's client, origin, source and downloader.
 func (en *Enricher) Enrich(e *event.Event) {
 	e.Client = en.client(e.UserAgent)
-	e.Origin = en.cfg.GeoIP.Lookup(e.ClientAddr)
+	e.Origin = en.geo.Lookup(e.ClientAddr)
 	switch {
 	case e.Client.CI || e.Origin.Network == event.NetworkCI:
 		e.Source = event.SourceCI

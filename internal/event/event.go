@@ -230,4 +230,20 @@ type Event struct {
 	// encoded, and the pipeline zeroes ClientAddr before any sink runs.
 	UserAgent  string
 	ClientAddr netip.Addr
+
+	// Encoded, when set, is the event's JSON as AppendJSON writes it,
+	// without a newline: the pipeline encodes each event once, after
+	// enrichment, for every sink and the store, and the spool keeps the
+	// line it read back. It is never encoded itself, and whoever changes
+	// the event must clear it.
+	Encoded []byte
+}
+
+// AppendEncoded appends the event's JSON: Encoded when it is set, else
+// what AppendJSON writes.
+func (e *Event) AppendEncoded(b []byte) []byte {
+	if e.Encoded != nil {
+		return append(b, e.Encoded...)
+	}
+	return e.AppendJSON(b)
 }

@@ -116,14 +116,34 @@ type asnRecord struct {
 // Lookup returns what the databases know about addr. Lookups that find
 // nothing, or fail, leave the fields empty.
 func (db *DB) Lookup(addr netip.Addr) event.Origin {
+	o, _ := db.lookup(addr)
+	return o
+}
+
+// lookup is Lookup that also returns the network that the answer holds
+// for: the smallest of the networks the databases hold addr in. The
+// network is invalid when a database failed.
+func (db *DB) lookup(addr netip.Addr) (event.Origin, netip.Prefix) {
 	var o event.Origin
 	if db == nil || !addr.IsValid() {
-		return o
+		return o, netip.Prefix{}
 	}
 	addr = addr.Unmap()
+	network := netip.PrefixFrom(addr, 0)
+	narrow := func(r maxminddb.Result) {
+		p := r.Prefix()
+		switch {
+		case r.Err() != nil || !p.IsValid() || !p.Contains(addr):
+			network = netip.Prefix{}
+		case network.IsValid() && p.Bits() > network.Bits():
+			network = p
+		}
+	}
 	if db.country != nil {
 		var rec countryRecord
-		if db.country.Lookup(addr).Decode(&rec) == nil {
+		r := db.country.Lookup(addr)
+		narrow(r)
+		if r.Decode(&rec) == nil {
 			o.Country = rec.Country.ISOCode
 			if o.Country == "" {
 				o.Country = rec.RegisteredCountry.ISOCode
@@ -135,7 +155,9 @@ func (db *DB) Lookup(addr netip.Addr) event.Origin {
 	}
 	if db.asn != nil {
 		var rec asnRecord
-		if db.asn.Lookup(addr).Decode(&rec) == nil {
+		r := db.asn.Lookup(addr)
+		narrow(r)
+		if r.Decode(&rec) == nil {
 			o.ASN = rec.Number
 			o.Org = rec.Organization
 			if o.Org == "" {
@@ -144,7 +166,7 @@ func (db *DB) Lookup(addr netip.Addr) event.Origin {
 		}
 	}
 	o.Network = Classify(o.ASN, o.Org)
-	return o
+	return o, network
 }
 
 // Enabled reports whether at least one database is open.

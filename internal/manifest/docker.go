@@ -38,6 +38,9 @@ type DockerOptions struct {
 	// The credentials themselves never appear in a manifest.
 	CredentialsEnv  string
 	CredentialsFile string
+	// Fallback is the registry that serves the rule while its registry
+	// fails; its Text is "" when the rule has none.
+	Fallback Backend
 }
 
 // Cached reports whether the rule's proxied objects go through the
@@ -115,6 +118,7 @@ func (d *DockerOptions) encode(o *object) {
 	o.flag("cache", d.Cache)
 	o.opt("credentials-env", d.CredentialsEnv)
 	o.opt("credentials-file", d.CredentialsFile)
+	o.opt("fallback", d.Fallback.Text)
 }
 
 func (f *fields) dockerV1() Rule {
@@ -138,6 +142,7 @@ func (f *fields) dockerV1() Rule {
 	r.PackageName = f.optStr("package-name")
 	r.Owner = f.optStr("owner")
 	r.DockerOptions = f.dockerOptions(r.AlwaysProxy)
+	r.Fallback = f.fallbackBackend(r.Registry)
 	return r
 }
 
@@ -162,6 +167,7 @@ func (f *fields) dockerV2() Rule {
 	r.AlwaysProxy = f.flag("always-proxy")
 	r.Owner = f.optStr("owner")
 	r.DockerOptions = f.dockerOptions(r.AlwaysProxy)
+	r.Fallback = f.fallbackBackend(r.Registry)
 	return r
 }
 

@@ -17,9 +17,12 @@ type FileV1 struct {
 	// the outgoing URL's path; without it such a request matches no
 	// rule.
 	AllowDotSegments bool
-	PackageID        string
-	PackageName      string
-	Owner            string
+	// Fallback is where requests are redirected while OutgoingURL's
+	// host fails its probes; nil when the rule has none.
+	Fallback    *uritemplate.Template
+	PackageID   string
+	PackageName string
+	Owner       string
 }
 
 func (*FileV1) Type() string { return TypeFileV1 }
@@ -32,6 +35,9 @@ func (r *FileV1) encode(o *object) {
 		o.add("outgoing-url", nil)
 	}
 	o.flag("allow-dot-segments", r.AllowDotSegments)
+	if r.Fallback != nil {
+		o.add("fallback", r.Fallback.String())
+	}
 	o.add("package-id", r.PackageID)
 	o.opt("package-name", r.PackageName)
 	o.opt("owner", r.Owner)
@@ -47,9 +53,11 @@ type FileV2 struct {
 	OutgoingURL  *uritemplate.Template
 	// AllowDotSegments is as for FileV1.
 	AllowDotSegments bool
-	PackageID        string
-	PackageName      string
-	Owner            string
+	// Fallback is as for FileV1.
+	Fallback    *uritemplate.Template
+	PackageID   string
+	PackageName string
+	Owner       string
 }
 
 func (*FileV2) Type() string { return TypeFileV2 }
@@ -62,6 +70,9 @@ func (r *FileV2) encode(o *object) {
 		o.add("outgoing-url", nil)
 	}
 	o.flag("allow-dot-segments", r.AllowDotSegments)
+	if r.Fallback != nil {
+		o.add("fallback", r.Fallback.String())
+	}
 	o.add("package-id", r.PackageID)
 	o.opt("package-name", r.PackageName)
 	o.opt("owner", r.Owner)
@@ -101,6 +112,7 @@ func (f *fields) fileV1() Rule {
 	}
 	r.OutgoingURL = f.outgoingURL(bound, "incoming-path does not bind")
 	r.AllowDotSegments = f.allowDotSegments(r.OutgoingURL)
+	r.Fallback = f.fallbackURL(r.OutgoingURL, bound, "incoming-path does not bind")
 	r.PackageID = f.str("package-id")
 	r.PackageName = f.optStr("package-name")
 	r.Owner = f.optStr("owner")
@@ -124,6 +136,7 @@ func (f *fields) fileV2() Rule {
 	}
 	r.OutgoingURL = f.outgoingURL(bound, "is not a named group of incoming-path")
 	r.AllowDotSegments = f.allowDotSegments(r.OutgoingURL)
+	r.Fallback = f.fallbackURL(r.OutgoingURL, bound, "is not a named group of incoming-path")
 	r.PackageID = f.str("package-id")
 	r.PackageName = f.optStr("package-name")
 	r.Owner = f.optStr("owner")
@@ -152,16 +165,59 @@ func (f *fields) outgoingURL(bound func(string) bool, unbound string) *uritempla
 	if isNull {
 		return nil
 	}
-	t := f.outgoing(src)
+	return f.boundOutgoing("outgoing-url", src, bound, unbound)
+}
+
+// boundOutgoing compiles the outgoing URL template src of field name and
+// checks that every variable it uses is bound.
+func (f *fields) boundOutgoing(name, src string, bound func(string) bool, unbound string) *uritemplate.Template {
+	t := f.outgoingNamed(name, src)
 	if t == nil || bound == nil {
 		return t
 	}
 	for _, v := range t.Vars() {
 		if !bound(v) {
-			f.errorf("outgoing-url", "uses variable %q, which %s", v, unbound)
+			f.errorf(name, "uses variable %q, which %s", v, unbound)
 		}
 	}
 	return t
+}
+
+// fallbackURL reads the optional fallback of a file rule: an outgoing
+// URL template checked as outgoing-url is, with the same variables, on
+// another origin.
+func (f *fields) fallbackURL(out *uritemplate.Template, bound func(string) bool, unbound string) *uritemplate.Template {
+	src, ok := f.optStrPresent("fallback")
+	if !ok {
+		return nil
+	}
+	if out == nil {
+		f.errorf("fallback", "has no effect: the rule has no outgoing-url to fall back from")
+		return nil
+	}
+	t := f.boundOutgoing("fallback", src, bound, unbound)
+	if t == nil {
+		return nil
+	}
+	if originOfTemplate(t) == originOfTemplate(out) {
+		f.errorf("fallback", "is on the same host as outgoing-url (%s): a fallback must be another host", originOfTemplate(out))
+		return nil
+	}
+	return t
+}
+
+// originOfTemplate returns the scheme://authority of an outgoing URL
+// template, which validation keeps fixed, in lower case.
+func originOfTemplate(t *uritemplate.Template) string {
+	u := t.ExpandEmpty()
+	i := strings.Index(u, "://")
+	if i < 0 {
+		return strings.ToLower(u)
+	}
+	if end := strings.IndexAny(u[i+3:], "/?#"); end >= 0 {
+		u = u[:i+3+end]
+	}
+	return strings.ToLower(u)
 }
 
 // allowDotSegments reads the optional allow-dot-segments flag, which only

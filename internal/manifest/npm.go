@@ -43,7 +43,12 @@ type NPM struct {
 	// nil when absent.
 	TarballHosts     []string
 	TarballHostsText []string
-	Owner            string
+	// Fallback is the registry's base URL, ending in '/', that serves
+	// the rule while Registry fails; FallbackText is the field as
+	// written. Both are "" when the rule has none.
+	Fallback     string
+	FallbackText string
+	Owner        string
 }
 
 func (*NPM) Type() string { return TypeNPMV1 }
@@ -62,6 +67,7 @@ func (r *NPM) encode(o *object) {
 	if r.TarballHostsText != nil {
 		o.add("tarball-hosts", r.TarballHostsText)
 	}
+	o.opt("fallback", r.FallbackText)
 	o.opt("owner", r.Owner)
 }
 
@@ -93,6 +99,7 @@ func (f *fields) npm() Rule {
 		o, _ := parseTarballHost(h)
 		r.TarballHosts = append(r.TarballHosts, o)
 	}
+	r.Fallback, r.FallbackText = f.fallbackIndex("/", r.Registry)
 	r.Owner = f.optStr("owner")
 	return r
 }

@@ -41,7 +41,12 @@ type PythonIndex struct {
 	// cache, verified against the index's hash, instead of
 	// redirecting to them.
 	CacheMode bool
-	Owner     string
+	// Fallback is the index's base URL, ending in '/', that serves the
+	// rule while IndexURL fails; FallbackText is the field as written.
+	// Both are "" when the rule has none.
+	Fallback     string
+	FallbackText string
+	Owner        string
 }
 
 func (*PythonIndex) Type() string { return TypePythonIndexV1 }
@@ -54,6 +59,7 @@ func (r *PythonIndex) encode(o *object) {
 	if r.CacheMode {
 		o.add("mode", ModeCache)
 	}
+	o.opt("fallback", r.FallbackText)
 	o.opt("owner", r.Owner)
 }
 
@@ -77,6 +83,7 @@ func (f *fields) pythonIndex() Rule {
 	}
 	r.CacheTTL, r.CacheTTLText = f.ttl("cache-ttl")
 	r.CacheMode = f.cacheMode()
+	r.Fallback, r.FallbackText = f.fallbackIndex("/simple/", r.IndexURL)
 	r.Owner = f.optStr("owner")
 	return r
 }

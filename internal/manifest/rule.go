@@ -15,7 +15,31 @@ import (
 // file names the rule's source in errors, which are *Error values as for
 // Decode, with Rule 0.
 func DecodeRule(file string, data []byte, packageID string) (Rule, error) {
-	d := &decoder{file: file}
+	return decodeRule(&decoder{file: file}, data, packageID)
+}
+
+// A RuleDecoder decodes rules one by one as DecodeRule does, for a set
+// of rules that are kept together, as a store's packages are in a
+// table: rules with equal domain names share one string, as a
+// manifest's do, and each backend origin is checked once. Use one per
+// set; it is not safe for concurrent use.
+type RuleDecoder struct {
+	domains map[string]string
+	origins map[string]error
+}
+
+// NewRuleDecoder returns a RuleDecoder with nothing seen yet.
+func NewRuleDecoder() *RuleDecoder {
+	return &RuleDecoder{domains: map[string]string{}, origins: map[string]error{}}
+}
+
+// Decode is DecodeRule, sharing what the rules decoded before had.
+func (rd *RuleDecoder) Decode(file string, data []byte, packageID string) (Rule, error) {
+	return decodeRule(&decoder{file: file, domains: rd.domains, origins: rd.origins}, data, packageID)
+}
+
+func decodeRule(d *decoder, data []byte, packageID string) (Rule, error) {
+	file := d.file
 	data = bytes.TrimSpace(data)
 	if !json.Valid(data) {
 		var v any
@@ -41,6 +65,15 @@ func DecodeRule(file string, data []byte, packageID string) (Rule, error) {
 		return nil, errors.Join(d.errs...)
 	}
 	return r, nil
+}
+
+// HasID reports whether a rule given on its own names its own id: a
+// "package-id", or a docker-v2 rule's "rule-id". DecodeRule fills in the
+// id it is given otherwise, so only this tells a rule whose id happens to
+// equal that value from one without an id.
+func HasID(data []byte) bool {
+	ms, ok := members(bytes.TrimSpace(data), nil)
+	return ok && hasMember(ms, idField(ms))
 }
 
 // idField returns the key of the rule's identity: "rule-id" for

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 func TestDecodeRule(t *testing.T) {
@@ -99,5 +100,41 @@ func TestHTTPSOnly(t *testing.T) {
 	}
 	if _, err := DecodeRule("api", []byte(`{"type":"pixel-v1","domain":"p.example.com","https-only":"yes"}`), "id"); err == nil || !strings.Contains(err.Error(), "https-only: must be true, false or null, not string") {
 		t.Errorf("https-only as a string: %v, want a located error", err)
+	}
+}
+
+// TestRuleDecoder: rules decoded by one RuleDecoder share their domain
+// names' strings and decode as DecodeRule decodes them, each with its
+// own errors.
+func TestRuleDecoder(t *testing.T) {
+	rule := func(path, target string) []byte {
+		return []byte(`{"type":"file-v1","domain":"get.example.org","incoming-path":"` + path + `","outgoing-url":"` + target + `"}`)
+	}
+	dec := NewRuleDecoder()
+	a, err := dec.Decode("a", rule("/a/{v}", "https://dl.example.net/a/{v}"), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dec.Decode("bad", rule("/b/{v", "https://dl.example.net/b"), "bad"); err == nil || !strings.Contains(err.Error(), "unclosed") {
+		t.Errorf("a bad rule: %v", err)
+	}
+	if _, err := dec.Decode("bad", rule("/c", "ftp://dl.example.net/c"), "bad"); err == nil || strings.Contains(err.Error(), "unclosed") {
+		t.Errorf("a rule after a bad one reports %v, want its own problem only", err)
+	}
+	b, err := dec.Decode("b", rule("/b/{v}", "https://dl.example.net/b/{v}"), "b")
+	if err != nil {
+		t.Fatalf("a good rule after bad ones: %v", err)
+	}
+	if unsafe.StringData(a.Common().Domain) != unsafe.StringData(b.Common().Domain) {
+		t.Error("two rules of one decoder keep two copies of their domain name")
+	}
+	alone, err := DecodeRule("b", rule("/b/{v}", "https://dl.example.net/b/{v}"), "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _ := EncodeRule(b)
+	y, _ := EncodeRule(alone)
+	if string(x) != string(y) {
+		t.Errorf("RuleDecoder decoded %s, DecodeRule %s", x, y)
 	}
 }

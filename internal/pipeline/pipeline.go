@@ -12,6 +12,7 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -265,6 +266,9 @@ func (p *Pipeline) write(ids *event.IDSource, batch []event.Event) {
 		// The address has served its purpose; no sink ever sees it.
 		e.ClientAddr = netip.Addr{}
 	}
+	if len(p.cfg.Sinks) > 0 {
+		encode(batch)
+	}
 	for i, s := range p.cfg.Sinks {
 		if err := s.Write(p.ctx, batch); err != nil {
 			p.failed.Add(uint64(len(batch)))
@@ -273,6 +277,35 @@ func (p *Pipeline) write(ids *event.IDSource, batch []event.Event) {
 	}
 	p.written.Add(uint64(len(batch)))
 	clear(batch) // drop references to request data until the slots are reused
+}
+
+// encode sets every event's Encoded, once for all sinks: the standard
+// output, the spool and the store's rows would each encode it otherwise.
+// The buffer is the batch's own, never reused, because a sink may keep
+// the events after Write returns (the spool hands them to its
+// committer).
+func encode(batch []event.Event) {
+	var buf []byte
+	for i := range batch {
+		e := &batch[i]
+		e.Encoded = nil
+		start := len(buf)
+		buf = e.AppendJSON(buf)
+		if i == 0 {
+			// Size the buffer for the batch by its first event, and a
+			// quarter more, rather than growing it by doubling.
+			buf = slices.Grow(buf, len(buf)*(len(batch)-1)*5/4)
+		}
+		e.Encoded = buf[start:len(buf):len(buf)]
+	}
+	// Growing the buffer moved what the first events point into: point
+	// every event into the final buffer.
+	start := 0
+	for i := range batch {
+		n := len(batch[i].Encoded)
+		batch[i].Encoded = buf[start : start+n : start+n]
+		start += n
+	}
 }
 
 // sinkErrorLogInterval bounds how often one sink's failures are logged: a

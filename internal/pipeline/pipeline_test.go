@@ -242,3 +242,38 @@ func BenchmarkEmitAndWrite(b *testing.B) {
 		b.Fatalf("%d events dropped: the benchmark would measure drops", st.Dropped)
 	}
 }
+
+// TestEncodedOnce checks that sinks get every event encoded once, after
+// enrichment, exactly as AppendJSON writes it, and that the encodings of
+// a batch do not overlap.
+func TestEncodedOnce(t *testing.T) {
+	sink := &recordSink{}
+	p := New(Config{Sinks: []Sink{sink}, Enricher: &enricher{}})
+	for i := range 100 {
+		p.Emit(event.Event{Time: time.Now(), Kind: event.KindFile, Domain: "get.test", Path: fmt.Sprintf("/f/%d", i), Status: 307, Outcome: event.OutcomeRedirect})
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := sink.events
+	if len(got) != 100 {
+		t.Fatalf("sink got %d events, want 100", len(got))
+	}
+	for i := range got {
+		e := got[i]
+		if e.Encoded == nil {
+			t.Fatalf("event %d reached the sink unencoded", i)
+		}
+		enc := e.Encoded
+		e.Encoded = nil
+		if want := e.AppendJSON(nil); string(enc) != string(want) {
+			t.Fatalf("event %d encoded as\n%s\nwant\n%s", i, enc, want)
+		}
+		if !strings.Contains(string(enc), `"country":"ZZ"`) {
+			t.Errorf("event %d was encoded before enrichment: %s", i, enc)
+		}
+		if cap(enc) != len(enc) {
+			t.Errorf("event %d: an append to its encoding would overwrite the next one", i)
+		}
+	}
+}

@@ -29,7 +29,7 @@ func (s *LineSink) Write(_ context.Context, batch []event.Event) error {
 	defer s.mu.Unlock()
 	b := s.buf[:0]
 	for i := range batch {
-		b = batch[i].AppendJSON(b)
+		b = batch[i].AppendEncoded(b)
 		b = append(b, '\n')
 	}
 	_, err := s.w.Write(b)

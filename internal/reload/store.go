@@ -159,6 +159,9 @@ func (s *Store) read(ctx context.Context, have string) (route.RuleSet, error) {
 		errs = nil
 		cp.abort()
 		cp = s.newCopy(set.Version)
+		// The rules decoded now share their domain names, and their
+		// backends are checked once each.
+		dec := manifest.NewRuleDecoder()
 		// A collection's rule is decoded once: for its host while the
 		// routing is read, and for the table; not at all when its
 		// stored rule is the one read before.
@@ -166,7 +169,7 @@ func (s *Store) read(ctx context.Context, have string) (route.RuleSet, error) {
 			d := digestOf(c.Rule)
 			rule := s.colls[c.ID]
 			if rule.rule == nil || rule.digest != d {
-				dr, err := manifest.DecodeRule(collectionSource(c.ID), c.Rule, c.ID)
+				dr, err := dec.Decode(collectionSource(c.ID), c.Rule, c.ID)
 				if err != nil {
 					errs = append(errs, err)
 					return ""
@@ -188,7 +191,7 @@ func (s *Store) read(ctx context.Context, have string) (route.RuleSet, error) {
 			if j < len(prev) && manifest.PackageID(prev[j]) == p.ID && s.digests[j] == d {
 				rule = prev[j]
 			} else {
-				dr, err := manifest.DecodeRule(packageSource(p.ID), p.Rule, p.ID)
+				dr, err := dec.Decode(packageSource(p.ID), p.Rule, p.ID)
 				if err != nil {
 					errs = append(errs, err)
 					return nil

@@ -26,7 +26,8 @@ type Checker struct {
 var _ control.RuleChecker = (*Checker)(nil)
 
 // placeholderID stands for a package's id while its rule is checked:
-// rules in the store are kept without one.
+// rules in the store are kept without one. A rule may name this very id
+// itself: manifest.HasID, not the decoded id, tells whether it did.
 const placeholderID = "package"
 
 // CheckRule implements control.RuleChecker.
@@ -40,8 +41,8 @@ func (c *Checker) CheckRule(field string, raw json.RawMessage) (control.CheckedR
 		return control.CheckedRule{}, err
 	}
 	out := control.CheckedRule{Canonical: canonical, Host: r.Common().Host}
-	if id := manifest.PackageID(r); id != placeholderID {
-		out.ID = id
+	if manifest.HasID(raw) {
+		out.ID = manifest.PackageID(r)
 	}
 	return out, nil
 }

@@ -15,6 +15,7 @@ import (
 	"portico/internal/gateway/python"
 	"portico/internal/gateway/telemetry"
 	"portico/internal/manifest"
+	"portico/internal/upstream"
 	"portico/internal/uritemplate"
 )
 
@@ -30,6 +31,10 @@ type Options struct {
 	// BodyTimeout bounds the time to receive a request body that a rule
 	// reads; zero means gateway.DefaultBodyTimeout.
 	BodyTimeout time.Duration
+	// Health keeps the health of the backends of rules with a fallback:
+	// file rules redirect to their fallback while it finds their host
+	// down. Nil: file rules never fall back.
+	Health *upstream.Health
 }
 
 // Validate reports the first required field that o lacks, for any rule
@@ -311,10 +316,18 @@ func (c *compiler) domain(host string, rules []manifest.Rule, colls []Collection
 			c.spec = r.IncomingPath.AppendExpandEmpty(c.spec)
 			e.specHi = int32(len(c.spec))
 			e.prefix, e.prefixed = literalPrefix(r.IncomingPath), true
-			e.rule = file.NewV1(r)
+			v := file.NewV1(r)
+			if r.Fallback != nil {
+				v.SetFallback(opts.Health)
+			}
+			e.rule = v
 		case *manifest.FileV2:
 			e.rank, e.src = rankFileV2, r.IncomingPath
-			e.rule = file.NewV2(r)
+			v := file.NewV2(r)
+			if r.Fallback != nil {
+				v.SetFallback(r, opts.Health)
+			}
+			e.rule = v
 		case *manifest.PythonV1:
 			// All python-v1 rules of a domain form one repository,
 			// placed where the first of them is.

@@ -31,6 +31,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,9 +60,18 @@ type Config struct {
 	// default 4 MiB.
 	SegmentBytes int64
 	// ReplayBatch bounds the events committed at once, when reading
-	// segments back or taking several queued batches together; default
-	// 50000.
+	// segments back or taking several queued batches together, and
+	// twice it bounds the events waiting in memory for the committer;
+	// default 4096. An event on its way to the store takes about 2 KiB
+	// (the event, its JSON and the store's row), so this bounds the
+	// spool's memory to about 25 MiB; larger batches cost the store less
+	// per event, up to a point (docs/scaling.md).
 	ReplayBatch int
+	// GatherWait is how long the committer waits for more batches
+	// before it hands what it has to the store; default 250ms. It adds
+	// up to that much to the store's lag, and under load it makes the
+	// store's batches larger, which costs it less CPU per event.
+	GatherWait time.Duration
 	// RetryMin and RetryMax bound the wait between failed commits;
 	// defaults 250ms and 10s.
 	RetryMin, RetryMax time.Duration
@@ -108,6 +118,7 @@ type Spool struct {
 	cursor position
 
 	items   chan item
+	handed  atomic.Int64  // events in items
 	stop    chan struct{} // Close was called
 	drained chan struct{} // the committer has returned
 	cancel  context.CancelFunc
@@ -121,7 +132,19 @@ type Spool struct {
 	lastErr    atomic.Value // string
 	syncDone   chan struct{}
 	unlock     func() error
+
+	// replayed and lines are the committer's buffers for events read
+	// back from segments.
+	replayed []event.Event
+	lines    []byte
+	// gathered is the committer's buffer for batches taken together
+	// from memory.
+	gathered []event.Event
 }
+
+// replayLinesBytes is the size of the buffers that hold the lines of
+// replayed events for the store.
+const replayLinesBytes = 1 << 20
 
 type segment struct {
 	seq    uint64
@@ -178,7 +201,10 @@ func Open(cfg Config) (*Spool, error) {
 		cfg.SegmentBytes = 4 << 20
 	}
 	if cfg.ReplayBatch <= 0 {
-		cfg.ReplayBatch = 50000
+		cfg.ReplayBatch = 4096
+	}
+	if cfg.GatherWait <= 0 {
+		cfg.GatherWait = 250 * time.Millisecond
 	}
 	if cfg.RetryMin <= 0 {
 		cfg.RetryMin = 250 * time.Millisecond
@@ -344,7 +370,7 @@ func (s *Spool) Write(_ context.Context, batch []event.Event) error {
 	}
 	b := s.buf[:0]
 	for i := range batch {
-		b = batch[i].AppendJSON(b)
+		b = batch[i].AppendEncoded(b)
 		b = append(b, '\n')
 	}
 	if cap(b) <= 4<<20 {
@@ -373,14 +399,24 @@ func (s *Spool) Write(_ context.Context, batch []event.Event) error {
 		return fmt.Errorf("spool: write %s: %w", active.path, err)
 	}
 	s.mu.Unlock()
-	select {
-	case s.items <- item{seg: active, start: start, end: start + int64(n), events: slices.Clone(batch)}:
-	default:
-		// The committer is behind (the store is slow or down): it will
-		// read this batch back from the segment.
+	// The events handed over in memory are bounded, which bounds the
+	// spool's memory; past the bound, or with the committer's queue full,
+	// the committer is behind (the store is slow or down) and will read
+	// this batch back from the segment.
+	if s.handed.Add(int64(len(batch))) <= int64(handedBatches*s.cfg.ReplayBatch) {
+		select {
+		case s.items <- item{seg: active, start: start, end: start + int64(n), events: slices.Clone(batch)}:
+			return nil
+		default:
+		}
 	}
+	s.handed.Add(-int64(len(batch)))
 	return nil
 }
+
+// handedBatches is how many of the store's batches (ReplayBatch) may wait
+// in memory for the committer.
+const handedBatches = 2
 
 // markWritten dates the bytes of active written last. The caller holds
 // s.mu.
@@ -546,6 +582,7 @@ func (s *Spool) commit() {
 		} else {
 			select {
 			case it = <-s.items:
+				s.handed.Add(-int64(len(it.events)))
 			case <-tick.C:
 				if err := catchUp(); err != nil {
 					return
@@ -562,25 +599,41 @@ func (s *Spool) commit() {
 		case it.seg.seq < cur.seq || (it.seg == cur && it.end <= off):
 			// Already read back from the segment.
 		case it.seg == cur && it.start == off:
-			// Take the batches queued behind this one too: at high
-			// rates one large append costs the store far less than many
-			// small ones.
+			// Take the batches that follow this one within GatherWait
+			// too: at high rates one large append costs the store far
+			// less than many small ones (a commit, a parse of each
+			// statement and an update of each rollup row per batch).
 			batch, end := it.events, it.end
+			gatherUntil := time.NewTimer(s.cfg.GatherWait)
 		gather:
 			for len(batch) < s.cfg.ReplayBatch {
 				select {
+				case <-gatherUntil.C:
+					break gather
+				case <-s.stop:
+					break gather
 				case next := <-s.items:
+					s.handed.Add(-int64(len(next.events)))
 					if next.seg != cur || next.start != end {
 						held = &next
 						break gather
 					}
+					if len(batch) == len(it.events) {
+						// The first batch is the writer's copy: gather
+						// into the committer's own buffer.
+						batch = append(s.gathered[:0], batch...)
+					}
 					batch = append(batch, next.events...)
 					end = next.end
-				default:
-					break gather
 				}
 			}
-			if err := s.store(batch); err != nil {
+			gatherUntil.Stop()
+			err := s.store(batch)
+			if len(batch) > len(it.events) {
+				clear(batch)
+				s.gathered = batch[:0]
+			}
+			if err != nil {
 				return
 			}
 			s.pending.Add(-(end - off))
@@ -652,7 +705,15 @@ func (s *Spool) replay(seg *segment, off, end int64) (int64, error) {
 	defer f.Close()
 	r := bufio.NewReaderSize(io.NewSectionReader(f, off, end-off), 256<<10)
 	var consumed, batchBytes int64
-	batch := make([]event.Event, 0, s.cfg.ReplayBatch)
+	// The batch's slots and its lines' copies are the committer's, reused
+	// from one batch to the next: only the committer replays.
+	batch := s.replayed[:0]
+	lines := s.lines[:0]
+	defer func() {
+		clear(batch[:cap(batch)])
+		s.replayed = batch[:0]
+		s.lines = lines[:0]
+	}()
 	flush := func() error {
 		if len(batch) > 0 {
 			if err := s.store(batch); err != nil {
@@ -662,10 +723,16 @@ func (s *Spool) replay(seg *segment, off, end int64) (int64, error) {
 		consumed += batchBytes
 		s.pending.Add(-batchBytes)
 		s.advance(position{seg.seq, off + consumed})
-		batch, batchBytes = batch[:0], 0
+		batch, batchBytes, lines = batch[:0], 0, lines[:0]
 		return nil
 	}
-	for {
+	for n := 1; ; n++ {
+		if n%256 == 0 {
+			// Decoding is the committer's costliest step: let request
+			// handlers run in between, as the store does between its
+			// statements.
+			runtime.Gosched()
+		}
 		line, err := r.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			// No event is this long: skip to the end of the line.
@@ -680,7 +747,17 @@ func (s *Spool) replay(seg *segment, off, end int64) (int64, error) {
 		}
 		if len(line) > 0 {
 			batchBytes += int64(len(line))
-			if e, perr := event.Parse(bytes.TrimSuffix(line, []byte("\n"))); perr == nil {
+			text := bytes.TrimSuffix(line, []byte("\n"))
+			if e, perr := event.Parse(text); perr == nil {
+				// The store keeps the line as it was spooled rather than
+				// encoding the event again. Copies share one buffer; when
+				// it must grow, the earlier lines keep the old one.
+				if cap(lines)-len(lines) < len(text) {
+					lines = make([]byte, 0, max(len(text), replayLinesBytes))
+				}
+				start := len(lines)
+				lines = append(lines, text...)
+				e.Encoded = lines[start:len(lines):len(lines)]
 				batch = append(batch, e)
 			} else if line[len(line)-1] == '\n' || seg.closed {
 				// A line cut short by a crash, or damaged on disk.

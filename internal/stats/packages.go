@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 
 	"portico/internal/event"
 	"portico/internal/store"
@@ -71,35 +72,43 @@ func (s *Stats) Packages(ctx context.Context, ids []string, q Query, every Inter
 	if whole {
 		each = []string{""}
 	}
-	for _, id := range each {
+	// The queries of each package are independent: they run at once,
+	// on as many of the store's connections as it reads with, and are
+	// summed in order once all have answered.
+	type partial struct {
+		total       int64
+		series      []Point
+		uniques     int64
+		rows        [][]store.Row
+		unsupported []bool
+	}
+	parts := make([]partial, len(each))
+	var tasks []func(context.Context) error
+	for n, id := range each {
 		pq := q
 		pq.Package = id
-		if len(ids) == 1 {
-			total, err := s.Total(ctx, pq)
-			if err != nil {
-				return nil, err
-			}
-			rep.Total += total
-			rep.PerPackage = append(rep.PerPackage, Slice{Key: id, Value: total})
-		}
-		if id != "" && (len(ids) == 1 && rep.Total == 0 || len(ids) > 1 && totals[id] == 0) {
+		p := &parts[n]
+		p.rows, p.unsupported = make([][]store.Row, len(dims)), make([]bool, len(dims))
+		if id != "" && len(ids) > 1 && totals[id] == 0 {
 			// Nothing to add: the series, uniques and breakdowns of a
 			// package without downloads in the range are all zero.
 			continue
 		}
-		series, err := s.Series(ctx, pq, every)
-		if err != nil {
-			return nil, err
+		if len(ids) == 1 {
+			tasks = append(tasks, func(ctx context.Context) (err error) {
+				p.total, err = s.Total(ctx, pq)
+				return err
+			})
 		}
-		for i := range rep.Series {
-			rep.Series[i].Value += series[i].Value
-		}
+		tasks = append(tasks, func(ctx context.Context) (err error) {
+			p.series, err = s.Series(ctx, pq, every)
+			return err
+		})
 		if wantUniques {
-			n, _, err := s.Uniques(ctx, pq, Day)
-			if err != nil {
-				return nil, err
-			}
-			uniques += n
+			tasks = append(tasks, func(ctx context.Context) (err error) {
+				p.uniques, _, err = s.Uniques(ctx, pq, Day)
+				return err
+			})
 		}
 		for i, d := range dims {
 			// One package's top values, or the whole store's, are the
@@ -109,15 +118,35 @@ func (s *Stats) Packages(ctx context.Context, ids []string, q Query, every Inter
 			if len(each) == 1 {
 				limit = top
 			}
-			rows, err := s.r.Aggregate(ctx, store.Query{Filter: pq.Filter, Measure: pq.Measure, By: d, Limit: limit})
-			if err != nil {
+			tasks = append(tasks, func(ctx context.Context) error {
+				rows, err := s.r.Aggregate(ctx, store.Query{Filter: pq.Filter, Measure: pq.Measure, By: d, Limit: limit})
 				if errors.Is(err, store.ErrUnsupported) {
-					unavailable[d] = true
-					continue
+					p.unsupported[i] = true
+					return nil
 				}
-				return nil, err
+				p.rows[i] = rows
+				return err
+			})
+		}
+	}
+	if err := runAll(ctx, tasks); err != nil {
+		return nil, err
+	}
+	for n, id := range each {
+		p := &parts[n]
+		if len(ids) == 1 {
+			rep.Total += p.total
+			rep.PerPackage = append(rep.PerPackage, Slice{Key: id, Value: p.total})
+		}
+		for i := range p.series {
+			rep.Series[i].Value += p.series[i].Value
+		}
+		uniques += p.uniques
+		for i, d := range dims {
+			if p.unsupported[i] {
+				unavailable[d] = true
 			}
-			for _, r := range rows {
+			for _, r := range p.rows[i] {
 				sums[i][r.Key] += r.Value
 			}
 		}
@@ -162,3 +191,43 @@ func sortSlices(s []Slice) {
 // Order returns the names of the report's breakdowns in the order they
 // were asked for.
 func (r *Report) Order() []string { return r.order }
+
+// parallel is how many queries of a report run at once: as many as the
+// SQLite store's pool of readers has connections.
+const parallel = 4
+
+// runAll runs tasks, parallel at a time, and returns the first error; the
+// others are then cancelled.
+func runAll(ctx context.Context, tasks []func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	sem := make(chan struct{}, parallel)
+	for _, task := range tasks {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				return
+			}
+			if err := task(ctx); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+					cancel()
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if first == nil {
+		// Cancelled by the caller: every task may have been skipped.
+		return ctx.Err()
+	}
+	return first
+}

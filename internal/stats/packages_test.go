@@ -1,6 +1,9 @@
 package stats
 
 import (
+	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,5 +108,47 @@ func TestPackagesSumsEachPackage(t *testing.T) {
 	}
 	if rb.Total != 0 || rb.Uniques != nil || rb.Bots != "only" {
 		t.Errorf("robots only: total %d, uniques %v, bots %q", rb.Total, rb.Uniques, rb.Bots)
+	}
+}
+
+// TestRunAll checks that a failing query fails the report with its own
+// error, that the queries not yet started are then skipped, and that no
+// more than parallel run at once.
+func TestRunAll(t *testing.T) {
+	boom := errors.New("boom")
+	var running, most, ran atomic.Int32
+	var tasks []func(context.Context) error
+	for i := range 40 {
+		tasks = append(tasks, func(ctx context.Context) error {
+			n := running.Add(1)
+			defer running.Add(-1)
+			for {
+				m := most.Load()
+				if n <= m || most.CompareAndSwap(m, n) {
+					break
+				}
+			}
+			ran.Add(1)
+			if i == 5 {
+				return boom
+			}
+			if i < 5 {
+				return nil
+			}
+			<-ctx.Done() // the later ones wait for the cancellation
+			return ctx.Err()
+		})
+	}
+	if err := runAll(t.Context(), tasks); !errors.Is(err, boom) {
+		t.Errorf("runAll = %v, want the failing task's error", err)
+	}
+	if most.Load() > parallel {
+		t.Errorf("%d tasks ran at once, want at most %d", most.Load(), parallel)
+	}
+	if ran.Load() == 40 {
+		t.Error("every task ran after one failed")
+	}
+	if err := runAll(t.Context(), tasks[:5]); err != nil {
+		t.Errorf("runAll of tasks that succeed = %v", err)
 	}
 }

@@ -187,16 +187,21 @@ type Line struct {
 // queries whatever the limit.
 func (s *Stats) SeriesBy(ctx context.Context, q Query, every Interval, by store.Dim, limit int) ([]Line, error) {
 	q = s.resolve(q)
-	top, err := s.r.Aggregate(ctx, store.Query{Filter: q.Filter, Measure: q.Measure, By: by, Limit: limit})
-	if err != nil {
-		return nil, err
-	}
 	step := store.StepDay
 	if every == Hour {
 		step = store.StepHour
 	}
-	rows, err := s.r.Aggregate(ctx, store.Query{Filter: q.Filter, Measure: q.Measure, By: by, Step: step})
-	if err != nil {
+	var top, rows []store.Row
+	if err := runAll(ctx, []func(context.Context) error{
+		func(ctx context.Context) (err error) {
+			top, err = s.r.Aggregate(ctx, store.Query{Filter: q.Filter, Measure: q.Measure, By: by, Limit: limit})
+			return err
+		},
+		func(ctx context.Context) (err error) {
+			rows, err = s.r.Aggregate(ctx, store.Query{Filter: q.Filter, Measure: q.Measure, By: by, Step: step})
+			return err
+		},
+	}); err != nil {
 		return nil, err
 	}
 	byKey := map[string][]store.Row{}

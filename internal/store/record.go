@@ -59,7 +59,7 @@ func NewRecords(batch []event.Event, recs []Record, buf []byte) ([]Record, []byt
 	ends := make([]int, len(batch))
 	for i := range batch {
 		e := &batch[i]
-		buf = e.AppendJSON(buf)
+		buf = e.AppendEncoded(buf)
 		ends[i] = len(buf)
 		if i == 0 {
 			// Size the buffer for the batch at once, by the first event

@@ -230,6 +230,12 @@ func classify(ctx context.Context, err error) int {
 	case errors.As(err, &refused):
 		return resultRefused
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		// WithHeaderTimeout ends the context of a backend that took
+		// too long to answer: a timeout, not the client going away.
+		var hte *headerTimeoutError
+		if errors.As(context.Cause(ctx), &hte) {
+			return resultTimeout
+		}
 		return resultCanceled
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return resultTimeout

@@ -14,9 +14,12 @@ import (
 // must carry one (WithPolicy). A Policy is immutable.
 type Policy struct {
 	backend Origin
-	named   []Origin
-	realm   Origin // zero unless set by WithRealm
-	storage bool
+	// fallback is the rule's fallback backend, zero when it has none:
+	// a backend as much as the first one.
+	fallback Origin
+	named    []Origin
+	realm    Origin // zero unless set by WithRealm
+	storage  bool
 }
 
 // Dest is the kind of destination a request has under a policy. It
@@ -64,6 +67,25 @@ func NewPolicy(backendURL string, named ...string) (*Policy, error) {
 // Backend returns the rule's backend origin.
 func (p *Policy) Backend() Origin { return p.backend }
 
+// WithFallback returns a copy of p that also allows the rule's fallback
+// backend at fallbackURL, as a backend: on any address, with the
+// headers a backend gets. Its requests are measured as its own.
+func (p *Policy) WithFallback(fallbackURL string) (*Policy, error) {
+	o, err := ParseOrigin(fallbackURL)
+	if err != nil {
+		return nil, fmt.Errorf("fallback: %w", err)
+	}
+	q := *p
+	q.fallback = o
+	q.named = slices.DeleteFunc(slices.Clone(p.named), func(n Origin) bool { return n == o })
+	return &q, nil
+}
+
+// isFallback reports whether o is the rule's fallback backend.
+func (p *Policy) isFallback(o Origin) bool {
+	return p.fallback.Scheme != "" && o == p.fallback
+}
+
 // WithRealm returns a copy of p that also allows the token service at
 // realm (an absolute URL the registry gave in its challenge).
 func (p *Policy) WithRealm(realm *url.URL) (*Policy, error) {
@@ -102,7 +124,7 @@ func (p *Policy) Check(u *url.URL) (Dest, error) {
 // CheckOrigin is Check for an origin.
 func (p *Policy) CheckOrigin(o Origin) (Dest, error) {
 	switch {
-	case o == p.backend:
+	case o == p.backend, p.isFallback(o):
 		return DestBackend, nil
 	case p.realm.Scheme != "" && o == p.realm:
 		return DestRealm, nil
@@ -121,14 +143,14 @@ func (p *Policy) CheckOrigin(o Origin) (Dest, error) {
 // IsBackend reports whether u is on the rule's backend origin.
 func (p *Policy) IsBackend(u *url.URL) bool {
 	o, err := OriginOf(u)
-	return err == nil && o == p.backend
+	return err == nil && (o == p.backend || p.isFallback(o))
 }
 
 // Allows reports whether u is on the backend origin or an origin the rule
 // names; a storage policy's any-https allowance does not count.
 func (p *Policy) Allows(u *url.URL) bool {
 	o, err := OriginOf(u)
-	return err == nil && (o == p.backend || slices.Contains(p.named, o))
+	return err == nil && (o == p.backend || p.isFallback(o) || slices.Contains(p.named, o))
 }
 
 type policyKey struct{}

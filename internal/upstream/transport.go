@@ -35,6 +35,7 @@ type Transport struct {
 	onDial       func(DialAttempt)
 	backends     *backends
 	tracer       trace.Tracer // nil: no spans
+	health       *Health      // nil: no backend takes part in a fallback
 	// proxies are the host:port of the forward proxies the strict
 	// pool was sent through: the operator's, dialed as they are.
 	proxies sync.Map
@@ -102,8 +103,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, &RefusedError{Target: req.URL.Host, Reason: "the request names no outbound policy"}
 	}
-	b := t.backends.get(p.backend)
+	owner := p.backend
 	dest, err := p.Check(req.URL)
+	if err == nil && dest == DestBackend && p.fallback.Scheme != "" {
+		// A request to the rule's fallback counts as the fallback's.
+		if o, _ := OriginOf(req.URL); o == p.fallback {
+			owner = o
+		}
+	}
+	b := t.backends.get(owner)
 	if err != nil {
 		closeBody(req)
 		b.record(DestBackend, ctx, nil, err, 0)
@@ -132,6 +140,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, err = t.strict.RoundTrip(req)
 	}
 	b.record(dest, ctx, resp, err, time.Since(start))
+	if dest == DestBackend && t.health != nil {
+		t.health.observe(ctx, owner, resp, err)
+	}
 	if err != nil {
 		b.release()
 		endSpan(span, err)

@@ -29,16 +29,7 @@ func lastValue(vs []string) string {
 // --- organizations ---
 
 func (a *API) listOrgs(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	pg, err := pageOf(r)
-	if err != nil {
-		return err
-	}
-	orgs, err := a.svc.ListOrgs(r.Context(), p, plusOne(pg))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, pageAnswer(orgs, pg, func(o control.OrgView) string { return o.ID }, orgOf))
-	return nil
+	return listPage(w, r, func(pg control.Page) ([]control.OrgView, error) { return a.svc.ListOrgs(r.Context(), p, pg) }, func(o control.OrgView) string { return o.ID }, orgOf)
 }
 
 type orgRequest struct {
@@ -59,17 +50,12 @@ func (a *API) createOrg(w http.ResponseWriter, r *http.Request, p control.Princi
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/orgs/"+o.Name)
-	writeJSON(w, http.StatusCreated, orgOf(o))
-	return nil
+	return reply(w, http.StatusCreated, o, nil, orgOf)
 }
 
 func (a *API) getOrg(w http.ResponseWriter, r *http.Request, p control.Principal) error {
 	o, err := a.svc.GetOrg(r.Context(), p, r.PathValue("org"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, orgOf(o))
-	return nil
+	return reply(w, http.StatusOK, o, err, orgOf)
 }
 
 func (a *API) updateOrg(w http.ResponseWriter, r *http.Request, p control.Principal) error {
@@ -78,32 +64,17 @@ func (a *API) updateOrg(w http.ResponseWriter, r *http.Request, p control.Princi
 		return err
 	}
 	o, err := a.svc.UpdateOrg(r.Context(), p, r.PathValue("org"), control.OrgPatch{Name: req.Name, DisplayName: req.DisplayName})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, orgOf(o))
-	return nil
+	return reply(w, http.StatusOK, o, err, orgOf)
 }
 
 func (a *API) deleteOrg(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	if err := a.svc.DeleteOrg(r.Context(), p, r.PathValue("org")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, a.svc.DeleteOrg(r.Context(), p, r.PathValue("org")))
 }
 
 func (a *API) orgMembers(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	pg, err := pageOf(r)
-	if err != nil {
-		return err
-	}
-	ms, err := a.svc.OrgMembers(r.Context(), p, r.PathValue("org"), plusOne(pg))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, pageAnswer(ms, pg, func(m control.Member) string { return m.UserID }, memberOf))
-	return nil
+	return listPage(w, r, func(pg control.Page) ([]control.Member, error) {
+		return a.svc.OrgMembers(r.Context(), p, r.PathValue("org"), pg)
+	}, func(m control.Member) string { return m.UserID }, memberOf)
 }
 
 type roleRequest struct {
@@ -131,34 +102,20 @@ func (a *API) setOrgMember(w http.ResponseWriter, r *http.Request, p control.Pri
 		return err
 	}
 	m, err := a.svc.SetOrgMember(r.Context(), p, r.PathValue("org"), r.PathValue("email"), role)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, memberOf(m))
-	return nil
+	return reply(w, http.StatusOK, m, err, memberOf)
 }
 
 func (a *API) removeOrgMember(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	if _, err := a.svc.SetOrgMember(r.Context(), p, r.PathValue("org"), r.PathValue("email"), control.RoleNone); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	_, err := a.svc.SetOrgMember(r.Context(), p, r.PathValue("org"), r.PathValue("email"), control.RoleNone)
+	return noContent(w, err)
 }
 
 // --- packages ---
 
 func (a *API) listPackages(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	pg, err := pageOf(r)
-	if err != nil {
-		return err
-	}
-	pkgs, err := a.svc.ListPackages(r.Context(), p, r.URL.Query().Get("org"), plusOne(pg))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, pageAnswer(pkgs, pg, func(p control.PackageView) string { return p.ID }, packageOf))
-	return nil
+	return listPage(w, r, func(pg control.Page) ([]control.PackageView, error) {
+		return a.svc.ListPackages(r.Context(), p, r.URL.Query().Get("org"), pg)
+	}, func(v control.PackageView) string { return v.ID }, packageOf)
 }
 
 type packageRequest struct {
@@ -172,28 +129,20 @@ func (a *API) createPackage(w http.ResponseWriter, r *http.Request, p control.Pr
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	switch {
-	case req.Org == nil:
-		return badRequest("org", "is required")
-	case req.Name == nil:
-		return badRequest("name", "is required")
+	if err := requireOrgAndName(req.Org, req.Name); err != nil {
+		return err
 	}
 	v, err := a.svc.CreatePackage(r.Context(), p, control.NewPackage{Org: *req.Org, Name: *req.Name, Rule: req.Rule})
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/packages/"+v.ID)
-	writeJSON(w, http.StatusCreated, packageOf(v))
-	return nil
+	return reply(w, http.StatusCreated, v, nil, packageOf)
 }
 
 func (a *API) getPackage(w http.ResponseWriter, r *http.Request, p control.Principal) error {
 	v, err := a.svc.GetPackage(r.Context(), p, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, packageOf(v))
-	return nil
+	return reply(w, http.StatusOK, v, err, packageOf)
 }
 
 func (a *API) updatePackage(w http.ResponseWriter, r *http.Request, p control.Principal) error {
@@ -205,32 +154,17 @@ func (a *API) updatePackage(w http.ResponseWriter, r *http.Request, p control.Pr
 		return badRequest("org", "a package cannot move to another organization")
 	}
 	v, err := a.svc.UpdatePackage(r.Context(), p, r.PathValue("id"), control.PackagePatch{Name: req.Name, Rule: req.Rule})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, packageOf(v))
-	return nil
+	return reply(w, http.StatusOK, v, err, packageOf)
 }
 
 func (a *API) deletePackage(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	if err := a.svc.DeletePackage(r.Context(), p, r.PathValue("id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, a.svc.DeletePackage(r.Context(), p, r.PathValue("id")))
 }
 
 func (a *API) packageMembers(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	pg, err := pageOf(r)
-	if err != nil {
-		return err
-	}
-	ms, err := a.svc.PackageMembers(r.Context(), p, r.PathValue("id"), plusOne(pg))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, pageAnswer(ms, pg, func(m control.Member) string { return m.UserID }, memberOf))
-	return nil
+	return listPage(w, r, func(pg control.Page) ([]control.Member, error) {
+		return a.svc.PackageMembers(r.Context(), p, r.PathValue("id"), pg)
+	}, func(m control.Member) string { return m.UserID }, memberOf)
 }
 
 func (a *API) setPackageMember(w http.ResponseWriter, r *http.Request, p control.Principal) error {
@@ -239,34 +173,20 @@ func (a *API) setPackageMember(w http.ResponseWriter, r *http.Request, p control
 		return err
 	}
 	m, err := a.svc.SetPackageMember(r.Context(), p, r.PathValue("id"), r.PathValue("email"), role)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, memberOf(m))
-	return nil
+	return reply(w, http.StatusOK, m, err, memberOf)
 }
 
 func (a *API) removePackageMember(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	if _, err := a.svc.SetPackageMember(r.Context(), p, r.PathValue("id"), r.PathValue("email"), control.RoleNone); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	_, err := a.svc.SetPackageMember(r.Context(), p, r.PathValue("id"), r.PathValue("email"), control.RoleNone)
+	return noContent(w, err)
 }
 
 // --- domains ---
 
 func (a *API) listDomains(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	pg, err := pageOf(r)
-	if err != nil {
-		return err
-	}
-	ds, err := a.svc.ListDomains(r.Context(), p, r.URL.Query().Get("org"), plusOne(pg))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, pageAnswer(ds, pg, func(d control.DomainView) string { return d.Name }, domainOf))
-	return nil
+	return listPage(w, r, func(pg control.Page) ([]control.DomainView, error) {
+		return a.svc.ListDomains(r.Context(), p, r.URL.Query().Get("org"), pg)
+	}, func(d control.DomainView) string { return d.Name }, domainOf)
 }
 
 type domainRequest struct {
@@ -280,28 +200,20 @@ func (a *API) addDomain(w http.ResponseWriter, r *http.Request, p control.Princi
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	switch {
-	case req.Org == nil:
-		return badRequest("org", "is required")
-	case req.Name == nil:
-		return badRequest("name", "is required")
+	if err := requireOrgAndName(req.Org, req.Name); err != nil {
+		return err
 	}
 	d, err := a.svc.AddDomain(r.Context(), p, *req.Org, *req.Name, false, req.HTTPSOnly)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/domains/"+d.Name)
-	writeJSON(w, http.StatusCreated, domainOf(d))
-	return nil
+	return reply(w, http.StatusCreated, d, nil, domainOf)
 }
 
 func (a *API) getDomain(w http.ResponseWriter, r *http.Request, p control.Principal) error {
 	d, err := a.svc.GetDomain(r.Context(), p, r.PathValue("name"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, domainOf(d))
-	return nil
+	return reply(w, http.StatusOK, d, err, domainOf)
 }
 
 type domainUpdate struct {
@@ -317,43 +229,24 @@ func (a *API) updateDomain(w http.ResponseWriter, r *http.Request, p control.Pri
 		return badRequest("https_only", "is required")
 	}
 	d, err := a.svc.SetDomainHTTPSOnly(r.Context(), p, r.PathValue("name"), *req.HTTPSOnly)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, domainOf(d))
-	return nil
+	return reply(w, http.StatusOK, d, err, domainOf)
 }
 
 func (a *API) removeDomain(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	if err := a.svc.RemoveDomain(r.Context(), p, r.PathValue("name")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, a.svc.RemoveDomain(r.Context(), p, r.PathValue("name")))
 }
 
 func (a *API) verifyDomain(w http.ResponseWriter, r *http.Request, p control.Principal) error {
 	d, err := a.svc.VerifyDomain(r.Context(), p, r.PathValue("name"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, domainOf(d))
-	return nil
+	return reply(w, http.StatusOK, d, err, domainOf)
 }
 
 // --- collections ---
 
 func (a *API) listCollections(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	pg, err := pageOf(r)
-	if err != nil {
-		return err
-	}
-	cs, err := a.svc.ListCollections(r.Context(), p, r.URL.Query().Get("org"), plusOne(pg))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, pageAnswer(cs, pg, func(c control.CollectionView) string { return c.ID }, collectionOf))
-	return nil
+	return listPage(w, r, func(pg control.Page) ([]control.CollectionView, error) {
+		return a.svc.ListCollections(r.Context(), p, r.URL.Query().Get("org"), pg)
+	}, func(c control.CollectionView) string { return c.ID }, collectionOf)
 }
 
 func (a *API) createCollection(w http.ResponseWriter, r *http.Request, p control.Principal) error {
@@ -361,28 +254,20 @@ func (a *API) createCollection(w http.ResponseWriter, r *http.Request, p control
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	switch {
-	case req.Org == nil:
-		return badRequest("org", "is required")
-	case req.Name == nil:
-		return badRequest("name", "is required")
+	if err := requireOrgAndName(req.Org, req.Name); err != nil {
+		return err
 	}
 	c, err := a.svc.CreateCollection(r.Context(), p, control.NewCollection{Org: *req.Org, Name: *req.Name, Rule: req.Rule})
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/collections/"+c.ID)
-	writeJSON(w, http.StatusCreated, collectionOf(c))
-	return nil
+	return reply(w, http.StatusCreated, c, nil, collectionOf)
 }
 
 func (a *API) getCollection(w http.ResponseWriter, r *http.Request, p control.Principal) error {
 	c, err := a.svc.GetCollection(r.Context(), p, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, collectionOf(c))
-	return nil
+	return reply(w, http.StatusOK, c, err, collectionOf)
 }
 
 func (a *API) updateCollection(w http.ResponseWriter, r *http.Request, p control.Principal) error {
@@ -394,34 +279,17 @@ func (a *API) updateCollection(w http.ResponseWriter, r *http.Request, p control
 		return badRequest("org", "a collection cannot move to another organization")
 	}
 	c, err := a.svc.UpdateCollection(r.Context(), p, r.PathValue("id"), control.CollectionPatch{Name: req.Name, Rule: req.Rule})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, collectionOf(c))
-	return nil
+	return reply(w, http.StatusOK, c, err, collectionOf)
 }
 
 func (a *API) deleteCollection(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	if err := a.svc.DeleteCollection(r.Context(), p, r.PathValue("id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, a.svc.DeleteCollection(r.Context(), p, r.PathValue("id")))
 }
 
 // --- tokens ---
 
 func (a *API) listTokens(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	pg, err := pageOf(r)
-	if err != nil {
-		return err
-	}
-	ts, err := a.svc.ListTokens(r.Context(), p, plusOne(pg))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, pageAnswer(ts, pg, func(t control.Token) string { return t.ID }, tokenOf))
-	return nil
+	return listPage(w, r, func(pg control.Page) ([]control.Token, error) { return a.svc.ListTokens(r.Context(), p, pg) }, func(t control.Token) string { return t.ID }, tokenOf)
 }
 
 type tokenRequest struct {
@@ -475,10 +343,18 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request, p control.Prin
 }
 
 func (a *API) revokeToken(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	if err := a.svc.RevokeToken(r.Context(), p, r.PathValue("id")); err != nil {
-		return err
+	return noContent(w, a.svc.RevokeToken(r.Context(), p, r.PathValue("id")))
+}
+
+// requireOrgAndName checks the two fields every new package, collection
+// and domain names.
+func requireOrgAndName(org, name *string) error {
+	switch {
+	case org == nil:
+		return badRequest("org", "is required")
+	case name == nil:
+		return badRequest("name", "is required")
 	}
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

@@ -228,3 +228,37 @@ func plusOne(p control.Page) control.Page {
 	p.Limit++
 	return p
 }
+
+// listPage answers a list request: list is asked for one item more than
+// the page holds, so that the answer knows whether another page follows.
+func listPage[S, T any](w http.ResponseWriter, r *http.Request, list func(control.Page) ([]S, error), key func(S) string, view func(S) T) error {
+	pg, err := pageOf(r)
+	if err != nil {
+		return err
+	}
+	items, err := list(plusOne(pg))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pageAnswer(items, pg, key, view))
+	return nil
+}
+
+// reply writes the view of v with status, unless the call that produced
+// v failed.
+func reply[S, T any](w http.ResponseWriter, status int, v S, err error, view func(S) T) error {
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, view(v))
+	return nil
+}
+
+// noContent answers 204 to a request whose work is done, unless it failed.
+func noContent(w http.ResponseWriter, err error) error {
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -315,6 +316,10 @@ type tokensData struct {
 	Created string
 	Name    string
 	Now     time.Time
+	// Key makes the form create one token however often it is sent
+	// (control.NewToken.Key): reloading the page that shows a new
+	// token sends the form again.
+	Key string
 }
 
 func (w *Web) tokensPage(rw http.ResponseWriter, r *http.Request, p control.Principal, status int, d tokensData, v view) error {
@@ -322,7 +327,7 @@ func (w *Web) tokensPage(rw http.ResponseWriter, r *http.Request, p control.Prin
 	if err != nil {
 		return err
 	}
-	d.Tokens, d.Now = ts, w.now()
+	d.Tokens, d.Now, d.Key = ts, w.now(), control.NewID()
 	v.Title, v.Nav, v.Me, v.Data = "API tokens", "tokens", me(&p), d
 	w.render(rw, r, status, "tokens", v)
 	return nil
@@ -333,7 +338,7 @@ func (w *Web) listTokens(rw http.ResponseWriter, r *http.Request, p control.Prin
 }
 
 func (w *Web) createToken(rw http.ResponseWriter, r *http.Request, p control.Principal) error {
-	nt := control.NewToken{Name: strings.TrimSpace(r.PostFormValue("name"))}
+	nt := control.NewToken{Name: strings.TrimSpace(r.PostFormValue("name")), Key: r.PostFormValue("key")}
 	scope, err := control.ParseScope(r.PostFormValue("scope"))
 	if err != nil {
 		return w.tokensPage(rw, r, p, http.StatusBadRequest, tokensData{Name: nt.Name}, view{Errors: map[string]string{"scope": "Choose read or write."}})
@@ -347,6 +352,12 @@ func (w *Web) createToken(rw http.ResponseWriter, r *http.Request, p control.Pri
 		nt.TTL = d * 24
 	}
 	secret, t, err := w.svc.CreateToken(r.Context(), p, nt)
+	if errors.Is(err, control.ErrTokenSent) {
+		// The page that showed the secret was reloaded: the token it
+		// made is in the list; its secret is not shown again.
+		seeOther(rw, r, "/tokens", "This form was sent already: its token was created then, and its secret shown once. Revoke it if you did not copy it.")
+		return nil
+	}
 	if err != nil {
 		errs, ok := fieldErrors(err)
 		if !ok {

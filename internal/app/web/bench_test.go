@@ -7,12 +7,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"testing"
+	"time"
 
 	"portico/internal/app/api"
 	"portico/internal/control"
 	"portico/internal/route"
 	"portico/internal/stats"
 	"portico/internal/store/sqlite"
+	"portico/internal/store/storetest"
 )
 
 // BenchStoreVar names a SQLite data directory loaded by bench/analytics
@@ -22,7 +24,10 @@ const BenchStoreVar = "PORTICO_BENCH_STORE"
 
 // BenchmarkPages renders the dashboard's pages over a loaded store, in
 // process, beside the API's statistics of the same package as the
-// baseline: compare the two within one run.
+// baseline: compare the two within one run. Each page is measured twice:
+// as the gateway serves it, with the store's cache of closed days (warm
+// after the first view), and as "uncached-", over a store opened
+// read-only, which keeps no cache: the cost of a page's first view.
 //
 //	go run ./bench/analytics -store sqlite -dir /tmp/p10m
 //	PORTICO_BENCH_STORE=/tmp/p10m go test -run '^$' -bench Pages ./internal/app/web
@@ -39,25 +44,48 @@ func BenchmarkPages(b *testing.B) {
 	defer st.Close()
 	svc := control.New(control.Config{Store: st, Rules: &route.Checker{}, BaseDomain: "bench.test"})
 	cookie, org := benchPackages(b, svc)
-	a := api.New(api.Config{Service: svc, Stats: stats.New(st), Exporter: st})
-	w, err := New(Config{Service: svc, Sessions: a, Stats: stats.New(st)})
+	// The same pages again over a store opened read-only, which keeps
+	// no cache of closed days: what the first view of a page costs.
+	ro, err := sqlite.Open(ctx, sqlite.Config{Dir: dir, ReadOnly: true})
 	if err != nil {
 		b.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/api/", a)
-	mux.Handle("/", w)
-	for _, page := range []struct{ name, path string }{
-		{"api-stats", "/api/v1/packages/pkg-000/stats"},
-		{"package", "/packages/pkg-000"},
-		{"live", "/packages/pkg-000/live"},
-		{"list", "/packages"},
-		{"analytics", "/packages/pkg-000/analytics"},
-		{"analytics-90d-week", "/packages/pkg-000/analytics?interval=week&from=" + "2000-01-01"},
-		{"org-analytics", "/orgs/" + org + "/analytics"},
-	} {
+	defer ro.Close()
+	type page struct{ name, path string }
+	var pages []page
+	var muxes []*http.ServeMux
+	for _, v := range []struct {
+		prefix string
+		stats  *stats.Stats
+	}{{"", stats.New(st)}, {"uncached-", stats.New(ro)}} {
+		a := api.New(api.Config{Service: svc, Stats: v.stats, Exporter: st})
+		w, err := New(Config{Service: svc, Sessions: a, Stats: v.stats})
+		if err != nil {
+			b.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/api/", a)
+		mux.Handle("/", w)
+		for _, p := range []page{
+			{"api-stats", "/api/v1/packages/pkg-000/stats"},
+			{"package", "/packages/pkg-000"},
+			{"live", "/packages/pkg-000/live"},
+			{"list", "/packages"},
+			{"analytics", "/packages/pkg-000/analytics"},
+			{"analytics-90d-week", "/packages/pkg-000/analytics?interval=week&from=" + "2000-01-01"},
+			{"org-analytics", "/orgs/" + org + "/analytics"},
+		} {
+			pages = append(pages, page{v.prefix + p.name, p.path})
+			muxes = append(muxes, mux)
+		}
+	}
+	for i, page := range pages {
+		mux := muxes[i]
 		b.Run(page.name, func(b *testing.B) {
+			cpu0, ok0 := storetest.CPUTime()
+			n := 0
 			for b.Loop() {
+				n++
 				req := httptest.NewRequest("GET", page.path, nil)
 				req.AddCookie(&http.Cookie{Name: api.SessionCookie, Value: cookie})
 				rec := httptest.NewRecorder()
@@ -65,6 +93,9 @@ func BenchmarkPages(b *testing.B) {
 				if rec.Code != http.StatusOK {
 					b.Fatalf("%s = %d %s", page.path, rec.Code, rec.Body.String())
 				}
+			}
+			if cpu1, ok1 := storetest.CPUTime(); ok0 && ok1 {
+				b.ReportMetric(float64(cpu1-cpu0)/float64(time.Millisecond)/float64(n), "cpu-ms/op")
 			}
 		})
 	}

@@ -491,6 +491,24 @@ func TestDashboardInBrowser(t *testing.T) {
 		b.fail("phone screen", fmt.Errorf("the package page is wider than a 390-pixel screen"))
 	}
 	b.checkAccessible("package-phone")
+
+	// The session ends while a package page is open: the page says so
+	// and offers to sign in again, back to the same page, instead of
+	// calling the server unreachable.
+	b.open("/packages/" + id)
+	shown := b.text("[data-live-total]")
+	b.do("end the session", chromedp.Evaluate[chromedp.Void](`fetch("/api/v1/session", {method: "DELETE", credentials: "same-origin"}).then(() => undefined)`, chromedp.EvalAwaitPromise),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := chromedp.Poll[bool](`document.querySelector("[data-live-status]").textContent.startsWith("Your session has ended")`, chromedp.WithPollingTimeout(10*time.Second))(ctx, t)
+			return err
+		}))
+	link := get(b, "sign-in link", chromedp.Evaluate[string](`(() => { const a = document.querySelector("[data-live-status] a"); return a ? a.getAttribute("href") : ""; })()`))
+	if want := "/signin?next=" + url.QueryEscape("/packages/"+id); link != want {
+		t.Errorf("the ended session's link goes to %q, want %q", link, want)
+	}
+	if got := b.text("[data-live-total]"); got != shown {
+		t.Errorf("after the session ended, the page shows %q, want the last count %q", got, shown)
+	}
 }
 
 // compareWithAPI holds the dashboard's CSV to the API's statistics for

@@ -379,3 +379,58 @@ func TestPackagePagesCount(t *testing.T) {
 		t.Errorf("csv with bots=sometimes = %d, want 400", st)
 	}
 }
+
+// TestTokenFormSentTwice: the answer that shows a new token, reloaded
+// (the form sent again), makes no second token and shows no secret; a
+// form loaded afresh makes a new one.
+func TestTokenFormSentTwice(t *testing.T) {
+	e := newEnv(t)
+	u, _ := e.user("ann@acme.test")
+	b := e.signIn("ann@acme.test")
+	keyOf := func() string {
+		t.Helper()
+		st, body := b.get("/tokens")
+		m := regexp.MustCompile(`name="key" value="([^"]+)"`).FindStringSubmatch(body)
+		if st != http.StatusOK || m == nil {
+			t.Fatalf("GET /tokens = %d without a key in its form:\n%s", st, body)
+		}
+		return m[1]
+	}
+	secret := regexp.MustCompile(`portico_[A-Za-z0-9_-]{43}`)
+	count := func() int {
+		t.Helper()
+		ts, err := e.svc.ListTokens(context.Background(), control.Principal{User: u, Scope: control.ScopeWrite}, control.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ts)
+	}
+
+	form := url.Values{"name": {"ci"}, "scope": {"read"}, "days": {"30"}, "key": {keyOf()}}
+	st, body, _ := b.post("/tokens", form)
+	if st != http.StatusCreated || !secret.MatchString(body) {
+		t.Fatalf("creating a token: %d, want 201 with the secret:\n%s", st, body)
+	}
+	st, body, hdr := b.post("/tokens", form)
+	if st != http.StatusSeeOther || !strings.HasPrefix(hdr.Get("Location"), "/tokens?notice=") || secret.MatchString(body) {
+		t.Errorf("the form sent again: %d to %q, want 303 to /tokens with a notice and no secret:\n%s", st, hdr.Get("Location"), body)
+	}
+	if st, body := b.get(hdr.Get("Location")); st != http.StatusOK || !strings.Contains(body, "sent already") || secret.MatchString(body) {
+		t.Errorf("the page the second sending leads to: %d, want the notice and no secret:\n%s", st, body)
+	}
+	if n := count(); n != 1 {
+		t.Errorf("%d tokens after the form was sent twice, want 1", n)
+	}
+	form.Set("key", keyOf())
+	if st, body, _ := b.post("/tokens", form); st != http.StatusCreated || !secret.MatchString(body) {
+		t.Errorf("a form loaded again: %d, want a new token:\n%s", st, body)
+	}
+	if n := count(); n != 2 {
+		t.Errorf("%d tokens after a second form, want 2", n)
+	}
+	// Another user sending the same key makes a token of their own.
+	e.user("bob@acme.test")
+	if st, body, _ := e.signIn("bob@acme.test").post("/tokens", form); st != http.StatusCreated || !secret.MatchString(body) {
+		t.Errorf("another user with the same key: %d, want a token:\n%s", st, body)
+	}
+}

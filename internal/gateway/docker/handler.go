@@ -36,6 +36,10 @@ type rule struct {
 	cache          bool // "cache": true or "mode": "cache"
 	creds          credentials
 	policy         *upstream.Policy // nil if the backend URL is unusable
+	// fallback is the registry that serves the rule while its own
+	// fails, nil when it has none; pair holds the health of both.
+	fallback *registry
+	pair     *upstream.Pair
 	// collection is the id of the collection a docker-v2 rule was
 	// compiled from: its downloads count under the package the
 	// collection creates for each image (gateway.CollectionPackageID).
@@ -80,7 +84,7 @@ func New(v1 []*manifest.DockerV1, v2 []*manifest.DockerV2, collections []*manife
 			name:      m.RepositoryName,
 			upstream:  m.UpstreamRepository,
 		}
-		r.setCommon(m.Registry, &m.DockerOptions)
+		r.setCommon(m.Registry, &m.DockerOptions, opts.Health)
 		if _, dup := h.v1[r.name]; !dup {
 			h.v1[r.name] = r
 		}
@@ -93,7 +97,7 @@ func New(v1 []*manifest.DockerV1, v2 []*manifest.DockerV2, collections []*manife
 	}
 	addV2 := func(m *manifest.DockerV2, collection string) *rule {
 		r := &rule{ruleID: m.RuleID, collection: collection, pattern: m.Pattern, upstreamPrefix: m.UpstreamPrefix, fixed: m.Pattern.FixedPrefix()}
-		r.setCommon(m.Registry, &m.DockerOptions)
+		r.setCommon(m.Registry, &m.DockerOptions, opts.Health)
 		if h.first == nil {
 			h.first = r
 		}
@@ -124,12 +128,29 @@ func (h *Handler) addPusher(r *rule) {
 	}
 }
 
-func (r *rule) setCommon(b manifest.Backend, o *manifest.DockerOptions) {
+// registry is a fallback registry of a rule.
+type registry struct {
+	backend manifest.Backend
+	base    string
+	policy  *upstream.Policy
+}
+
+func (r *rule) setCommon(b manifest.Backend, o *manifest.DockerOptions, health *upstream.Health) {
 	r.backend = b
 	r.base = b.URL()
 	// The manifest checked the backend; a nil policy, which the proxy
 	// refuses, could only come from a host it let through by mistake.
 	r.policy, _ = upstream.NewPolicy(r.base)
+	if o.Fallback.Host != "" {
+		fb := &registry{backend: o.Fallback, base: o.Fallback.URL()}
+		fb.policy, _ = upstream.NewPolicy(fb.base)
+		r.fallback = fb
+		if health != nil {
+			// Probed at /v2/, which answers 200 or 401 on a working
+			// registry.
+			r.pair, _ = health.Pair(r.base, r.base+"/v2/", fb.base, fb.base+"/v2/")
+		}
+	}
 	r.hub = isDockerHub(b.Host)
 	r.mode = o.Mode
 	if r.mode == "" {
@@ -300,7 +321,26 @@ func (h *Handler) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Re
 	var res gateway.Result
 	if !write && (p.object == objBlob || p.object == objManifest) && h.caches(r) && (r.mode == manifest.DockerModeCache || !h.redirects(req, r, key)) {
 		t := &target{base: r.base, path: strings.TrimPrefix(upURL, r.base), policy: r.policy, key: key, blob: p.object == objBlob}
-		res = h.cached(w, req, ev, t, p.reference)
+		if r.fallback != nil {
+			// A miss is fetched as a proxied read is: from the
+			// rule's other registry when this one fails.
+			fb := *t
+			fb.base, fb.policy, fb.key, fb.fallback = r.fallback.base, r.fallback.policy, key.on(r.fallback.base), true
+			t.next, t.pair = &fb, r.pair
+		}
+		var from fetchedFrom
+		res = h.cached(w, req, ev, t, p.reference, &from)
+		switch from.Load() {
+		case fromFallback:
+			res.Event.Docker.Backend = r.fallback.backend.Host
+			if res.Outcome == event.OutcomeProxy {
+				r.pair.Fallback.Served(true)
+			}
+		case fromPrimary:
+			if r.pair != nil && res.Outcome == event.OutcomeProxy {
+				r.pair.Primary.Served(false)
+			}
+		}
 		res.Event.Docker.Pull = p.object == objManifest && req.Method() == http.MethodGet && res.Outcome == event.OutcomeProxy && res.Status < 400
 	} else {
 		res = h.forward(w, req, ev, r, upURL, key, write)
@@ -324,17 +364,52 @@ func (r *rule) countedAs(image string) string {
 // its event.
 func (h *Handler) forward(w http.ResponseWriter, req *gateway.Request, ev event.Event, r *rule, upURL string, key *upstreamKey, write bool) gateway.Result {
 	pull := ev.Docker.Object == objManifest && req.Method() == http.MethodGet
-	if !write && h.redirects(req, r, key) {
-		// The query is kept: tag-list pagination depends on it.
-		gateway.Redirect(w, upURL)
-		ev.Docker.Pull = pull
-		return gateway.Result{Status: http.StatusTemporaryRedirect, Outcome: event.OutcomeRedirect, Event: ev}
+	path := strings.TrimPrefix(upURL, r.base)
+	// While the rule's registry is down and its fallback is not,
+	// redirects go to the fallback, and proxied reads ask it first.
+	useFallback := r.fallback != nil && r.pair.UseFallback()
+	if !write {
+		rkey, base := key, r.base
+		if useFallback {
+			rkey, base = key.on(r.fallback.base), r.fallback.base
+		}
+		if h.redirects(req, r, rkey) {
+			// The query is kept: tag-list pagination depends on it.
+			gateway.Redirect(w, base+path)
+			ev.Docker.Pull = pull
+			if useFallback {
+				ev.Docker.Backend = r.fallback.backend.Host
+				r.pair.Fallback.Served(true)
+			} else if r.pair != nil {
+				r.pair.Primary.Served(false)
+			}
+			return gateway.Result{Status: http.StatusTemporaryRedirect, Outcome: event.OutcomeRedirect, Event: ev}
+		}
 	}
-	t := &target{base: r.base, path: strings.TrimPrefix(upURL, r.base), policy: r.policy, key: key, body: write, blob: ev.Docker.Object == objBlob}
+	t := &target{base: r.base, path: path, policy: r.policy, key: key, body: write, blob: ev.Docker.Object == objBlob}
 	if key != nil && key.repo != ev.Docker.Image {
 		t.rename = [2]string{"/v2/" + key.repo + "/", "/v2/" + ev.Docker.Image + "/"}
 	}
+	if r.fallback != nil && !write {
+		fb := *t
+		fb.base, fb.policy, fb.key, fb.fallback = r.fallback.base, r.fallback.policy, key.on(r.fallback.base), true
+		t.next, t.pair = &fb, r.pair
+		if useFallback {
+			fb.next, fb.pair, t.next = t, r.pair, nil
+			t = &fb
+		}
+	}
 	out := h.opts.Proxy.serve(w, req.HTTP, t)
+	if out.fallback {
+		ev.Docker.Backend = r.fallback.backend.Host
+	}
+	if r.pair != nil && out.outcome == event.OutcomeProxy {
+		if out.fallback {
+			r.pair.Fallback.Served(true)
+		} else {
+			r.pair.Primary.Served(false)
+		}
+	}
 	if ev.Docker.Object == objManifest || ev.Docker.Object == objReferrers {
 		ev.Docker.MediaType = out.mediaType
 	}

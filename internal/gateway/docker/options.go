@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+
+	"portico/internal/upstream"
 )
 
 // Options are what docker handlers need at request time. They hold the
@@ -25,6 +27,11 @@ type Options struct {
 	Authorize Authorizer
 	// Logger receives warnings about registries and credentials.
 	Logger *slog.Logger
+	// Health, when set, keeps the health state of the registries of
+	// rules with a fallback, which decides where their redirects go and
+	// which registry their proxied requests try first. Without it a
+	// fallback is only asked after its primary failed a request.
+	Health *upstream.Health
 }
 
 // Validate reports the first required field of o that is unset.

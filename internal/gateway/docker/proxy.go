@@ -69,6 +69,13 @@ type target struct {
 	// headers back to the public one: {"/v2/acme-corp/rs/",
 	// "/v2/acme/rocket-skates/"}.
 	rename [2]string
+	// next is where a read goes when this registry fails before any
+	// byte went to the client: the rule's other registry, or nil.
+	// pair holds the health of both.
+	next *target
+	pair *upstream.Pair
+	// fallback is set on the target of a rule's fallback registry.
+	fallback bool
 }
 
 // outcome is what a proxied request came to.
@@ -77,6 +84,10 @@ type outcome struct {
 	outcome   event.Outcome
 	mediaType string
 	digest    string
+	// fallback is set when the rule's fallback registry answered.
+	fallback bool
+	// retry says that the registry failed and nothing was written.
+	retry bool
 }
 
 // hopByHop are the headers that describe one connection, never forwarded
@@ -87,8 +98,27 @@ var hopByHop = []string{
 	"Te", "Trailer", "Transfer-Encoding", "Upgrade",
 }
 
-// serve proxies the request to t and streams the answer to w.
+// serve proxies the request to t and streams the answer to w. A read
+// that t fails (no answer, no headers in time, a 5xx answer) goes to
+// t.next, when there is one, before anything is written.
 func (p *Proxy) serve(w http.ResponseWriter, in *http.Request, t *target) outcome {
+	retry := t.next != nil && (in.Method == http.MethodGet || in.Method == http.MethodHead)
+	out := p.serveOne(w, in, t, retry)
+	last := t
+	if out.retry {
+		p.log.Info("registry failed, asking the other", "registry", t.base, "other", t.next.base)
+		last = t.next
+		out = p.serveOne(w, in, last, false)
+	}
+	// The event names the registry that answered, or the last one
+	// asked.
+	out.fallback = last.fallback
+	return out
+}
+
+// serveOne proxies the request to t. With retry, a failure of t before
+// anything was written is not answered: the outcome says to retry.
+func (p *Proxy) serveOne(w http.ResponseWriter, in *http.Request, t *target, retry bool) outcome {
 	if t.policy == nil {
 		return outcome{status: writeError(w, http.StatusBadGateway, codeUnavailable, "invalid registry URL"), outcome: event.OutcomeError}
 	}
@@ -98,11 +128,26 @@ func (p *Proxy) serve(w http.ResponseWriter, in *http.Request, t *target) outcom
 	}
 	ctx, cancel := context.WithCancel(upstream.WithPolicy(in.Context(), t.policy))
 	defer cancel()
+	headers := func() {}
+	if t.next != nil {
+		// A registry with another to go to gets a bounded time to
+		// answer; once it has, its body may take as long as it takes.
+		var stop func()
+		ctx, headers, stop = upstream.WithHeaderTimeout(ctx, t.pair.Timeout())
+		defer stop()
+	}
+	fail := func(err error, doing string) outcome {
+		if retry && upstream.Failed(ctx, nil, err) && !errors.Is(err, errRefused) && !errors.Is(err, errNoCredentials) {
+			p.log.Warn("registry failed", "registry", t.base, "doing", doing, "err", err)
+			return outcome{retry: true}
+		}
+		return p.upstreamFailure(w, in, err, doing)
+	}
 
 	var authz string
 	if t.key != nil {
 		if authz, err = p.auth.authorization(ctx, *t.key); err != nil {
-			return p.upstreamFailure(w, in, err, "authenticating to the registry")
+			return fail(err, "authenticating to the registry")
 		}
 	}
 	withBody := t.body && in.Body != nil && in.Body != http.NoBody
@@ -130,14 +175,16 @@ func (p *Proxy) serve(w http.ResponseWriter, in *http.Request, t *target) outcom
 			out.ContentLength = in.ContentLength
 		}
 		// Where Portico owns the handshake, the client's Authorization
-		// is Portico's own token: the registry gets the gateway's.
-		copyRequestHeaders(out.Header, in.Header, t.key == nil)
+		// is Portico's own token: the registry gets the gateway's. A
+		// fallback never gets the client's: it was issued for the
+		// rule's own registry.
+		copyRequestHeaders(out.Header, in.Header, t.key == nil && !t.fallback)
 		if authz != "" {
 			out.Header.Set("Authorization", authz)
 		}
 		resp, err = p.client.Do(out)
 		if err != nil {
-			return p.upstreamFailure(w, in, err, "sending the request")
+			return fail(err, "sending the request")
 		}
 		if t.key != nil && resp.StatusCode == http.StatusUnauthorized && !retried && !withBody {
 			// The upstream token may have been revoked or expired
@@ -146,7 +193,7 @@ func (p *Proxy) serve(w http.ResponseWriter, in *http.Request, t *target) outcom
 			retried = true
 			p.auth.forget(*t.key)
 			if authz, err = p.auth.authorization(ctx, *t.key); err != nil {
-				return p.upstreamFailure(w, in, err, "authenticating to the registry")
+				return fail(err, "authenticating to the registry")
 			}
 			continue
 		}
@@ -167,6 +214,12 @@ func (p *Proxy) serve(w http.ResponseWriter, in *http.Request, t *target) outcom
 			return p.refused(w, &upstream.RefusedError{Target: next.Host, Reason: "too many redirects"}, t)
 		}
 		u = next
+	}
+	headers()
+	if retry && resp.StatusCode >= 500 {
+		drain(resp.Body)
+		p.log.Warn("registry failed", "registry", t.base, "status", resp.StatusCode)
+		return outcome{retry: true}
 	}
 	defer resp.Body.Close()
 

@@ -102,6 +102,17 @@ type upstreamKey struct {
 	push  bool
 }
 
+// on returns the key of the same repository and credentials on the
+// registry at base (a rule's fallback); nil for nil.
+func (k *upstreamKey) on(base string) *upstreamKey {
+	if k == nil {
+		return nil
+	}
+	c := *k
+	c.base = base
+	return &c
+}
+
 type upstreamToken struct {
 	mu    sync.Mutex // held while fetching, so one request fetches for all
 	value string     // Authorization header value

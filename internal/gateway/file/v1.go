@@ -53,6 +53,9 @@ type v1Extra struct {
 	// collection is the id of the collection the rule was compiled from
 	// (NewCollection), "" for a package's rule.
 	collection string
+
+	// fallback is set for a rule with a fallback URL (SetFallback).
+	fallback *fallback
 }
 
 // NewV1 compiles a file-v1 rule.
@@ -159,6 +162,9 @@ func (v *V1) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Result,
 		w.WriteHeader(http.StatusOK)
 		res.Status, res.Outcome = http.StatusOK, event.OutcomeServe
 		return res, true
+	}
+	if x := v.extra; x != nil && x.fallback != nil {
+		tg = *x.fallback.choose(&tg)
 	}
 	loc, shared, ok := tg.location(req, vars)
 	if !ok {

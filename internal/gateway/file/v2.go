@@ -16,6 +16,7 @@ type V2 struct {
 	re        *regexp.Regexp
 	names     []string
 	target    target // without a template: answer 200 without a redirect
+	fallback  *fallback
 }
 
 // NewV2 compiles a file-v2 rule.
@@ -44,7 +45,7 @@ func (v *V2) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Result,
 		res.Status, res.Outcome = http.StatusOK, event.OutcomeServe
 		return res, true
 	}
-	loc, shared, ok := v.target.location(req, vars)
+	loc, shared, ok := v.fallback.choose(&v.target).location(req, vars)
 	if !ok {
 		return gateway.Result{}, false
 	}

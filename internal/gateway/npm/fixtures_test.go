@@ -104,6 +104,7 @@ type upstreamRegistry struct {
 	packages  map[string][]*pkgVersion
 	fullOnly  bool
 	down      atomic.Bool  // packuments answer 503; tarballs still work
+	tgzDown   atomic.Bool  // tarballs answer 503
 	docs      atomic.Int64 // packuments of @acme packages served
 	tarballs  atomic.Int64
 	published []string // names PUT to the registry
@@ -177,6 +178,10 @@ func (u *upstreamRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		_, _ = w.Write(doc)
 	case len(rest) == 2 && rest[0] == "-":
+		if u.tgzDown.Load() {
+			http.Error(w, `{"error":"registry down"}`, http.StatusServiceUnavailable)
+			return
+		}
 		for _, v := range versions {
 			if v.file() == rest[1] {
 				u.tarballs.Add(1)

@@ -50,6 +50,10 @@ type Options struct {
 	// Blobs is the proxy cache, when the process has one: rules that
 	// ask for it serve tarballs through it.
 	Blobs *blobcache.Cache
+	// Health, when set, keeps the health of the registries of rules
+	// with a fallback: it decides which one is asked first, and where
+	// tarball redirects go.
+	Health *upstream.Health
 }
 
 // Validate reports the first required field of o that is unset.
@@ -97,6 +101,10 @@ type rule struct {
 	// cache: tarballs proxied go through the proxy cache; cacheMode:
 	// tarballs that would be redirected too.
 	cache, cacheMode bool
+	// fb is the fallback registry's base URL, "" without one; pair
+	// holds the health of both registries (nil without Health).
+	fb   string
+	pair *upstream.Pair
 	// policy allows the registry's origin and the rule's tarball-hosts;
 	// storage also any https host, for redirects of tarball downloads.
 	policy, storage *upstream.Policy
@@ -125,6 +133,9 @@ func New(rules []*manifest.NPM, opts Options) (*Registry, error) {
 	}
 	for _, r := range rules {
 		policy, err := upstream.NewPolicy(r.Registry, r.TarballHosts...)
+		if err == nil && r.Fallback != "" {
+			policy, err = policy.WithFallback(r.Fallback)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("rules[%d] (npm-v1): %w", r.Index, err)
 		}
@@ -134,6 +145,14 @@ func New(rules []*manifest.NPM, opts Options) (*Registry, error) {
 			alwaysProxy:  r.AlwaysProxy, allowPublish: r.AllowPublish,
 			cache: r.Cache, cacheMode: r.CacheMode,
 			policy: policy, storage: policy.ForStorage(),
+			fb: r.Fallback,
+		}
+		if r.Fallback != "" && opts.Health != nil {
+			// A registry answers its root (a document or a 404) when
+			// it works.
+			if ru.pair, err = opts.Health.Pair(r.Registry, r.Registry, r.Fallback, r.Fallback); err != nil {
+				return nil, fmt.Errorf("rules[%d] (npm-v1): %w", r.Index, err)
+			}
 		}
 		switch {
 		case r.PackageName == "*":
@@ -374,8 +393,12 @@ func (ru *rule) newDocRequest(name string, abbreviated bool) doccache.Request {
 	if abbreviated {
 		key, accept = "npm abbreviated "+u, ctypeAbbrev+"; q=1.0, "+ctypeJSON+"; q=0.8"
 	}
+	fallback := ""
+	if ru.fb != "" {
+		fallback = ru.fb + upstreamPath(name)
+	}
 	return doccache.Request{
-		Key: key, URL: u, Accept: accept, TTL: ru.ttl, MaxDocument: ru.maxDoc,
+		Key: key, URL: u, Fallback: fallback, Pair: ru.pair, Accept: accept, TTL: ru.ttl, MaxDocument: ru.maxDoc,
 		Parse: func(_ context.Context, _ *url.URL, header http.Header, body []byte) (any, int64, error) {
 			p, err := parsePackument(name, abbreviated, header, body)
 			if err != nil {
@@ -475,19 +498,24 @@ func (reg *Registry) serveTarball(w http.ResponseWriter, req *gateway.Request, r
 		}
 	}
 	ev.NPM.Version = tb.version
+	first, second := ru.tarballURLs(tb.location[0])
 	if reg.blobs != nil && !tb.digest.IsZero() && (ru.cacheMode || ru.cache && ru.alwaysProxy) {
-		status, outcome := reg.cachedTarball(w, req, ru, tb)
+		status, outcome := reg.cachedTarball(w, req, ru, tb, first, second)
 		return gateway.Result{Status: status, Outcome: outcome, Event: ev}
 	}
 	if ru.alwaysProxy || ru.cacheMode {
-		status := reg.proxyTarball(w, req, ru, tb.location[0])
+		status := reg.proxyTarball(w, req, ru, first, second)
 		outcome := event.OutcomeProxy
 		if status >= 500 || status == 499 {
 			outcome = event.OutcomeError
 		}
 		return gateway.Result{Status: status, Outcome: outcome, Event: ev}
 	}
-	w.Header()["Location"] = tb.location
+	if first != tb.location[0] {
+		w.Header()["Location"] = []string{first}
+	} else {
+		w.Header()["Location"] = tb.location
+	}
 	w.WriteHeader(http.StatusTemporaryRedirect)
 	return gateway.Result{Status: http.StatusTemporaryRedirect, Outcome: event.OutcomeRedirect, Event: ev}
 }
@@ -506,16 +534,36 @@ func (reg *Registry) peekTarball(ru *rule, name, file string) (tarball, bool) {
 // maxTarballRedirects bounds the redirects followed for one tarball.
 const maxTarballRedirects = 5
 
-// proxyTarball streams a tarball from the upstream. The tarball URL comes
-// from the upstream's document, so it is checked like a redirect: it must
-// be on the registry's origin or one the rule lists in tarball-hosts.
-// Redirects are followed there, and to storage on other https hosts
-// (public addresses only); no client header is ever sent.
-func (reg *Registry) proxyTarball(w http.ResponseWriter, req *gateway.Request, ru *rule, target string) int {
+// tarballURLs returns where to fetch a tarball listed at target: first
+// the rule's registry, then its fallback, while health finds the
+// registry up, or the other way round. A tarball on neither (on a
+// tarball host) has no second URL.
+func (ru *rule) tarballURLs(target string) (first, second string) {
+	if ru.fb == "" {
+		return target, ""
+	}
+	var onPrimary, onFallback string
+	if rest, ok := strings.CutPrefix(target, ru.registry); ok {
+		onPrimary, onFallback = target, ru.fb+rest
+	} else if rest, ok := strings.CutPrefix(target, ru.fb); ok {
+		onPrimary, onFallback = ru.registry+rest, target
+	} else {
+		return target, ""
+	}
+	if ru.pair.UseFallback() {
+		return onFallback, onPrimary
+	}
+	return onPrimary, onFallback
+}
+
+// proxyTarball streams a tarball from the upstream, from first or, when
+// first fails before anything is written, from second (see
+// openTarballs).
+func (reg *Registry) proxyTarball(w http.ResponseWriter, req *gateway.Request, ru *rule, first, second string) int {
 	// Stopping the copy of a stalled transfer cancels the request.
 	ctx, cancel := context.WithCancel(req.HTTP.Context())
 	defer cancel()
-	resp, err := reg.openTarball(ctx, ru, target, req.Method())
+	resp, err := reg.openTarballs(ctx, ru, first, second, req.Method())
 	if err != nil {
 		return reg.tarballFailure(w, req, ru, err)
 	}
@@ -549,6 +597,51 @@ func (reg *Registry) tarballFailure(w http.ResponseWriter, req *gateway.Request,
 		status = http.StatusGatewayTimeout
 	}
 	return writeProxyError(w, req, status, err)
+}
+
+// openTarballs requests a tarball from first and returns the answer
+// that is no redirect. With a second URL (the same tarball on the
+// rule's other registry), a first registry that fails (no answer, no
+// headers within the fallback timeout, a 5xx answer) is given up on,
+// before anything reaches the client or the proxy cache, and the
+// tarball is requested from second.
+func (reg *Registry) openTarballs(ctx context.Context, ru *rule, first, second, method string) (*http.Response, error) {
+	if second == "" {
+		return reg.openTarball(ctx, ru, first, method)
+	}
+	tctx, headers, stop := upstream.WithHeaderTimeout(ctx, ru.pair.Timeout())
+	resp, err := reg.openTarball(tctx, ru, first, method)
+	headers()
+	if !upstream.Failed(tctx, resp, err) {
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		// The body is read after this returns, by the proxy or by
+		// the cache's transfer: the context ends when it is closed.
+		resp.Body = &stopBody{ReadCloser: resp.Body, stop: stop}
+		return resp, nil
+	}
+	if err == nil {
+		resp.Body.Close()
+		err = &upstreamStatus{resp.StatusCode}
+	}
+	stop()
+	reg.log.Info("registry failed, asking the other", "registry", ru.registry, "tarball", first, "other", second, "err", err)
+	return reg.openTarball(ctx, ru, second, method)
+}
+
+// stopBody is a response body whose Close also releases the context
+// of its request.
+type stopBody struct {
+	io.ReadCloser
+	stop func()
+}
+
+func (b *stopBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.stop()
+	return err
 }
 
 // openTarball requests a tarball from the upstream and returns the
@@ -604,9 +697,9 @@ func (reg *Registry) openTarball(ctx context.Context, ru *rule, target, method s
 
 // cachedTarball serves a tarball through the proxy cache, verified
 // against the integrity its document gives.
-func (reg *Registry) cachedTarball(w http.ResponseWriter, req *gateway.Request, ru *rule, tb tarball) (int, event.Outcome) {
+func (reg *Registry) cachedTarball(w http.ResponseWriter, req *gateway.Request, ru *rule, tb tarball, first, second string) (int, event.Outcome) {
 	res, err := reg.blobs.Serve(w, req.HTTP, tb.digest, "application/octet-stream", nil, func(ctx context.Context) (io.ReadCloser, int64, error) {
-		resp, err := reg.openTarball(ctx, ru, tb.location[0], http.MethodGet)
+		resp, err := reg.openTarballs(ctx, ru, first, second, http.MethodGet)
 		if err != nil {
 			return nil, 0, err
 		}

@@ -27,6 +27,10 @@ type indexRule struct {
 	maxPage            int64
 	cacheControl       string
 	cacheControlHeader []string
+	// fallback is the fallback index's base URL, "" without one; pair
+	// holds the health of both indexes.
+	fallback string
+	pair     *upstream.Pair
 	// fixed is the cache request of an exact-name rule, built once.
 	fixed *doccache.Request
 	// cacheMode serves files through the proxy cache; storage is the
@@ -47,12 +51,19 @@ func newIndexRule(r *manifest.PythonIndex, maxPage int64) *indexRule {
 		glob:         strings.ContainsAny(pat, "*?["),
 		packageID:    r.PackageID,
 		index:        r.IndexURL,
+		fallback:     r.Fallback,
 		ttl:          r.CacheTTL,
 		cacheControl: ttlCacheControl(r.CacheTTL),
 		cacheMode:    r.CacheMode,
 	}
+	// Files of pages the fallback index served may be on its origin.
 	if p, err := upstream.NewPolicy(r.IndexURL); err == nil {
-		ir.storage = p.ForStorage()
+		if r.Fallback != "" {
+			p, err = p.WithFallback(r.Fallback)
+		}
+		if err == nil {
+			ir.storage = p.ForStorage()
+		}
 	}
 	ir.cacheControlHeader = []string{ir.cacheControl}
 	if !ir.glob {
@@ -60,6 +71,14 @@ func newIndexRule(r *manifest.PythonIndex, maxPage int64) *indexRule {
 		ir.fixed = &dr
 	}
 	return ir
+}
+
+// setPair gives the rule the health of its indexes.
+func (ir *indexRule) setPair(p *upstream.Pair) {
+	ir.pair = p
+	if ir.fixed != nil {
+		ir.fixed.Pair = p
+	}
 }
 
 func (ir *indexRule) matches(norm string) bool {
@@ -97,8 +116,12 @@ func (ir *indexRule) request(norm string) doccache.Request {
 
 func (ir *indexRule) newRequest(norm string) doccache.Request {
 	u := ir.pageURL(norm)
+	fallback := ""
+	if ir.fallback != "" {
+		fallback = ir.fallback + pathEscape(norm) + "/"
+	}
 	return doccache.Request{
-		Key: "python " + u, URL: u, Accept: upstreamAccept, TTL: ir.ttl, MaxDocument: ir.maxPage,
+		Key: "python " + u, URL: u, Fallback: fallback, Pair: ir.pair, Accept: upstreamAccept, TTL: ir.ttl, MaxDocument: ir.maxPage,
 		Parse: func(ctx context.Context, final *url.URL, header http.Header, body []byte) (any, int64, error) {
 			pp, err := parseProjectPage(ctx, final, header, body)
 			if err != nil {

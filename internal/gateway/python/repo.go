@@ -2,6 +2,7 @@ package python
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"portico/internal/event"
 	"portico/internal/gateway"
 	"portico/internal/manifest"
+	"portico/internal/upstream"
 )
 
 // StaticCacheControl is sent with pages built from python-v1 rules: they
@@ -38,6 +40,9 @@ type Options struct {
 	// serve their files through it.
 	Blobs  *blobcache.Cache
 	Client *http.Client
+	// Health, when set, keeps the health of the indexes of rules with
+	// a fallback, which decides which one is asked first.
+	Health *upstream.Health
 }
 
 // Validate reports the first required field of o that is unset.
@@ -114,6 +119,15 @@ func New(v1 []*manifest.PythonV1, idx []*manifest.PythonIndex, opts Options) (*R
 	}
 	for i, r := range idx {
 		ir := newIndexRule(r, opts.MaxPage)
+		if r.Fallback != "" && opts.Health != nil {
+			// An index answers its root (a listing, or a 404 where
+			// it lists nothing) when it works.
+			pair, err := opts.Health.Pair(r.IndexURL, r.IndexURL, r.Fallback, r.Fallback)
+			if err != nil {
+				return nil, fmt.Errorf("rules[%d] (python-index-v1): %w", r.Index, err)
+			}
+			ir.setPair(pair)
+		}
 		repo.indexes = append(repo.indexes, ir)
 		if i == 0 {
 			repo.fallback = ir.index

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strconv"
@@ -14,13 +15,24 @@ import (
 )
 
 // Aggregate implements store.Reader. Whole days of the range that are
-// closed are read from rollup_day, the rest from rollup_hour.
+// closed are read from rollup_day (or rollup_day_all), the rest from
+// rollup_hour; what is read of days and hours that have ended goes
+// through the cache of past sums (see pastCache), and only the current
+// hour is always read from the database.
 func (s *Store) Aggregate(ctx context.Context, q store.Query) ([]store.Row, error) {
-	var hoursFrom int64
-	if err := s.read.QueryRowContext(ctx, "SELECT hours_from FROM rollup_state").Scan(&hoursFrom); err != nil {
+	now := time.Now()
+	// The hours before cut have ended. The cache is told so before the
+	// generation is read, and that before the database: an event of an
+	// ended hour committed after this read then invalidates what it
+	// keeps (see pastCache).
+	cut := store.Hour(now).Unix()
+	s.past.seal(cut)
+	gen := s.past.generation()
+	var hoursFrom, closed int64
+	if err := s.read.QueryRowContext(ctx, "SELECT hours_from, closed_until FROM rollup_state").Scan(&hoursFrom, &closed); err != nil {
 		return nil, fmt.Errorf("aggregate: %w", err)
 	}
-	span := q.Resolve(time.Now(), time.Unix(hoursFrom, 0))
+	span := q.Resolve(now, time.Unix(hoursFrom, 0))
 	measure := "downloads"
 	if q.Measure == store.Requests {
 		measure = "requests"
@@ -34,71 +46,135 @@ func (s *Store) Aggregate(ctx context.Context, q store.Query) ([]store.Row, erro
 		key = plan.Group
 	}
 	where, condArgs := conditions(plan, q.Bots)
-	var parts []string
-	var args []any
-	// add reads table for buckets from lower to upper, each a "?"
-	// (given in bounds) or an expression.
-	add := func(table, bucket, lower, upper string, bounds ...any) {
-		parts = append(parts, "SELECT "+bucket+" AS b, "+key+" AS k, "+measure+" AS v FROM "+table+
-			" WHERE bucket >= "+lower+" AND bucket < "+upper+where)
-		args = append(args, bounds...)
-		args = append(args, condArgs...)
+	text := func(table, bucket string) string {
+		return "SELECT " + bucket + " AS b, " + key + " AS k, " + measure + " AS v FROM " + table +
+			" WHERE bucket >= ? AND bucket < ?" + where
 	}
-	hours := func(bucket string, from, to time.Time) {
-		if from.Before(to) {
-			add("rollup_hour", bucket, "?", "?", from.Unix(), to.Unix())
+	sums := make(map[bucketKey]int64)
+	var live []string
+	var liveArgs []any
+	// read sums table from from to to, its buckets given by the
+	// expression bucket: what has ended through the cache, the rest in
+	// one statement at the end.
+	var cacheErr error
+	read := func(table, bucket string, from, to int64) {
+		if from >= to || cacheErr != nil {
+			return
+		}
+		if from < cut && s.past != nil {
+			cacheErr = s.pastSums(ctx, gen, text(table, bucket), from, min(to, cut), condArgs, sums)
+			from = cut
+		}
+		if from < to {
+			live = append(live, text(table, bucket))
+			liveArgs = append(liveArgs, from, to)
+			liveArgs = append(liveArgs, condArgs...)
 		}
 	}
 	switch q.Step {
 	case store.StepHour:
-		hours("bucket", span.From, span.To)
+		read("rollup_hour", "bucket", span.From.Unix(), span.To.Unix())
 	default:
 		dayBucket, hourBucket := "bucket", "bucket - bucket % 86400"
 		if q.Step == store.StepNone {
 			dayBucket, hourBucket = "0", "0"
 		}
-		if span.DayFrom.Before(span.DayTo) {
+		dayFrom, dayTo := span.DayFrom.Unix(), span.DayTo.Unix()
+		if dayFrom < dayTo {
 			// Closed days from the daily rollup, the others from the
-			// hourly one; the statement reads closed_until once, so the
-			// two parts meet exactly.
-			const closed = "(SELECT closed_until FROM rollup_state)"
+			// hourly one, which keeps the hours of closed days until
+			// they are thinned, long after closed_until passed them:
+			// read in several statements, the parts still meet exactly.
 			days := "rollup_day"
 			if plan.AcrossPackages {
 				days = "rollup_day_all"
 			}
-			add(days, dayBucket, "?", "min(?, "+closed+")", span.DayFrom.Unix(), span.DayTo.Unix())
-			add("rollup_hour", hourBucket, "max(?, "+closed+")", "?", span.DayFrom.Unix(), span.DayTo.Unix())
-			hours(hourBucket, span.From, span.DayFrom)
-			hours(hourBucket, span.DayTo, span.To)
+			read(days, dayBucket, dayFrom, min(dayTo, closed))
+			read("rollup_hour", hourBucket, max(dayFrom, closed), dayTo)
+			read("rollup_hour", hourBucket, span.From.Unix(), dayFrom)
+			read("rollup_hour", hourBucket, dayTo, span.To.Unix())
 		} else {
-			hours(hourBucket, span.From, span.To)
+			read("rollup_hour", hourBucket, span.From.Unix(), span.To.Unix())
 		}
 	}
-	if len(parts) == 0 {
-		return nil, nil
+	if cacheErr != nil {
+		return nil, fmt.Errorf("aggregate: %w", cacheErr)
 	}
-	rows, err := s.read.QueryContext(ctx, strings.Join(parts, " UNION ALL "), args...)
-	if err != nil {
-		return nil, fmt.Errorf("aggregate: %w", err)
-	}
-	defer rows.Close()
-	// The rows are summed here rather than by GROUP BY: SQLite groups by
-	// sorting, and sorting the hundred thousand rows of a breakdown by
-	// organization over every package took half of such a query; a hash
-	// table takes a fraction of that.
-	sums := make(map[bucketKey]int64)
-	var b, v int64
-	var k []byte
-	for rows.Next() {
-		if err := rows.Scan(&b, &k, &v); err != nil {
+	if len(live) > 0 {
+		if err := s.sum(ctx, strings.Join(live, " UNION ALL "), liveArgs, func(b int64, k string, v int64) {
+			sums[bucketKey{b, k}] += v
+		}); err != nil {
 			return nil, fmt.Errorf("aggregate: %w", err)
 		}
-		sums[bucketKey{b, string(k)}] += v
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("aggregate: %w", err)
 	}
 	return sortedRows(sums, q.Step != store.StepNone, q.Limit), nil
+}
+
+// sum runs a query of bucket, key and value rows and hands each to fn.
+// The rows are summed by the callers rather than by GROUP BY: SQLite
+// groups by sorting, and sorting the hundred thousand rows of a
+// breakdown by organization over every package took half of such a
+// query; a hash table takes a fraction of that. Each distinct key is
+// made a string once.
+func (s *Store) sum(ctx context.Context, text string, args []any, fn func(b int64, k string, v int64)) error {
+	rows, err := s.read.QueryContext(ctx, text, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	keys := make(map[string]string)
+	var b, v int64
+	var k sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&b, &k, &v); err != nil {
+			return err
+		}
+		key, ok := keys[string(k)]
+		if !ok {
+			key = string(k)
+			keys[key] = key
+		}
+		fn(b, key, v)
+	}
+	return rows.Err()
+}
+
+// pastSums adds to sums what text sums over [from, to), a range that has
+// ended, from the cache when it can: an answer kept for the same query
+// from the same start is used as far as it goes, and the hours after it
+// are read and added to it.
+func (s *Store) pastSums(ctx context.Context, gen uint64, text string, from, to int64, condArgs []any, sums map[bucketKey]int64) error {
+	read := func(from, to int64, into map[bucketKey]int64) error {
+		return s.sum(ctx, text, append([]any{from, to}, condArgs...), func(b int64, k string, v int64) { into[bucketKey{b, k}] += v })
+	}
+	ck, ok := cacheKey(text, append([]any{from}, condArgs...))
+	if !ok {
+		return read(from, to, sums)
+	}
+	kept, upTo, found := s.past.get(ck, gen)
+	if found && upTo == to {
+		for _, e := range kept {
+			sums[e.bucketKey] += e.v
+		}
+		return nil
+	}
+	part := make(map[bucketKey]int64, len(kept))
+	if found && upTo < to {
+		for _, e := range kept {
+			part[e.bucketKey] += e.v
+		}
+		from = upTo
+	}
+	if err := read(from, to, part); err != nil {
+		return err
+	}
+	entries := make([]pastSum, 0, len(part))
+	for k, v := range part {
+		sums[k] += v
+		entries = append(entries, pastSum{k, v})
+	}
+	s.past.put(ck, gen, to, entries)
+	return nil
 }
 
 type bucketKey struct {

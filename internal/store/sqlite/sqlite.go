@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -75,6 +76,11 @@ type Store struct {
 	folded  []store.PullWindow
 	buf     []byte
 	args    []any
+	// oldest is the time of the oldest event the batch being committed
+	// counted (Unix seconds; 0 when none).
+	oldest int64
+	// past caches the sums of ended hours and days; nil when read-only.
+	past *pastCache
 }
 
 var _ store.Store = (*Store)(nil)
@@ -102,9 +108,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	pragmas := "_pragma=busy_timeout(10000)&_journal_mode=WAL&_pragma=synchronous(FULL)&_pragma=foreign_keys(0)"
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas
 	var err error
-	// The one writer gets a 64 MiB page cache (SQLite's default is 2 MiB):
-	// rollup inserts land on pages all over their tables,
-	// and keeping them cached measured 6-9% faster ingest.
+	// The one writer's page cache is 2 MiB, SQLite's default. A 64 MiB
+	// cache measured 6-9% faster ingest of events spread over many
+	// packages, but in a gateway under load the cache's resident memory
+	// grew by about ten times its size (the allocator's share included):
+	// 16 MiB measured a process of 190 MiB, 2 MiB one of 94
+	// (docs/scaling.md).
 	//
 	// A new database gets 32 KiB pages instead of 4 KiB: raw events are
 	// most of what a batch writes, and SQLite writes the WAL, and then the
@@ -115,7 +124,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	// the page size is set before WAL mode fixes it.
 	// The WAL is checkpointed at SQLite's default of 1000 pages: 32 MiB
 	// (4 MiB in a database with 4 KiB pages).
-	if s.write, err = sql.Open("sqlite", dsn+"&_pragma=cache_size(-65536)&_pragma=page_size(32768)"); err != nil {
+	if s.write, err = sql.Open("sqlite", dsn+"&_pragma=cache_size(-2048)&_pragma=page_size(32768)"); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	s.write.SetMaxOpenConns(1)
@@ -127,6 +136,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.read.SetMaxOpenConns(4)
 	s.read.SetMaxIdleConns(4)
+	if !cfg.ReadOnly {
+		s.past = newPastCache(pastCacheSums)
+	}
 	if cfg.ReadOnly {
 		_ = s.write.Close()
 		s.write = s.read
@@ -255,7 +267,7 @@ func (s *Store) Append(ctx context.Context, batch []event.Event) error {
 		return fmt.Errorf("append events: %w", err)
 	}
 	defer tx.Rollback() // after Commit, a no-op
-	s.added, s.folded = nil, nil
+	s.added, s.folded, s.oldest = nil, nil, 0
 	fresh, err := s.insertEvents(ctx, tx, s.recs)
 	if err != nil {
 		return fmt.Errorf("append events: %w", err)
@@ -270,19 +282,28 @@ func (s *Store) Append(ctx context.Context, batch []event.Event) error {
 	}
 	s.seen.Stored(s.added)
 	s.rememberWindows(s.folded)
+	// After the commit: see pastCache.
+	if s.oldest != 0 && s.past != nil && s.oldest < s.past.sealedUntil() {
+		s.past.invalidate()
+	}
 	return nil
 }
 
 // insertEvents stores the raw events and returns the records that were
 // not stored before.
 func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, recs []store.Record) ([]store.Record, error) {
-	// Live batches are new: insert them plainly. A batch that holds an
-	// event already stored (a spool replayed after a crash) fails; it is
-	// then inserted again skipping the stored ids.
-	if _, err := tx.ExecContext(ctx, "SAVEPOINT direct"); err != nil {
+	// Live batches are new. INSERT OR IGNORE stores them without the
+	// statement journal that a plain INSERT into a table with a unique
+	// key needs (or a savepoint to retry it): either copies every page
+	// the batch changes to a journal first, which measured a fifth of the
+	// raw events' cost. A batch that holds events already stored (a spool
+	// replayed after a crash) inserts fewer rows than it has; its fresh
+	// events are then the rows after the last one stored before it.
+	var last int64
+	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM events").Scan(&last); err != nil {
 		return nil, fmt.Errorf("insert: %w", err)
 	}
-	m := s.multi(tx, "INSERT INTO events (id, time, package, data) VALUES ", "(?,?,?,?)", "", eventRows)
+	m := s.multi(tx, "INSERT OR IGNORE INTO events (id, time, package, data) VALUES ", "(?,?,?,?)", "", eventRows)
 	err := m.each(ctx, len(recs), func(args []any, from, to int) []any {
 		for i := from; i < to; i++ {
 			r := &recs[i]
@@ -291,54 +312,39 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, recs []store.Recor
 		return args
 	}, nil)
 	m.close()
-	if err == nil {
-		_, err = tx.ExecContext(ctx, "RELEASE direct")
-		if err != nil {
-			return nil, fmt.Errorf("insert: %w", err)
-		}
+	if err != nil {
+		return nil, fmt.Errorf("insert: %w", err)
+	}
+	if m.affected == int64(len(recs)) {
 		return recs, nil
 	}
-	if !isConstraint(err) {
+	rows, err := tx.QueryContext(ctx, "SELECT id FROM events WHERE seq > ?", last)
+	if err != nil {
 		return nil, fmt.Errorf("insert: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, "ROLLBACK TO direct; RELEASE direct"); err != nil {
-		return nil, fmt.Errorf("insert: %w", err)
-	}
-	inserted := make(map[event.ID]bool, len(recs))
-	m = s.multi(tx, "INSERT INTO events (id, time, package, data) VALUES ", "(?,?,?,?)", " ON CONFLICT (id) DO NOTHING RETURNING id", eventRows)
-	defer m.close()
-	err = m.each(ctx, len(recs), func(args []any, from, to int) []any {
-		for i := from; i < to; i++ {
-			r := &recs[i]
-			args = append(args, r.ID[:], r.Time.UnixMilli(), r.Package, r.Data)
-		}
-		return args
-	}, func(rows *sql.Rows) error {
+	inserted := make(map[event.ID]bool, m.affected)
+	for rows.Next() {
 		var id []byte
 		if err := rows.Scan(&id); err != nil {
-			return err
+			rows.Close()
+			return nil, fmt.Errorf("insert: %w", err)
 		}
 		if len(id) == len(event.ID{}) {
 			inserted[event.ID(id)] = true
 		}
-		return nil
-	})
-	if err != nil {
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return nil, fmt.Errorf("insert: %w", err)
 	}
 	fresh := make([]store.Record, 0, len(inserted))
 	for _, r := range recs {
 		if inserted[r.ID] {
+			// Once: a batch that holds an event twice counts it once.
+			delete(inserted, r.ID)
 			fresh = append(fresh, r)
 		}
 	}
 	return fresh, nil
-}
-
-// isConstraint reports whether err is SQLite's constraint violation.
-func isConstraint(err error) bool {
-	var se interface{ Code() int }
-	return errors.As(err, &se) && se.Code()&0xff == 19 // SQLITE_CONSTRAINT and its extended codes
 }
 
 // multiStmt runs a multi-row statement in chunks of up to size rows,
@@ -350,6 +356,8 @@ type multiStmt struct {
 	prefix, row, suffix string
 	size                int
 	full                *sql.Stmt
+	// affected counts the rows the statements changed, without scan.
+	affected int64
 }
 
 func (s *Store) multi(tx *sql.Tx, prefix, row, suffix string, size int) *multiStmt {
@@ -367,6 +375,13 @@ func (m *multiStmt) close() {
 // rows [from, to); scan, when set, reads each row the statement returns.
 func (m *multiStmt) each(ctx context.Context, n int, args func(dst []any, from, to int) []any, scan func(*sql.Rows) error) error {
 	for from := 0; from < n; from += m.size {
+		if from > 0 {
+			// Let the request handlers run between chunks: the store's
+			// work is never urgent, and on a gateway with one CPU the
+			// scheduler would otherwise let a large batch hold it for up
+			// to 10 ms at a time, which shows in response latency.
+			runtime.Gosched()
+		}
 		to := min(from+m.size, n)
 		a := args(m.s.args[:0], from, to)
 		m.s.args = a
@@ -382,15 +397,21 @@ func (m *multiStmt) each(ctx context.Context, n int, args func(dst []any, from, 
 			stmt = m.full
 		}
 		if scan == nil {
+			var res sql.Result
 			var err error
 			if stmt != nil {
-				_, err = stmt.ExecContext(ctx, a...)
+				res, err = stmt.ExecContext(ctx, a...)
 			} else {
-				_, err = m.tx.ExecContext(ctx, multiRow(m.prefix, m.row, to-from)+m.suffix, a...)
+				res, err = m.tx.ExecContext(ctx, multiRow(m.prefix, m.row, to-from)+m.suffix, a...)
 			}
 			if err != nil {
 				return err
 			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			m.affected += n
 			continue
 		}
 		var rows *sql.Rows
@@ -438,6 +459,10 @@ func (s *Store) count(ctx context.Context, tx *sql.Tx, recs []store.Record) erro
 		if err := s.logWindows(ctx, tx, s.folded); err != nil {
 			return err
 		}
+	}
+	s.oldest = recs[0].Time.Unix()
+	for _, r := range recs {
+		s.oldest = min(s.oldest, r.Time.Unix())
 	}
 	if err := s.upsertRollup(ctx, tx, "rollup_hour", store.Rollup(recs, time.Hour)); err != nil {
 		return err

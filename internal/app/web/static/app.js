@@ -36,7 +36,9 @@ function select(el) {
 
 // live polls the package's count every two seconds. When the server
 // cannot be reached the page keeps what it shows, says so, and tries
-// again less often.
+// again less often. When the session has ended, polling again cannot
+// help: the page says so and links to the sign-in form, which brings
+// the visitor back here.
 function live() {
   var box = document.querySelector("[data-live-url]");
   if (!box || !window.fetch) return;
@@ -44,21 +46,40 @@ function live() {
   var total = box.querySelector("[data-live-total]");
   var status = box.querySelector("[data-live-status]");
   var delay = 2000;
+  function ended() {
+    var a = document.createElement("a");
+    a.href = "/signin?next=" + encodeURIComponent(location.pathname + location.search);
+    a.textContent = "Sign in again";
+    status.textContent = "Your session has ended: showing the last count. ";
+    status.appendChild(a);
+    status.appendChild(document.createTextNode(" to see it live."));
+    status.classList.add("offline");
+  }
   function tick() {
     fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin", cache: "no-store" })
-      .then(function (r) { if (!r.ok) throw new Error("status " + r.status); return r.json(); })
+      .then(function (r) {
+        if (r.status === 401) return null;
+        if (!r.ok) throw new Error("status " + r.status);
+        return r.json();
+      })
       .then(function (d) {
+        if (d === null) {
+          ended();
+          return false;
+        }
         if (total.textContent !== d.text) total.textContent = d.text;
         status.textContent = "Live: updated " + new Date(d.at).toLocaleTimeString() + ".";
         status.classList.remove("offline");
         delay = 2000;
+        return true;
       })
       .catch(function () {
         status.textContent = "Cannot reach Portico: showing the last count, trying again.";
         status.classList.add("offline");
         delay = Math.min(delay * 2, 30000);
+        return true;
       })
-      .then(function () { setTimeout(tick, delay); });
+      .then(function (again) { if (again) setTimeout(tick, delay); });
   }
   setTimeout(tick, delay);
 }
