@@ -176,9 +176,6 @@ func (a *App) loadRules() error {
 		return err
 	}
 	a.docs = opts.NPM.Cache
-	if err := a.openCache(&opts); err != nil {
-		return err
-	}
 	// Backends with a fallback are probed for as long as the process
 	// serves.
 	a.metrics.Registry.MustRegister(opts.Health)
@@ -192,6 +189,9 @@ func (a *App) loadRules() error {
 		stopProbes()
 		<-probed
 	})
+	if err := a.openCache(&opts); err != nil {
+		return err
+	}
 	// The rules' sources, compiled in this order into one table: on a
 	// tie, the manifest's rule wins.
 	var sources []reload.Source
@@ -267,7 +267,7 @@ func ruleOptions(cfg config.Config, log *slog.Logger, transport *upstream.Transp
 	opts := route.Options{
 		Health:      health,
 		Docker:      dockerOpts,
-		Python:      python.Options{Cache: docs, MaxPage: int64(cfg.MaxPythonPage), Health: health, Client: outbound},
+		Python:      python.Options{Cache: docs, MaxPage: int64(cfg.MaxPythonPage), Client: outbound, Health: health},
 		NPM:         npm.Options{Cache: docs, Client: outbound, Logger: log, MaxPackument: int64(cfg.MaxPackument), StallTimeout: cfg.StallTimeout, Health: health},
 		BodyTimeout: cfg.BodyTimeout,
 	}

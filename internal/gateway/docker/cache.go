@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"portico/internal/blobcache"
@@ -78,7 +79,8 @@ type statusError struct{ status int }
 func (e *statusError) Error() string { return "the registry answered " + strconv.Itoa(e.status) }
 
 // cached serves a blob or manifest read through the proxy cache.
-func (h *Handler) cached(w http.ResponseWriter, req *gateway.Request, ev event.Event, t *target, reference string) gateway.Result {
+// from records which registry the object was fetched from, if it was.
+func (h *Handler) cached(w http.ResponseWriter, req *gateway.Request, ev event.Event, t *target, reference string, from *fetchedFrom) gateway.Result {
 	p := h.opts.Proxy
 	c := p.cache
 	in := req.HTTP
@@ -91,7 +93,7 @@ func (h *Handler) cached(w http.ResponseWriter, req *gateway.Request, ev event.E
 			return res
 		}
 		fetch := func(ctx context.Context) (io.ReadCloser, int64, error) {
-			resp, err := p.fetch(ctx, in, t, http.MethodGet)
+			resp, err := p.fetchAny(ctx, in, t, http.MethodGet, from)
 			if err != nil {
 				return nil, 0, err
 			}
@@ -132,7 +134,7 @@ func (h *Handler) cached(w http.ResponseWriter, req *gateway.Request, ev event.E
 		}
 		var ok bool
 		if body, ok = c.Get(d, maxManifest); !ok {
-			if body, ctype, err = p.fetchManifest(c, in, t, d); err != nil {
+			if body, ctype, err = p.fetchManifest(c, in, t, from, d); err != nil {
 				return h.cacheFailure(w, in, err, res, "manifest")
 			}
 		}
@@ -147,7 +149,7 @@ func (h *Handler) cached(w http.ResponseWriter, req *gateway.Request, ev event.E
 		}
 		if !ok {
 			var err error
-			body, ctype, err = p.fetchManifest(c, in, t, blobcache.Digest{})
+			body, ctype, err = p.fetchManifest(c, in, t, from, blobcache.Digest{})
 			if err == nil {
 				d = digestOf(body)
 				p.tags.put(key, tagEntry{digest: d, ctype: ctype, at: time.Now()})
@@ -290,6 +292,75 @@ func (p *Proxy) fetch(ctx context.Context, in *http.Request, t *target, method s
 	}
 }
 
+// fetchedFrom records which of a rule's registries a cached object was
+// fetched from: written by the transfer, which may run on after the
+// request that started it, and read by that request.
+type fetchedFrom struct{ atomic.Int32 }
+
+const (
+	fromNone int32 = iota
+	fromPrimary
+	fromFallback
+)
+
+// fetchAny is fetch for a target that may have another registry to go
+// to (t.next): the one health says is up is asked first, with a bounded
+// time to answer, and when it fails (no answer, no headers in time, a
+// 5xx answer), before anything is read, the other. The registry that
+// answered is recorded in from.
+func (p *Proxy) fetchAny(ctx context.Context, in *http.Request, t *target, method string, from *fetchedFrom) (*http.Response, error) {
+	mark := func(t *target) {
+		if t.fallback {
+			from.Store(fromFallback)
+		} else {
+			from.Store(fromPrimary)
+		}
+	}
+	if t.next == nil {
+		mark(t)
+		return p.fetch(ctx, in, t, method)
+	}
+	first, second := t, t.next
+	if t.pair.UseFallback() {
+		first, second = second, first
+	}
+	fctx, headers, stop := upstream.WithHeaderTimeout(ctx, t.pair.Timeout())
+	resp, err := p.fetch(fctx, in, first, method)
+	headers()
+	if !upstream.Failed(fctx, resp, err) || errors.Is(err, errRefused) || errors.Is(err, errNoCredentials) {
+		mark(first)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		// The body is read after this returns, possibly by the
+		// cache's transfer: the context ends when it is closed.
+		resp.Body = &stopBody{ReadCloser: resp.Body, stop: stop}
+		return resp, nil
+	}
+	if err == nil {
+		drain(resp.Body)
+		err = &statusError{resp.StatusCode}
+	}
+	stop()
+	p.log.Info("registry failed, asking the other", "registry", first.base, "other", second.base, "err", err)
+	mark(second)
+	return p.fetch(ctx, in, second, method)
+}
+
+// stopBody is a response body whose Close also releases the context
+// of its request.
+type stopBody struct {
+	io.ReadCloser
+	stop func()
+}
+
+func (b *stopBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.stop()
+	return err
+}
+
 // cacheHeaders are the client headers a cached read sends on: what
 // selects the manifest's form, and the client's name. Never a range or
 // a condition: the cache fetches whole objects.
@@ -298,10 +369,10 @@ var cacheHeaders = []string{"Accept", "User-Agent"}
 // fetchManifest reads a manifest, verified against want when it is set
 // (and against the registry's Docker-Content-Digest when it sends one),
 // and keeps it.
-func (p *Proxy) fetchManifest(c *blobcache.Cache, in *http.Request, t *target, want blobcache.Digest) ([]byte, string, error) {
+func (p *Proxy) fetchManifest(c *blobcache.Cache, in *http.Request, t *target, from *fetchedFrom, want blobcache.Digest) ([]byte, string, error) {
 	ctx, cancel := context.WithTimeout(in.Context(), p.stall)
 	defer cancel()
-	resp, err := p.fetch(ctx, in, t, http.MethodGet)
+	resp, err := p.fetchAny(ctx, in, t, http.MethodGet, from)
 	if err != nil {
 		return nil, "", err
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"portico/internal/blobcache"
 	"portico/internal/event"
 	"portico/internal/gateway/docker"
 	"portico/internal/gateway/docker/dockertest"
@@ -281,4 +282,88 @@ func (tr *testRegistry) setFail(f func(*http.Request) int) {
 	tr.mu.Lock()
 	tr.fail = f
 	tr.mu.Unlock()
+}
+
+// TestFallbackCachePull pulls through a cache rule whose registry is
+// stopped or fails: every object missing from the cache comes from the
+// fallback registry, verified and kept, and the next pull asks neither
+// registry for a blob.
+func TestFallbackCachePull(t *testing.T) {
+	img := randomImage(t, 4096, 2)
+	want := digestOf(t, img)
+	fallback := newRegistry(t, regOpts{host: "reg2.test"})
+	fallback.pushImage(t, "acme/app", "1.0", img)
+	failing := newRegistry(t, regOpts{})
+	failing.pushImage(t, "acme/app", "1.0", img)
+	failing.setFail(func(*http.Request) int { return http.StatusServiceUnavailable })
+
+	for _, tc := range []struct{ name, primary string }{
+		{"stopped", deadAddr(t)},
+		{"503", failing.Addr},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := blobcache.Open(blobcache.Options{Dir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(c.Close)
+			opts := newOptions(t)
+			transport, dials := upstreamtest.NewTransport(t, upstream.Options{AllowPrivate: true})
+			opts.Docker.Health = upstream.NewHealth(transport, upstream.HealthOptions{Threshold: 2, Interval: -1, Timeout: 300 * time.Millisecond})
+			opts.Docker.Proxy = docker.NewProxy(transport, nil, 0)
+			opts.Docker.Proxy.SetCache(c, time.Minute)
+			js := manifestOf(v1Rule("acme/app", "http://"+tc.primary, `"mode":"cache","fallback":"http://`+fallback.Addr+`"`))
+			g := startGatewayWith(t, js, opts)
+
+			fallback.reset()
+			if got, err := pullImage(t, g.Addr+"/acme/app:1.0"); err != nil || got != want {
+				t.Fatalf("pull with the primary %s: %s, %v; want %s", tc.name, got, err, want)
+			}
+			// Each object is fetched once, by the request that missed
+			// it, whose event names the registry that answered; a
+			// second request for a blob is a hit.
+			fetched := map[string]bool{}
+			for _, e := range g.events.all() {
+				if e.Path == "/v2/" {
+					continue // Portico's own auth challenge
+				}
+				if e.Outcome != event.OutcomeProxy || e.Status != http.StatusOK {
+					t.Errorf("event %s %s: %d %s", e.Method, e.Path, e.Status, e.Outcome)
+				}
+				if e.Docker.Backend == fallback.Addr {
+					fetched[e.Path] = true
+				}
+			}
+			if len(fetched) != 4 {
+				t.Errorf("%d objects fetched from the fallback by their events, want 4 (manifest, config, 2 layers):%s", len(fetched), describe(g.events.all()))
+			}
+			if n := blobRequests(fallback); n != 3 {
+				t.Errorf("the fallback got %d blob requests, want 3 (config and 2 layers)", n)
+			}
+			waitFor(t, "the objects to be kept", func() bool { _, n := c.Size(); return n == 4 })
+			dials.Check(t, loopback(tc.primary), loopback(fallback.Addr))
+
+			fallback.reset()
+			if got, err := pullImage(t, g.Addr+"/acme/app:1.0"); err != nil || got != want {
+				t.Fatalf("second pull: %s, %v", got, err)
+			}
+			if n := blobRequests(fallback); n != 0 {
+				t.Errorf("second pull: the fallback got %d blob requests, want 0", n)
+			}
+			if p := g.events.pulls(); len(p) != 2 {
+				t.Errorf("%d pulls recorded, want 2:%s", len(p), describe(p))
+			}
+		})
+	}
+}
+
+// blobRequests counts the blob requests reg got since its last reset.
+func blobRequests(reg *testRegistry) int {
+	n := 0
+	for _, r := range reg.Requests() {
+		if strings.Contains(r.Path, "/blobs/") {
+			n++
+		}
+	}
+	return n
 }

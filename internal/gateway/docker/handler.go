@@ -321,7 +321,26 @@ func (h *Handler) Serve(w http.ResponseWriter, req *gateway.Request) (gateway.Re
 	var res gateway.Result
 	if !write && (p.object == objBlob || p.object == objManifest) && h.caches(r) && (r.mode == manifest.DockerModeCache || !h.redirects(req, r, key)) {
 		t := &target{base: r.base, path: strings.TrimPrefix(upURL, r.base), policy: r.policy, key: key, blob: p.object == objBlob}
-		res = h.cached(w, req, ev, t, p.reference)
+		if r.fallback != nil {
+			// A miss is fetched as a proxied read is: from the
+			// rule's other registry when this one fails.
+			fb := *t
+			fb.base, fb.policy, fb.key, fb.fallback = r.fallback.base, r.fallback.policy, key.on(r.fallback.base), true
+			t.next, t.pair = &fb, r.pair
+		}
+		var from fetchedFrom
+		res = h.cached(w, req, ev, t, p.reference, &from)
+		switch from.Load() {
+		case fromFallback:
+			res.Event.Docker.Backend = r.fallback.backend.Host
+			if res.Outcome == event.OutcomeProxy {
+				r.pair.Fallback.Served(true)
+			}
+		case fromPrimary:
+			if r.pair != nil && res.Outcome == event.OutcomeProxy {
+				r.pair.Primary.Served(false)
+			}
+		}
 		res.Event.Docker.Pull = p.object == objManifest && req.Method() == http.MethodGet && res.Outcome == event.OutcomeProxy && res.Status < 400
 	} else {
 		res = h.forward(w, req, ev, r, upURL, key, write)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"portico/internal/blobcache"
 	"portico/internal/clientip"
 	"portico/internal/doccache"
 	"portico/internal/gateway/npm"
@@ -25,6 +26,13 @@ import (
 // transport's dials.
 func startFallbackPortico(t *testing.T, manifestJSON string) (*portico, *upstream.Health, *upstreamtest.Dials) {
 	t.Helper()
+	return startFallbackCachePortico(t, manifestJSON, nil)
+}
+
+// startFallbackCachePortico is startFallbackPortico with the proxy cache
+// blobs, when not nil.
+func startFallbackCachePortico(t *testing.T, manifestJSON string, blobs *blobcache.Cache) (*portico, *upstream.Health, *upstreamtest.Dials) {
+	t.Helper()
 	m, err := manifest.Decode("manifest.json", []byte(manifestJSON))
 	if err != nil {
 		t.Fatalf("manifest: %v", err)
@@ -34,7 +42,7 @@ func startFallbackPortico(t *testing.T, manifestJSON string) (*portico, *upstrea
 	client := upstream.NewClient(transport)
 	cache := doccache.New(doccache.Options{Client: client})
 	t.Cleanup(cache.Close)
-	opts := npm.Options{Cache: cache, Client: client, Logger: slog.New(slog.DiscardHandler), Health: health}
+	opts := npm.Options{Cache: cache, Client: client, Logger: slog.New(slog.DiscardHandler), Health: health, Blobs: blobs}
 	table, err := route.Compile(m, route.Options{NPM: opts})
 	if err != nil {
 		t.Fatal(err)
@@ -62,13 +70,18 @@ func TestFallbackInstall(t *testing.T) {
 	f := newNPMFixtures(t) // f.up is the fallback
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close()
-	for _, mode := range []string{"redirect", "proxy"} {
+	for _, mode := range []string{"redirect", "proxy", "cache"} {
 		t.Run(mode, func(t *testing.T) {
 			extra := ""
-			if mode == "proxy" {
+			var blobs *blobcache.Cache
+			switch mode {
+			case "proxy":
 				extra = `,"always-proxy":true`
+			case "cache":
+				extra = `,"mode":"cache"`
+				blobs = openBlobs(t)
 			}
-			p, _, dials := startFallbackPortico(t, fallbackManifest(dead.URL+"/", f.up.srv.URL+"/", extra))
+			p, _, dials := startFallbackCachePortico(t, fallbackManifest(dead.URL+"/", f.up.srv.URL+"/", extra), blobs)
 			dir := project(t)
 			mustRun(t, dir, bin, "install", "--registry", p.srv.URL+"/", "--cache", filepath.Join(dir, ".cache"), "--no-audit", "--no-fund", "@acme/rocket-skates")
 			checkInstalled(t, dir, f.rocket, f.wheelie)
@@ -76,6 +89,69 @@ func TestFallbackInstall(t *testing.T) {
 				t.Fatalf("%d downloads of @acme/rocket-skates recorded, want 1", n)
 			}
 			dials.Check(t, hostOf(t, dead.URL), hostOf(t, f.up.srv.URL))
+			if blobs != nil {
+				waitObjects(t, blobs, 2)
+			}
+		})
+	}
+}
+
+// waitObjects waits for c to hold n objects: a transfer keeps its
+// object just after the client has had all of it.
+func waitObjects(t *testing.T, c *blobcache.Cache, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for _, got := c.Size(); got != n; _, got = c.Size() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the cache holds %d objects, want %d", got, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func openBlobs(t *testing.T) *blobcache.Cache {
+	t.Helper()
+	c, err := blobcache.Open(blobcache.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// TestFallbackCachedTarball serves a tarball through the proxy cache
+// while the rule's registry fails its tarballs: the miss is fetched from
+// the fallback, verified against the integrity the registry's packument
+// gave, kept, and the next request is a hit that asks neither registry.
+func TestFallbackCachedTarball(t *testing.T) {
+	primaryVersions := newNPMFixtures(t)
+	fallback := newUpstreamRegistry(t, primaryVersions.rocket, primaryVersions.rocketOld, primaryVersions.wheelie)
+	primary := primaryVersions.up
+	for _, extra := range []string{`,"mode":"cache"`, `,"always-proxy":true,"cache":true`} {
+		t.Run(extra[1:], func(t *testing.T) {
+			blobs := openBlobs(t)
+			p, _, _ := startFallbackCachePortico(t, fallbackManifest(primary.srv.URL+"/", fallback.srv.URL+"/", extra), blobs)
+			base := p.srv.URL + "/@acme/rocket-skates"
+			if resp, _ := fetch(t, http.MethodGet, base, "Accept", "application/vnd.npm.install-v1+json"); resp.StatusCode != http.StatusOK {
+				t.Fatalf("packument: %d", resp.StatusCode)
+			}
+			tarball := base + "/-/" + primaryVersions.rocket.file()
+			primary.tgzDown.Store(true)
+			defer primary.tgzDown.Store(false)
+			fromPrimary, fromFallback := primary.tarballs.Load(), fallback.tarballs.Load()
+			for i := range 2 {
+				resp, body := fetch(t, http.MethodGet, tarball)
+				if resp.StatusCode != http.StatusOK || body != string(primaryVersions.rocket.tgz) {
+					t.Fatalf("request %d: %d, %d bytes; want the tarball", i+1, resp.StatusCode, len(body))
+				}
+				waitObjects(t, blobs, 1)
+			}
+			if n := fallback.tarballs.Load() - fromFallback; n != 1 {
+				t.Errorf("the fallback served %d tarballs, want 1 (the miss)", n)
+			}
+			if n := primary.tarballs.Load() - fromPrimary; n != 0 {
+				t.Errorf("the failing registry served %d tarballs", n)
+			}
 		})
 	}
 }

@@ -498,22 +498,13 @@ func (reg *Registry) serveTarball(w http.ResponseWriter, req *gateway.Request, r
 		}
 	}
 	ev.NPM.Version = tb.version
+	first, second := ru.tarballURLs(tb.location[0])
 	if reg.blobs != nil && !tb.digest.IsZero() && (ru.cacheMode || ru.cache && ru.alwaysProxy) {
-		status, outcome := reg.cachedTarball(w, req, ru, tb)
+		status, outcome := reg.cachedTarball(w, req, ru, tb, first, second)
 		return gateway.Result{Status: status, Outcome: outcome, Event: ev}
 	}
-	first, second := ru.tarballURLs(tb.location[0])
 	if ru.alwaysProxy || ru.cacheMode {
-		status := 0
-		if second != "" {
-			if status = reg.proxyTarball(w, req, ru, first, true); status == 0 {
-				reg.log.Info("registry failed, asking the other", "registry", ru.registry, "tarball", first, "other", second)
-				first = second
-			}
-		}
-		if status == 0 {
-			status = reg.proxyTarball(w, req, ru, first, false)
-		}
+		status := reg.proxyTarball(w, req, ru, first, second)
 		outcome := event.OutcomeProxy
 		if status >= 500 || status == 499 {
 			outcome = event.OutcomeError
@@ -565,86 +556,16 @@ func (ru *rule) tarballURLs(target string) (first, second string) {
 	return onPrimary, onFallback
 }
 
-// proxyTarball streams a tarball from the upstream. The tarball URL comes
-// from the upstream's document, so it is checked like a redirect: it must
-// be on the registry's origin or one the rule lists in tarball-hosts.
-// Redirects are followed there, and to storage on other https hosts
-// (public addresses only); no client header is ever sent. With retry,
-// an upstream that fails (no answer, no headers within the fallback
-// timeout, a 5xx answer) is not answered: it returns 0, with nothing
-// written, for the caller to ask the other registry.
-func (reg *Registry) proxyTarball(w http.ResponseWriter, req *gateway.Request, ru *rule, target string, retry bool) int {
-	u, err := url.Parse(target)
-	if err == nil {
-		_, err = ru.policy.Check(u)
-	}
-	if err != nil {
-		return reg.refuseTarball(w, req, ru, err)
-	}
+// proxyTarball streams a tarball from the upstream, from first or, when
+// first fails before anything is written, from second (see
+// openTarballs).
+func (reg *Registry) proxyTarball(w http.ResponseWriter, req *gateway.Request, ru *rule, first, second string) int {
 	// Stopping the copy of a stalled transfer cancels the request.
 	ctx, cancel := context.WithCancel(req.HTTP.Context())
 	defer cancel()
-	headers := func() {}
-	if retry {
-		var stop func()
-		ctx, headers, stop = upstream.WithHeaderTimeout(ctx, ru.pair.Timeout())
-		defer stop()
-	}
-	policy := ru.policy
-	var resp *http.Response
-	for hop := 0; ; hop++ {
-		out, err := http.NewRequestWithContext(upstream.WithPolicy(ctx, policy), req.Method(), u.String(), nil)
-		if err != nil {
-			return writeProxyError(w, req, http.StatusBadGateway, err)
-		}
-		out.Header.Set("User-Agent", "portico")
-		resp, err = reg.client.Do(out)
-		if err != nil {
-			if retry && upstream.Failed(ctx, nil, err) {
-				reg.log.Warn("upstream tarball failed", "registry", ru.registry, "err", err)
-				return 0
-			}
-			if _, ok := errors.AsType[*upstream.RefusedError](err); ok {
-				return reg.refuseTarball(w, req, ru, err)
-			}
-			if errors.Is(err, context.Canceled) {
-				return 499
-			}
-			status := http.StatusBadGateway
-			if errors.Is(err, context.DeadlineExceeded) {
-				status = http.StatusGatewayTimeout
-			}
-			return writeProxyError(w, req, status, err)
-		}
-		if !isRedirect(resp.StatusCode) {
-			break
-		}
-		resp.Body.Close()
-		next, err := upstream.Resolve(u, resp.Header.Get("Location"))
-		if err == nil && hop >= maxTarballRedirects {
-			err = &upstream.RefusedError{Target: next.Host, Reason: "too many redirects"}
-		}
-		if err != nil {
-			return reg.refuseTarball(w, req, ru, err)
-		}
-		policy = ru.policy
-		if !ru.policy.Allows(next) {
-			// Storage elsewhere (a CDN, signed object storage): https
-			// only, and the transport dials it on public addresses
-			// only.
-			if next.Scheme != "https" {
-				o, _ := upstream.OriginOf(next)
-				return reg.refuseTarball(w, req, ru, &upstream.RefusedError{Target: o.String(), Reason: "tarball redirects leave the registry's and tarball-hosts' origins only for https"})
-			}
-			policy = ru.storage
-		}
-		u = next
-	}
-	headers()
-	if retry && resp.StatusCode >= 500 {
-		resp.Body.Close()
-		reg.log.Warn("upstream tarball failed", "registry", ru.registry, "status", resp.StatusCode)
-		return 0
+	resp, err := reg.openTarballs(ctx, ru, first, second, req.Method())
+	if err != nil {
+		return reg.tarballFailure(w, req, ru, err)
 	}
 	defer resp.Body.Close()
 	h := w.Header()
@@ -676,6 +597,51 @@ func (reg *Registry) tarballFailure(w http.ResponseWriter, req *gateway.Request,
 		status = http.StatusGatewayTimeout
 	}
 	return writeProxyError(w, req, status, err)
+}
+
+// openTarballs requests a tarball from first and returns the answer
+// that is no redirect. With a second URL (the same tarball on the
+// rule's other registry), a first registry that fails (no answer, no
+// headers within the fallback timeout, a 5xx answer) is given up on,
+// before anything reaches the client or the proxy cache, and the
+// tarball is requested from second.
+func (reg *Registry) openTarballs(ctx context.Context, ru *rule, first, second, method string) (*http.Response, error) {
+	if second == "" {
+		return reg.openTarball(ctx, ru, first, method)
+	}
+	tctx, headers, stop := upstream.WithHeaderTimeout(ctx, ru.pair.Timeout())
+	resp, err := reg.openTarball(tctx, ru, first, method)
+	headers()
+	if !upstream.Failed(tctx, resp, err) {
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		// The body is read after this returns, by the proxy or by
+		// the cache's transfer: the context ends when it is closed.
+		resp.Body = &stopBody{ReadCloser: resp.Body, stop: stop}
+		return resp, nil
+	}
+	if err == nil {
+		resp.Body.Close()
+		err = &upstreamStatus{resp.StatusCode}
+	}
+	stop()
+	reg.log.Info("registry failed, asking the other", "registry", ru.registry, "tarball", first, "other", second, "err", err)
+	return reg.openTarball(ctx, ru, second, method)
+}
+
+// stopBody is a response body whose Close also releases the context
+// of its request.
+type stopBody struct {
+	io.ReadCloser
+	stop func()
+}
+
+func (b *stopBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.stop()
+	return err
 }
 
 // openTarball requests a tarball from the upstream and returns the
@@ -731,9 +697,9 @@ func (reg *Registry) openTarball(ctx context.Context, ru *rule, target, method s
 
 // cachedTarball serves a tarball through the proxy cache, verified
 // against the integrity its document gives.
-func (reg *Registry) cachedTarball(w http.ResponseWriter, req *gateway.Request, ru *rule, tb tarball) (int, event.Outcome) {
+func (reg *Registry) cachedTarball(w http.ResponseWriter, req *gateway.Request, ru *rule, tb tarball, first, second string) (int, event.Outcome) {
 	res, err := reg.blobs.Serve(w, req.HTTP, tb.digest, "application/octet-stream", nil, func(ctx context.Context) (io.ReadCloser, int64, error) {
-		resp, err := reg.openTarball(ctx, ru, tb.location[0], http.MethodGet)
+		resp, err := reg.openTarballs(ctx, ru, first, second, http.MethodGet)
 		if err != nil {
 			return nil, 0, err
 		}

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"portico/internal/blobcache"
 	"portico/internal/doccache"
+	"portico/internal/event"
 	"portico/internal/gateway/python"
 	"portico/internal/upstream"
 	"portico/internal/upstream/upstreamtest"
@@ -23,7 +25,44 @@ func fallbackOptions(t *testing.T) (python.Options, *upstream.Health, *upstreamt
 	health := upstream.NewHealth(transport, upstream.HealthOptions{Threshold: 2, Interval: -1, Timeout: time.Second})
 	cache := doccache.New(doccache.Options{Client: upstream.NewClient(transport)})
 	t.Cleanup(cache.Close)
-	return python.Options{Cache: cache, Health: health}, health, dials
+	return python.Options{Cache: cache, Health: health, Client: upstream.NewClient(transport)}, health, dials
+}
+
+// TestPipFallbackCache installs with pip through a rule in cache mode
+// while its index is stopped: the project page comes from the fallback
+// index, the files it lists are fetched from the fallback's origin into
+// the cache, verified against the page's hashes, and a second install
+// reads them from the cache.
+func TestPipFallbackCache(t *testing.T) {
+	py1, py2 := venv(t), venv(t)
+	f := newFixtures(t) // f.up is the fallback
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	c, err := blobcache.Open(blobcache.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	opts, _, dials := fallbackOptions(t)
+	opts.Blobs = c
+	p := startPorticoWith(t, fmt.Sprintf(`{"rules":[{"type":"python-index-v1","domain":"127.0.0.1","package-name":"*","package-id":"pkg-all","index-url":%q,"fallback":%q,"mode":"cache"}]}`,
+		dead.URL+"/simple/", f.up.srv.URL+"/simple/"), opts)
+	for i, py := range []string{py1, py2} {
+		mustPip(t, py, "install", "--index-url", p.srv.URL+"/simple/", "rocket-skates")
+		checkImport(t, py, "rocket 1.0")
+		if n := f.up.files.Load(); n != 2 {
+			t.Errorf("after %d installs the fallback served %d files, want 2 (rocket-skates and wheelie, once each)", i+1, n)
+		}
+	}
+	for _, e := range p.rec.all() {
+		if e.Python.Object == "file" && (e.Outcome != event.OutcomeProxy || e.Status != http.StatusOK) {
+			t.Errorf("file event: outcome %s, status %d", e.Outcome, e.Status)
+		}
+	}
+	if n := p.rec.downloads("rocket-skates"); n != 2 {
+		t.Errorf("%d download events, want 2", n)
+	}
+	dials.Check(t, hostPort(t, dead.URL), hostPort(t, f.up.srv.URL))
 }
 
 // TestPipFallbackIndex installs with pip while the rule's index is

@@ -56,8 +56,14 @@ func newIndexRule(r *manifest.PythonIndex, maxPage int64) *indexRule {
 		cacheControl: ttlCacheControl(r.CacheTTL),
 		cacheMode:    r.CacheMode,
 	}
+	// Files of pages the fallback index served may be on its origin.
 	if p, err := upstream.NewPolicy(r.IndexURL); err == nil {
-		ir.storage = p.ForStorage()
+		if r.Fallback != "" {
+			p, err = p.WithFallback(r.Fallback)
+		}
+		if err == nil {
+			ir.storage = p.ForStorage()
+		}
 	}
 	ir.cacheControlHeader = []string{ir.cacheControl}
 	if !ir.glob {
