@@ -319,6 +319,17 @@ func TestFallbackCachePull(t *testing.T) {
 			if got, err := pullImage(t, g.Addr+"/acme/app:1.0"); err != nil || got != want {
 				t.Fatalf("pull with the primary %s: %s, %v; want %s", tc.name, got, err, want)
 			}
+			// A request's event is recorded once its handler returns,
+			// which can be after the client has read the whole body.
+			waitFor(t, "an event for each of the 4 objects", func() bool {
+				paths := map[string]bool{}
+				for _, e := range g.events.all() {
+					if e.Path != "/v2/" {
+						paths[e.Path] = true
+					}
+				}
+				return len(paths) == 4
+			})
 			// Each object is fetched once, by the request that missed
 			// it, whose event names the registry that answered; a
 			// second request for a blob is a hit.
