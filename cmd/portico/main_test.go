@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -70,6 +71,24 @@ func start(t *testing.T, manifest string, args ...string) *gateway {
 	if err := os.WriteFile(path, []byte(manifest), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// freeAddr's ports are free when it looks, but another test process
+	// may bind one before the gateway does: then the gateway exits, and
+	// it starts again on other ports.
+	for attempt := 1; ; attempt++ {
+		g, err := startOn(t, path, args)
+		if err == nil {
+			return g
+		}
+		if !strings.Contains(g.stderr.String(), "address already in use") || attempt == 5 {
+			t.Fatalf("portico did not start listening: %v\n%s", err, g.stderr)
+		}
+	}
+}
+
+// startOn starts the gateway on free ports and waits until it listens,
+// or exits, or 15 seconds pass.
+func startOn(t *testing.T, path string, args []string) (*gateway, error) {
+	t.Helper()
 	g := &gateway{addr: freeAddr(t), opsAddr: freeAddr(t), stdout: &testenv.Buffer{}, stderr: &testenv.Buffer{}, done: make(chan error, 1)}
 	all := append([]string{"serve", "--manifest", path, "--listen", g.addr, "--ops-listen", g.opsAddr}, args...)
 	g.cmd = exec.Command(bin, all...)
@@ -89,10 +108,16 @@ func start(t *testing.T, manifest string, args ...string) *gateway {
 	for {
 		if c, err := net.Dial("tcp", g.addr); err == nil {
 			c.Close()
-			return g
+			return g, nil
+		}
+		select {
+		case err := <-g.done:
+			g.done <- err // for the cleanup and wait
+			return g, fmt.Errorf("exited: %v", err)
+		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("portico did not start listening:\n%s", g.stderr)
+			return g, errors.New("not listening after 15s")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
