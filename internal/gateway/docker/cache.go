@@ -335,7 +335,7 @@ func (p *Proxy) fetchAny(ctx context.Context, in *http.Request, t *target, metho
 		}
 		// The body is read after this returns, possibly by the
 		// cache's transfer: the context ends when it is closed.
-		resp.Body = &stopBody{ReadCloser: resp.Body, stop: stop}
+		resp.Body = &upstream.StopBody{ReadCloser: resp.Body, Stop: stop}
 		return resp, nil
 	}
 	if err == nil {
@@ -346,19 +346,6 @@ func (p *Proxy) fetchAny(ctx context.Context, in *http.Request, t *target, metho
 	p.log.Info("registry failed, asking the other", "registry", first.base, "other", second.base, "err", err)
 	mark(second)
 	return p.fetch(ctx, in, second, method)
-}
-
-// stopBody is a response body whose Close also releases the context
-// of its request.
-type stopBody struct {
-	io.ReadCloser
-	stop func()
-}
-
-func (b *stopBody) Close() error {
-	err := b.ReadCloser.Close()
-	b.stop()
-	return err
 }
 
 // cacheHeaders are the client headers a cached read sends on: what

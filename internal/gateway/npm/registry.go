@@ -619,7 +619,7 @@ func (reg *Registry) openTarballs(ctx context.Context, ru *rule, first, second, 
 		}
 		// The body is read after this returns, by the proxy or by
 		// the cache's transfer: the context ends when it is closed.
-		resp.Body = &stopBody{ReadCloser: resp.Body, stop: stop}
+		resp.Body = &upstream.StopBody{ReadCloser: resp.Body, Stop: stop}
 		return resp, nil
 	}
 	if err == nil {
@@ -629,19 +629,6 @@ func (reg *Registry) openTarballs(ctx context.Context, ru *rule, first, second, 
 	stop()
 	reg.log.Info("registry failed, asking the other", "registry", ru.registry, "tarball", first, "other", second, "err", err)
 	return reg.openTarball(ctx, ru, second, method)
-}
-
-// stopBody is a response body whose Close also releases the context
-// of its request.
-type stopBody struct {
-	io.ReadCloser
-	stop func()
-}
-
-func (b *stopBody) Close() error {
-	err := b.ReadCloser.Close()
-	b.stop()
-	return err
 }
 
 // openTarball requests a tarball from the upstream and returns the
